@@ -1,0 +1,45 @@
+/**
+ * The single protobufjs root holding every Envoy message Attaché encodes or decodes. One root is
+ * essential: an `Any` can only be packed when its type lives in the same root as the message being
+ * serialized. Field names keep their proto (snake_case) spelling, matching the generated types in
+ * `proto/gen/`.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import protobuf from 'protobufjs';
+import { ENVOY_INCLUDE_DIRS, ENVOY_PROTO_FILES } from './envoy-protos.ts';
+
+const require = createRequire(import.meta.url);
+const PROTOBUFJS_DIR = path.dirname(require.resolve('protobufjs/package.json'));
+
+let cached: protobuf.Root | undefined;
+
+/** Loads (once per process) and returns the Envoy proto root. */
+export function envoyRoot(): protobuf.Root {
+  if (cached) return cached;
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin: string, target: string): string | null => {
+    if (path.isAbsolute(target)) return target;
+    for (const dir of ENVOY_INCLUDE_DIRS) {
+      const candidate = path.join(dir, target);
+      if (fs.existsSync(candidate)) return candidate;
+    }
+    // google/protobuf/*.proto: bundled with protobufjs (common types are built in; descriptor.proto
+    // and friends ship as files in the package).
+    const bundled = path.join(PROTOBUFJS_DIR, target);
+    if (target.startsWith('google/protobuf/') && fs.existsSync(bundled)) return bundled;
+    return target;
+  };
+  root.loadSync([...ENVOY_PROTO_FILES], { keepCase: true });
+  root.resolveAll();
+  cached = root;
+  return root;
+}
+
+/** Looks up a message type by its fully qualified name (without a leading dot); throws if absent. */
+export function messageType(fullName: string): protobuf.Type {
+  const t = envoyRoot().lookupType(fullName);
+  if (!t) throw new Error(`proto type ${fullName} is not loaded; add its file to ENVOY_PROTO_FILES`);
+  return t;
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what the test suite needs beyond npm packages: nats-server and redis-server from
+# Debian's packages, only when they are missing. Runs apt-get as root, or through sudo.
+set -eu
+missing=""
+command -v nats-server >/dev/null 2>&1 || missing="$missing nats-server"
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+if [ -z "$missing" ]; then
+  echo "test prerequisites present: $(nats-server --version), $(redis-server --version | cut -d' ' -f1-3)"
+  exit 0
+fi
+echo "installing:$missing"
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing

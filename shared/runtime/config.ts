@@ -1,0 +1,110 @@
+/**
+ * Configuration from flags and environment. Every flag `--some-flag` can also be set with
+ * `ATTACHE_SOME_FLAG`; a flag on the command line wins over the environment, which wins over the
+ * default. Unknown flags are an error (a typo must not silently fall back to a default).
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError } from './errors.ts';
+
+export interface FlagSpec {
+  type: 'string' | 'number' | 'boolean';
+  description: string;
+  /** Repeatable (`--config a --config b`); the env form is comma-separated. */
+  multiple?: boolean;
+  default?: string | number | boolean;
+  required?: boolean;
+}
+
+export type FlagSpecs = Record<string, FlagSpec>;
+
+export type FlagValue = string | number | boolean | string[] | undefined;
+
+/** Name of the environment variable for a flag: `xds-port` → `ATTACHE_XDS_PORT`. */
+export function envNameOf(flag: string): string {
+  return `ATTACHE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Parses `argv` against `specs`, filling from `env` and defaults; throws ConfigError on bad input. */
+export function parseFlags(
+  specs: FlagSpecs,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, FlagValue> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(
+        Object.entries(specs).map(([name, s]) => [
+          name,
+          {
+            type: s.type === 'boolean' ? ('boolean' as const) : ('string' as const),
+            multiple: s.multiple ?? false,
+          },
+        ]),
+      ),
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const out: Record<string, FlagValue> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    let raw: unknown = parsed.values[name];
+    if (raw === undefined) {
+      const fromEnv = env[envNameOf(name)];
+      if (fromEnv !== undefined && fromEnv !== '') {
+        raw = spec.multiple ? fromEnv.split(',').map((s) => s.trim()) : fromEnv;
+      }
+    }
+    if (raw === undefined) raw = spec.multiple && spec.default === undefined ? undefined : spec.default;
+    if (raw === undefined) {
+      if (spec.required) throw new ConfigError(`--${name} is required (or set ${envNameOf(name)})`);
+      out[name] = spec.multiple ? [] : undefined;
+      continue;
+    }
+    out[name] = coerce(name, spec, raw);
+  }
+  return out;
+}
+
+function coerce(name: string, spec: FlagSpec, raw: unknown): FlagValue {
+  if (spec.multiple) {
+    const list = Array.isArray(raw) ? raw.map(String) : [String(raw)];
+    return list.filter((s) => s !== '');
+  }
+  if (spec.type === 'number') {
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (!Number.isFinite(n)) throw new ConfigError(`--${name} must be a number, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (spec.type === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    const s = String(raw).toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off'].includes(s)) return false;
+    throw new ConfigError(`--${name} must be true or false, got ${JSON.stringify(raw)}`);
+  }
+  return String(raw);
+}
+
+/** Reads a typed flag value out of a parsed record. */
+export const flag = {
+  str(v: Record<string, FlagValue>, name: string): string | undefined {
+    const x = v[name];
+    return typeof x === 'string' ? x : undefined;
+  },
+  num(v: Record<string, FlagValue>, name: string): number {
+    const x = v[name];
+    if (typeof x !== 'number') throw new ConfigError(`--${name} is required`);
+    return x;
+  },
+  bool(v: Record<string, FlagValue>, name: string): boolean {
+    return v[name] === true;
+  },
+  list(v: Record<string, FlagValue>, name: string): string[] {
+    const x = v[name];
+    return Array.isArray(x) ? x : [];
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * Snapshot manifests: what one committed configuration of one group contains. A manifest lists,
+ * per xDS type, every resource by name and content hash, plus a type version derived from that
+ * list. Everything in it is a pure function of the folded events, so replaying the same log
+ * gives a byte-identical manifest; nothing here comes from a clock, a counter or a process.
+ */
+import { sha256Hex } from '../xds/encoding.ts';
+import type { TypeUrl } from '../xds/type-urls.ts';
+
+export const MANIFEST_SCHEMA = 1;
+
+/** One resource in a snapshot. */
+export interface ManifestEntry {
+  /** xDS resource name. */
+  name: string;
+  /** Content hash of the encoded resource ({@link resourceHash}); the resource's store key. */
+  hash: string;
+  /**
+   * True for resources served only to clients that ask for them by name, never to wildcard
+   * subscribers: the API listeners built for proxyless gRPC clients.
+   */
+  onDemand?: true;
+}
+
+/** All resources of one type in a snapshot. */
+export interface TypeManifest {
+  /** Content-derived version of this type: identical lists give identical versions on every node. */
+  version: string;
+  /** Entries sorted by name, names unique. */
+  resources: ManifestEntry[];
+}
+
+/** One committed snapshot of one group. Immutable once committed. */
+export interface Manifest {
+  schema: typeof MANIFEST_SCHEMA;
+  /** The configuration group (Emissary `ambassador_id`). */
+  group: string;
+  /**
+   * Snapshot version: the sequence of the last event folded into it (its provenance). Strictly
+   * increasing per group; the store refuses to commit a version that does not increase.
+   */
+  version: number;
+  /** Resources per type URL; every type Attaché serves is present, possibly empty. */
+  types: Partial<Record<TypeUrl, TypeManifest>>;
+  /** Hash of the diagnostics blob (per-resource statuses) stored beside the resources. */
+  diagnostics: string;
+}
+
+/** The version of a list of entries: sha256 of `name hash` lines, shortened. */
+export function typeVersion(entries: readonly ManifestEntry[]): string {
+  const body = entries.map((e) => `${e.name} ${e.hash}${e.onDemand ? ' d' : ''}`).join('\n');
+  return sha256Hex(body).slice(0, 16);
+}
+
+/** Builds a {@link TypeManifest}: sorts entries, rejects duplicate names, computes the version. */
+export function typeManifest(entries: readonly ManifestEntry[]): TypeManifest {
+  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]?.name === sorted[i - 1]?.name)
+      throw new Error(`duplicate resource name ${sorted[i]?.name}`);
+  }
+  return { version: typeVersion(sorted), resources: sorted };
+}
+
+/** Canonical JSON: keys sorted at every level, no whitespace. Used for manifests and diagnostics. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value).sort()) {
+    const v = (value as Record<string, unknown>)[k];
+    if (v !== undefined) out[k] = sortKeys(v);
+  }
+  return out;
+}
+
+export function encodeManifest(m: Manifest): Uint8Array {
+  return Buffer.from(canonicalJson(m), 'utf8');
+}
+
+export function decodeManifest(bytes: Uint8Array): Manifest {
+  const m = JSON.parse(Buffer.from(bytes).toString('utf8')) as Manifest;
+  if (m.schema !== MANIFEST_SCHEMA) throw new Error(`unsupported manifest schema ${String(m.schema)}`);
+  return m;
+}
+
+/** Every resource hash a manifest references (including its diagnostics blob). */
+export function manifestHashes(m: Manifest): string[] {
+  const out = new Set<string>([m.diagnostics]);
+  for (const t of Object.values(m.types)) for (const e of t?.resources ?? []) out.add(e.hash);
+  return [...out];
+}

@@ -1,0 +1,64 @@
+/**
+ * The snapshot store port. Holds derived state only: content-addressed blobs (encoded xDS
+ * resources and diagnostics), one immutable manifest per (group, version), a head pointer per
+ * group, and a snapshot log that fan-out nodes tail.
+ *
+ * Commit protocol (fenced): blobs are written first (they are immutable and content-addressed, so
+ * writing them early is harmless); then, atomically, the store checks that the committer's
+ * fencing epoch is the group's current epoch and that the version increases, stores the
+ * manifest, moves the head and appends to the snapshot log. A committer whose epoch was
+ * superseded (a new leader acquired a higher one) can never move the head again.
+ *
+ * Implementations: `RedisSnapshotStore` and `MemorySnapshotStore`; both pass
+ * `shared/snapshot/snapshot-store.contract.ts`.
+ */
+import type { Manifest } from './manifest.ts';
+
+export interface CommitRequest {
+  /** The committer's fencing epoch, from {@link SnapshotStore.acquireEpoch}. */
+  epoch: number;
+  manifest: Manifest;
+  /** Blobs by hash: every hash the manifest references that the store may not have yet. */
+  blobs: ReadonlyMap<string, Uint8Array>;
+}
+
+export type CommitResult =
+  | { committed: true; version: number }
+  /** `fenced`: a newer epoch exists. `stale`: the head is already at or past this version. */
+  | { committed: false; reason: 'fenced' | 'stale'; head: number };
+
+/** One entry of the snapshot log: a committed (group, version), in commit order. */
+export interface SnapshotLogEntry {
+  /** Opaque, ordered position in the snapshot log; pass it back to `tail` to resume. */
+  id: string;
+  group: string;
+  version: number;
+}
+
+export interface SnapshotStore {
+  /** Takes a new fencing epoch for the group (strictly greater than any before) and returns it. */
+  acquireEpoch(group: string): Promise<number>;
+  /** Commits a snapshot following the fenced protocol above. */
+  commit(req: CommitRequest): Promise<CommitResult>;
+  /** The group's current version, or null if it has never been committed. */
+  head(group: string): Promise<number | null>;
+  /** A committed manifest, or null if absent (never committed, or garbage-collected). */
+  getManifest(group: string, version: number): Promise<Manifest | null>;
+  /** Blobs by hash; absent hashes are absent from the result. */
+  getBlobs(hashes: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /** Every group ever committed. */
+  groups(): Promise<string[]>;
+  /** Versions of a group still stored, ascending. */
+  versions(group: string): Promise<number[]>;
+  /**
+   * Entries of the snapshot log after `after` (from the beginning when absent), then new ones as
+   * they are committed, until the signal aborts.
+   */
+  tail(opts: { after?: string; signal: AbortSignal }): AsyncIterable<SnapshotLogEntry>;
+  /**
+   * Deletes the group's manifests older than the newest `keep` versions (the head is always kept)
+   * and every blob no stored manifest references. Returns the number of manifests deleted.
+   */
+  gc(group: string, keep: number): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,115 @@
+/**
+ * Real `nats-server -js` and `redis-server` processes for tests, each on a free loopback port
+ * with its own data directory, so a test can stop (SIGKILL), pause (SIGSTOP) and restart them on
+ * the same port. Never touches the machine's default servers on 4222 / 6379.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForPort } from './ports.ts';
+
+export interface TestServer {
+  readonly port: number;
+  readonly url: string;
+  /** Starts (or restarts) the process on the same port and data directory. */
+  start(): Promise<void>;
+  /** Kills the process (SIGKILL by default) and waits for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  pause(): void;
+  resume(): void;
+  /** Stops the process and deletes its data directory. */
+  dispose(): Promise<void>;
+}
+
+class ProcessServer implements TestServer {
+  private child?: ChildProcess;
+  constructor(
+    readonly port: number,
+    readonly url: string,
+    private readonly dir: string,
+    private readonly command: string,
+    private readonly args: string[],
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.child) return;
+    const logFile = fs.openSync(path.join(this.dir, 'server.log'), 'a');
+    const child = spawn(this.command, this.args, { stdio: ['ignore', logFile, logFile] });
+    fs.closeSync(logFile);
+    this.child = child;
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    try {
+      await waitForPort(this.port, 15_000);
+    } catch (err) {
+      const log = fs.readFileSync(path.join(this.dir, 'server.log'), 'utf8').slice(-2000);
+      throw new Error(`${this.command} did not start: ${(err as Error).message}\n${log}`);
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGCONT');
+    child.kill(signal);
+    await exited;
+    this.child = undefined;
+  }
+
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `attache-${prefix}-`));
+}
+
+/** Starts `nats-server -js` on a free loopback port with its own store directory. */
+export async function startNats(): Promise<TestServer> {
+  const port = await freePort();
+  const dir = tempDir('nats');
+  const server = new ProcessServer(port, `nats://127.0.0.1:${port}`, dir, 'nats-server', [
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-js',
+    '-sd',
+    path.join(dir, 'js'),
+  ]);
+  await server.start();
+  return server;
+}
+
+/** Starts `redis-server` on a free loopback port, without persistence. */
+export async function startRedis(): Promise<TestServer> {
+  const port = await freePort();
+  const dir = tempDir('redis');
+  const server = new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'redis-server', [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ]);
+  await server.start();
+  return server;
+}
