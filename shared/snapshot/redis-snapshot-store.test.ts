@@ -1,0 +1,253 @@
+/**
+ * Redis-only fault tests for the snapshot store, against a real redis-server that the tests kill,
+ * pause and restart. The port's behaviour is covered by the contract suite (snapshot-store.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { startRedis, type TestServer } from '../../test/harness/servers.ts';
+import { DependencyError } from '../runtime/errors.ts';
+import { type Logger, silentLogger } from '../runtime/logger.ts';
+import { manifestHashes } from './manifest.ts';
+import { escapeGroup, RedisKeys, unescapeGroup } from './redis-keys.ts';
+import { RedisSnapshotStore } from './redis-snapshot-store.ts';
+import { testBlob, testCommit } from './snapshot-store.contract.ts';
+import type { SnapshotLogEntry } from './snapshot-store.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('redis key layout — keys follow the documented layout and group names are escaped', () => {
+  const k = new RedisKeys('attache:');
+  assert.equal(k.head('edge'), 'attache:g:{edge}:head');
+  assert.equal(k.manifest('edge', 42), 'attache:g:{edge}:m:42');
+  assert.equal(k.blob('ab12'), 'attache:blob:ab12');
+  assert.equal(k.hashOfBlobKey(k.blob('ab12')), 'ab12');
+  assert.equal(k.epoch('a}:b*ü'), 'attache:g:{a%7D%3Ab%2A%C3%BC}:epoch');
+  for (const g of ['a:b', 'a%3Ab', '', ' ', 'ü', '{}']) assert.equal(unescapeGroup(escapeGroup(g)), g);
+  assert.notEqual(escapeGroup('a:b'), escapeGroup('a%3Ab'));
+});
+
+describe('redis snapshot store faults', () => {
+  let redis: TestServer;
+  let n = 0;
+  const open = (opts: { commandTimeoutMs?: number } = {}) =>
+    RedisSnapshotStore.connect({ url: redis.url, prefix: `faults-${++n}:`, log: silentLogger(), ...opts });
+
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.dispose();
+  });
+
+  test('redis snapshot store — of two concurrent committers only the newest epoch commits and the head never goes back', async () => {
+    const prefix = `faults-${++n}:`;
+    const connect = () => RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    const [a, b, observer] = await Promise.all([connect(), connect(), connect()]);
+    try {
+      const ac = new AbortController();
+      const logged: SnapshotLogEntry[] = [];
+      const tailing = (async () => {
+        for await (const e of observer.tail({ signal: ac.signal })) logged.push(e);
+      })();
+      const heads: number[] = [];
+      const polling = (async () => {
+        while (!ac.signal.aborted) {
+          const h = await observer.head('edge');
+          if (h !== null) heads.push(h);
+          await sleep(1);
+        }
+      })();
+
+      const epochA = await a.acquireEpoch('edge');
+      let epochB = 0;
+      let aCommittedAfterB = 0;
+      let aFencedAfterB = 0;
+      let aCommitted = 0;
+      // A, the old leader, commits ever higher versions; once B holds a newer epoch, none may land.
+      const runA = (async () => {
+        for (let v = 1; v <= 300; v++) {
+          const startedAfterB = epochB > 0;
+          const res = await a.commit(testCommit(epochA, 'edge', v * 10, [`A-${v}`]));
+          if (res.committed) aCommitted++;
+          if (startedAfterB && res.committed) aCommittedAfterB++;
+          if (startedAfterB && !res.committed && res.reason === 'fenced') aFencedAfterB++;
+        }
+      })();
+      const runB = (async () => {
+        while (aCommitted < 20) await sleep(1);
+        epochB = await b.acquireEpoch('edge');
+        let last = 0;
+        for (let v = 1; v <= 300; v++) {
+          const res = await b.commit(testCommit(epochB, 'edge', v, [`B-${v}`]));
+          if (res.committed) last = v;
+        }
+        return last;
+      })();
+      const [, lastB] = await Promise.all([runA, runB]);
+      await sleep(100);
+      ac.abort();
+      await Promise.all([tailing, polling]);
+
+      assert.ok(epochB > epochA);
+      assert.equal(aCommittedAfterB, 0, 'no commit with the superseded epoch lands');
+      assert.ok(aFencedAfterB > 0, 'the old leader is told it is fenced');
+      assert.ok(lastB > 0, 'the new leader commits once past the old head');
+      assert.equal(await observer.head('edge'), lastB);
+      const head = await observer.getManifest('edge', lastB);
+      assert.deepEqual(head && manifestHashes(head).includes(testBlob(`B-${lastB}`).hash), true);
+      for (let i = 1; i < heads.length; i++)
+        assert.ok(
+          (heads[i] as number) >= (heads[i - 1] as number),
+          `head went back: ${heads[i - 1]} -> ${heads[i]}`,
+        );
+      const versions = logged.map((e) => e.version);
+      for (let i = 1; i < versions.length; i++)
+        assert.ok((versions[i] as number) > (versions[i - 1] as number), 'the log only moves forward');
+      assert.equal(versions.at(-1), lastB);
+    } finally {
+      await Promise.all([a.close(), b.close(), observer.close()]);
+    }
+  });
+
+  test('redis snapshot store — gc racing commits never leaves a stored manifest without its blobs', async (t) => {
+    const prefix = `faults-${++n}:`;
+    const rewrites = countingLogger('blobs vanished before commit');
+    const committer = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: rewrites.log });
+    const collector = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    try {
+      const epoch = await committer.acquireEpoch('edge');
+      let stop = false;
+      // Version v reuses the blobs of version v-2, which keep=1 has just made garbage: the
+      // committer finds them present and skips them, and gc may sweep them while the committer
+      // is still writing v's fresh blobs, before its commit script runs.
+      const contents = (v: number) =>
+        Array.from({ length: 50 }, (_, i) => `blob ${i} of ${v}`.padEnd(8192, '.')).concat(
+          Array.from({ length: 50 }, (_, i) => `blob ${i} of ${Math.max(0, v - 2)}`.padEnd(8192, '.')),
+        );
+      const committing = (async () => {
+        try {
+          for (let v = 1; v <= 150; v++) {
+            const req = testCommit(epoch, 'edge', v, contents(v));
+            assert.equal((await committer.commit(req)).committed, true);
+            // Version v is the head until the next commit: its blobs must all be there.
+            const stored = await committer.getBlobs([...req.blobs.keys()]);
+            assert.equal(stored.size, req.blobs.size, `blobs of head ${v}`);
+          }
+        } finally {
+          stop = true;
+        }
+      })();
+      let gcRuns = 0;
+      const collecting = (async () => {
+        while (!stop) {
+          await collector.gc('edge', 1);
+          gcRuns++;
+        }
+      })();
+      await Promise.all([committing, collecting]);
+      assert.ok(gcRuns > 1);
+      assert.equal(await committer.head('edge'), 150);
+      for (const v of await committer.versions('edge')) {
+        const m = await committer.getManifest('edge', v);
+        assert.ok(m);
+        const hashes = manifestHashes(m);
+        assert.equal(
+          (await committer.getBlobs(hashes)).size,
+          hashes.length,
+          `every blob of version ${v} is stored`,
+        );
+      }
+      t.diagnostic(`${gcRuns} gc runs; ${rewrites.count()} commits found blobs swept and retried`);
+    } finally {
+      await Promise.all([committer.close(), collector.close()]);
+    }
+  });
+
+  test('redis snapshot store — tail survives a redis-server restart and sees the next commit', async () => {
+    const store = await open();
+    const ac = new AbortController();
+    try {
+      await store.commit(testCommit(await store.acquireEpoch('edge'), 'edge', 1, ['before']));
+      const seen: SnapshotLogEntry[] = [];
+      const tailing = (async () => {
+        for await (const e of store.tail({ signal: ac.signal })) seen.push(e);
+      })();
+      await waitFor(() => seen.length === 1, 5_000, 'the first commit is tailed');
+
+      await redis.stop('SIGKILL');
+      await sleep(300);
+      await redis.start();
+      // Redis ran without persistence: its data (epoch, head, log) is gone, as after a real loss.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          const epoch = await store.acquireEpoch('edge');
+          assert.equal((await store.commit(testCommit(epoch, 'edge', 2, ['after']))).committed, true);
+          break;
+        } catch (err) {
+          if (!(err instanceof DependencyError) || Date.now() > deadline) throw err;
+          await sleep(100);
+        }
+      }
+      await waitFor(() => seen.length === 2, 10_000, 'the commit after the restart is tailed');
+      assert.deepEqual(
+        seen.map((e) => e.version),
+        [1, 2],
+      );
+      ac.abort();
+      await tailing;
+    } finally {
+      ac.abort();
+      await store.close();
+    }
+  });
+
+  test('redis snapshot store — a commit while Redis is down or frozen fails fast with a DependencyError', async () => {
+    const store = await open({ commandTimeoutMs: 1_000 });
+    try {
+      const epoch = await store.acquireEpoch('edge');
+      await store.commit(testCommit(epoch, 'edge', 1, ['a']));
+
+      redis.pause();
+      let started = Date.now();
+      await assert.rejects(store.commit(testCommit(epoch, 'edge', 2, ['b'])), (err: unknown) => {
+        assert.ok(err instanceof DependencyError, String(err));
+        assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${redis.port}`));
+        return true;
+      });
+      assert.ok(Date.now() - started < 3_000, `frozen: rejected after ${Date.now() - started} ms`);
+      redis.resume();
+
+      await redis.stop('SIGKILL');
+      started = Date.now();
+      await assert.rejects(store.commit(testCommit(epoch, 'edge', 3, ['c'])), DependencyError);
+      assert.ok(Date.now() - started < 3_000, `down: rejected after ${Date.now() - started} ms`);
+      await assert.rejects(store.head('edge'), DependencyError);
+      await redis.start();
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+/** A logger that counts the log lines whose message contains `text`. */
+function countingLogger(text: string): { log: Logger; count(): number } {
+  let n = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      if (chunk.toString('utf8').includes(text)) n++;
+      done();
+    },
+  });
+  return { log: pino({ level: 'warn' }, sink), count: () => n };
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+    await sleep(20);
+  }
+}
