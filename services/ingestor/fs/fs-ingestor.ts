@@ -1,0 +1,305 @@
+/**
+ * The YAML-directory ingestor: publishes every change to the objects defined under a directory
+ * as an event of one source cluster.
+ *
+ * Start-up reconciles against the log, not against memory: it folds what the log says this
+ * cluster last published, compares it with the directory, publishes upserts for new or changed
+ * objects and tombstones for vanished ones (so deletes made while it was down are not missed),
+ * then a `resync` marker. After that, per-directory `fs.watch` hints and a periodic rescan (the
+ * safety net) trigger scans; each scan recomputes the set of objects whose log state differs from
+ * the directory, and one publisher drains that set sequentially, in (file, document) order, with
+ * retries. While publishing fails, later scans simply update the directory state: an object that
+ * changes several times is published once, with its latest content, and nothing is dropped.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import type { Registry } from 'prom-client';
+import { ENVELOPE_VERSION, objectKey } from '../../../shared/events/envelope.ts';
+import type { EventLog } from '../../../shared/events/event-log.ts';
+import { ConfigError, errorMessage } from '../../../shared/runtime/errors.ts';
+import type { Logger } from '../../../shared/runtime/logger.ts';
+import type { Runner } from '../../../shared/runtime/runner.ts';
+import { contentHash } from '../shared/canonical.ts';
+import { type IngestorMetrics, ingestorMetrics } from '../shared/ingestor-metrics.ts';
+import { publishWithRetry } from '../shared/publish-with-retry.ts';
+import { readPublishedState } from '../shared/published-state.ts';
+import { type Backoff, retryUntilDone } from '../shared/retry.ts';
+import { SerialTask } from '../shared/serial-task.ts';
+import { DirectoryWatcher } from './directory-watcher.ts';
+import { type LoadError, type ParseCache, scanDirectory } from './load-directory.ts';
+import {
+  type Change,
+  changeFor,
+  type DesiredObject,
+  eventFor,
+  type LogRecord,
+  publicationOrder,
+} from './reconcile.ts';
+
+export interface FsIngestorOptions {
+  /** Directory of YAML to ingest. */
+  dir: string;
+  /** Source cluster name of every event; must be unique to this directory. */
+  cluster: string;
+  events: EventLog;
+  log: Logger;
+  registry: Registry;
+  /** Period of the full rescan that backs up `fs.watch` (default 1000 ms). */
+  pollIntervalMs?: number;
+  /** Publisher identity (default `fs/<cluster>/<hostname>`). */
+  ingestorId?: string;
+  /** Use `fs.watch` hints (default true); without them changes arrive with the next rescan. */
+  watch?: boolean;
+  /** Retry backoff for publishing and reading the log. */
+  backoff?: Backoff;
+}
+
+const SOURCE = 'fs';
+const WATCH_DEBOUNCE_MS = 50;
+
+export class FsIngestor implements Runner {
+  readonly name = 'fs-ingestor';
+  private readonly ingestorId: string;
+  private readonly metrics: IngestorMetrics;
+  private readonly labels: { source: string; cluster: string };
+  /** What the log holds per objectKey. */
+  private readonly logged = new Map<string, LogRecord>();
+  /** What the directory held at the last scan, per objectKey. */
+  private desired = new Map<string, DesiredObject>();
+  /** Files and directories whose objects are held (see `DirectoryScan.incomplete`). */
+  private incomplete: string[] = [];
+  /** Keys that may need publishing; recomputed by every scan, drained by the publisher. */
+  private pending = new Set<string>();
+  /** Highest sequence of this cluster's events known to this process. */
+  private lastSeq = 0;
+  private readonly cache: ParseCache = new Map();
+  private reportedErrors = new Map<string, LoadError>();
+  private readonly scans = new SerialTask(() => this.scan());
+  private readonly publisher = new SerialTask(() => this.drain());
+  private readonly abort = new AbortController();
+  private watcher?: DirectoryWatcher;
+  private timer?: NodeJS.Timeout;
+  private isReady = false;
+  private closed = false;
+
+  constructor(private readonly opts: FsIngestorOptions) {
+    this.ingestorId = opts.ingestorId ?? `fs/${opts.cluster}/${os.hostname()}`;
+    this.metrics = ingestorMetrics(opts.registry);
+    this.labels = { source: SOURCE, cluster: opts.cluster };
+  }
+
+  /** Reconciles the directory with the log and publishes the result and a resync marker. */
+  async start(): Promise<void> {
+    const { dir, cluster, events, log } = this.opts;
+    const st = await fs.stat(dir).catch(() => undefined);
+    if (!st?.isDirectory())
+      throw new ConfigError(`YAML directory ${dir} does not exist or is not a directory`);
+
+    const state = await retryUntilDone(() => readPublishedState(events, cluster), {
+      signal: this.abort.signal,
+      log,
+      what: 'read event log',
+      backoff: this.opts.backoff,
+    });
+    for (const [key, { seq, event }] of state.objects) {
+      this.logged.set(key, {
+        kind: event.kind,
+        namespace: event.namespace,
+        name: event.name,
+        seq,
+        live: event.op === 'upsert',
+        hash: event.object ? contentHash(event.object) : '',
+        ...(event.origin ? { origin: event.origin } : {}),
+      });
+    }
+    this.lastSeq = state.lastSeq;
+
+    await this.scans.request();
+    await this.publisher.request();
+    await this.publishResync();
+    if (this.closed) return;
+    this.isReady = true;
+    log.info(
+      { dir, cluster, objects: this.desired.size, lastSeq: this.lastSeq },
+      'YAML directory reconciled',
+    );
+
+    if (this.opts.watch ?? true) {
+      this.watcher = new DirectoryWatcher(() => this.scans.trigger(), log, WATCH_DEBOUNCE_MS);
+      this.scans.trigger(); // syncs the watcher with the tree and covers changes made during start-up
+    }
+    this.timer = setInterval(() => this.scans.trigger(), this.opts.pollIntervalMs ?? 1000);
+  }
+
+  ready(): boolean {
+    return this.isReady;
+  }
+
+  /**
+   * Resolves once everything on disk at the time of the call has been scanned and every change
+   * found is stored in the log (it waits through publish retries). Rejects if the ingestor closes.
+   */
+  async flush(): Promise<void> {
+    if (this.closed) throw new Error('fs ingestor is closed');
+    await this.scans.request();
+    await this.publisher.request();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.isReady = false;
+    clearInterval(this.timer);
+    this.watcher?.close();
+    this.abort.abort(new Error('fs ingestor closed'));
+    await Promise.all([this.scans.settled(), this.publisher.settled()]);
+  }
+
+  private async scan(): Promise<void> {
+    if (this.closed) return;
+    const { dir, cluster, log } = this.opts;
+    let result: Awaited<ReturnType<typeof scanDirectory>>;
+    try {
+      result = await scanDirectory(dir, { cache: this.cache });
+    } catch (err) {
+      // scanDirectory reports content problems as LoadErrors; this is a bug or a system failure,
+      // and the next rescan tries again with nothing changed meanwhile.
+      log.error({ dir, err: errorMessage(err) }, 'scan failed');
+      return;
+    }
+    if (this.closed) return;
+    this.reportLoadErrors(result.errors);
+
+    const desired = new Map<string, DesiredObject>();
+    result.documents.forEach((d, order) => {
+      const identity = {
+        kind: d.object.kind,
+        namespace: d.object.metadata.namespace ?? '',
+        name: d.object.metadata.name,
+      };
+      const key = objectKey({ cluster, ...identity });
+      const origin = { file: d.file, document: d.document };
+      desired.set(key, { ...identity, object: d.object, hash: contentHash(d.object), origin, order });
+      const known = this.logged.get(key);
+      if (known) known.origin = origin;
+    });
+    this.desired = desired;
+    this.incomplete = result.incomplete;
+
+    const pending = new Set<string>();
+    for (const key of desired.keys()) if (this.changeFor(key)) pending.add(key);
+    for (const key of this.logged.keys()) if (this.changeFor(key)) pending.add(key);
+    this.pending = pending;
+    this.updatePendingGauge();
+    this.watcher?.sync(result.directories);
+    if (pending.size > 0) this.publisher.trigger();
+  }
+
+  /** Publishes pending changes one at a time until none is left. */
+  private async drain(): Promise<void> {
+    while (!this.closed && this.pending.size > 0) {
+      for (const key of publicationOrder(this.pending, this.desired)) {
+        if (this.closed) return;
+        const change = this.changeFor(key);
+        if (change) await this.publish(change);
+        if (!this.changeFor(key)) this.pending.delete(key);
+        this.updatePendingGauge();
+      }
+    }
+  }
+
+  private async publish(change: Change): Promise<void> {
+    const { cluster, events, log } = this.opts;
+    const event = eventFor(change, {
+      cluster,
+      ingestor: this.ingestorId,
+      observedAt: new Date().toISOString(),
+    });
+    const ack = await publishWithRetry(events, event, {
+      signal: this.abort.signal,
+      log,
+      backoff: this.opts.backoff,
+      context: { kind: event.kind, namespace: event.namespace, name: event.name, op: event.op },
+      onFailure: () => this.metrics.publishFailures.inc(this.labels),
+    });
+    const prev = change.prev;
+    this.logged.set(change.key, {
+      kind: event.kind,
+      namespace: event.namespace,
+      name: event.name,
+      seq: ack.seq,
+      live: change.op === 'upsert',
+      hash: change.op === 'upsert' ? change.desired.hash : (prev?.hash ?? ''),
+      ...(event.origin ? { origin: event.origin } : {}),
+    });
+    this.lastSeq = Math.max(this.lastSeq, ack.seq);
+    this.metrics.published.inc({ ...this.labels, op: event.op });
+    log.debug(
+      {
+        op: event.op,
+        kind: event.kind,
+        namespace: event.namespace,
+        name: event.name,
+        seq: ack.seq,
+        duplicate: ack.duplicate,
+        resourceVersion: event.resourceVersion,
+        file: event.origin?.file,
+        document: event.origin?.document,
+      },
+      'published change',
+    );
+  }
+
+  /**
+   * Marks the end of a full reconciliation. Its version is the last sequence of this cluster
+   * before it, so each start-up's marker is a new message and a retried one is de-duplicated.
+   */
+  private async publishResync(): Promise<void> {
+    const { cluster, events, log } = this.opts;
+    const ack = await publishWithRetry(
+      events,
+      {
+        v: ENVELOPE_VERSION,
+        cluster,
+        kind: '',
+        namespace: '',
+        name: '',
+        op: 'resync',
+        resourceVersion: `resync.${this.lastSeq}`,
+        generation: 0,
+        observedAt: new Date().toISOString(),
+        ingestor: this.ingestorId,
+      },
+      { signal: this.abort.signal, log, backoff: this.opts.backoff, context: { op: 'resync' } },
+    );
+    this.lastSeq = Math.max(this.lastSeq, ack.seq);
+    this.metrics.published.inc({ ...this.labels, op: 'resync' });
+  }
+
+  private changeFor(key: string): Change | undefined {
+    return changeFor(key, this.desired, this.logged, this.incomplete);
+  }
+
+  private updatePendingGauge(): void {
+    this.metrics.pending.set(this.labels, this.pending.size);
+  }
+
+  /** Logs each LoadError once, when it appears, and notes when a file's problems are resolved. */
+  private reportLoadErrors(errors: readonly LoadError[]): void {
+    const current = new Map(errors.map((e) => [JSON.stringify(e), e]));
+    for (const [id, e] of current) {
+      if (this.reportedErrors.has(id)) continue;
+      this.opts.log.warn(
+        { file: e.file, document: e.document, line: e.line, kind: e.kind, name: e.name },
+        `cannot load ${e.file}${e.document === undefined ? '' : ` document ${e.document}`}: ${e.message}`,
+      );
+    }
+    const failing = new Set(errors.map((e) => e.file));
+    const resolved = new Set(
+      [...this.reportedErrors.values()].map((e) => e.file).filter((f) => !failing.has(f)),
+    );
+    for (const file of resolved) this.opts.log.info({ file }, `${file} loads again`);
+    this.reportedErrors = current;
+    this.metrics.loadErrors.set(this.labels, errors.length);
+  }
+}

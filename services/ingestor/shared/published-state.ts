@@ -1,0 +1,28 @@
+/**
+ * What the log says a source cluster last published: the newest upsert or delete per object
+ * (objectKey), ignoring resync markers. Ingestors compare it with what they observe on start-up
+ * so that objects removed while they were down get their tombstone (no missed deletes).
+ */
+import { objectKey } from '../../../shared/events/envelope.ts';
+import type { EventLog, LoggedEvent } from '../../../shared/events/event-log.ts';
+import { clusterSubjects } from '../../../shared/events/subjects.ts';
+
+export interface PublishedState {
+  /** Newest upsert/delete per objectKey. */
+  objects: Map<string, LoggedEvent>;
+  /** Highest sequence of any event of this cluster (resync markers included), 0 when none. */
+  lastSeq: number;
+}
+
+/** Reads the cluster's events from sequence 1 up to the log's current end and folds them. */
+export async function readPublishedState(events: EventLog, cluster: string): Promise<PublishedState> {
+  const objects = new Map<string, LoggedEvent>();
+  let lastSeq = 0;
+  for await (const logged of events.read({ fromSeq: 1, subjects: clusterSubjects(cluster) })) {
+    lastSeq = Math.max(lastSeq, logged.seq);
+    // A subject filter on the escaped cluster token is exact, but stay strict about the payload too.
+    if (logged.event.cluster !== cluster || logged.event.op === 'resync') continue;
+    objects.set(objectKey(logged.event), logged);
+  }
+  return { objects, lastSeq };
+}

@@ -1,0 +1,62 @@
+/**
+ * Retry with capped exponential backoff for calls to the event log. Ingestors never give up on a
+ * change (no accepted source change is lost): they retry until the call succeeds or the caller
+ * aborts, which rejects with the signal's reason.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../../../shared/runtime/errors.ts';
+import type { Logger } from '../../../shared/runtime/logger.ts';
+
+export interface Backoff {
+  /** Delay before the first retry. */
+  initialMs: number;
+  /** Upper bound of any delay. */
+  maxMs: number;
+  /** Growth per attempt. */
+  factor: number;
+}
+
+export const DEFAULT_BACKOFF: Backoff = { initialMs: 100, maxMs: 5_000, factor: 2 };
+
+/** Delay before retry number `attempt` (0-based): exponential, capped, with jitter in [d/2, d]. */
+export function backoffDelay(attempt: number, b: Backoff = DEFAULT_BACKOFF): number {
+  const d = Math.min(b.maxMs, b.initialMs * b.factor ** attempt);
+  return d / 2 + Math.random() * (d / 2);
+}
+
+export interface RetryOptions {
+  signal: AbortSignal;
+  log: Logger;
+  /** What is being attempted, for the log ("publish event", "read event log"). */
+  what: string;
+  backoff?: Backoff;
+  /** Extra log fields identifying the operation. */
+  context?: Record<string, unknown>;
+  /** Called after each failed attempt (metrics). */
+  onFailure?: (err: unknown, attempt: number) => void;
+}
+
+/** Calls `fn` until it resolves; every failure is logged at warn and followed by a backoff delay. */
+export async function retryUntilDone<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    opts.signal.throwIfAborted();
+    try {
+      return await fn();
+    } catch (err) {
+      opts.signal.throwIfAborted();
+      opts.onFailure?.(err, attempt);
+      const delayMs = Math.round(backoffDelay(attempt, opts.backoff));
+      opts.log.warn(
+        {
+          ...opts.context,
+          err: errorMessage(err),
+          errName: (err as Error)?.name,
+          attempt: attempt + 1,
+          delayMs,
+        },
+        `${opts.what} failed, retrying`,
+      );
+      await sleep(delayMs, undefined, { signal: opts.signal }).catch(() => opts.signal.throwIfAborted());
+    }
+  }
+}
