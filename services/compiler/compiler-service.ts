@@ -1,0 +1,54 @@
+/**
+ * `attache compile`: folds the event log (NATS JetStream) into snapshots committed to Redis.
+ *
+ * Runners, in start order:
+ *   1. snapshot store — Redis connection (commits go here)
+ *   2. event log      — JetStream connection (the compiler reads from it)
+ *   3. compiler       — takes a fencing epoch per group, catches up with the log, then follows it
+ *   4. admin          — /readyz turns green once the first snapshot is committed; /debug/status
+ */
+import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
+import { AdminServer } from '../../shared/runtime/admin-server.ts';
+import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
+import { createRegistry } from '../../shared/runtime/metrics.ts';
+import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
+import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { CompilerRunner } from './runner.ts';
+
+export async function runCompiler(flags: Record<string, FlagValue>): Promise<never> {
+  const log = createLogger('attache-compile');
+  const registry = createRegistry('compiler');
+  const fatal = fatalChannel();
+  const store = await RedisSnapshotStore.connect({
+    url: flag.str(flags, 'redis') ?? '',
+    prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
+    log,
+  });
+  const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
+  const compiler = new CompilerRunner({
+    events,
+    store,
+    groups: flag.list(flags, 'group'),
+    log,
+    registry,
+    debounceMs: flag.num(flags, 'debounce-ms'),
+    maxDelayMs: flag.num(flags, 'max-delay-ms'),
+    retention: flag.num(flags, 'retention'),
+    onFatal: fatal.raise,
+  });
+  const runners: Runner[] = [
+    { name: 'snapshot-store', start: async () => {}, ready: () => true, close: () => store.close() },
+    { name: 'event-log', start: async () => {}, ready: () => true, close: () => events.close() },
+    compiler,
+    new AdminServer({
+      host: flag.str(flags, 'admin-host') ?? '0.0.0.0',
+      port: flag.num(flags, 'admin-port'),
+      registry,
+      runners: () => runners,
+      log,
+      debug: { '/debug/status': async () => compiler.groupStatus() },
+    }),
+  ];
+  return runService(runners, log, fatal);
+}

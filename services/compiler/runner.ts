@@ -1,0 +1,333 @@
+/**
+ * The compiler runner: folds the event log into world state and commits one snapshot per group
+ * after each burst of changes.
+ *
+ * - Start-up: takes a fencing epoch per group, folds the whole log up to its current end, commits,
+ *   and only then reports ready; afterwards it follows the log.
+ * - Debounce: a change schedules a compile after a quiet window (`debounceMs`) but never later than
+ *   `maxDelayMs` after the first pending change, so a steady stream of changes cannot starve it.
+ * - Snapshot version = sequence of the last folded event (provenance), so replaying the log to that
+ *   sequence rebuilds the identical snapshot, and versions only move forward.
+ * - User errors are diagnostics (logged when they appear, served at /debug/status); a system error
+ *   (invalid generated output) commits nothing and the last good snapshot keeps serving; a fenced
+ *   commit (another compiler took over) is fatal for this process.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EventLog } from '../../shared/events/event-log.ts';
+import { errorMessage, FencedError, InvalidOutputError } from '../../shared/runtime/errors.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
+import type { Runner } from '../../shared/runtime/runner.ts';
+import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
+import { type CompileResult, compile, type Diagnostic } from './compile.ts';
+import { buildSnapshot } from './runner-snapshot.ts';
+import { WorldState } from './runner-world.ts';
+
+export interface CompilerRunnerOptions {
+  events: EventLog;
+  store: SnapshotStore;
+  /** Groups (ambassador_id values) compiled from the same world state. */
+  groups: readonly string[];
+  log: Logger;
+  registry: Registry;
+  debounceMs: number;
+  maxDelayMs: number;
+  /** Versions kept per group; older ones are garbage-collected every `gcEvery` commits. */
+  retention: number;
+  gcEvery?: number;
+  /** Called with a fatal error (fenced by another compiler); the service then shuts down. */
+  onFatal: (err: unknown) => void;
+}
+
+/** What the runner last did for one group (admin `/debug/status`). */
+export interface GroupStatus {
+  group: string;
+  /** Last committed snapshot version, null before the first commit. */
+  version: number | null;
+  diagnostics: Diagnostic[];
+  /** Set while the latest compile failed with a system error (last good still serving). */
+  systemError: string | null;
+}
+
+export class CompilerRunner implements Runner {
+  readonly name = 'compiler';
+  private readonly world = new WorldState();
+  private readonly abort = new AbortController();
+  private readonly epochs = new Map<string, number>();
+  private readonly status = new Map<string, GroupStatus>();
+  private started = false;
+  private loop?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private firstPendingAt = 0;
+  private compiling?: Promise<void>;
+  private dirty = false;
+  private commits = 0;
+  private readonly metrics;
+
+  constructor(private readonly opts: CompilerRunnerOptions) {
+    const r = opts.registry;
+    this.metrics = {
+      events: new Counter({ name: 'attache_compiler_events_total', help: 'events folded', registers: [r] }),
+      compiles: new Counter({
+        name: 'attache_compiler_compiles_total',
+        help: 'compilations by group and outcome',
+        labelNames: ['group', 'outcome'],
+        registers: [r],
+      }),
+      duration: new Histogram({
+        name: 'attache_compiler_compile_seconds',
+        help: 'compile + commit duration',
+        labelNames: ['group'],
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [r],
+      }),
+      version: new Gauge({
+        name: 'attache_compiler_committed_version',
+        help: 'last committed snapshot version (event sequence)',
+        labelNames: ['group'],
+        registers: [r],
+      }),
+      diagnostics: new Gauge({
+        name: 'attache_compiler_diagnostics',
+        help: 'current diagnostics by group and severity',
+        labelNames: ['group', 'severity'],
+        registers: [r],
+      }),
+      objects: new Gauge({
+        name: 'attache_compiler_objects',
+        help: 'objects in world state',
+        registers: [r],
+      }),
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const g of this.opts.groups) {
+      this.epochs.set(g, await this.opts.store.acquireEpoch(g));
+      this.status.set(g, { group: g, version: null, diagnostics: [], systemError: null });
+    }
+    const end = await this.opts.events.lastSeq();
+    if (end > 0) {
+      for await (const e of this.opts.events.read({ fromSeq: 1, toSeq: end })) this.fold(e.seq, e.event);
+    }
+    await this.compileAll();
+    this.started = true;
+    this.opts.log.info(
+      { seq: this.world.lastSeq, objects: this.world.size },
+      'compiler caught up with the log',
+    );
+    this.loop = this.follow();
+  }
+
+  ready(): boolean {
+    return this.started;
+  }
+
+  /** Status per group, for the admin API. */
+  groupStatus(): GroupStatus[] {
+    return [...this.status.values()];
+  }
+
+  /** Resolves once everything folded so far is compiled (tests and `dev` use it). */
+  async idle(): Promise<void> {
+    while (this.timer || this.compiling) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.compiling ??= this.runCompile();
+      }
+      await this.compiling;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.loop?.catch(() => {});
+    await this.compiling?.catch(() => {});
+  }
+
+  private fold(seq: number, event: Parameters<WorldState['apply']>[1]): void {
+    this.world.apply(seq, event);
+    this.metrics.events.inc();
+  }
+
+  private async follow(): Promise<void> {
+    let backoff = 100;
+    while (!this.abort.signal.aborted) {
+      try {
+        for await (const e of this.opts.events.follow({
+          fromSeq: this.world.lastSeq + 1,
+          signal: this.abort.signal,
+        })) {
+          this.fold(e.seq, e.event);
+          this.schedule();
+          backoff = 100;
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        this.opts.log.warn(
+          { err: errorMessage(err), retryInMs: backoff },
+          'event log follow failed; retrying',
+        );
+        await new Promise((r) => setTimeout(r, backoff));
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  private schedule(): void {
+    const now = Date.now();
+    if (!this.timer && !this.dirty) this.firstPendingAt = now;
+    if (this.compiling) {
+      this.dirty = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    const remaining = Math.max(0, this.opts.maxDelayMs - (now - this.firstPendingAt));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.compiling = this.runCompile();
+      },
+      Math.min(this.opts.debounceMs, remaining),
+    );
+  }
+
+  private async runCompile(): Promise<void> {
+    try {
+      await this.compileAll();
+    } finally {
+      this.compiling = undefined;
+      if (this.dirty) {
+        this.dirty = false;
+        this.schedule();
+      }
+    }
+  }
+
+  private async compileAll(): Promise<void> {
+    const records = this.world.records();
+    const seq = this.world.lastSeq;
+    this.world.takeChangedKinds();
+    this.metrics.objects.set(this.world.size);
+    for (const group of this.opts.groups) {
+      if (this.abort.signal.aborted) return;
+      await this.compileGroup(group, records, seq);
+    }
+  }
+
+  private async compileGroup(
+    group: string,
+    records: ReturnType<WorldState['records']>,
+    seq: number,
+  ): Promise<void> {
+    const status = this.status.get(group);
+    if (!status || seq === 0 || (status.version !== null && seq <= status.version)) return;
+    const endTimer = this.metrics.duration.startTimer({ group });
+    let result: CompileResult;
+    try {
+      result = compile(records, { group });
+    } catch (err) {
+      const outcome = err instanceof InvalidOutputError ? 'invalid_output' : 'error';
+      this.metrics.compiles.inc({ group, outcome });
+      status.systemError = errorMessage(err);
+      this.opts.log.error(
+        { group, seq, err: errorMessage(err) },
+        'compile failed: nothing published, the last good snapshot keeps serving',
+      );
+      endTimer();
+      return;
+    }
+    this.reportDiagnostics(group, status.diagnostics, result.diagnostics);
+    const snapshot = buildSnapshot(group, seq, result);
+    // Every blob goes with every commit: the store skips the ones it already holds cheaply, and a
+    // blob last referenced by a collected manifest may be gone, so "known" locally proves nothing.
+    const blobs = snapshot.blobs;
+    let committed: Awaited<ReturnType<SnapshotStore['commit']>>;
+    try {
+      committed = await this.opts.store.commit({
+        epoch: this.epochs.get(group) ?? 0,
+        manifest: snapshot.manifest,
+        blobs,
+      });
+    } catch (err) {
+      this.metrics.compiles.inc({ group, outcome: 'store_error' });
+      this.opts.log.error(
+        { group, seq, err: errorMessage(err) },
+        'commit failed; will retry on the next change',
+      );
+      this.retrySoon();
+      endTimer();
+      return;
+    }
+    endTimer();
+    if (!committed.committed) {
+      if (committed.reason === 'fenced') {
+        this.metrics.compiles.inc({ group, outcome: 'fenced' });
+        const err = new FencedError(
+          `group ${group}: another compiler holds a newer fencing epoch; this one stops committing`,
+        );
+        this.opts.log.error({ group, seq }, err.message);
+        this.opts.onFatal(err);
+        return;
+      }
+      this.metrics.compiles.inc({ group, outcome: 'stale' });
+      this.opts.log.info(
+        { group, seq, head: committed.head },
+        'store already has this version; nothing to do',
+      );
+      status.version = committed.head;
+      return;
+    }
+    this.metrics.compiles.inc({ group, outcome: 'committed' });
+    this.metrics.version.set({ group }, seq);
+    status.version = seq;
+    status.diagnostics = result.diagnostics;
+    status.systemError = null;
+    this.opts.log.info(
+      {
+        group,
+        version: seq,
+        resources: result.resources.length,
+        diagnostics: result.diagnostics.length,
+      },
+      'snapshot committed',
+    );
+    this.commits++;
+    if (this.commits % (this.opts.gcEvery ?? 20) === 0) {
+      this.opts.store.gc(group, this.opts.retention).catch((err: unknown) => {
+        this.opts.log.warn({ group, err: errorMessage(err) }, 'snapshot gc failed');
+      });
+    }
+  }
+
+  /** Logs diagnostics that are new since the previous compile (so each problem is logged once). */
+  private reportDiagnostics(
+    group: string,
+    before: readonly Diagnostic[],
+    after: readonly Diagnostic[],
+  ): void {
+    const key = (d: Diagnostic) => JSON.stringify([d.source, d.field, d.message]);
+    const seen = new Set(before.map(key));
+    for (const d of after) {
+      if (seen.has(key(d))) continue;
+      const s = d.source;
+      const where = `${s.kind} ${s.namespace}/${s.name} (cluster ${s.cluster}${s.file ? `, ${s.file}#${s.document ?? 0}` : ''})`;
+      this.opts.log[d.severity === 'error' ? 'warn' : 'info'](
+        { group, object: s, field: d.field },
+        `${where}: ${d.field ? `${d.field}: ` : ''}${d.message}`,
+      );
+    }
+    for (const severity of ['error', 'warning'] as const) {
+      this.metrics.diagnostics.set({ group, severity }, after.filter((d) => d.severity === severity).length);
+    }
+  }
+
+  private retrySoon(): void {
+    if (this.abort.signal.aborted) return;
+    setTimeout(() => {
+      if (!this.abort.signal.aborted) this.schedule();
+    }, 1000).unref();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Proxyless gRPC output: per exact Mapping hostname H, an on-demand API listener named H and the
+ * RouteConfiguration `api:H` holding exactly the routes an Envoy would apply to `:authority: H`.
+ *
+ * grpc-js differences handled here (grpc-js-xds.md §3–4):
+ * - grpc-js draws a fresh random number for every route's runtime_fraction, so Envoy's cumulative
+ *   thresholds are turned into conditional probabilities: (c_i − c_{i−1}) / (100 − c_{i−1}),
+ *   denominator MILLION, which reproduces Envoy's split exactly.
+ * - Redirect and non_forwarding_action routes crash or are NACKed by grpc-js: they are never emitted.
+ * - No HCM idle timeout: grpc-js would use it as every RPC's deadline.
+ */
+import type { Listener } from '../../../proto/gen/envoy/config/listener/v3/Listener.ts';
+import type { Route } from '../../../proto/gen/envoy/config/route/v3/Route.ts';
+import type { RouteConfiguration } from '../../../proto/gen/envoy/config/route/v3/RouteConfiguration.ts';
+import type { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
+import type { FractionalPercent } from '../../../proto/gen/envoy/type/v3/FractionalPercent.ts';
+import { packAny } from '../../../shared/xds/encoding.ts';
+import { LISTENER_TYPE, ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
+import type { Diagnostic } from '../compile.ts';
+import type { IR, RouteGroup } from '../ir/types.ts';
+import { evaluateAuthority } from './authority.ts';
+import {
+  API_ROUTE_CONFIG_PREFIX,
+  adsConfigSource,
+  type EnvoyResource,
+  HCM_TYPE,
+  routerFilter,
+  SOCKET_LISTENER_NAME,
+} from './common.ts';
+import { translateRoute } from './route.ts';
+
+const MILLION = 1_000_000;
+
+export function translateApiListeners(ir: IR): { resources: EnvoyResource[]; diagnostics: Diagnostic[] } {
+  const resources: EnvoyResource[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const host of ir.apiHosts) {
+    if (host === SOCKET_LISTENER_NAME) {
+      for (const g of ir.groups.filter((g) => g.hostname === host)) {
+        for (const r of g.routes) {
+          diagnostics.push({
+            severity: 'warning',
+            source: r.source,
+            field: 'hostname',
+            message: `hostname ${host} is the name of the Envoy listener; no API listener is generated for it`,
+          });
+        }
+      }
+      continue;
+    }
+    const routes = ir.groups.flatMap((g) => apiRoutes(g, host, diagnostics));
+    resources.push(apiListener(host), apiRouteConfiguration(host, routes));
+  }
+  return { resources, diagnostics };
+}
+
+function apiRoutes(group: RouteGroup, host: string, diagnostics: Diagnostic[]): Route[] {
+  const verdict = evaluateAuthority(group.headers, host);
+  if (!verdict.matches) return [];
+  const out: Route[] = [];
+  let previous = 0;
+  for (const r of group.routes) {
+    const fraction = conditionalFraction(previous, r.cumulativeWeight);
+    previous = r.cumulativeWeight;
+    const route = translateRoute(group, r, { headers: verdict.remaining, fraction, grpcTimeout: true });
+    if (!route.route || route.redirect || route.non_forwarding_action) {
+      diagnostics.push({
+        severity: 'warning',
+        source: r.source,
+        message: `route for ${host} is not forwarding to a cluster; gRPC clients cannot use it, so it is left out`,
+      });
+      continue;
+    }
+    out.push(route);
+  }
+  return out;
+}
+
+/** Probability that a request not taken by earlier routes of the group takes this one. */
+export function conditionalFraction(previousCumulative: number, cumulative: number): FractionalPercent {
+  const rest = 100 - previousCumulative;
+  const numerator = rest <= 0 ? 0 : Math.round(((cumulative - previousCumulative) * MILLION) / rest);
+  return { numerator, denominator: 'MILLION' };
+}
+
+function apiListener(host: string): EnvoyResource {
+  const hcm: HttpConnectionManager = {
+    stat_prefix: 'grpc_api',
+    rds: { route_config_name: API_ROUTE_CONFIG_PREFIX + host, config_source: adsConfigSource() },
+    http_filters: [routerFilter()],
+  };
+  const message: Listener = { name: host, api_listener: { api_listener: packAny(HCM_TYPE, hcm) } };
+  return { typeUrl: LISTENER_TYPE, name: host, message, onDemand: true };
+}
+
+function apiRouteConfiguration(host: string, routes: Route[]): EnvoyResource {
+  const name = API_ROUTE_CONFIG_PREFIX + host;
+  const message: RouteConfiguration = { name, virtual_hosts: [{ name: host, domains: [host], routes }] };
+  return { typeUrl: ROUTE_TYPE, name, message };
+}
