@@ -1,0 +1,173 @@
+/**
+ * `attache dev`: every tier in one process. By default the event log and the snapshot store are
+ * embedded in memory, so nothing else needs installing; with --nats / --redis the same runners use
+ * JetStream and Redis. The config directories are watched live.
+ *
+ * Runners, in start order:
+ *   1. event log + snapshot store (embedded, or connections to NATS / Redis)
+ *   2. fs ingestors  — one per --config directory; publish the initial state, then watch
+ *   3. compiler      — catches up with the log, commits, follows
+ *   4. snapshot cache + ADS server — serve what the compiler commits
+ *   5. admin         — /readyz, /metrics, /debug/status
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { Registry } from 'prom-client';
+import type { EventLog } from '../../shared/events/event-log.ts';
+import { MemoryEventLog } from '../../shared/events/memory-event-log.ts';
+import { AdminServer } from '../../shared/runtime/admin-server.ts';
+import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { createRegistry } from '../../shared/runtime/metrics.ts';
+import {
+  closeRunners,
+  fatalChannel,
+  type Runner,
+  runService,
+  startRunners,
+} from '../../shared/runtime/runner.ts';
+import { MemorySnapshotStore } from '../../shared/snapshot/memory-snapshot-store.ts';
+import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
+import { CompilerRunner } from '../compiler/runner.ts';
+import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
+import { AdsServerRunner } from '../fanout/server/ads-server.ts';
+import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
+
+export interface DevOptions {
+  configDirs: readonly string[];
+  cluster: string;
+  groups: readonly string[];
+  bind: string;
+  xdsPort: number;
+  adminPort: number;
+  natsUrl?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  debounceMs: number;
+  maxDelayMs: number;
+  pollIntervalMs?: number;
+  log: Logger;
+  registry: Registry;
+  onFatal: (err: unknown) => void;
+}
+
+export interface DevPipeline {
+  runners: Runner[];
+  events: EventLog;
+  store: SnapshotStore;
+  compiler: CompilerRunner;
+  ingestors: FsIngestor[];
+  ads: AdsServerRunner;
+  admin: AdminServer;
+}
+
+/** Builds (but does not start) the one-process pipeline. */
+export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
+  const { log, registry } = o;
+  let events: EventLog;
+  if (o.natsUrl) {
+    const { JetStreamEventLog } = await import('../../shared/events/jetstream-event-log.ts');
+    events = await JetStreamEventLog.connect({ url: o.natsUrl, log });
+  } else {
+    events = new MemoryEventLog();
+  }
+  let store: SnapshotStore;
+  if (o.redisUrl) {
+    const { RedisSnapshotStore } = await import('../../shared/snapshot/redis-snapshot-store.ts');
+    store = await RedisSnapshotStore.connect({ url: o.redisUrl, prefix: o.redisPrefix, log });
+  } else {
+    store = new MemorySnapshotStore();
+  }
+  // Several directories publish as distinct sources so identical object names cannot collide.
+  const ingestors = o.configDirs.map((dir, i) => {
+    const cluster = o.configDirs.length === 1 ? o.cluster : `${o.cluster}-${i + 1}-${path.basename(dir)}`;
+    return new FsIngestor({
+      dir,
+      cluster,
+      events,
+      log: log.child({ ingestor: cluster }),
+      registry,
+      ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
+      ingestorId: `fs/${cluster}/${os.hostname()}`,
+    });
+  });
+  const compiler = new CompilerRunner({
+    events,
+    store,
+    groups: o.groups,
+    log: log.child({ tier: 'compiler' }),
+    registry,
+    debounceMs: o.debounceMs,
+    maxDelayMs: o.maxDelayMs,
+    retention: 50,
+    onFatal: o.onFatal,
+  });
+  const cache = new SnapshotCache({ store, log: log.child({ tier: 'cache' }), registry });
+  const ads = new AdsServerRunner({
+    cache,
+    host: o.bind,
+    port: o.xdsPort,
+    log: log.child({ tier: 'fanout' }),
+    registry,
+    defaultGroup: o.groups[0] ?? 'default',
+  });
+  const runners: Runner[] = [];
+  const admin = new AdminServer({
+    host: o.bind,
+    port: o.adminPort,
+    registry,
+    runners: () => runners,
+    log,
+    debug: { '/debug/status': async () => compiler.groupStatus() },
+  });
+  runners.push(
+    { name: 'event-log', start: async () => {}, ready: () => true, close: () => events.close() },
+    { name: 'snapshot-store', start: async () => {}, ready: () => true, close: () => store.close() },
+    ...ingestors,
+    compiler,
+    cache,
+    ads,
+    admin,
+  );
+  return { runners, events, store, compiler, ingestors, ads, admin };
+}
+
+/** Starts the pipeline in-process (tests); returns it with a close function. */
+export async function startDevPipeline(o: DevOptions): Promise<DevPipeline & { close(): Promise<void> }> {
+  const p = await buildDevPipeline(o);
+  await startRunners(p.runners, o.log);
+  return { ...p, close: () => closeRunners(p.runners, o.log) };
+}
+
+export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
+  const log = createLogger('attache-dev');
+  const fatal = fatalChannel();
+  const natsUrl = flag.str(flags, 'nats');
+  const redisUrl = flag.str(flags, 'redis');
+  const p = await buildDevPipeline({
+    configDirs: flag.list(flags, 'config').map((d) => path.resolve(d)),
+    cluster: flag.str(flags, 'cluster') ?? 'local',
+    groups: flag.list(flags, 'group'),
+    bind: flag.str(flags, 'bind') ?? '127.0.0.1',
+    xdsPort: flag.num(flags, 'xds-port'),
+    adminPort: flag.num(flags, 'admin-port'),
+    ...(natsUrl ? { natsUrl } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
+    redisPrefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
+    debounceMs: flag.num(flags, 'debounce-ms'),
+    maxDelayMs: flag.num(flags, 'max-delay-ms'),
+    log,
+    registry: createRegistry('dev'),
+    onFatal: fatal.raise,
+  });
+  log.info(
+    {
+      xds: `${flag.str(flags, 'bind')}:${flag.num(flags, 'xds-port')}`,
+      admin: `${flag.str(flags, 'bind')}:${flag.num(flags, 'admin-port')}`,
+      log: natsUrl ? 'nats' : 'embedded',
+      store: redisUrl ? 'redis' : 'embedded',
+    },
+    'attache dev starting',
+  );
+  return runService(p.runners, log, fatal);
+}

@@ -1,0 +1,56 @@
+/**
+ * `attache` entry point: finds the subcommand in the command table, parses its flags (command
+ * line, then ATTACHE_* environment, then defaults) and runs it.
+ */
+
+import { parseFlags } from '../../shared/runtime/config.ts';
+import { ConfigError, errorMessage } from '../../shared/runtime/errors.ts';
+import { findCommand, usage } from './commands.ts';
+
+const argv = process.argv.slice(2);
+if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  process.stdout.write(usage());
+  process.exit(argv.length === 0 ? 2 : 0);
+}
+const found = findCommand(argv);
+if (!found) {
+  process.stderr.write(`attache: unknown command '${argv.join(' ')}'\n\n${usage()}`);
+  process.exit(2);
+}
+if (found.rest.includes('--help') || found.rest.includes('-h')) {
+  process.stdout.write(usage(found.spec));
+  process.exit(0);
+}
+try {
+  const flags = parseFlags(found.spec.flags, found.rest);
+  const name = found.spec.path.join(' ');
+  switch (name) {
+    case 'dev':
+      await (await import('./dev.ts')).runDev(flags);
+      break;
+    case 'ingest fs':
+      await (await import('../ingestor/ingestor-service.ts')).runFsIngestor(flags);
+      break;
+    case 'compile':
+      await (await import('../compiler/compiler-service.ts')).runCompiler(flags);
+      break;
+    case 'fanout':
+      await (await import('../fanout/fanout-service.ts')).runFanout(flags);
+      break;
+    case 'translate':
+      process.exitCode = await (await import('./translate.ts')).runTranslate(flags);
+      break;
+    case 'replay':
+      process.exitCode = await (await import('./replay.ts')).runReplay(flags);
+      break;
+    default:
+      throw new ConfigError(`command '${name}' has no implementation`);
+  }
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`attache ${found.spec.path.join(' ')}: ${err.message}\n\n${usage(found.spec)}`);
+    process.exit(2);
+  }
+  process.stderr.write(`attache ${found.spec.path.join(' ')}: ${errorMessage(err)}\n`);
+  process.exit(1);
+}

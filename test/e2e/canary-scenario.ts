@@ -1,0 +1,91 @@
+/**
+ * The Argo-style canary scenario shared by the end-to-end tests: two echo backends behind
+ * Services with EndpointSlices, a base Mapping and a `-canary` Mapping for one hostname, driven
+ * through the YAML directory the ingestor watches.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { eventually } from '../harness/eventually.ts';
+
+export const HOST = 'echo.e2e.test';
+
+/** Services and EndpointSlices pointing at the two local backends (named port resolution). */
+export function backendsYaml(stablePort: number, canaryPort: number): string {
+  const svc = (name: string, port: number) => `---
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: default }
+spec:
+  ports:
+    - { name: grpc, port: 50051, targetPort: grpc }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${name}-abc12
+  namespace: default
+  labels: { kubernetes.io/service-name: ${name} }
+addressType: IPv4
+ports:
+  - { name: grpc, port: ${port}, protocol: TCP }
+endpoints:
+  - addresses: ["127.0.0.1"]
+    conditions: { ready: true }
+    zone: zone-a
+`;
+  return svc('echo-stable', stablePort) + svc('echo-canary', canaryPort);
+}
+
+export function baseMappingYaml(): string {
+  return `apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: { name: echo, namespace: default }
+spec:
+  hostname: ${HOST}
+  prefix: /
+  service: echo-stable:50051
+  timeout_ms: 5000
+`;
+}
+
+/** The canary copy Argo Rollouts creates: same spec, service swapped, a weight, no labels. */
+export function canaryMappingYaml(weight: number): string {
+  return `apiVersion: getambassador.io/v2
+kind: Mapping
+metadata: { name: echo-canary, namespace: default }
+spec:
+  hostname: ${HOST}
+  prefix: /
+  service: echo-canary:50051
+  timeout_ms: 5000
+  weight: ${weight}
+`;
+}
+
+/** Writes a file atomically (rename), as editors and GitOps tools do. */
+export function writeAtomic(file: string, body: string): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  fs.writeFileSync(tmp, body);
+  fs.renameSync(tmp, file);
+}
+
+export interface EchoCounter {
+  countBackends(n: number): Promise<Map<string, number>>;
+}
+
+/** Four standard deviations of a binomial count: the acceptance band for a random split. */
+export function fourSigma(n: number, p: number): number {
+  return 4 * Math.sqrt(n * p * (1 - p));
+}
+
+/** Waits until `n` consecutive RPCs all land on `backend` (traffic has fully moved). */
+export async function waitAllOn(client: EchoCounter, backend: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    async () => {
+      const counts = await client.countBackends(20);
+      assert.deepEqual([...counts.entries()], [[backend, 20]]);
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
