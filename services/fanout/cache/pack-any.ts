@@ -1,0 +1,15 @@
+/**
+ * Packs an already-encoded resource into `google.protobuf.Any` bytes. Written by hand (two
+ * length-delimited fields: 1 `type_url`, 2 `value`) so the resource bytes are copied, never
+ * decoded and re-encoded: what the compiler hashed is exactly what goes on the wire.
+ */
+import protobuf from 'protobufjs';
+
+export function packAnyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
+  return protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .string(typeUrl)
+    .uint32((2 << 3) | 2)
+    .bytes(value)
+    .finish();
+}

@@ -1,0 +1,43 @@
+/**
+ * Prometheus metrics of the ADS server. Labels are bounded: xDS type (short name) and group,
+ * never node or stream ids.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export class AdsMetrics {
+  /** Open ADS streams per group. */
+  readonly streams: Gauge<'group'>;
+  /** DiscoveryResponses written, per type and group. */
+  readonly responses: Counter<'type' | 'group'>;
+  /** Requests that rejected the last response (error_detail set), per type and group. */
+  readonly nacks: Counter<'type' | 'group'>;
+  /** Requests ignored because their nonce was not the last one sent for that type. */
+  readonly staleNonces: Counter<'type' | 'group'>;
+
+  constructor(registry: Registry) {
+    this.streams = new Gauge({
+      name: 'attache_fanout_streams',
+      help: 'Open ADS streams',
+      labelNames: ['group'],
+      registers: [registry],
+    });
+    this.responses = new Counter({
+      name: 'attache_fanout_responses_total',
+      help: 'DiscoveryResponses sent',
+      labelNames: ['type', 'group'],
+      registers: [registry],
+    });
+    this.nacks = new Counter({
+      name: 'attache_fanout_nacks_total',
+      help: 'DiscoveryRequests that rejected the last response (NACK)',
+      labelNames: ['type', 'group'],
+      registers: [registry],
+    });
+    this.staleNonces = new Counter({
+      name: 'attache_fanout_stale_nonces_total',
+      help: 'DiscoveryRequests ignored because they answered an older response',
+      labelNames: ['type', 'group'],
+      registers: [registry],
+    });
+  }
+}
