@@ -63,7 +63,7 @@ function canaryScenario(deploy: () => Deployment) {
   });
   after(() => client?.close());
 
-  test('canary — 1,000 RPCs all succeed and split 30/70 within 4σ', async () => {
+  test('canary — 1,000 RPCs all succeed and split 30/70 within 4σ', async (t) => {
     // The first RPC waits for LDS → RDS → CDS → EDS; retry until the configuration is there.
     await eventually(() => client.echo('warm-up', 5000), { timeoutMs: 30_000 });
     const n = 1000;
@@ -73,6 +73,7 @@ function canaryScenario(deploy: () => Deployment) {
     const onStable = counts.get('stable') ?? 0;
     assert.equal(onCanary + onStable, n);
     const band = fourSigma(n, 0.3);
+    t.diagnostic(`split: canary ${onCanary}, stable ${onStable} of ${n} (expected 300 ± ${band.toFixed(0)})`);
     assert.ok(
       Math.abs(onCanary - 0.3 * n) <= band,
       `canary got ${onCanary}/${n}; expected ${0.3 * n} ± ${band.toFixed(1)} (4σ)`,

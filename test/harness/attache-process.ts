@@ -14,6 +14,8 @@ export interface AttacheProcess {
   output(): string;
   /** Polls `http://127.0.0.1:<adminPort>/readyz` until it answers 200. */
   waitReady(adminPort: number, timeoutMs?: number): Promise<void>;
+  /** Waits for the process to exit by itself (or `timeoutMs`, then kills it); returns the exit code. */
+  wait(timeoutMs?: number): Promise<number | null>;
   /** Sends a signal (SIGTERM by default) and waits for exit; returns the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   readonly exited: boolean;
@@ -62,6 +64,12 @@ export function startAttache(args: readonly string[], env: NodeJS.ProcessEnv = {
         }
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    async wait(timeoutMs = 60_000) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exit;
+      clearTimeout(timer);
+      return code;
     },
     async stop(signal = 'SIGTERM') {
       if (!exited) child.kill(signal);
