@@ -156,11 +156,15 @@ describe('spine — separate processes over NATS JetStream and Redis', () => {
   let nats: TestServer;
   let redis: TestServer;
   const d: Deployment = { configDir: '', xdsPort: 0, statusPort: 0, processes: [] };
+  let ingestAdmin = 0;
+  let compileAdmin = 0;
+  let fanoutAdmin = 0;
+  let xdsPort = 0;
 
   before(async () => {
     [nats, redis] = await Promise.all([startNats(), startRedis()]);
     d.configDir = makeConfigDir();
-    const [ingestAdmin, compileAdmin, fanoutAdmin, xdsPort] = await Promise.all([
+    [ingestAdmin, compileAdmin, fanoutAdmin, xdsPort] = await Promise.all([
       freePort(),
       freePort(),
       freePort(),
@@ -221,6 +225,21 @@ describe('spine — separate processes over NATS JetStream and Redis', () => {
   });
 
   canaryScenario(() => d);
+
+  test('admin — every tier answers /healthz and exports its Prometheus metrics', async () => {
+    const expectations: [number, RegExp][] = [
+      [ingestAdmin, /attache_ingestor_events_published_total\{[^}]*op="upsert"[^}]*\} [1-9]/],
+      [compileAdmin, /attache_compiler_compiles_total\{[^}]*outcome="committed"[^}]*\} [1-9]/],
+      [fanoutAdmin, /attache_fanout_responses_total\{[^}]*\} [1-9]/],
+    ];
+    for (const [port, metric] of expectations) {
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.status, 200);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.match(metrics, metric);
+      assert.match(metrics, /process_resident_memory_bytes/);
+    }
+  });
 });
 
 describe('spine — attache dev in embedded mode', () => {
