@@ -5,7 +5,7 @@ WORKDIR /app
 # proto/ is needed by the postinstall step that generates the Envoy type bindings.
 COPY package.json package-lock.json ./
 COPY proto ./proto
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm install --omit=dev && npm cache clean --force
 COPY bin ./bin
 COPY shared ./shared
 COPY services ./services

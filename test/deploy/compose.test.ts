@@ -89,6 +89,6 @@ describe('docker-compose', () => {
     assert.equal(built.length, 1);
     const dockerfile = fs.readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
     assert.match(dockerfile, /ENTRYPOINT \["node", "bin\/attache\.js"\]/);
-    assert.match(dockerfile, /npm ci/);
+    assert.match(dockerfile, /npm install --omit=dev/);
   });
 });
