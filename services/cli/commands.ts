@@ -3,6 +3,7 @@
  * it, and the docker-compose / Kubernetes manifest tests validate service commands against it.
  */
 import type { FlagSpecs } from '../../shared/runtime/config.ts';
+import { KUBERNETES_INGEST_FLAGS } from '../ingestor/kubernetes/flags.ts';
 
 export interface CommandSpec {
   /** Words after `attache`, e.g. `['ingest', 'fs']`. */
@@ -85,6 +86,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    path: ['ingest', 'kubernetes'],
+    summary:
+      'watch a Kubernetes cluster (informers) and publish every change to the event log; write status back',
+    flags: KUBERNETES_INGEST_FLAGS,
+  },
+  {
     path: ['compile'],
     summary: 'fold the event log into xDS snapshots committed to Redis',
     flags: {
@@ -101,11 +108,28 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
       'max-delay-ms': { type: 'number', default: 500, description: 'hard maximum delay after a change' },
       retention: { type: 'number', default: 50, description: 'snapshot versions kept per group in Redis' },
+      'local-cluster': {
+        type: 'string',
+        multiple: true,
+        description:
+          'source cluster whose endpoints are local (priority 0): NAME for every group or GROUP=NAME; repeatable',
+      },
+      'remote-endpoints': {
+        type: 'string',
+        default: 'prefer-local',
+        description: "other clusters' endpoints: prefer-local (failover, priority 1), local-only or merge",
+      },
+      'publish-status': {
+        type: 'boolean',
+        default: true,
+        description: 'publish per-object status to the NATS KV bucket ATTACHE_STATUS',
+      },
     },
   },
   {
     path: ['fanout'],
-    summary: 'serve committed snapshots over ADS (state of the world) to Envoys and proxyless gRPC clients',
+    summary:
+      'serve committed snapshots over xDS (ADS and per-type, SotW and delta) to Envoys and gRPC clients',
     flags: {
       redis: { ...redis, required: true },
       'redis-prefix': redisPrefix,
@@ -118,6 +142,43 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: 'default',
         description: 'group for nodes whose metadata carries no ambassador_id',
       },
+      nats: {
+        ...nats,
+        description: 'NATS URL for fleet events (NACKs, status on attache.fleet.<group>.*); none when absent',
+      },
+      'fanout-id': { type: 'string', description: 'this node in fleet status reports (default: hostname)' },
+      'tls-cert': { type: 'string', description: 'PEM certificate chain for TLS on the xDS port' },
+      'tls-key': { type: 'string', description: 'PEM private key for --tls-cert' },
+      'client-ca': {
+        type: 'string',
+        description:
+          'PEM CA for client certificates (mutual TLS); binds each node to the group its certificate names (URI SAN spiffe://<td>/group/<g> or CN group:<g>)',
+      },
+      'max-connection-age': {
+        type: 'string',
+        default: '30m',
+        description: 'end each stream with OK after this age ±10% so fleets rebalance (0 = never)',
+      },
+      'drain-window': {
+        type: 'string',
+        default: '10s',
+        description: 'on SIGTERM, end streams spread over this window before closing',
+      },
+      'initial-push-concurrency': {
+        type: 'number',
+        default: 64,
+        description: 'streams writing their initial responses at once (reconnect storms)',
+      },
+    },
+  },
+  {
+    path: ['status'],
+    summary: 'print fleet convergence: per group and type, how many nodes ACKed each version',
+    flags: {
+      nats: { ...nats, required: true },
+      group: { type: 'string', description: 'only this group (default: every group)' },
+      json: { type: 'boolean', default: false, description: 'print JSON instead of a table' },
+      'wait-ms': { type: 'number', default: 3000, description: 'how long to listen for fan-out reports' },
     },
   },
   {

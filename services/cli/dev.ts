@@ -28,7 +28,7 @@ import {
 } from '../../shared/runtime/runner.ts';
 import { MemorySnapshotStore } from '../../shared/snapshot/memory-snapshot-store.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
-import { CompilerRunner } from '../compiler/runner.ts';
+import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
 import { AdsServerRunner } from '../fanout/server/ads-server.ts';
 import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
@@ -46,6 +46,8 @@ export interface DevOptions {
   debounceMs: number;
   maxDelayMs: number;
   pollIntervalMs?: number;
+  /** Extra compile options per group (e.g. which source clusters are local for endpoint priorities). */
+  compileOptions?: CompilerRunnerOptions['compileOptions'];
   log: Logger;
   registry: Registry;
   onFatal: (err: unknown) => void;
@@ -100,6 +102,7 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     debounceMs: o.debounceMs,
     maxDelayMs: o.maxDelayMs,
     retention: 50,
+    ...(o.compileOptions ? { compileOptions: o.compileOptions } : {}),
     onFatal: o.onFatal,
   });
   const cache = new SnapshotCache({ store, log: log.child({ tier: 'cache' }), registry });

@@ -31,6 +31,9 @@ try {
     case 'ingest fs':
       await (await import('../ingestor/ingestor-service.ts')).runFsIngestor(flags);
       break;
+    case 'ingest kubernetes':
+      await (await import('../ingestor/kubernetes/kubernetes-service.ts')).runKubernetesIngestor(flags);
+      break;
     case 'compile':
       await (await import('../compiler/compiler-service.ts')).runCompiler(flags);
       break;

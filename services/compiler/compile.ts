@@ -16,7 +16,9 @@ import type { SourceObject } from '../../shared/events/envelope.ts';
 import { InvalidOutputError } from '../../shared/runtime/errors.ts';
 import type { TypeUrl } from '../../shared/xds/type-urls.ts';
 import { encodeResources } from './encode.ts';
+import { buildEdge, edgeLookups } from './ir/build-edge.ts';
 import { buildIR } from './ir/build-ir.ts';
+import { applyEndpointPolicy, type RemoteEndpointsMode } from './ir/endpoint-policy.ts';
 import { parseSources } from './sources/parse-sources.ts';
 import { translate } from './translate/translate.ts';
 import { validateOutput } from './validate-output.ts';
@@ -29,6 +31,10 @@ export interface SourceRecord {
 
 export interface CompileOptions {
   group: string /* ambassador_id of this configuration, e.g. 'default' */;
+  /** Source clusters local to this group's clients: their endpoints are priority 0 (ir/endpoint-policy.ts). */
+  localClusters?: readonly string[];
+  /** How other clusters' endpoints are used; default `prefer-local` (ir/endpoint-policy.ts). */
+  remoteEndpoints?: RemoteEndpointsMode;
 }
 
 export interface CompiledResource {
@@ -62,8 +68,10 @@ export interface CompileResult {
 
 export function compile(records: readonly SourceRecord[], opts: CompileOptions): CompileResult {
   const sources = parseSources(records, opts.group);
-  const { ir, diagnostics: irDiagnostics } = buildIR(sources);
-  const translated = translate(ir);
+  const lookups = edgeLookups(sources);
+  const { ir, diagnostics: irDiagnostics } = buildIR(sources, lookups);
+  const edge = buildEdge(sources, ir, lookups);
+  const translated = translate(applyEndpointPolicy(edge.ir, opts), edge.edge);
   const resources = encodeResources(translated.resources);
   const problems = validateOutput(resources);
   if (problems.length > 0) {
@@ -72,9 +80,12 @@ export function compile(records: readonly SourceRecord[], opts: CompileOptions):
         `${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}); nothing is published`,
     );
   }
-  const diagnostics = [...sources.diagnostics, ...irDiagnostics, ...translated.diagnostics].sort(
-    compareDiagnostics,
-  );
+  const diagnostics = [
+    ...sources.diagnostics,
+    ...irDiagnostics,
+    ...edge.diagnostics,
+    ...translated.diagnostics,
+  ].sort(compareDiagnostics);
   return { resources, diagnostics };
 }
 

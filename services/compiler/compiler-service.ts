@@ -4,8 +4,9 @@
  * Runners, in start order:
  *   1. snapshot store — Redis connection (commits go here)
  *   2. event log      — JetStream connection (the compiler reads from it)
- *   3. compiler       — takes a fencing epoch per group, catches up with the log, then follows it
- *   4. admin          — /readyz turns green once the first snapshot is committed; /debug/status
+ *   3. status         — publishes per-object status after each commit (KV ATTACHE_STATUS), if enabled
+ *   4. compiler       — takes a fencing epoch per group, catches up with the log, then follows it
+ *   5. admin          — /readyz turns green once the first snapshot is committed; /debug/status
  */
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
@@ -14,7 +15,9 @@ import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { endpointPolicyFromFlags } from './endpoint-policy-flags.ts';
 import { CompilerRunner } from './runner.ts';
+import { StatusPublisher } from './status-publisher.ts';
 
 export async function runCompiler(flags: Record<string, FlagValue>): Promise<never> {
   const log = createLogger('attache-compile');
@@ -26,20 +29,30 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     log,
   });
   const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
+  const groups = flag.list(flags, 'group');
+  const status = flag.bool(flags, 'publish-status')
+    ? new StatusPublisher({ url: flag.str(flags, 'nats') ?? '', log, registry, groups })
+    : undefined;
   const compiler = new CompilerRunner({
     events,
     store,
-    groups: flag.list(flags, 'group'),
+    groups,
     log,
     registry,
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     retention: flag.num(flags, 'retention'),
     onFatal: fatal.raise,
+    compileOptions: endpointPolicyFromFlags(
+      flag.list(flags, 'local-cluster'),
+      flag.str(flags, 'remote-endpoints'),
+    ),
+    ...(status ? { onCommit: status.onCommit } : {}),
   });
   const runners: Runner[] = [
     { name: 'snapshot-store', start: async () => {}, ready: () => true, close: () => store.close() },
     { name: 'event-log', start: async () => {}, ready: () => true, close: () => events.close() },
+    ...(status ? [status] : []),
     compiler,
     new AdminServer({
       host: flag.str(flags, 'admin-host') ?? '0.0.0.0',

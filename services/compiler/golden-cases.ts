@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { SourceObject } from '../../shared/events/envelope.ts';
-import type { SourceRecord } from './compile.ts';
+import type { CompileOptions, SourceRecord } from './compile.ts';
 
 export const GOLDEN_ROOT = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -47,6 +47,16 @@ export function loadCase(name: string): SourceRecord[] {
     });
   }
   return records;
+}
+
+/**
+ * Extra compile options of a case (`<case>/options.json`, e.g. `{"localClusters": ["east"]}`);
+ * empty when the file is absent.
+ */
+export function loadCaseOptions(name: string): Omit<CompileOptions, 'group'> {
+  const file = path.join(GOLDEN_ROOT, name, 'options.json');
+  if (!fs.existsSync(file)) return {};
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as Omit<CompileOptions, 'group'>;
 }
 
 function yamlFiles(dir: string): string[] {

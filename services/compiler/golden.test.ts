@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { compile } from './compile.ts';
-import { GOLDEN_ROOT, listCases, loadCase } from './golden-cases.ts';
+import { GOLDEN_ROOT, listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
 import { toTranslateFiles } from './translate-output.ts';
 
 const UPDATE = process.env.ATTACHE_UPDATE_GOLDEN === '1';
@@ -21,7 +21,7 @@ describe('compiler golden files', () => {
 
   for (const name of cases) {
     test(`compiler golden — ${name}`, () => {
-      const files = toTranslateFiles(compile(loadCase(name), { group: 'default' }));
+      const files = toTranslateFiles(compile(loadCase(name), { group: 'default', ...loadCaseOptions(name) }));
       const outDir = path.join(GOLDEN_ROOT, name, 'out');
       if (UPDATE) {
         fs.rmSync(outDir, { recursive: true, force: true });

@@ -1,12 +1,15 @@
 /**
- * Property tests: random and garbage source objects never make compile() throw, its output always
- * passes the consistency validator, and invalid Mappings never change the resources of good ones.
+ * Property tests: random and garbage source objects (and mutations of the golden inputs) never make
+ * compile() throw, its output always passes the consistency and protoc-gen-validate checks, and
+ * invalid objects become diagnostics naming the object and field without changing the resources
+ * of good ones.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SourceObject } from '../../shared/events/envelope.ts';
 import { compile, type SourceRecord } from './compile.ts';
-import { listCases, loadCase } from './golden-cases.ts';
+import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
+import { newPgvStats, type PgvStats } from './validate/pgv-validate.ts';
 import { validateOutput } from './validate-output.ts';
 
 function prng(seed: number): () => number {
@@ -106,6 +109,30 @@ function randomMapping(r: Random): Record<string, unknown> {
   maybe('timeout_ms', [0, 3000, 15500]);
   maybe('precedence', [-1, 0, 10]);
   maybe('ambassador_id', ['default', ['default'], ['_automatic_'], ['blue'], 7]);
+  maybe('prefix_regex', [true, false, 'yes']);
+  maybe('regex_headers', [{ 'x-a': '^b.*' }, { 'x-a': '(' }, { 'x-a': '' }]);
+  maybe('method', ['GET', 'POST', '', 'G E T']);
+  maybe('load_balancer', [
+    { policy: 'round_robin' },
+    { policy: 'ring_hash', header: 'x-user' },
+    { policy: 'ring_hash', cookie: { name: 'c' } },
+    { policy: 'maglev', source_ip: true },
+    { policy: 'least_request', header: 'x' },
+  ]);
+  maybe('retry_policy', [
+    { retry_on: 'unavailable', num_retries: 3 },
+    { retry_on: '5xx', per_try_timeout: '1s' },
+    { retry_on: 'bogus', num_retries: -1 },
+  ]);
+  maybe('cors', [{ origins: ['*'], methods: 'GET,POST' }, { origins: 5 }, { max_age: '86400' }]);
+  maybe('add_request_headers', [{ 'x-a': 'b' }, { 'x-a': { value: 'b', append: false } }, { '': 'x' }]);
+  maybe('remove_request_headers', [['x-a'], 'x-a', [''], 7]);
+  maybe('circuit_breakers', [[{ max_connections: 10 }], [{ priority: 'high', max_requests: -1 }], 'x']);
+  maybe('idle_timeout_ms', [0, 1000, -1]);
+  maybe('connect_timeout_ms', [0, 250, 'soon']);
+  maybe('host_rewrite', ['a.example.com', '', 'a\nb']);
+  maybe('grpc', [true, false, 'yes']);
+  maybe('case_sensitive', [true, false]);
   return {
     apiVersion: pick(r, [
       'getambassador.io/v2',
@@ -165,14 +192,57 @@ function randomKube(r: Random): Record<string, unknown> {
   }
 }
 
+/** The other Emissary kinds, with plausible specs or garbage, so new translators are fuzzed as they land. */
+function randomEmissary(r: Random): Record<string, unknown> {
+  const kind = pick(r, [
+    'Host',
+    'Listener',
+    'TLSContext',
+    'Module',
+    'TCPMapping',
+    'AuthService',
+    'RateLimitService',
+    'KubernetesEndpointResolver',
+    'ConsulResolver',
+  ]);
+  const plausible: Record<string, unknown[]> = {
+    Host: [
+      { hostname: 'echo.local', tlsSecret: { name: 's' } },
+      { hostname: '*', requestPolicy: { insecure: { action: 'Route' } } },
+    ],
+    Listener: [
+      { port: 8080, protocol: 'HTTP', securityModel: 'XFP', hostBinding: { namespace: { from: 'ALL' } } },
+      { port: 99999, protocol: 'TCP' },
+    ],
+    TLSContext: [{ hosts: ['echo.local'], secret: 's', min_tls_version: 'v1.2' }],
+    Module: [{ config: { enable_grpc_web: true, load_balancer: { policy: 'round_robin' } } }, { config: 7 }],
+    TCPMapping: [
+      { port: 6379, service: 'redis:6379' },
+      { port: 'x', service: '' },
+    ],
+    AuthService: [{ auth_service: 'auth:3000', proto: 'grpc' }],
+    RateLimitService: [{ service: 'rl:8081', protocol_version: 'v3' }],
+    KubernetesEndpointResolver: [{}],
+    ConsulResolver: [{ address: 'consul:8500', datacenter: 'dc1' }],
+  };
+  return {
+    apiVersion: pick(r, ['getambassador.io/v3alpha1', 'getambassador.io/v2']),
+    kind,
+    metadata: { name: field(r, ['ambassador', 'a', 'b']), namespace: field(r, ['default', 'ns']) },
+    spec: field(r, plausible[kind] ?? [{}]),
+  };
+}
+
 function randomRecord(r: Random): SourceRecord {
   const k = r();
-  const object = k < 0.5 ? randomMapping(r) : k < 0.85 ? randomKube(r) : garbage(r, 3);
+  const object =
+    k < 0.45 ? randomMapping(r) : k < 0.75 ? randomKube(r) : k < 0.9 ? randomEmissary(r) : garbage(r, 3);
   return { cluster: pick(r, ['a', 'b']), object: object as SourceObject };
 }
 
 describe('compiler properties', () => {
   test('compiler property — random and garbage objects never throw and the output validates', () => {
+    const stats = newPgvStats();
     for (let seed = 1; seed <= 300; seed++) {
       const r = prng(seed);
       const records = Array.from({ length: Math.floor(r() * 25) }, () => randomRecord(r));
@@ -182,20 +252,62 @@ describe('compiler properties', () => {
       } catch (err) {
         assert.fail(`seed ${seed}: compile threw ${String(err)}`);
       }
-      assert.deepEqual(validateOutput(result.resources), [], `seed ${seed}`);
+      assert.deepEqual(validateOutput(result.resources, stats), [], `seed ${seed}`);
       for (const d of result.diagnostics)
         assert.ok(d.message.length > 0 && typeof d.source.kind === 'string');
     }
+    assertPgvRan(stats);
   });
 
   test('compiler property — corrupting any field of the golden inputs never throws', () => {
     const r = prng(7);
     const base = listCases().flatMap((name) => loadCase(name));
+    const stats = newPgvStats();
     for (let round = 0; round < 150; round++) {
       const records = structuredClone(base);
       for (let i = 0; i < 5; i++) corrupt(pick(r, records).object, r);
-      const result = compile(records, { group: 'default' });
-      assert.deepEqual(validateOutput(result.resources), [], `round ${round}`);
+      let result: ReturnType<typeof compile>;
+      try {
+        result = compile(records, { group: 'default' });
+      } catch (err) {
+        assert.fail(`round ${round}: compile threw ${String(err)}`);
+      }
+      assert.deepEqual(validateOutput(result.resources, stats), [], `round ${round}`);
+    }
+    assertPgvRan(stats);
+  });
+
+  test('compiler property — hand-written invalid objects are named with their field and never remove good routes', () => {
+    const invalid = INVALID_OBJECTS.map(
+      ([kind, name, spec]): SourceRecord => ({
+        cluster: 'test',
+        object: {
+          apiVersion: 'getambassador.io/v3alpha1',
+          kind,
+          metadata: { name, namespace: 'default' },
+          spec,
+        } as SourceObject,
+      }),
+    );
+    for (const name of listCases()) {
+      const records = loadCase(name);
+      const opts = { group: 'default', ...loadCaseOptions(name) };
+      const good = compile(records, opts);
+      const mixed = compile([...invalid, ...records], opts);
+      assert.deepEqual(
+        mixed.resources.map((x) => [x.typeUrl, x.name, x.hash]),
+        good.resources.map((x) => [x.typeUrl, x.name, x.hash]),
+        `${name}: the invalid Mappings changed the output`,
+      );
+      for (const [kind, object, , field] of INVALID_OBJECTS) {
+        const named = mixed.diagnostics.filter(
+          (d) => d.severity === 'error' && d.source.kind === kind && d.source.name === object,
+        );
+        assert.ok(
+          named.some((d) => d.field === field),
+          `${name}: expected an error on ${kind} ${object} field ${field}, got ${JSON.stringify(named)}`,
+        );
+      }
     }
   });
 
@@ -203,14 +315,15 @@ describe('compiler properties', () => {
     const r = prng(11);
     for (const name of listCases()) {
       const records = loadCase(name);
-      const good = compile(records, { group: 'default' }).resources.map((x) => [x.name, x.hash]);
+      const opts = { group: 'default', ...loadCaseOptions(name) };
+      const good = compile(records, opts).resources.map((x) => [x.name, x.hash]);
       const broken: SourceRecord[] = Array.from({ length: 10 }, (_, i) => {
         const m = randomMapping(r);
         m.metadata = { name: `broken-${i}`, namespace: 'default' };
         m.spec = { ...(m.spec as object), service: pick(r, [undefined, 42, 'ftp://x', '']) };
         return { cluster: 'test', object: m as SourceObject };
       });
-      const mixed = compile([...broken, ...records], { group: 'default' });
+      const mixed = compile([...broken, ...records], opts);
       assert.deepEqual(
         mixed.resources.map((x) => [x.name, x.hash]),
         good,
@@ -232,6 +345,76 @@ describe('compiler properties', () => {
     assert.ok(result.diagnostics.some((d) => d.source.name === 'loop' && d.severity === 'error'));
   });
 });
+
+/** The structural validator really walked the output (a vacuous pass would visit nothing). */
+function assertPgvRan(stats: PgvStats): void {
+  assert.ok(stats.messages > 0, 'the PGV validator visited no messages');
+  assert.deepEqual([...stats.unknownAnyTypes], [], 'generated an Any whose type is not in the proto root');
+}
+
+/**
+ * [kind, name, spec, the field the diagnostic must name]: one broken field each, on otherwise
+ * valid objects whose names collide with nothing in the golden cases.
+ */
+const INVALID_OBJECTS: readonly [string, string, Record<string, unknown>, string][] = [
+  ['Mapping', 'invalid-prefix-type', { prefix: 42, service: 'quote' }, 'prefix'],
+  ['Mapping', 'invalid-no-prefix', { service: 'quote' }, 'prefix'],
+  ['Mapping', 'invalid-service', { prefix: '/quote/', service: '' }, 'service'],
+  ['Mapping', 'invalid-weight', { prefix: '/quote/', service: 'quote', weight: 'lots' }, 'weight'],
+  ['Mapping', 'invalid-weight-range', { prefix: '/quote/', service: 'quote', weight: 101 }, 'weight'],
+  [
+    'Mapping',
+    'invalid-header-name',
+    { prefix: '/quote/', service: 'quote', headers: { 'x a': '1' } },
+    'headers.x a',
+  ],
+  ['Mapping', 'invalid-timeout', { prefix: '/quote/', service: 'quote', timeout_ms: -5 }, 'timeout_ms'],
+  ['Mapping', 'invalid-rewrite', { prefix: '/quote/', service: 'quote', rewrite: 'a\nb' }, 'rewrite'],
+  [
+    'Mapping',
+    'invalid-precedence',
+    { prefix: '/quote/', service: 'quote', precedence: 'high' },
+    'precedence',
+  ],
+  ['Mapping', 'invalid-hostname', { prefix: '/quote/', service: 'quote', hostname: 'a b' }, 'hostname'],
+  [
+    'Mapping',
+    'invalid-prefix-regex',
+    { prefix: '/(unclosed', prefix_regex: true, service: 'quote' },
+    'prefix',
+  ],
+  [
+    'Mapping',
+    'invalid-load-balancer',
+    { prefix: '/quote/', service: 'quote', load_balancer: { policy: 'ring_hash' } },
+    'load_balancer',
+  ],
+  [
+    'Mapping',
+    'invalid-retry-on',
+    { prefix: '/quote/', service: 'quote', retry_policy: { retry_on: 'bogus' } },
+    'retry_policy.retry_on',
+  ],
+  ['Host', 'invalid-host-name', { hostname: 7 }, 'hostname'],
+  ['Host', 'invalid-host-secret', { hostname: 'x.example.com', tlsSecret: 5 }, 'tlsSecret.name'],
+  [
+    'Host',
+    'invalid-host-action',
+    { hostname: 'y.example.com', requestPolicy: { insecure: { action: 'Teleport' } } },
+    'requestPolicy.insecure.action',
+  ],
+  [
+    'Listener',
+    'invalid-listener-port',
+    { port: 99999, protocol: 'HTTP', securityModel: 'XFP', hostBinding: { namespace: { from: 'ALL' } } },
+    'port',
+  ],
+  ['TCPMapping', 'invalid-tcp-port', { port: 'x', service: 'db:5432' }, 'port'],
+  ['TCPMapping', 'invalid-tcp-service', { port: 15432 }, 'service'],
+  ['TLSContext', 'invalid-tls-hosts', { hosts: 'x' }, 'hosts'],
+  ['AuthService', 'invalid-auth', { auth_service: '' }, 'auth_service'],
+  ['RateLimitService', 'invalid-ratelimit', { service: 5 }, 'service'],
+];
 
 /** Replaces one randomly chosen leaf or subtree of `value` with garbage, in place. */
 function corrupt(value: unknown, r: Random): void {

@@ -14,12 +14,19 @@ import {
   ENDPOINT_TYPE,
   LISTENER_TYPE,
   ROUTE_TYPE,
+  SECRET_TYPE,
   type TypeUrl,
 } from '../../shared/xds/type-urls.ts';
 import type { CompileResult } from './compile.ts';
 
 /** Types every manifest lists, even when empty, so clients see deletions of the last resource. */
-const SERVED_TYPES: readonly TypeUrl[] = [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE];
+const SERVED_TYPES: readonly TypeUrl[] = [
+  LISTENER_TYPE,
+  ROUTE_TYPE,
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  SECRET_TYPE,
+];
 
 export interface BuiltSnapshot {
   manifest: Manifest;

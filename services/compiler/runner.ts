@@ -18,7 +18,13 @@ import { errorMessage, FencedError, InvalidOutputError } from '../../shared/runt
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
-import { type CompileResult, compile, type Diagnostic } from './compile.ts';
+import {
+  type CompileOptions,
+  type CompileResult,
+  compile,
+  type Diagnostic,
+  type SourceRecord,
+} from './compile.ts';
 import { buildSnapshot } from './runner-snapshot.ts';
 import { WorldState } from './runner-world.ts';
 
@@ -36,6 +42,18 @@ export interface CompilerRunnerOptions {
   gcEvery?: number;
   /** Called with a fatal error (fenced by another compiler); the service then shuts down. */
   onFatal: (err: unknown) => void;
+  /** Compile options beyond the group (the multi-cluster endpoint policy); none by default. */
+  compileOptions?: (group: string) => Omit<CompileOptions, 'group'>;
+  /** Called after each successful commit (status publishing); must not throw. */
+  onCommit?: (commit: CommittedCompile) => void;
+}
+
+/** What one successful commit was compiled from, and the diagnostics it produced. */
+export interface CommittedCompile {
+  group: string;
+  version: number;
+  records: readonly SourceRecord[];
+  diagnostics: readonly Diagnostic[];
 }
 
 /** What the runner last did for one group (admin `/debug/status`). */
@@ -227,7 +245,7 @@ export class CompilerRunner implements Runner {
     const endTimer = this.metrics.duration.startTimer({ group });
     let result: CompileResult;
     try {
-      result = compile(records, { group });
+      result = compile(records, { ...this.opts.compileOptions?.(group), group });
     } catch (err) {
       const outcome = err instanceof InvalidOutputError ? 'invalid_output' : 'error';
       this.metrics.compiles.inc({ group, outcome });
@@ -294,6 +312,7 @@ export class CompilerRunner implements Runner {
       },
       'snapshot committed',
     );
+    this.opts.onCommit?.({ group, version: seq, records, diagnostics: result.diagnostics });
     this.commits++;
     if (this.commits % (this.opts.gcEvery ?? 20) === 0) {
       this.opts.store.gc(group, this.opts.retention).catch((err: unknown) => {

@@ -1,6 +1,6 @@
 /**
  * The files `attache translate` (and golden tests) write: one JSON array per resource type, each
- * resource as proto-field-name JSON with a leading "@type", plus status.json with the
+ * resource as proto-field-name JSON with a leading "@type" (Secrets redacted), plus status.json with the
  * diagnostics. Two-space indent and a trailing newline; resources keep the compile order
  * (sorted by name), so the same result always gives the same text.
  */
@@ -10,6 +10,7 @@ import {
   ENDPOINT_TYPE,
   LISTENER_TYPE,
   ROUTE_TYPE,
+  SECRET_TYPE,
   type TypeUrl,
 } from '../../shared/xds/type-urls.ts';
 import type { CompileResult } from './compile.ts';
@@ -19,6 +20,7 @@ export type TranslateFileName =
   | 'routes.json'
   | 'clusters.json'
   | 'endpoints.json'
+  | 'secrets.json'
   | 'status.json';
 
 const FILES: readonly [Exclude<TranslateFileName, 'status.json'>, TypeUrl][] = [
@@ -26,6 +28,7 @@ const FILES: readonly [Exclude<TranslateFileName, 'status.json'>, TypeUrl][] = [
   ['routes.json', ROUTE_TYPE],
   ['clusters.json', CLUSTER_TYPE],
   ['endpoints.json', ENDPOINT_TYPE],
+  ['secrets.json', SECRET_TYPE],
 ];
 
 export function toTranslateFiles(result: CompileResult): Record<TranslateFileName, string> {
@@ -33,11 +36,25 @@ export function toTranslateFiles(result: CompileResult): Record<TranslateFileNam
   for (const [file, typeUrl] of FILES) {
     const docs = result.resources
       .filter((r) => r.typeUrl === typeUrl)
-      .map((r) => typeFirst({ '@type': typeUrl, ...decodeResource(typeUrl, r.bytes) }));
+      .map((r) => typeFirst({ '@type': typeUrl, ...decodeResource(typeUrl, r.bytes) }))
+      .map((doc) => (typeUrl === SECRET_TYPE ? redact(doc) : doc));
     out[file] = render(docs);
   }
   out['status.json'] = render(result.diagnostics);
   return out;
+}
+
+/** SDS Secrets are dumped with every byte/string payload replaced by its size: key material never leaves the compiler. */
+function redact(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => redact(v));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
+  }
+  if ((key === 'inline_bytes' || key === 'inline_string') && typeof value === 'string') {
+    const bytes = key === 'inline_bytes' ? Buffer.from(value, 'base64').length : Buffer.byteLength(value);
+    return `[redacted: ${bytes} bytes]`;
+  }
+  return value;
 }
 
 /** Puts "@type" first in every object (protobufjs appends it to nested Anys), for readable files. */

@@ -32,18 +32,52 @@ export function echoServiceClient(): grpc.ServiceClientConstructor {
 export interface EchoBackend {
   readonly port: number;
   readonly name: string;
-  /** Calls answered so far. */
+  /** Calls answered so far (scripted failures included). */
   readonly calls: number;
+  /** Calls answered with a scripted failure. */
+  readonly failures: number;
   stop(): Promise<void>;
 }
 
-/** Starts an echo backend named `name` on 127.0.0.1 and `port` (a free one by default). */
-export async function startEchoBackend(name: string, port = 0): Promise<EchoBackend> {
+/** What a failure script sees of one incoming call. */
+export interface EchoCallInfo {
+  /** 0-based index of the call among all calls this backend received. */
+  index: number;
+  /** Attempts of the same RPC before this one (gRPC's `grpc-previous-rpc-attempts`; 0 on the first). */
+  previousAttempts: number;
+  /** Request metadata, first value per key. */
+  metadata: Record<string, string>;
+}
+
+export interface EchoBackendOptions {
+  /** Port on 127.0.0.1; a free one by default. */
+  port?: number;
+  /** Scripted failures: return a status to fail the call with it, or undefined to answer normally. */
+  fail?: (call: EchoCallInfo) => { code: grpc.status; details?: string } | undefined;
+}
+
+/**
+ * Starts an echo backend named `name` on 127.0.0.1 and `port` (a free one by default), or with
+ * options such as scripted failures.
+ */
+export async function startEchoBackend(
+  name: string,
+  portOrOptions: number | EchoBackendOptions = 0,
+): Promise<EchoBackend> {
+  const options = typeof portOrOptions === 'number' ? { port: portOrOptions } : portOrOptions;
+  const port = options.port ?? 0;
   const server = new grpc.Server();
   let calls = 0;
+  let failures = 0;
   server.addService(echoServiceClient().service, {
     Echo: (call: grpc.ServerUnaryCall<EchoRequest, EchoReply>, cb: grpc.sendUnaryData<EchoReply>) => {
-      calls++;
+      const index = calls++;
+      const failure = options.fail?.(callInfo(index, call.metadata));
+      if (failure) {
+        failures++;
+        cb({ code: failure.code, details: failure.details ?? `scripted failure on ${name}` });
+        return;
+      }
       cb(null, { message: call.request.message, backend: name });
     },
   });
@@ -59,10 +93,19 @@ export async function startEchoBackend(name: string, port = 0): Promise<EchoBack
     get calls() {
       return calls;
     },
+    get failures() {
+      return failures;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       server.forceShutdown();
     },
   };
+}
+
+function callInfo(index: number, metadata: grpc.Metadata): EchoCallInfo {
+  const flat: Record<string, string> = {};
+  for (const [key, values] of Object.entries(metadata.getMap())) flat[key] = String(values);
+  return { index, previousAttempts: Number(flat['grpc-previous-rpc-attempts'] ?? 0), metadata: flat };
 }

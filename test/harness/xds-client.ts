@@ -50,9 +50,13 @@ export class EchoError extends Error {
 
 export interface XdsEchoClient {
   /** One RPC; rejects with {@link EchoError} when it fails. */
-  echo(message: string, deadlineMs?: number): Promise<EchoReply>;
+  echo(message: string, deadlineMs?: number, metadata?: Record<string, string>): Promise<EchoReply>;
   /** Sends `n` RPCs one after another; counts replies per backend and failures under {@link FAILED}. */
-  countBackends(n: number, deadlineMs?: number): Promise<Map<string, number>>;
+  countBackends(
+    n: number,
+    deadlineMs?: number,
+    metadata?: Record<string, string>,
+  ): Promise<Map<string, number>>;
   /** Kills the client process. Idempotent. */
   close(): void;
 }
@@ -72,8 +76,8 @@ export function xdsBootstrap(o: XdsEchoClientOptions): string {
 }
 
 type WorkerRequest =
-  | { id: number; op: 'echo'; message: string; deadlineMs: number }
-  | { id: number; op: 'count'; n: number; deadlineMs: number };
+  | { id: number; op: 'echo'; message: string; deadlineMs: number; metadata?: Record<string, string> }
+  | { id: number; op: 'count'; n: number; deadlineMs: number; metadata?: Record<string, string> };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -143,13 +147,13 @@ export function createXdsEchoClient(o: XdsEchoClientOptions): XdsEchoClient {
       else unsent.push(full);
     });
   return {
-    async echo(message, deadlineMs = 5000) {
-      const r = await request({ op: 'echo', message, deadlineMs });
+    async echo(message, deadlineMs = 5000, metadata) {
+      const r = await request({ op: 'echo', message, deadlineMs, ...(metadata ? { metadata } : {}) });
       if (!r.ok) throw new EchoError(r.code, r.details);
       return r.reply as EchoReply;
     },
-    async countBackends(n, deadlineMs = 2000) {
-      const r = await request({ op: 'count', n, deadlineMs });
+    async countBackends(n, deadlineMs = 2000, metadata) {
+      const r = await request({ op: 'count', n, deadlineMs, ...(metadata ? { metadata } : {}) });
       if (!r.ok) throw new EchoError(r.code, r.details);
       return new Map(r.counts);
     },
@@ -167,6 +171,7 @@ async function runWorker(): Promise<void> {
   register();
   type UnaryEcho = (
     req: { message: string },
+    metadata: InstanceType<typeof grpc.Metadata>,
     options: { deadline: number },
     cb: (err: { code: number; details: string } | null, reply: EchoReply) => void,
   ) => void;
@@ -174,9 +179,14 @@ async function runWorker(): Promise<void> {
   const client = new Echo(process.env.ATTACHE_XDS_TARGET ?? '', grpc.credentials.createInsecure(), {
     [BOOTSTRAP_OPTION]: process.env.ATTACHE_XDS_BOOTSTRAP ?? '',
   }) as unknown as { Echo: UnaryEcho };
-  const echo = (message: string, deadlineMs: number) =>
+  const toMetadata = (entries: Record<string, string>) => {
+    const md = new grpc.Metadata();
+    for (const [k, v] of Object.entries(entries)) md.set(k, v);
+    return md;
+  };
+  const echo = (message: string, deadlineMs: number, metadata: Record<string, string> = {}) =>
     new Promise<EchoReply>((resolve, reject) =>
-      client.Echo({ message }, { deadline: Date.now() + deadlineMs }, (err, reply) =>
+      client.Echo({ message }, toMetadata(metadata), { deadline: Date.now() + deadlineMs }, (err, reply) =>
         err ? reject(err) : resolve(reply),
       ),
     );
@@ -185,7 +195,7 @@ async function runWorker(): Promise<void> {
     const send = (r: WorkerReply) => process.send?.(r);
     if (req.op === 'echo') {
       try {
-        send({ id: req.id, ok: true, reply: await echo(req.message, req.deadlineMs) });
+        send({ id: req.id, ok: true, reply: await echo(req.message, req.deadlineMs, req.metadata) });
       } catch (err) {
         const e = err as { code?: number; details?: string; message?: string };
         send({ id: req.id, ok: false, code: e.code ?? 2, details: e.details ?? e.message ?? String(err) });
@@ -194,7 +204,7 @@ async function runWorker(): Promise<void> {
     }
     const counts = new Map<string, number>();
     for (let i = 0; i < req.n; i++) {
-      const key = await echo(`rpc ${i}`, req.deadlineMs).then(
+      const key = await echo(`rpc ${i}`, req.deadlineMs, req.metadata).then(
         (r) => r.backend,
         () => FAILED,
       );

@@ -1,125 +1,238 @@
 /**
- * Pass 2: validated sources → IR. Groups Mappings (emissary.md §2.1), normalises canary weights
- * (§2.2), orders groups (§2.3), names clusters and resolves endpoints (§4). Pure and
- * order-independent: Mappings are processed sorted by (namespace, name, source cluster), so the
- * input record order never shows in the output.
+ * Pass 2: validated sources → IR. Applies the `ambassador` Module, groups Mappings with Emissary's
+ * CoreMappingKeys, shadow and host_redirect rules (emissary.md §2.1), flattens group settings,
+ * normalises canary weights (§2.2), orders groups (§2.3), names clusters (§2.2) and resolves
+ * endpoints (§4). Pure and order-independent: Mappings are processed sorted by (namespace, name,
+ * source cluster), so the input record order never shows in the output.
  */
 import type { Diagnostic } from '../compile.ts';
-import type { MappingSpec, ParsedSources } from '../sources/types.ts';
-import { assignClusterNames, baseClusterName } from './cluster-name.ts';
+import { type AmbassadorModule, DEFAULT_MODULE } from '../sources/module.ts';
+import type { MappingSpec, ParsedSources, SourceRef } from '../sources/types.ts';
+import { assignClusterNames } from './cluster-name.ts';
 import { edsServiceName, indexKube, resolveEndpoints } from './endpoints.ts';
-import { compareTuples, groupKey, orderTuple } from './route-order.ts';
-import type { HeaderMatch, HttpRoute, IR, RouteGroup, UpstreamCluster } from './types.ts';
+import { flattenGroupPolicy } from './group-policy.ts';
+import { groupMappings, type MappingGroup } from './mapping-groups.ts';
+import { compareTuples, orderedHeaders, orderTuple } from './route-order.ts';
+import {
+  DEFAULT_EDGE_LOOKUPS,
+  type EdgeLookups,
+  type HeaderMatch,
+  type HttpRoute,
+  type IR,
+  type RouteGroup,
+  type UpstreamCluster,
+} from './types.ts';
+import { type ClusterPlan, planCluster } from './upstream.ts';
 import { normalizeWeights } from './weights.ts';
 
-/** Emissary's default cluster connect timeout. */
-const CONNECT_TIMEOUT_MS = 3000;
-
-export function buildIR(sources: ParsedSources): { ir: IR; diagnostics: Diagnostic[] } {
+export function buildIR(
+  sources: ParsedSources,
+  edge: EdgeLookups = DEFAULT_EDGE_LOOKUPS,
+): { ir: IR; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const mappings = dedupeMirrored([...sources.mappings].sort(compareMappings));
+  const module = effectiveModule(sources.modules ?? [], diagnostics);
+  const mappings = dedupeMirrored([...sources.mappings].sort(compareMappings)).filter((m) => {
+    const resolver = m.resolver ?? module.resolver;
+    if (edge.resolverExists(resolver)) return true;
+    diagnostics.push({
+      severity: 'error',
+      source: m.source,
+      field: 'resolver',
+      message: `resolver ${resolver} is unknown; the Mapping is not routed`,
+    });
+    return false;
+  });
 
-  // Group in a deterministic insertion order.
-  const grouped = new Map<string, MappingSpec[]>();
-  for (const m of mappings) {
-    const key = groupKey(m);
-    const members = grouped.get(key);
-    if (members) members.push(m);
-    else grouped.set(key, [m]);
-  }
+  warnArgoWeightedBase(mappings, diagnostics);
+  const groups = groupMappings(mappings, module, diagnostics);
 
-  // One cluster per (service string, Mapping namespace); names are assigned once all are known.
-  const clusterBases = new Map<string, string>();
-  const clusterTargets = new Map<string, MappingSpec['target']>();
-  const pending: {
-    key: string;
-    first: MappingSpec;
+  // Clusters: one per distinct name-determining configuration; the first Mapping's settings win.
+  const plans = new Map<string, ClusterPlan>();
+  const clusterFor = (m: MappingSpec, marker: string | undefined): string => {
+    const plan = planCluster(m, marker, module, edge, diagnostics);
+    const existing = plans.get(plan.id);
+    if (!existing) plans.set(plan.id, plan);
+    else {
+      existing.cluster.sources.push(m.source);
+      const mismatched = Object.keys(plan.mergeKeys).filter(
+        (k) => JSON.stringify(plan.mergeKeys[k]) !== JSON.stringify(existing.mergeKeys[k]),
+      );
+      if (mismatched.length > 0) {
+        diagnostics.push({
+          severity: 'error',
+          source: m.source,
+          message:
+            `cannot merge cluster ${existing.base}: mismatched attributes ${mismatched.join(', ')}; ` +
+            `the route uses the cluster as ${existing.cluster.sources[0]!.namespace}/${existing.cluster.sources[0]!.name} configured it`,
+        });
+      }
+    }
+    return plan.id;
+  };
+
+  type Pending = Omit<RouteGroup, 'routes' | 'policy'> & {
     routes: (Omit<HttpRoute, 'cluster'> & { clusterId: string })[];
-  }[] = [];
-  for (const [key, members] of grouped) {
-    const weights = normalizeWeights(members.map((m) => m.weight));
+    mirrorId?: { id: string; percent: number; source: SourceRef };
+    members: MappingSpec[];
+  };
+  const pending: Pending[] = [];
+  for (const g of groups) {
+    const first = g.mappings[0] ?? g.redirect ?? g.shadow!;
+    const base: Pending = {
+      key: g.key,
+      order: orderTuple(first),
+      prefix: first.prefix,
+      pathMatch: first.pathMatch,
+      headers: headerMatches(first),
+      queryParameters: first.queryParameters.map(toMatch),
+      hostname: first.hostname,
+      hostRegex: first.hostRegex,
+      routes: [],
+      members: g.mappings,
+    };
+    if (g.redirect) {
+      const r = g.redirect;
+      pending.push({
+        ...base,
+        redirect: {
+          ...r.hostRedirect,
+          source: r.source,
+          sourceHash: r.sourceHash,
+          host: r.service,
+          caseSensitive: r.caseSensitive,
+        },
+      });
+      continue;
+    }
+    if (g.mappings.length === 0) continue; // a lone shadow mirrors nothing
+    const weights = normalizeWeights(g.mappings.map((m) => m.weight));
     if (!weights.ok) {
-      for (const m of members) {
+      for (const m of g.mappings) {
         diagnostics.push({
           severity: 'error',
           source: m.source,
           field: 'weight',
-          message: `${weights.message}; no route is generated for prefix ${m.prefix} (${members.length} Mappings)`,
+          message: `${weights.message}; no route is generated for prefix ${m.prefix} (${g.mappings.length} Mappings)`,
         });
       }
       continue;
     }
-    const routes = weights.order.map((index, i) => {
-      const m = members[index]!;
-      const clusterId = JSON.stringify([m.service, m.source.namespace]);
-      clusterBases.set(clusterId, baseClusterName(m.service, m.target.tls, m.source.namespace));
-      clusterTargets.set(clusterId, m.target);
+    base.routes = weights.order.map((index, i) => {
+      const m = g.mappings[index]!;
       return {
         source: m.source,
         sourceHash: m.sourceHash,
         cumulativeWeight: weights.cumulative[i]!,
-        clusterId,
+        clusterId: clusterFor(m, m.clusterTag),
         prefixRewrite: m.rewrite,
-        timeoutMs: m.timeoutMs,
+        timeoutMs: m.timeoutMs ?? module.clusterRequestTimeoutMs,
+        bypassAuth: m.bypassAuth ?? false,
+        ...(m.idleTimeoutMs !== undefined ? { idleTimeoutMs: m.idleTimeoutMs } : {}),
+        ...(m.hostRewrite !== undefined ? { hostRewrite: m.hostRewrite } : {}),
+        ...(m.autoHostRewrite !== undefined ? { autoHostRewrite: m.autoHostRewrite } : {}),
+        ...(m.caseSensitive !== undefined ? { caseSensitive: m.caseSensitive } : {}),
+        ...(m.authContextExtensions ? { authContextExtensions: m.authContextExtensions } : {}),
       };
     });
-    pending.push({ key, first: members[0]!, routes });
+    if (g.shadow) {
+      base.mirrorId = {
+        id: clusterFor(g.shadow, 'shadow'),
+        percent: g.shadow.weight ?? 100,
+        source: g.shadow.source,
+      };
+    }
+    pending.push(base);
   }
 
-  const names = assignClusterNames(clusterBases);
-  const groups: RouteGroup[] = pending.map(({ key, first, routes }) => ({
-    key,
-    order: orderTuple(first),
-    prefix: first.prefix,
-    headers: headerMatches(first),
-    hostname: first.hostname,
-    routes: routes.map(({ clusterId, ...r }) => ({ ...r, cluster: names.get(clusterId)! })),
-  }));
-  groups.sort((a, b) => compareTuples(b.order, a.order) || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+  const names = assignClusterNames(new Map([...plans].map(([id, p]) => [id, p.base])));
+  const routeGroups: RouteGroup[] = pending.map(({ routes, mirrorId, members, ...g }) => {
+    const policy = flattenGroupPolicy(members, module, edge.rateLimitDomain);
+    if (mirrorId)
+      policy.mirror = {
+        cluster: names.get(mirrorId.id)!,
+        percent: mirrorId.percent,
+        source: mirrorId.source,
+      };
+    return {
+      ...g,
+      routes: routes.map(({ clusterId, ...r }) => ({ ...r, cluster: names.get(clusterId)! })),
+      policy,
+    };
+  });
+  routeGroups.sort((a, b) => compareTuples(b.order, a.order) || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
 
-  const clusters: UpstreamCluster[] = [...clusterTargets]
-    .map(([id, target]) => ({
-      name: names.get(id)!,
-      edsServiceName: edsServiceName(target),
-      target,
-      originateTls: target.tls,
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-    }))
+  const clusters: UpstreamCluster[] = [...plans]
+    .map(([id, p]) => ({ ...p.cluster, name: names.get(id)! }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const tlsClusters = new Set(clusters.filter((c) => c.originateTls).map((c) => c.name));
-  for (const r of groups.flatMap((g) => g.routes)) {
-    if (!tlsClusters.has(r.cluster)) continue;
-    diagnostics.push({
-      severity: 'warning',
-      source: r.source,
-      field: 'service',
-      message: 'TLS origination (https://) is not implemented yet: the upstream is reached in plaintext',
-    });
-  }
 
   const index = indexKube(sources.services, sources.endpoints);
-  const byServiceName = new Map<string, MappingSpec['target']>();
+  const byServiceName = new Map<string, UpstreamCluster['target']>();
   for (const c of clusters)
     if (!byServiceName.has(c.edsServiceName)) byServiceName.set(c.edsServiceName, c.target);
   const resolved = [...byServiceName.values()].map((t) => resolveEndpoints(t, index));
   const endpointSets = resolved
     .map((r) => r.set)
     .sort((a, b) => (a.serviceName < b.serviceName ? -1 : a.serviceName > b.serviceName ? 1 : 0));
-  const edsOf = new Map(clusters.map((c) => [c.name, c.edsServiceName]));
   const endpointWarnings = new Map(resolved.map((r) => [r.set.serviceName, r.warnings]));
-  for (const r of groups.flatMap((g) => g.routes)) {
-    for (const message of endpointWarnings.get(edsOf.get(r.cluster) ?? '') ?? []) {
-      diagnostics.push({ severity: 'warning', source: r.source, field: 'service', message });
+  for (const c of clusters) {
+    for (const message of endpointWarnings.get(edsServiceName(c.target)) ?? []) {
+      for (const source of c.sources)
+        diagnostics.push({ severity: 'warning', source, field: 'service', message });
     }
   }
 
-  const apiHosts = [...new Set(groups.map((g) => g.hostname).filter((h) => !h.includes('*')))].sort();
-  return { ir: { groups, clusters, endpointSets, apiHosts }, diagnostics };
+  const apiHosts = [
+    ...new Set(
+      routeGroups
+        .filter((g) => !g.hostRegex)
+        .map((g) => g.hostname)
+        .filter((h) => !h.includes('*')),
+    ),
+  ].sort();
+  return { ir: { groups: routeGroups, clusters, endpointSets, apiHosts, module }, diagnostics };
+}
+
+/**
+ * Argo Rollouts (emissary.md §8) manages `<base>-canary` and refuses a base Mapping with a weight
+ * (AmbassadorMappingConfigError). Emissary itself routes it, and so do we; the base gets a warning.
+ */
+function warnArgoWeightedBase(mappings: readonly MappingSpec[], diagnostics: Diagnostic[]): void {
+  const names = new Set(mappings.map((m) => `${m.source.namespace}/${m.source.name}`));
+  for (const m of mappings) {
+    if (m.weight === undefined || m.weight === 0) continue;
+    const canary = `${m.source.name.slice(0, 246)}-canary`;
+    if (!names.has(`${m.source.namespace}/${canary}`)) continue;
+    diagnostics.push({
+      severity: 'warning',
+      source: m.source,
+      field: 'weight',
+      message:
+        `Mapping ${canary} looks like an Argo Rollouts canary of this Mapping, which has weight ${m.weight}: ` +
+        'Argo refuses weighted base Mappings (AmbassadorMappingConfigError "can not define weight") and will not ' +
+        'update the canary; traffic is split as Emissary would split it',
+    });
+  }
+}
+
+/** The `ambassador` Module: the first by source identity; any other is reported and ignored. */
+function effectiveModule(modules: readonly AmbassadorModule[], diagnostics: Diagnostic[]): AmbassadorModule {
+  const sorted = [...modules].sort((a, b) => compareRefs(a.source!, b.source!));
+  for (const extra of sorted.slice(1)) {
+    const s = sorted[0]!.source!;
+    diagnostics.push({
+      severity: 'error',
+      source: extra.source!,
+      message: `only one ambassador Module may exist; ${s.namespace}/${s.name} (source cluster ${s.cluster}) is used and this one is ignored`,
+    });
+  }
+  return sorted[0] ?? DEFAULT_MODULE;
 }
 
 function compareMappings(a: MappingSpec, b: MappingSpec): number {
-  const x = a.source;
-  const y = b.source;
+  return compareRefs(a.source, b.source);
+}
+
+function compareRefs(x: SourceRef, y: SourceRef): number {
   return cmp(x.namespace, y.namespace) || cmp(x.name, y.name) || cmp(x.cluster, y.cluster);
 }
 
@@ -138,21 +251,25 @@ function dedupeMirrored(sorted: MappingSpec[]): MappingSpec[] {
   });
 }
 
-/** The group's header conditions: the Mapping's headers, then `:authority` from a non-`*` hostname. */
+/** The group's header conditions in Emissary order; a `*` hostname adds no `:authority` condition. */
 function headerMatches(m: MappingSpec): HeaderMatch[] {
-  const out: HeaderMatch[] = m.headers.map((h) =>
-    h.value === true
-      ? { name: h.name, match: 'present', value: '' }
-      : { name: h.name, match: 'exact', value: h.value },
-  );
-  const host = m.hostname;
-  if (host === '*') return out;
-  if (host.startsWith('*')) out.push({ name: ':authority', match: 'suffix', value: host.slice(1) });
-  else if (host.endsWith('*')) out.push({ name: ':authority', match: 'prefix', value: host.slice(0, -1) });
-  else out.push({ name: ':authority', match: 'exact', value: host });
-  return out;
+  return orderedHeaders(m).map((h) => {
+    if (h.name === ':authority' && !h.regex && typeof h.value === 'string') {
+      const host = h.value;
+      if (host.startsWith('*')) return { name: h.name, match: 'suffix', value: host.slice(1) };
+      if (host.endsWith('*')) return { name: h.name, match: 'prefix', value: host.slice(0, -1) };
+    }
+    return toMatch(h);
+  });
+}
+
+function toMatch(h: MappingSpec['headers'][number]): HeaderMatch {
+  if (h.value === true) return { name: h.name, match: 'present', value: '' };
+  return { name: h.name, match: h.regex ? 'regex' : 'exact', value: h.value };
 }
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+export type { MappingGroup };

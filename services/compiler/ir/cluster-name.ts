@@ -1,6 +1,6 @@
 /**
- * Emissary cluster names (emissary.md §2.2): `cluster_<service as written>[_otls]_<namespace>` with
- * every non-alphanumeric turned into `_`; names over 60 characters become
+ * Emissary cluster names (emissary.md §2.2): `cluster_[marker_]<service as written>[_otls][_<ctx>]
+ * [_hr-<host>]_<namespace>[_<breakers>][_er-<lb>]` with every non-alphanumeric turned into `_`; names over 60 characters become
  * `name[:40]-<SHA1(name)[:16] uppercase>-<n>`, n counting names that share the shortened form.
  * Distinct clusters whose names would coincide after sanitising get a hash suffix so they stay apart.
  */
@@ -8,9 +8,39 @@ import { createHash } from 'node:crypto';
 
 const MAX_NAME = 60;
 
-/** The unshortened Emissary name for a cluster of `service` (as written) used from `namespace`. */
-export function baseClusterName(service: string, originateTls: boolean, namespace: string): string {
-  const fields = ['cluster', service, ...(originateTls ? ['otls'] : []), namespace];
+/** What goes into an Emissary cluster name besides the service and namespace (`IRCluster.__init__`). */
+export interface ClusterNameParts {
+  /** `shadow` for a shadow Mapping's cluster, else the Mapping's `cluster_tag`. */
+  marker?: string;
+  /** The service string as written. */
+  service: string;
+  /** TLS is originated (`otls`). */
+  originateTls: boolean;
+  /** TLSContext name, added only when TLS comes from `tls` without an `https://` scheme. */
+  contextName?: string;
+  /** `host_rewrite`, added (as `hr-<host>`) only when TLS is originated. */
+  hostRewrite?: string;
+  /** Mapping namespace. */
+  namespace: string;
+  /** Circuit-breaker markers (`cbdc100`, …). */
+  breakers: readonly string[];
+  /** Endpoint-routing marker from the load balancer (`er-ring_hash-hdr-x-user`, …). */
+  lbMarker?: string;
+}
+
+/** The unshortened Emissary name for a cluster. */
+export function baseClusterName(p: ClusterNameParts): string {
+  const fields = [
+    'cluster',
+    ...(p.marker ? [p.marker] : []),
+    p.service,
+    ...(p.originateTls ? ['otls'] : []),
+    ...(p.contextName ? [p.contextName] : []),
+    ...(p.originateTls && p.hostRewrite ? [`hr-${p.hostRewrite}`] : []),
+    p.namespace,
+    ...p.breakers,
+    ...(p.lbMarker ? [p.lbMarker] : []),
+  ];
   return fields.join('_').replace(/[^0-9A-Za-z_]/g, '_');
 }
 

@@ -4,6 +4,10 @@
  * name → endpoint port). The default ports 80 and 443 fall back to a Service's only port, so a
  * Mapping that names no port still reaches a single-port Service. EndpointSlices are preferred;
  * a source cluster's Endpoints objects are used only when it has no slices for that Service.
+ *
+ * Each locality is one (source cluster, zone): Envoy's `region` carries the source cluster and
+ * `zone` the Kubernetes zone. Every locality comes out at priority 0; ir/endpoint-policy.ts then
+ * assigns local/remote priorities and removes addresses that appear in more than one cluster.
  */
 import type { ServiceTarget } from '../sources/service-ref.ts';
 import type {
@@ -64,7 +68,9 @@ export interface ResolvedEndpoints {
 export function resolveEndpoints(target: ServiceTarget, index: KubeIndex): ResolvedEndpoints {
   const serviceName = edsServiceName(target);
   if (target.kind === 'ip') {
-    const localities = [{ region: '', zone: '', addresses: [{ ip: target.address, port: target.port }] }];
+    const localities = [
+      { region: '', zone: '', priority: 0, addresses: [{ ip: target.address, port: target.port }] },
+    ];
     return { set: { serviceName, localities }, warnings: [] };
   }
   const id = `${target.namespace}/${target.name}`;
@@ -93,7 +99,7 @@ export function resolveEndpoints(target: ServiceTarget, index: KubeIndex): Resol
         const key = `${cluster}\0${a.zone}`;
         let loc = byLocality.get(key);
         if (!loc) {
-          loc = { region: cluster, zone: a.zone, addresses: [] };
+          loc = { region: cluster, zone: a.zone, priority: 0, addresses: [] };
           byLocality.set(key, loc);
         }
         loc.addresses.push({ ip: a.ip, port: port.port });
@@ -129,7 +135,11 @@ function pickEndpointPort(
   return tcp.length === 1 ? tcp[0] : tcp.find((p) => p.port === wanted);
 }
 
-/** Sorts localities and addresses, drops duplicate addresses (first locality wins) and empty localities. */
+/**
+ * Sorts localities and addresses, drops empty localities and addresses repeated within one source
+ * cluster (first zone wins). Repeats across clusters are left for the endpoint policy, which knows
+ * which copy is local.
+ */
 function finishLocalities(localities: LocalityEndpoints[]): LocalityEndpoints[] {
   localities.sort((a, b) => cmp(a.region, b.region) || cmp(a.zone, b.zone));
   const seen = new Set<string>();
@@ -137,12 +147,12 @@ function finishLocalities(localities: LocalityEndpoints[]): LocalityEndpoints[] 
   for (const loc of localities) {
     const addresses = [...loc.addresses].sort((a, b) => cmp(a.ip, b.ip) || a.port - b.port);
     const kept = addresses.filter((a) => {
-      const key = `${a.ip}|${a.port}`;
+      const key = `${loc.region}|${a.ip}|${a.port}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });
-    if (kept.length > 0) out.push({ region: loc.region, zone: loc.zone, addresses: kept });
+    if (kept.length > 0) out.push({ ...loc, addresses: kept });
   }
   return out;
 }

@@ -2,30 +2,64 @@
  * Route grouping key and ordering (emissary.md §2.1, §2.3). The ordering tuple is Emissary's
  * `_route_weight`: [precedence, len(prefix), Σ header lengths, Σ query lengths, prefix, method,
  * header keys…]; a header's length is len(name) + len(value or "*") and the hostname counts as an
- * `:authority` header. Groups are emitted in descending tuple order.
+ * `:authority` header (`:method` too). Groups are emitted in descending tuple order.
  */
-import type { MappingSpec } from '../sources/types.ts';
+import type { MappingHeader, MappingSpec } from '../sources/types.ts';
 
 export type OrderTuple = readonly (string | number)[];
 
 /** Mappings with equal keys form one group and split its traffic. */
 export function groupKey(m: MappingSpec): string {
-  return JSON.stringify([m.prefix, m.headers.map((h) => [h.name, h.value]), m.hostname, m.precedence]);
+  const conds = (list: readonly MappingHeader[]) => list.map((h) => [h.name, h.value, h.regex === true]);
+  return JSON.stringify([
+    m.prefix,
+    conds(m.headers),
+    m.hostname,
+    m.hostRegex,
+    conds(m.queryParameters),
+    m.precedence,
+  ]);
+}
+
+/**
+ * The Mapping's header conditions in Emissary's order (headers, regex_headers, `:authority`,
+ * `:method`), with `regex` flags; `:authority` is left out for `*`.
+ */
+export function orderedHeaders(m: MappingSpec): MappingHeader[] {
+  const method = m.headers.filter((h) => h.name === ':method');
+  const rest = m.headers.filter((h) => h.name !== ':method');
+  const authority: MappingHeader[] =
+    m.hostname === '*'
+      ? []
+      : [{ name: ':authority', value: m.hostname, ...(m.hostRegex ? { regex: true } : {}) }];
+  return [...rest, ...authority, ...method];
 }
 
 export function orderTuple(m: MappingSpec): OrderTuple {
-  const headers: [string, string][] = m.headers.map((h) => [h.name, h.value === true ? '*' : h.value]);
-  if (m.hostname !== '*') headers.push([':authority', m.hostname]);
-  const headerLength = headers.reduce((n, [name, value]) => n + codePoints(name) + codePoints(value), 0);
+  const headers = orderedHeaders(m);
   return [
     m.precedence,
     codePoints(m.prefix),
-    headerLength,
-    0,
+    totalLength(headers),
+    totalLength(m.queryParameters),
     m.prefix,
     'GET',
-    ...headers.map(([n, v]) => `${n}-${v}`),
+    ...headers.map(conditionKey),
+    ...m.queryParameters.map(conditionKey),
   ];
+}
+
+/** Emissary's `length()`: len(name) + len(value or "*") + 1 for a regex. */
+function totalLength(list: readonly MappingHeader[]): number {
+  return list.reduce((n, h) => n + codePoints(h.name) + codePoints(valueText(h)) + (h.regex ? 1 : 0), 0);
+}
+
+function conditionKey(h: MappingHeader): string {
+  return `${h.name}-${valueText(h)}`;
+}
+
+function valueText(h: MappingHeader): string {
+  return h.value === true || h.value === '' ? '*' : h.value;
 }
 
 /** Lexicographic comparison with Python list semantics (a proper prefix sorts first). */

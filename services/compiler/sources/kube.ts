@@ -70,8 +70,7 @@ export function parseEndpointSlice(
         warn(`endpoints[${i}].addresses`, 'endpoint has no IP address; ignored');
         return;
       }
-      const zone = own(ep, 'zone');
-      addresses.push({ ip, zone: typeof zone === 'string' ? zone : '' });
+      addresses.push({ ip, zone: endpointZone(ep) });
     });
   } else if (endpoints !== undefined && endpoints !== null) {
     warn('endpoints', 'endpoints must be a list');
@@ -119,6 +118,18 @@ export function parseEndpoints(
     objectName: source.name,
     subsets,
   };
+}
+
+/**
+ * The zone of an EndpointSlice endpoint: `zone`, else the first zone of its topology-aware routing
+ * hints (`hints.forZones[0].name`), else empty (unknown).
+ */
+function endpointZone(ep: unknown): string {
+  const zone = own(ep, 'zone');
+  if (typeof zone === 'string' && zone !== '') return zone;
+  const forZones = own(own(ep, 'hints'), 'forZones');
+  const hinted = Array.isArray(forZones) ? own(forZones[0], 'name') : undefined;
+  return typeof hinted === 'string' ? hinted : '';
 }
 
 function parsePortList(list: unknown, field: string, warn: Warn): EndpointPort[] {

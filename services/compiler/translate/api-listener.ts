@@ -6,7 +6,9 @@
  * - grpc-js draws a fresh random number for every route's runtime_fraction, so Envoy's cumulative
  *   thresholds are turned into conditional probabilities: (c_i − c_{i−1}) / (100 − c_{i−1}),
  *   denominator MILLION, which reproduces Envoy's split exactly.
- * - Redirect and non_forwarding_action routes crash or are NACKed by grpc-js: they are never emitted.
+ * - Redirect and non_forwarding_action routes crash or are NACKed by grpc-js: they are never emitted;
+ *   nor are routes that need query parameters (gRPC requests have none; grpc-js would ignore them).
+ * - Server-side per-route settings (ext_authz, CORS, rate limits, mirroring, upgrades) are left out.
  * - No HCM idle timeout: grpc-js would use it as every RPC's deadline.
  */
 import type { Listener } from '../../../proto/gen/envoy/config/listener/v3/Listener.ts';
@@ -48,15 +50,30 @@ export function translateApiListeners(ir: IR): { resources: EnvoyResource[]; dia
       }
       continue;
     }
-    const routes = ir.groups.flatMap((g) => apiRoutes(g, host, diagnostics));
+    const routes = ir.groups.flatMap((g) => apiRoutes(ir, g, host, diagnostics));
     resources.push(apiListener(host), apiRouteConfiguration(host, routes));
   }
   return { resources, diagnostics };
 }
 
-function apiRoutes(group: RouteGroup, host: string, diagnostics: Diagnostic[]): Route[] {
+function apiRoutes(ir: IR, group: RouteGroup, host: string, diagnostics: Diagnostic[]): Route[] {
   const verdict = evaluateAuthority(group.headers, host);
   if (!verdict.matches) return [];
+  const sources = group.redirect ? [group.redirect.source] : group.routes.map((r) => r.source);
+  if (group.redirect || group.queryParameters.length > 0) {
+    // gRPC requests carry no query string, so an Envoy never matches these; grpc-js would ignore the
+    // condition and match, and crashes on redirects.
+    for (const source of sources) {
+      diagnostics.push({
+        severity: 'warning',
+        source,
+        message: group.redirect
+          ? `redirect route for ${host} is left out of its gRPC API listener: gRPC clients cannot follow redirects`
+          : `route for ${host} needs query parameters, which gRPC requests never carry; left out of its gRPC API listener`,
+      });
+    }
+    return [];
+  }
   const out: Route[] = [];
   let previous = 0;
   for (const r of group.routes) {
@@ -70,6 +87,15 @@ function apiRoutes(group: RouteGroup, host: string, diagnostics: Diagnostic[]): 
         message: `route for ${host} is not forwarding to a cluster; gRPC clients cannot use it, so it is left out`,
       });
       continue;
+    }
+    const policy = ir.clusters.find((c) => c.name === r.cluster)?.loadBalancer?.policy;
+    if (policy === 'least_request' || policy === 'maglev') {
+      diagnostics.push({
+        severity: 'warning',
+        source: r.source,
+        field: 'load_balancer',
+        message: `load_balancer ${policy} is NACKed by grpc-js: gRPC clients of ${host} reject cluster ${r.cluster} (Envoys use it as configured)`,
+      });
     }
     out.push(route);
   }

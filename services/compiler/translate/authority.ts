@@ -35,5 +35,16 @@ function holds(h: HeaderMatch, value: string): boolean {
       return value.startsWith(h.value);
     case 'suffix':
       return value.endsWith(h.value);
+    case 'regex':
+      return fullMatch(h.value, value);
+  }
+}
+
+/** RE2 full match approximated with a JavaScript RegExp (patterns were checked for RE2 compatibility). */
+function fullMatch(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(`^(?:${pattern})$`, 'u').test(value);
+  } catch {
+    return false;
   }
 }

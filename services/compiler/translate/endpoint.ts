@@ -1,6 +1,8 @@
 /**
  * ClusterLoadAssignments. Every locality carries a load_balancing_weight (its endpoint count)
- * because grpc-js silently drops unweighted localities; all endpoints are priority 0 for now.
+ * because grpc-js silently drops unweighted localities. The locality is (region = source cluster,
+ * zone = Kubernetes zone); `priority` is set only when non-zero (proto3 default), so single-cluster
+ * output is unchanged. Priorities are contiguous from 0 (ir/endpoint-policy.ts guarantees it).
  */
 import type { ClusterLoadAssignment } from '../../../proto/gen/envoy/config/endpoint/v3/ClusterLoadAssignment.ts';
 import type { LocalityLbEndpoints } from '../../../proto/gen/envoy/config/endpoint/v3/LocalityLbEndpoints.ts';
@@ -15,6 +17,7 @@ export function translateEndpoints(set: EndpointSet): EnvoyResource {
       endpoint: { address: { socket_address: { address: a.ip, port_value: a.port } } },
     })),
     load_balancing_weight: { value: loc.addresses.length },
+    ...(loc.priority > 0 ? { priority: loc.priority } : {}),
   }));
   const message: ClusterLoadAssignment = { cluster_name: set.serviceName, endpoints };
   return { typeUrl: ENDPOINT_TYPE, name: set.serviceName, message };

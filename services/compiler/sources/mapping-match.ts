@@ -1,0 +1,105 @@
+/**
+ * Request-matching fields of a Mapping (emissary.md §1.2 "Header/host/method/query match"):
+ * headers, regex_headers, query_parameters, regex_query_parameters, hostname/host/host_regex and
+ * method/method_regex, collected into header conditions in Emissary's order.
+ */
+import { describeType, hasControlChars, isPlainObject } from './fields.ts';
+import type { ErrorSink } from './mapping-policies.ts';
+import type { MappingHeader } from './types.ts';
+
+/**
+ * True when `re` is a pattern both RE2 (Envoy) and this checker accept. Envoy NACKs a whole
+ * RouteConfiguration over one bad regex, so a Mapping with an unusable regex is rejected here.
+ * Lookaround and back-references compile in JavaScript but not in RE2.
+ */
+export function isRe2Compatible(re: string): boolean {
+  if (re === '' || hasControlChars(re)) return false;
+  if (/\(\?[=!<]|\\[1-9]|\\k</.test(re)) return false;
+  try {
+    new RegExp(re, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `headers` (exact; `true` = presence in v2) or `query_parameters`. A v2 `true` becomes the regex
+ * `.*`, exactly as Emissary's v2 → v3alpha1 conversion rewrites it (`v2BoolHeaders`).
+ */
+export function parseExactMap(
+  value: unknown,
+  field: string,
+  opts: { allowPresence: boolean; lowercase: boolean },
+  err: ErrorSink,
+): MappingHeader[] | undefined {
+  return parseMap(value, field, opts, false, err);
+}
+
+/** `regex_headers` / `regex_query_parameters`: name → RE2 pattern. */
+export function parseRegexMap(
+  value: unknown,
+  field: string,
+  opts: { lowercase: boolean },
+  err: ErrorSink,
+): MappingHeader[] | undefined {
+  return parseMap(value, field, { allowPresence: false, ...opts }, true, err);
+}
+
+function parseMap(
+  value: unknown,
+  field: string,
+  opts: { allowPresence: boolean; lowercase: boolean },
+  regex: boolean,
+  err: ErrorSink,
+): MappingHeader[] | undefined {
+  if (value === undefined || value === null) return [];
+  if (!isPlainObject(value)) {
+    err(field, `${field} must be a map of name to value, got ${describeType(value)}`);
+    return undefined;
+  }
+  const out = new Map<string, MappingHeader>();
+  let ok = true;
+  for (const [rawName, v] of Object.entries(value)) {
+    const name = opts.lowercase ? rawName.toLowerCase() : rawName;
+    const f = `${field}.${rawName}`;
+    if (name === '' || hasControlChars(name) || /\s/.test(name)) {
+      err(f, 'names must be non-empty and contain no spaces or control characters');
+      ok = false;
+    } else if (out.has(name)) {
+      err(f, `${name} is listed twice${opts.lowercase ? ' (header names are case-insensitive)' : ''}`);
+      ok = false;
+    } else if (v === true && opts.allowPresence) {
+      out.set(name, { name, value: '.*', regex: true });
+    } else if (typeof v === 'string' && !hasControlChars(v) && (!regex || isRe2Compatible(v))) {
+      out.set(name, regex ? { name, value: v, regex: true } : { name, value: v });
+    } else {
+      const expected = regex
+        ? 'an RE2 regular expression'
+        : opts.allowPresence
+          ? 'a string or true'
+          : 'a string';
+      err(f, `value must be ${expected}, got ${typeof v === 'string' ? JSON.stringify(v) : describeType(v)}`);
+      ok = false;
+    }
+  }
+  if (!ok) return undefined;
+  return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Validates a `hostname` / `host` glob: `*`, or one `*` only at the start or the end. */
+export function checkHostGlob(h: unknown, field: string, err: ErrorSink): string | undefined {
+  if (typeof h !== 'string') {
+    err(field, `${field} must be a string, got ${describeType(h)}`);
+    return undefined;
+  }
+  if (h === '' || hasControlChars(h) || /\s/.test(h)) {
+    err(field, `${field} must be a host name or glob`);
+    return undefined;
+  }
+  if (h !== '*' && (h.slice(1, -1).includes('*') || (h.startsWith('*') && h.endsWith('*')))) {
+    err(field, `${field} "${h}" may contain a single "*" only at its start or end`);
+    return undefined;
+  }
+  return h;
+}

@@ -1,0 +1,156 @@
+/**
+ * Publishes per-object status to the NATS KV bucket `ATTACHE_STATUS` (shared/events/status-keys.ts)
+ * after each commit, so every cluster's ingestor can write it back to Kubernetes.
+ *
+ * - A key is written only when its (state, reason) differs from what the bucket holds; `version`
+ *   records the snapshot that first produced that state. On start the bucket's current values are
+ *   loaded, so a restarted or newly elected compiler does not rewrite unchanged statuses.
+ * - An object compiled in several groups gets one status: an error in any group wins. Nothing is
+ *   written before every group has committed once, so a partial view never deletes a status.
+ * - A key is deleted when its object no longer has a status in any group (deleted, or moved to a
+ *   group this compiler does not compile).
+ * - Writes run one batch at a time, off the compile path. A failed write is logged and retried with
+ *   the next commit; it never blocks or fails a commit.
+ */
+import { type KV, Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Counter, type Registry } from 'prom-client';
+import {
+  decodeStatus,
+  encodeStatus,
+  type ObjectStatus,
+  parseStatusKey,
+  STATUS_BUCKET,
+  statusKey,
+} from '../../shared/events/status-keys.ts';
+import { errorMessage } from '../../shared/runtime/errors.ts';
+import type { Logger } from '../../shared/runtime/logger.ts';
+import type { Runner } from '../../shared/runtime/runner.ts';
+import { type GroupStatus, identity, mergeStatuses, objectStatuses } from './object-status.ts';
+import type { CommittedCompile } from './runner.ts';
+
+export interface StatusPublisherOptions {
+  /** NATS URL (JetStream enabled). */
+  url: string;
+  log: Logger;
+  registry: Registry;
+  /** Every group the compiler compiles: nothing is written until each has committed once. */
+  groups: readonly string[];
+  /** Bucket name; default `ATTACHE_STATUS`. */
+  bucket?: string;
+}
+
+export class StatusPublisher implements Runner {
+  readonly name = 'status-publisher';
+  private nc?: NatsConnection;
+  private kv?: KV;
+  /** What the bucket holds, by object identity. */
+  private readonly written = new Map<string, ObjectStatus & { key: string }>();
+  /** Latest statuses per group. */
+  private readonly byGroup = new Map<string, Map<string, GroupStatus>>();
+  private version = 0;
+  private flushing?: Promise<void>;
+  private again = false;
+  private started = false;
+  private readonly writes;
+
+  constructor(private readonly opts: StatusPublisherOptions) {
+    this.writes = new Counter({
+      name: 'attache_status_writes_total',
+      help: 'object status writes to the status bucket by operation and outcome',
+      labelNames: ['op', 'outcome'],
+      registers: [opts.registry],
+    });
+  }
+
+  async start(): Promise<void> {
+    this.nc = await connect({ servers: this.opts.url, name: 'attache-status-publisher' });
+    this.kv = await new Kvm(this.nc).create(this.opts.bucket ?? STATUS_BUCKET, { history: 1 });
+    for await (const key of await this.kv.keys()) {
+      const entry = await this.kv.get(key);
+      const parts = parseStatusKey(key);
+      const value = entry && entry.operation === 'PUT' ? decodeStatus(entry.string()) : undefined;
+      if (parts && value) this.written.set(identity(parts), { ...value, key });
+    }
+    this.started = true;
+  }
+
+  ready(): boolean {
+    return this.started;
+  }
+
+  /** The runner's commit hook. Never throws; the writes happen in the background. */
+  onCommit = (commit: CommittedCompile): void => {
+    this.byGroup.set(commit.group, objectStatuses(commit.group, commit.records, commit.diagnostics));
+    this.version = Math.max(this.version, commit.version);
+    this.kick();
+  };
+
+  /** Resolves once every status known so far is written (tests). */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  async close(): Promise<void> {
+    await this.idle().catch(() => {});
+    await this.nc?.drain().catch(() => {});
+  }
+
+  private kick(): void {
+    if (this.flushing) {
+      this.again = true;
+      return;
+    }
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const kv = this.kv;
+    // Until every group has reported, an object's status (and whether it still exists) is unknown.
+    if (!kv || this.opts.groups.some((g) => !this.byGroup.has(g))) return;
+    const desired = new Map<string, GroupStatus>();
+    const ids = new Set([...this.byGroup.values()].flatMap((m) => [...m.keys()]));
+    for (const id of ids) {
+      const merged = mergeStatuses([...this.byGroup.values()].flatMap((m) => m.get(id) ?? []));
+      if (merged) desired.set(id, merged);
+    }
+    let failed = 0;
+    for (const [id, s] of [...desired].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const held = this.written.get(id);
+      if (held && held.state === s.state && held.reason === s.reason) continue;
+      const value: ObjectStatus = { state: s.state, reason: s.reason, version: this.version };
+      const key = statusKey(s.object);
+      try {
+        await kv.put(key, encodeStatus(value));
+        this.written.set(id, { ...value, key });
+        this.writes.inc({ op: 'put', outcome: 'ok' });
+      } catch (err) {
+        failed++;
+        this.writes.inc({ op: 'put', outcome: 'error' });
+        this.opts.log.warn(
+          { key, err: errorMessage(err) },
+          'status write failed; retried after the next commit',
+        );
+      }
+    }
+    for (const [id, held] of [...this.written]) {
+      if (desired.has(id)) continue;
+      try {
+        await kv.delete(held.key);
+        this.written.delete(id);
+        this.writes.inc({ op: 'delete', outcome: 'ok' });
+      } catch (err) {
+        failed++;
+        this.writes.inc({ op: 'delete', outcome: 'error' });
+        this.opts.log.warn({ key: held.key, err: errorMessage(err) }, 'status delete failed; retried later');
+      }
+    }
+    if (failed > 0) this.opts.log.warn({ failed }, 'some statuses were not published');
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Per-listener virtual hosts (emissary.md §2.3; v3listener.py `compute_routes`, v3route.py route
+ * variants). Each Host bound to a listener gets one virtual host holding, in group order, every
+ * route of the groups associated with it, each turned into the variants the listener's
+ * securityModel and the Host's insecure action call for:
+ *
+ * - matcher `xfp-https` adds `x-forwarded-proto: https`; `xfp-http` drops any XFP condition
+ *   (it means "not known to be https"); `always` leaves the match alone;
+ * - action Route keeps the route; Redirect replaces its action with an HTTPS redirect (and turns
+ *   ext_authz off); Reject answers 404 directly. ACME challenges are always routed.
+ *
+ * When both variants would Route, one unconditioned route is emitted instead of two (same
+ * behaviour, half the routes; Emissary emits both).
+ *
+ * Host ↔ group association is Emissary's strict mode: the Mapping hostname glob must overlap the
+ * Host's hostname (a host_regex Mapping matches every Host), and when the Host has a
+ * mappingSelector, some Mapping of the group must carry those labels too.
+ */
+import type { Route } from '../../../proto/gen/envoy/config/route/v3/Route.ts';
+import type { VirtualHost } from '../../../proto/gen/envoy/config/route/v3/VirtualHost.ts';
+import { hostGlobsOverlap, labelsMatch } from '../ir/build-edge.ts';
+import type { IR, RouteGroup } from '../ir/types.ts';
+import { type EdgeIR, type HostIR, mappingKey, type SocketListener } from '../ir/types-edge.ts';
+import { extAuthzDisabled } from './ext-authz.ts';
+import { cumulativeFraction, translateRedirect, translateRoute } from './route.ts';
+
+const XFP = 'x-forwarded-proto';
+const ACME_PREFIX = '/.well-known/acme-challenge/';
+
+type Matcher = 'always' | 'xfp-https' | 'xfp-http';
+type Action = HostIR['insecureAction'];
+
+/** One route group with its socket routes, in evaluation order. */
+export interface RouteEntry {
+  group: RouteGroup;
+  routes: Route[];
+}
+
+/** The socket routes of every group (the same routes route.ts `socketRoutes` lists), with their group. */
+export function routeEntries(ir: IR): RouteEntry[] {
+  return ir.groups.map((g) => ({
+    group: g,
+    routes: g.redirect
+      ? [translateRedirect(g, g.redirect)]
+      : g.routes.map((r) =>
+          translateRoute(g, r, { headers: g.headers, fraction: cumulativeFraction(r), grpcTimeout: false }),
+        ),
+  }));
+}
+
+/** Whether a Host takes a route group (irhost.py `matches_httpgroup`, strict mode). */
+export function hostTakesGroup(
+  host: HostIR,
+  group: RouteGroup,
+  edge: Pick<EdgeIR, 'mappingLabels'>,
+): boolean {
+  const hostMatch = group.hostRegex || hostGlobsOverlap(host.hostname, group.hostname || '*');
+  if (!hostMatch) return false;
+  if (!host.mappingSelector) return true;
+  const sources = [...group.routes.map((r) => r.source), ...(group.redirect ? [group.redirect.source] : [])];
+  return sources.some((s) => labelsMatch(host.mappingSelector, edge.mappingLabels.get(mappingKey(s)) ?? {}));
+}
+
+/** Whether a listener serves a Host at all: an INSECURE listener drops Hosts that reject insecure requests. */
+export function listenerServesHost(l: SocketListener, host: HostIR): boolean {
+  return !(l.securityModel === 'INSECURE' && host.insecureAction === 'Reject');
+}
+
+export function virtualHost(
+  l: SocketListener,
+  host: HostIR,
+  entries: readonly RouteEntry[],
+  edge: EdgeIR,
+): VirtualHost {
+  const candidates: { matcher: Matcher; action: Action }[] = [];
+  if (l.securityModel !== 'INSECURE')
+    candidates.push({ matcher: l.securityModel === 'SECURE' ? 'always' : 'xfp-https', action: 'Route' });
+  if (l.securityModel !== 'SECURE') {
+    candidates.push({
+      matcher: l.securityModel === 'INSECURE' ? 'always' : 'xfp-http',
+      action: host.insecureAction,
+    });
+  }
+  const collapsed =
+    candidates.length === 2 && candidates[1]!.action === 'Route'
+      ? [{ matcher: 'always' as const, action: 'Route' as const }]
+      : candidates;
+  const routes: Route[] = [];
+  for (const entry of entries) {
+    if (!hostTakesGroup(host, entry.group, edge)) continue;
+    for (const route of entry.routes) {
+      for (const c of collapsed) {
+        const action = route.match?.prefix === ACME_PREFIX ? 'Route' : c.action;
+        routes.push(variant(route, c.matcher, action, edge.extAuthz !== undefined));
+      }
+    }
+  }
+  return { name: `${l.name}-${host.hostname}`, domains: [host.hostname], routes };
+}
+
+function variant(route: Route, matcher: Matcher, action: Action, authOn: boolean): Route {
+  let match = route.match;
+  if (matcher !== 'always' && match) {
+    const headers = (match.headers ?? []).filter((h) => h.name?.toLowerCase() !== XFP);
+    if (matcher === 'xfp-https') headers.push({ name: XFP, string_match: { exact: 'https' } });
+    const { headers: _old, ...rest } = match;
+    match = headers.length > 0 ? { ...rest, headers } : rest;
+  }
+  if (action === 'Route') return { ...route, match };
+  const { route: _r, redirect: _d, direct_response: _x, typed_per_filter_config: perFilter, ...rest } = route;
+  if (action === 'Redirect') {
+    const filters = { ...(perFilter ?? {}), ...(authOn ? extAuthzDisabled() : {}) };
+    return {
+      ...rest,
+      match,
+      redirect: { https_redirect: true },
+      ...(Object.keys(filters).length > 0 ? { typed_per_filter_config: filters } : {}),
+    };
+  }
+  return { ...rest, match, direct_response: { status: 404 } };
+}

@@ -1,0 +1,278 @@
+/**
+ * Structural validation of generated Envoy resources against the protoc-gen-validate rules in
+ * Envoy's own protos, so Attaché never sends configuration Envoy would reject on structure.
+ *
+ * The resource is decoded from the exact bytes that will be sent, with the same proto root, and
+ * walked field by field: message/oneof presence, the value rule families (pgv-checks.ts),
+ * repeated and map rules, and every `Any` is decoded by its type URL and walked in turn. Subtrees
+ * whose types carry no rules at all are not visited (pgv-rules.ts `isRelevant`), which keeps a
+ * large RouteConfiguration cheap. Problems carry a path such as
+ * `ClusterLoadAssignment[name=foo].endpoints[0].lb_endpoints[1].load_balancing_weight: must be >= 1`.
+ */
+import type protobuf from 'protobufjs';
+import { envoyRoot, messageType } from '../../../proto/root.ts';
+import { messageNameOf } from '../../../shared/xds/type-urls.ts';
+import {
+  checkAnyType,
+  checkBool,
+  checkBytes,
+  checkDuration,
+  checkEnum,
+  checkNumber,
+  checkString,
+  NUMERIC_FAMILIES,
+  toBig,
+} from './pgv-checks.ts';
+import { type FieldPlan, type FieldRules, isRelevant, planFor } from './pgv-rules.ts';
+
+export interface PgvProblem {
+  /** Where: resource type and name, then the proto field path (`[i]` for list items, `["k"]` for map keys). */
+  path: string;
+  /** What rule is violated, e.g. `must be > 0`. */
+  message: string;
+}
+
+/** What the validator could not check; accumulated across calls when the same object is passed. */
+export interface PgvStats {
+  /** Messages visited. */
+  messages: number;
+  /** Rules present but not evaluated (untranslatable RE2 patterns, `lt_now`, …), by rule. */
+  skippedRules: Map<string, number>;
+  /** `Any` values whose type is not in the proto root, by type URL. */
+  unknownAnyTypes: Map<string, number>;
+}
+
+export function newPgvStats(): PgvStats {
+  return { messages: 0, skippedRules: new Map(), unknownAnyTypes: new Map() };
+}
+
+export function formatPgvProblem(p: PgvProblem): string {
+  return `${p.path}: ${p.message}`;
+}
+
+type Msg = Record<string, unknown>;
+
+interface Walk {
+  problems: PgvProblem[];
+  stats: PgvStats;
+  skip(rule: string): void;
+}
+
+/** Validates one encoded resource of `typeUrl`; returns its problems (empty when it is valid). */
+export function validateResourceBytes(
+  typeUrl: string,
+  name: string,
+  bytes: Uint8Array,
+  stats: PgvStats = newPgvStats(),
+): PgvProblem[] {
+  const type = messageType(messageNameOf(typeUrl));
+  const root = `${type.name}[name=${name}]`;
+  let message: Msg;
+  try {
+    message = type.decode(bytes) as unknown as Msg;
+  } catch (err) {
+    return [{ path: root, message: `does not decode: ${err instanceof Error ? err.message : String(err)}` }];
+  }
+  return validateDecoded(type, message, root, stats);
+}
+
+/** Validates a message already decoded with the Envoy root (a protobufjs message instance). */
+export function validateDecoded(
+  type: protobuf.Type,
+  message: Msg,
+  path: string,
+  stats: PgvStats = newPgvStats(),
+): PgvProblem[] {
+  const w: Walk = {
+    problems: [],
+    stats,
+    skip: (rule) => stats.skippedRules.set(rule, (stats.skippedRules.get(rule) ?? 0) + 1),
+  };
+  walkMessage(type, message, path, w);
+  return w.problems;
+}
+
+function has(msg: Msg, field: string): boolean {
+  return Object.hasOwn(msg, field) && msg[field] !== null && msg[field] !== undefined;
+}
+
+function walkMessage(type: protobuf.Type, msg: Msg, path: string, w: Walk): void {
+  const plan = planFor(type);
+  if (plan.disabled) return;
+  w.stats.messages++;
+  for (const oneof of plan.requiredOneofs) {
+    if (!oneof.members.some((m) => has(msg, m)))
+      w.problems.push({
+        path,
+        message: `one of ${oneof.members.join(', ')} must be set (oneof ${oneof.name})`,
+      });
+  }
+  for (const f of plan.fields) {
+    if (!f.rules && f.shape !== 'any' && !(f.resolvedType && isRelevant(f.resolvedType))) continue;
+    if (f.inOneof && !has(msg, f.name)) continue;
+    const fpath = `${path}.${f.name}`;
+    const value = msg[f.name];
+    if (f.mapKeyType !== undefined) walkMap(f, (value ?? {}) as Msg, fpath, w);
+    else if (f.repeated) walkRepeated(f, Array.isArray(value) ? value : [], fpath, w);
+    else checkValue(f, value, f.rules, fpath, w);
+  }
+}
+
+function walkRepeated(f: FieldPlan, items: unknown[], path: string, w: Walk): void {
+  const rules = f.rules?.repeated as Record<string, unknown> | undefined;
+  if (rules && !(rules.ignore_empty === true && items.length === 0)) {
+    if (rules.min_items !== undefined && items.length < Number(rules.min_items))
+      w.problems.push({ path, message: `must have at least ${rules.min_items} item(s)` });
+    if (rules.max_items !== undefined && items.length > Number(rules.max_items))
+      w.problems.push({ path, message: `must have at most ${rules.max_items} item(s)` });
+    if (rules.unique === true) {
+      const seen = new Set<string>();
+      items.forEach((item, i) => {
+        const key = scalarKey(item);
+        if (seen.has(key)) w.problems.push({ path: `${path}[${i}]`, message: 'must be unique in the list' });
+        seen.add(key);
+      });
+    }
+  }
+  const itemRules = rules?.items as FieldRules | undefined;
+  if (!itemRules && !(f.resolvedType && (f.shape === 'any' || isRelevant(f.resolvedType)))) return;
+  for (let i = 0; i < items.length; i++) checkValue(f, items[i], itemRules, `${path}[${i}]`, w);
+}
+
+function walkMap(f: FieldPlan, entries: Msg, path: string, w: Walk): void {
+  const keys = Object.keys(entries);
+  const rules = f.rules?.map as Record<string, unknown> | undefined;
+  if (rules && !(rules.ignore_empty === true && keys.length === 0)) {
+    if (rules.min_pairs !== undefined && keys.length < Number(rules.min_pairs))
+      w.problems.push({ path, message: `must have at least ${rules.min_pairs} entr(ies)` });
+    if (rules.max_pairs !== undefined && keys.length > Number(rules.max_pairs))
+      w.problems.push({ path, message: `must have at most ${rules.max_pairs} entr(ies)` });
+  }
+  const keyRules = rules?.keys as FieldRules | undefined;
+  const valueRules = rules?.values as FieldRules | undefined;
+  const keyPlan: FieldPlan = {
+    name: f.name,
+    protoType: f.mapKeyType ?? 'string',
+    shape: 'scalar',
+    repeated: false,
+    inOneof: false,
+  };
+  for (const key of keys) {
+    const entryPath = `${path}[${JSON.stringify(key)}]`;
+    if (keyRules)
+      checkValue(
+        keyPlan,
+        keyPlan.protoType === 'string' ? key : mapKeyValue(key),
+        keyRules,
+        `${entryPath}(key)`,
+        w,
+      );
+    checkValue(f, entries[key], valueRules, entryPath, w);
+  }
+}
+
+/** protobufjs map keys are strings; numeric keys are compared as numbers. */
+function mapKeyValue(key: string): unknown {
+  return /^-?\d+$/.test(key) ? toBig(key) : key;
+}
+
+function scalarKey(v: unknown): string {
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  return typeof v === 'object' && v !== null ? String(v) : `${typeof v}:${String(v)}`;
+}
+
+/** Checks one value (a singular field, a list item or a map value) against `rules`, then recurses. */
+function checkValue(
+  f: FieldPlan,
+  value: unknown,
+  rules: FieldRules | undefined,
+  path: string,
+  w: Walk,
+): void {
+  const push = (messages: string[]) => {
+    for (const message of messages) w.problems.push({ path, message });
+  };
+  if (f.shape === 'scalar') {
+    if (rules) push(scalarRules(rules, value, w));
+    return;
+  }
+  if (f.shape === 'enum') {
+    if (rules?.enum) push(checkEnum(rules.enum, value, f.resolvedEnum));
+    return;
+  }
+  if (value === null || value === undefined) {
+    const required = ['message', 'duration', 'timestamp', 'any'].some((k) => rules?.[k]?.required === true);
+    if (required) w.problems.push({ path, message: 'is required' });
+    return;
+  }
+  const msg = value as Msg;
+  switch (f.shape) {
+    case 'duration':
+      if (rules?.duration) push(checkDuration(rules.duration, msg, w.skip));
+      return;
+    case 'timestamp':
+      if (rules?.timestamp) push(checkDuration(rules.timestamp, msg, w.skip));
+      return;
+    case 'wrapper':
+      if (rules) push(scalarRules(rules, msg.value, w));
+      return;
+    case 'any':
+      if (rules?.any) push(checkAnyType(rules.any, String(msg.type_url ?? '')));
+      if (rules?.message?.skip !== true) walkAny(msg, path, w);
+      return;
+    default:
+      if (rules?.message?.skip !== true && f.resolvedType && isRelevant(f.resolvedType))
+        walkMessage(f.resolvedType, msg, path, w);
+  }
+}
+
+function scalarRules(rules: FieldRules, value: unknown, w: Walk): string[] {
+  const out: string[] = [];
+  for (const [family, r] of Object.entries(rules)) {
+    if (family === 'message' || !r || typeof r !== 'object') continue;
+    if (NUMERIC_FAMILIES.has(family)) out.push(...checkNumber(family, r, value));
+    else if (family === 'string') out.push(...checkString(r, value, w.skip));
+    else if (family === 'bytes') out.push(...checkBytes(r, value, w.skip));
+    else if (family === 'bool') out.push(...checkBool(r, value));
+    else w.skip(`${family} on a scalar`);
+  }
+  return out;
+}
+
+const anyTypes = new Map<string, protobuf.Type | null>();
+
+function anyType(typeUrl: string): protobuf.Type | null {
+  let t = anyTypes.get(typeUrl);
+  if (t === undefined) {
+    const name = typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+    const found = name ? envoyRoot().lookup(name) : null;
+    t = found && 'fieldsArray' in found ? (found as protobuf.Type) : null;
+    anyTypes.set(typeUrl, t);
+  }
+  return t;
+}
+
+function walkAny(any: Msg, path: string, w: Walk): void {
+  const typeUrl = String(any.type_url ?? '');
+  if (typeUrl === '') {
+    w.problems.push({ path, message: 'Any has an empty type_url' });
+    return;
+  }
+  const type = anyType(typeUrl);
+  if (!type) {
+    w.stats.unknownAnyTypes.set(typeUrl, (w.stats.unknownAnyTypes.get(typeUrl) ?? 0) + 1);
+    return;
+  }
+  if (!isRelevant(type)) return;
+  let inner: Msg;
+  try {
+    inner = type.decode((any.value as Uint8Array | undefined) ?? new Uint8Array()) as unknown as Msg;
+  } catch (err) {
+    w.problems.push({
+      path,
+      message: `does not decode as ${type.name}: ${err instanceof Error ? err.message : String(err)}`,
+    });
+    return;
+  }
+  walkMessage(type, inner, `${path}<${type.name}>`, w);
+}

@@ -1,0 +1,236 @@
+/**
+ * Status write-back against a real nats-server (KV) and the fake Kubernetes API server (the one
+ * stand-in: no kube-apiserver can run here). The compiler side is the real StatusPublisher fed
+ * by real compile() results.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type KV, Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Registry } from 'prom-client';
+import type { SourceObject } from '../../../shared/events/envelope.ts';
+import { STATUS_BUCKET, statusKey } from '../../../shared/events/status-keys.ts';
+import { createLogger } from '../../../shared/runtime/logger.ts';
+import { DEFAULT_RESOURCE_TYPES, type FakeKube, startFakeKube } from '../../../test/fake-kube/fake-kube.ts';
+import { eventually } from '../../../test/harness/eventually.ts';
+import { startNats, type TestServer } from '../../../test/harness/servers.ts';
+import { compile, type SourceRecord } from '../../compiler/compile.ts';
+import { StatusPublisher } from '../../compiler/status-publisher.ts';
+import { LeaderElector } from './leader-election.ts';
+import { IngressStatusSync } from './status-ingress.ts';
+import { StatusWriter } from './status-writer.ts';
+
+/** coordination.k8s.io/v1 leases, served in addition to the fake's default types. */
+export const LEASE_TYPE = {
+  group: 'coordination.k8s.io',
+  version: 'v1',
+  plural: 'leases',
+  kind: 'Lease',
+  namespaced: true,
+  builtin: true,
+  statusSubresource: false,
+} as const;
+
+const log = createLogger('test', 'warn');
+const MAPPING = { apiVersion: 'getambassador.io/v3alpha1', kind: 'Mapping' };
+
+function mapping(name: string, spec: Record<string, unknown>): SourceObject {
+  return { ...MAPPING, metadata: { name, namespace: 'apps', generation: 1 }, spec };
+}
+
+describe('status write-back', () => {
+  let nats: TestServer;
+  let kube: FakeKube;
+  let nc: NatsConnection;
+  let kv: KV;
+
+  before(async () => {
+    nats = await startNats();
+    kube = await startFakeKube({ resources: [...DEFAULT_RESOURCE_TYPES, LEASE_TYPE] });
+    nc = await connect({ servers: nats.url });
+    kv = await new Kvm(nc).create(STATUS_BUCKET, { history: 1 });
+  });
+
+  after(async () => {
+    await nc?.close();
+    await kube?.close();
+    await nats?.dispose();
+  });
+
+  test('status write-back — Mapping status is written once per change, never when unchanged', async () => {
+    const good = mapping('good', { prefix: '/good/', service: 'good:80' });
+    const bad = mapping('bad', { prefix: '/bad/', service: 'bad:80', weight: 'heavy' });
+    for (const o of [good, bad]) kube.apply(o);
+    const publisher = new StatusPublisher({
+      url: nats.url,
+      log,
+      registry: new Registry(),
+      groups: ['default'],
+    });
+    await publisher.start();
+    const writer = new StatusWriter({
+      cluster: 'east',
+      kubeConfig: kube.kubeconfig(),
+      kv,
+      log,
+      registry: new Registry(),
+    });
+    await writer.start();
+    try {
+      const commit = (version: number, objects: SourceObject[]) => {
+        const records: SourceRecord[] = objects.map((object) => ({ cluster: 'east', object }));
+        const { diagnostics } = compile(records, { group: 'default' });
+        publisher.onCommit({ group: 'default', version, records, diagnostics });
+      };
+      commit(10, [good, bad]);
+      await eventually(() => {
+        const stored = (n: string) => kube.get(MAPPING, 'apps', n)?.status as Record<string, unknown>;
+        assert.deepEqual(stored('good'), { state: 'Running' });
+        assert.equal(stored('bad')?.state, 'Inactive');
+        assert.match(String(stored('bad')?.reason), /weight/);
+      });
+      const entry = await kv.get(
+        statusKey({ cluster: 'east', kind: 'Mapping', namespace: 'apps', name: 'bad' }),
+      );
+      assert.equal(entry?.json<{ version: number }>().version, 10);
+      const writesAfterFirst = kube.statusWrites().filter((w) => w.changed).length;
+      assert.equal(writesAfterFirst, 2);
+
+      // The same statuses again (a new snapshot version): no KV write, no Kubernetes write.
+      const revision = (await kv.status()).values;
+      commit(11, [good, bad]);
+      await publisher.idle();
+      await new Promise((r) => setTimeout(r, 300));
+      await writer.idle();
+      assert.equal((await kv.status()).values, revision, 'unchanged statuses are not re-published');
+      assert.equal(kube.statusWrites().length, writesAfterFirst, 'no status PUT when nothing changed');
+
+      // Fixing the bad Mapping: exactly one more write.
+      const fixed = mapping('bad', { prefix: '/bad/', service: 'bad:80' });
+      kube.apply(fixed);
+      commit(12, [good, fixed]);
+      await eventually(() =>
+        assert.deepEqual(kube.get(MAPPING, 'apps', 'bad')?.status, { state: 'Running' }),
+      );
+      await writer.idle();
+      assert.equal(kube.statusWrites().filter((w) => w.changed).length, writesAfterFirst + 1);
+      assert.ok(kube.statusWrites().every((w) => w.code === 200));
+    } finally {
+      await writer.close();
+      await publisher.close();
+    }
+  });
+
+  test('status write-back — only the lease holder writes; the other replica takes over on release', async () => {
+    kube.apply(mapping('leased', { prefix: '/leased/', service: 'x:80' }));
+    const mk = (identity: string) =>
+      new LeaderElector({
+        cluster: 'west',
+        kubeConfig: kube.kubeconfig(),
+        namespace: 'attache',
+        leaseName: 'attache-status-west',
+        identity,
+        retryPeriodMs: 100,
+        leaseDurationSec: 2,
+        renewDeadlineMs: 1500,
+        log,
+        registry: new Registry(),
+      });
+    const a = mk('replica-a');
+    const b = mk('replica-b');
+    await a.start();
+    await b.start();
+    try {
+      await eventually(() => assert.equal(Number(a.isLeader()) + Number(b.isLeader()), 1));
+      const leader = a.isLeader() ? a : b;
+      const follower = leader === a ? b : a;
+      const writerOf = (e: LeaderElector) =>
+        new StatusWriter({
+          cluster: 'west',
+          kubeConfig: kube.kubeconfig(),
+          kv,
+          log,
+          registry: new Registry(),
+          isLeader: () => e.isLeader(),
+        });
+      const followerWriter = writerOf(follower);
+      await followerWriter.start();
+      await kv.put(
+        statusKey({ cluster: 'west', kind: 'Mapping', namespace: 'apps', name: 'leased' }),
+        JSON.stringify({ state: 'accepted', reason: '', version: 1 }),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(kube.get(MAPPING, 'apps', 'leased')?.status, undefined, 'a follower writes nothing');
+
+      await leader.close();
+      await eventually(() => assert.ok(follower.isLeader(), 'the follower acquires the released lease'));
+      followerWriter.leadershipChanged();
+      await eventually(() =>
+        assert.deepEqual(kube.get(MAPPING, 'apps', 'leased')?.status, { state: 'Running' }),
+      );
+      const lease = kube.get(
+        { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' },
+        'attache',
+        'attache-status-west',
+      );
+      const spec = lease?.spec as Record<string, unknown>;
+      assert.equal(spec.holderIdentity, follower === a ? 'replica-a' : 'replica-b');
+      assert.equal(spec.leaseTransitions, 1);
+      await followerWriter.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('status write-back — Ingress load-balancer status follows the Attaché Service, written only when different', async () => {
+    kube.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'attache',
+        namespace: 'attache',
+        labels: { 'app.kubernetes.io/component': 'ambassador-service' },
+      },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80 }] },
+      status: { loadBalancer: { ingress: [{ ip: '203.0.113.7' }] } },
+    });
+    kube.apply({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'IngressClass',
+      metadata: { name: 'attache' },
+      spec: { controller: 'getambassador.io/ingress-controller' },
+    });
+    const ingress = (name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) =>
+      kube.apply({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name, namespace: 'apps', annotations },
+        spec,
+      });
+    ingress('by-class', {
+      ingressClassName: 'attache',
+      defaultBackend: { service: { name: 'x', port: { number: 80 } } },
+    });
+    ingress('by-annotation', {}, { 'kubernetes.io/ingress.class': 'ambassador' });
+    ingress('not-ours', { ingressClassName: 'nginx' });
+    const sync = new IngressStatusSync({
+      cluster: 'east',
+      kubeConfig: kube.kubeconfig(),
+      serviceNamespace: 'attache',
+      log,
+      intervalMs: 60_000,
+    });
+    await sync.syncNow();
+    const ING = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' };
+    const lbOf = (n: string) =>
+      (kube.get(ING, 'apps', n)?.status as { loadBalancer?: unknown } | undefined)?.loadBalancer;
+    assert.deepEqual(lbOf('by-class'), { ingress: [{ ip: '203.0.113.7' }] });
+    assert.deepEqual(lbOf('by-annotation'), { ingress: [{ ip: '203.0.113.7' }] });
+    assert.equal(lbOf('not-ours'), undefined);
+    assert.equal(sync.written, 2);
+    await sync.syncNow();
+    assert.equal(sync.written, 2, 'in-sync Ingresses are not written again');
+    await sync.close();
+  });
+});
