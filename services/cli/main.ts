@@ -40,6 +40,9 @@ try {
     case 'fanout':
       await (await import('../fanout/fanout-service.ts')).runFanout(flags);
       break;
+    case 'status':
+      process.exitCode = await (await import('../fanout/status-command.ts')).runStatus(flags);
+      break;
     case 'translate':
       process.exitCode = await (await import('./translate.ts')).runTranslate(flags);
       break;

@@ -5,9 +5,13 @@
  * Runners, in start order:
  *   1. snapshot store — Redis connection
  *   2. snapshot cache — loads every group's head, then tails the snapshot log
- *   3. ADS server     — accepts streams only once the cache holds the current snapshots
- *   4. admin          — /readyz, /metrics, /debug/snapshot
+ *   3. fleet events   — (with --nats) NATS publisher of NACK and status events; never blocks xDS
+ *   4. fleet reporter — turns stream events into NACK events and periodic status summaries
+ *   5. ADS server     — accepts streams only once the cache holds the current snapshots; closed
+ *                       first on SIGTERM, draining streams over --drain-window while 3–4 still report
+ *   6. admin          — /readyz, /metrics, /debug/fleet
  */
+import os from 'node:os';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
@@ -15,6 +19,9 @@ import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
+import { durationFlag, tlsFlags } from './fanout-flags.ts';
+import { FleetEventPublisher } from './fleet/fleet-event-publisher.ts';
+import { FleetReporter } from './fleet/fleet-reporter.ts';
 import { AdsServerRunner } from './server/ads-server.ts';
 
 export async function runFanout(flags: Record<string, FlagValue>): Promise<never> {
@@ -27,23 +34,46 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     log,
   });
   const cache = new SnapshotCache({ store, log, registry });
-  const ads = new AdsServerRunner({
+  const fanoutId = flag.str(flags, 'fanout-id') ?? os.hostname();
+  const natsUrl = flag.str(flags, 'nats');
+  const publisher = natsUrl ? new FleetEventPublisher({ servers: natsUrl, log, registry }) : undefined;
+  const fleet = new FleetReporter({
+    fanoutId,
+    source: { groups: () => ads.groups(), summary: (group) => ads.summary(group) },
+    publish: publisher ? (subject, body) => publisher.publish(subject, body) : undefined,
+    log,
+  });
+  const ads: AdsServerRunner = new AdsServerRunner({
     cache,
     host: flag.str(flags, 'bind') ?? '0.0.0.0',
     port: flag.num(flags, 'xds-port'),
     log,
     registry,
     defaultGroup: flag.str(flags, 'default-group') ?? 'default',
+    events: fleet,
+    tls: tlsFlags(flags),
+    maxConnectionAgeMs: durationFlag(flags, 'max-connection-age', '30m'),
+    drainWindowMs: durationFlag(flags, 'drain-window', '10s'),
+    initialPushConcurrency: flag.num(flags, 'initial-push-concurrency'),
   });
   const runners: Runner[] = [
     { name: 'snapshot-store', start: async () => {}, ready: () => true, close: () => store.close() },
     cache,
+    ...(publisher ? [publisher] : []),
+    fleet,
     ads,
     new AdminServer({
       host: flag.str(flags, 'admin-host') ?? '0.0.0.0',
       port: flag.num(flags, 'admin-port'),
       registry,
       runners: () => runners,
+      debug: {
+        '/debug/fleet': async () => ({
+          fanout: fanoutId,
+          groups: fleet.statuses(),
+          streams: ads.streamCount,
+        }),
+      },
       log,
     }),
   ];

@@ -211,6 +211,13 @@ export class SnapshotCache implements Runner, SnapshotSource {
       }
       const resources = new Map<string, CachedResource>();
       for (const e of tm.resources) {
+        // An unchanged resource keeps its object, so whatever was derived from it once (delta
+        // `Resource` bytes) is reused across versions.
+        const kept = old?.resources.get(e.name);
+        if (kept && kept.hash === e.hash && kept.onDemand === (e.onDemand === true)) {
+          resources.set(e.name, kept);
+          continue;
+        }
         const any = this.blobs.get(e.hash)?.any ?? packed.get(e.hash);
         if (!any) throw new Error(`internal: blob ${e.hash} neither held nor fetched`);
         resources.set(e.name, { name: e.name, hash: e.hash, any, onDemand: e.onDemand === true });

@@ -1,6 +1,6 @@
 /**
- * Prometheus metrics of the ADS server. Labels are bounded: xDS type (short name) and group,
- * never node or stream ids.
+ * Prometheus metrics of the ADS server. Labels are bounded: xDS type (short name), group,
+ * protocol and fixed reasons, never node or stream ids.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
@@ -13,6 +13,12 @@ export class AdsMetrics {
   readonly nacks: Counter<'type' | 'group'>;
   /** Requests ignored because their nonce was not the last one sent for that type. */
   readonly staleNonces: Counter<'type' | 'group'>;
+  /** Streams refused because the client certificate does not allow the claimed group. */
+  readonly permissionDenied: Counter;
+  /** Streams the server ended, by reason (max_age, drain, shutdown). */
+  readonly streamsEnded: Counter<'reason'>;
+  /** Streams waiting for an initial-push permit. */
+  readonly initialPushQueued: Gauge;
 
   constructor(registry: Registry) {
     this.streams = new Gauge({
@@ -37,6 +43,22 @@ export class AdsMetrics {
       name: 'attache_fanout_stale_nonces_total',
       help: 'DiscoveryRequests ignored because they answered an older response',
       labelNames: ['type', 'group'],
+      registers: [registry],
+    });
+    this.permissionDenied = new Counter({
+      name: 'attache_fanout_permission_denied_total',
+      help: 'Streams refused because the client certificate does not allow the group the node claims',
+      registers: [registry],
+    });
+    this.streamsEnded = new Counter({
+      name: 'attache_fanout_streams_ended_total',
+      help: 'Streams ended by the server (status OK) so clients reconnect, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.initialPushQueued = new Gauge({
+      name: 'attache_fanout_initial_push_queued',
+      help: 'Streams waiting for an initial-push permit (reconnect storm back-pressure)',
       registers: [registry],
     });
   }

@@ -1,6 +1,8 @@
 /**
- * The ADS gRPC server of a fan-out node: binds, serves state-of-the-world ADS from a snapshot
- * source, and on close ends every stream (status OK, so clients reconnect) before shutting down.
+ * The xDS gRPC server of a fan-out node: binds (plaintext, TLS or mutual TLS), serves ADS (SotW
+ * and delta) and the per-type discovery services from a snapshot source, and on close drains:
+ * it stops accepting (GOAWAY, listener closed), ends open streams with status OK spread over the
+ * drain window so clients reconnect elsewhere gradually, then shuts down.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
@@ -9,8 +11,21 @@ import type { Runner } from '../../../shared/runtime/runner.ts';
 import type { SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents } from './ads-events.ts';
 import { AdsMetrics } from './ads-metrics.ts';
-import { adsServiceDefinition } from './ads-service.ts';
-import { SotwServer, type StreamStatus } from './sotw-server.ts';
+import { adsServiceDefinition, TYPE_SERVICES, typeServiceDefinition } from './ads-service.ts';
+import { type GroupSummary, StreamHub, type StreamStatus } from './stream-hub.ts';
+
+export type { StreamStatus } from './stream-hub.ts';
+
+/** PEM material for the xDS port. */
+export interface AdsTlsOptions {
+  cert: Buffer;
+  key: Buffer;
+  /**
+   * CA bundle for client certificates. When set, clients must present a certificate it signed
+   * (mutual TLS) and each stream's group is bound to the certificate identity (peer-identity.ts).
+   */
+  clientCa?: Buffer;
+}
 
 export interface AdsServerRunnerOptions {
   cache: SnapshotSource;
@@ -22,19 +37,29 @@ export interface AdsServerRunnerOptions {
   /** Group for nodes whose metadata names none (Emissary's `ambassador_id` default is `default`). */
   defaultGroup?: string;
   events?: AdsEvents;
-  /** How long close() lets calls finish before forcing the shutdown. */
+  /** Plaintext when absent. */
+  tls?: AdsTlsOptions;
+  /** Streams end with OK after this age ± 10 % so fleets rebalance; absent or 0: never. */
+  maxConnectionAgeMs?: number;
+  /** close() ends open streams spread over this window (default 0: all at once). */
+  drainWindowMs?: number;
+  /** Streams writing their initial responses at once (default 64). */
+  initialPushConcurrency?: number;
+  /** How long close() lets calls finish after the drain before forcing the shutdown. */
   shutdownGraceMs?: number;
 }
 
 export class AdsServerRunner implements Runner {
   readonly name = 'ads-server';
   private server?: grpc.Server;
-  private sotw?: SotwServer;
+  private hub?: StreamHub;
   private boundPort = 0;
   private readonly log: Logger;
+  private readonly metrics: AdsMetrics;
 
   constructor(private readonly opts: AdsServerRunnerOptions) {
     this.log = opts.log.child({ component: 'ads' });
+    this.metrics = new AdsMetrics(opts.registry);
   }
 
   /** The bound port once started (the configured one before). */
@@ -42,40 +67,75 @@ export class AdsServerRunner implements Runner {
     return this.boundPort || this.opts.port;
   }
 
-  /** Open ADS streams. */
+  /** Open xDS streams. */
   get streamCount(): number {
-    return this.sotw?.streamCount ?? 0;
+    return this.hub?.streamCount ?? 0;
   }
 
-  /** Open streams with their node, group and versions sent/acknowledged per type. */
+  /** Open streams with their node, group, protocol and versions sent/acknowledged per type. */
   streams(): StreamStatus[] {
-    return this.sotw?.status() ?? [];
+    return this.hub?.status() ?? [];
+  }
+
+  /** Groups with open streams on this node. */
+  groups(): string[] {
+    return this.hub?.groups() ?? [];
+  }
+
+  /** Per type, how many streams of `group` ACKed each version (fleet status). */
+  summary(group: string): GroupSummary {
+    return this.hub?.summary(group) ?? { streams: 0, types: {} };
   }
 
   async start(): Promise<void> {
-    const sotw = new SotwServer({
+    const tls = this.opts.tls;
+    const hub = new StreamHub({
       source: this.opts.cache,
-      metrics: new AdsMetrics(this.opts.registry),
+      metrics: this.metrics,
       log: this.log,
       defaultGroup: this.opts.defaultGroup ?? 'default',
       events: this.opts.events,
+      initialPushConcurrency: this.opts.initialPushConcurrency,
+      maxConnectionAgeMs: this.opts.maxConnectionAgeMs,
+      bindGroupsToCertificates: tls?.clientCa !== undefined,
     });
     const server = new grpc.Server();
-    server.addService(adsServiceDefinition, { StreamAggregatedResources: sotw.handle });
+    server.addService(adsServiceDefinition, {
+      StreamAggregatedResources: hub.handler('sotw'),
+      DeltaAggregatedResources: hub.handler('delta'),
+    });
+    for (const spec of TYPE_SERVICES) {
+      server.addService(typeServiceDefinition(spec), {
+        [`Stream${spec.suffix}`]: hub.handler('sotw', spec.typeUrl),
+        [`Delta${spec.suffix}`]: hub.handler('delta', spec.typeUrl),
+        [`Fetch${spec.suffix}`]: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) =>
+          callback({ code: grpc.status.UNIMPLEMENTED, details: 'Fetch is not served; use Stream or Delta' }),
+      });
+    }
+    const credentials = tls
+      ? grpc.ServerCredentials.createSsl(
+          tls.clientCa ?? null,
+          [{ private_key: tls.key, cert_chain: tls.cert }],
+          tls.clientCa !== undefined,
+        )
+      : grpc.ServerCredentials.createInsecure();
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
     try {
       this.boundPort = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(`${host}:${this.opts.port}`, grpc.ServerCredentials.createInsecure(), (err, port) =>
+        server.bindAsync(`${host}:${this.opts.port}`, credentials, (err, port) =>
           err ? reject(err) : resolve(port),
         );
       });
     } catch (err) {
-      sotw.close();
+      hub.close();
       throw err;
     }
     this.server = server;
-    this.sotw = sotw;
-    this.log.info({ host: this.opts.host, port: this.boundPort }, 'ADS listening');
+    this.hub = hub;
+    this.log.info(
+      { host: this.opts.host, port: this.boundPort, tls: tls ? (tls.clientCa ? 'mutual' : 'server') : 'off' },
+      'xDS listening',
+    );
   }
 
   ready(): boolean {
@@ -84,19 +144,27 @@ export class AdsServerRunner implements Runner {
 
   async close(): Promise<void> {
     const server = this.server;
-    if (!server) return;
+    const hub = this.hub;
+    if (!server || !hub) return;
     this.server = undefined;
-    this.sotw?.close();
+    // GOAWAY on every connection and no more accepts: a client whose stream ends reconnects
+    // elsewhere, while open streams keep being served until the drain reaches them.
+    const shutDown = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    const windowMs = this.opts.drainWindowMs ?? 0;
+    if (hub.streamCount > 0) this.log.info({ streams: hub.streamCount, windowMs }, 'draining xDS streams');
+    await hub.drain(windowMs);
+    hub.close();
     const grace = this.opts.shutdownGraceMs ?? 2000;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, grace);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      shutDown,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, grace);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 }

@@ -1,7 +1,8 @@
 /**
- * What one subscription to one type is served from a snapshot, and the encoded response for it.
- * Both are pure functions of (type snapshot, subscription), so they are computed once and cached
- * on the immutable type snapshot; every stream with the same subscription shares the same bytes.
+ * What one subscription to one type is served from a snapshot. A served set is a pure function of
+ * (type snapshot, subscription), so it is computed once and cached on the immutable type snapshot;
+ * every stream with the same subscription shares the same object, the same SotW bytes and the same
+ * delta diffs.
  *
  * Version rule: the version of a served set is `typeVersion` of its (name, hash) entries. For a
  * wildcard subscriber of a type without on-demand resources that is exactly the manifest's type
@@ -13,7 +14,11 @@ import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type { CachedResource, TypeSnapshot } from '../cache/group-snapshot.ts';
 import { encodeResponseBody } from './discovery-codec.ts';
 
-/** A client's interest in one type, as derived from its requests. */
+/**
+ * A client's interest in one type, as derived from its requests. Interned: equal (wildcard, names)
+ * give the same object while the intern table holds it, so thousands of streams with the same
+ * names share one key string and one name array.
+ */
 export interface Subscription {
   /** All resources of the type except on-demand ones. */
   readonly wildcard: boolean;
@@ -23,24 +28,67 @@ export interface Subscription {
   readonly key: string;
 }
 
+/** Bounds the intern table; past it the table restarts (held subscriptions stay valid, just unshared). */
+const MAX_INTERNED = 65_536;
+const interned = new Map<string, Subscription>();
+
 export function subscription(wildcard: boolean, names: Iterable<string>): Subscription {
   const sorted = [...new Set(names)].filter((n) => n !== '*').sort();
-  return { wildcard, names: sorted, key: `${wildcard ? '*' : '-'}\u0000${sorted.join('\u0000')}` };
+  const key = `${wildcard ? '*' : '-'}\u0000${sorted.join('\u0000')}`;
+  const hit = interned.get(key);
+  if (hit) return hit;
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  const sub: Subscription = { wildcard, names: sorted, key };
+  interned.set(key, sub);
+  return sub;
 }
 
-/** The served part of one type for one subscription, ready to send. */
-export interface EncodedResponse {
-  readonly typeUrl: TypeUrl;
-  readonly version: string;
-  /** DiscoveryResponse without its nonce. */
-  readonly body: Buffer;
-  readonly resourceCount: number;
+/** True when `sub` covers resource `name` (whose on-demand flag is `onDemand`). */
+export function covers(sub: Subscription, name: string, onDemand: boolean): boolean {
+  if (sub.wildcard && !onDemand) return true;
+  return binaryHas(sub.names, name);
 }
+
+/** The served part of one type for one subscription. Immutable and shared. */
+export class ServedSet {
+  private sotwBody?: Buffer;
+
+  constructor(
+    readonly typeUrl: TypeUrl,
+    readonly sub: Subscription,
+    readonly version: string,
+    /** Served resources in name order. */
+    readonly resources: readonly CachedResource[],
+    readonly byName: ReadonlyMap<string, CachedResource>,
+  ) {}
+
+  get resourceCount(): number {
+    return this.resources.length;
+  }
+
+  /** Names of the served resources, in order (for NACK events and debug output). */
+  get names(): string[] {
+    return this.resources.map((r) => r.name);
+  }
+
+  /** The SotW DiscoveryResponse without its nonce, encoded on first use. */
+  get body(): Buffer {
+    this.sotwBody ??= encodeResponseBody(
+      this.version,
+      this.typeUrl,
+      this.resources.map((r) => r.any),
+    );
+    return this.sotwBody;
+  }
+}
+
+/** Kept for callers of the SotW path: a served set is its encoded response. */
+export type EncodedResponse = ServedSet;
 
 /** Bounds the per-type-version cache when many clients each name a different set. */
 const MAX_SETS_PER_TYPE_VERSION = 4096;
 
-const encoded = new WeakMap<TypeSnapshot, Map<string, EncodedResponse>>();
+const cache = new WeakMap<TypeSnapshot, Map<string, ServedSet>>();
 const emptyTypes = new Map<TypeUrl, TypeSnapshot>();
 
 /** The type snapshot to serve when a snapshot lacks the type: empty, with a content version. */
@@ -53,12 +101,12 @@ export function emptyTypeSnapshot(typeUrl: TypeUrl): TypeSnapshot {
   return t;
 }
 
-/** The response for `sub` from `type`, encoded on first use and shared afterwards. */
-export function encodedResponse(type: TypeSnapshot, sub: Subscription): EncodedResponse {
-  let perType = encoded.get(type);
+/** The served set of `sub` in `type`, computed on first use and shared afterwards. */
+export function servedSet(type: TypeSnapshot, sub: Subscription): ServedSet {
+  let perType = cache.get(type);
   if (!perType) {
     perType = new Map();
-    encoded.set(type, perType);
+    cache.set(type, perType);
   }
   const hit = perType.get(sub.key);
   if (hit) return hit;
@@ -73,33 +121,41 @@ export function encodedResponse(type: TypeSnapshot, sub: Subscription): EncodedR
           ...(r.onDemand ? { onDemand: true as const } : {}),
         })),
       );
-  const response: EncodedResponse = {
-    typeUrl: type.typeUrl,
-    version,
-    body: encodeResponseBody(
-      version,
-      type.typeUrl,
-      served.map((r) => r.any),
-    ),
-    resourceCount: served.length,
-  };
+  const byName = everything ? type.resources : new Map(served.map((r) => [r.name, r]));
+  const set = new ServedSet(type.typeUrl, sub, version, served, byName);
   if (perType.size >= MAX_SETS_PER_TYPE_VERSION) perType.clear();
-  perType.set(sub.key, response);
-  return response;
+  perType.set(sub.key, set);
+  return set;
+}
+
+/** The SotW response for `sub` from `type` (the served set, whose `body` is the encoded response). */
+export function encodedResponse(type: TypeSnapshot, sub: Subscription): EncodedResponse {
+  return servedSet(type, sub);
 }
 
 /** Served resources in name order: wildcard ones (not on-demand) plus named ones that exist. */
 function servedResources(type: TypeSnapshot, sub: Subscription): CachedResource[] {
+  const out: CachedResource[] = [];
   if (sub.wildcard) {
-    const named = new Set(sub.names);
-    const out: CachedResource[] = [];
-    for (const r of type.resources.values()) if (!r.onDemand || named.has(r.name)) out.push(r);
+    for (const r of type.resources.values()) if (covers(sub, r.name, r.onDemand)) out.push(r);
     return out;
   }
-  const out: CachedResource[] = [];
   for (const name of sub.names) {
     const r = type.resources.get(name);
     if (r) out.push(r);
   }
   return out;
+}
+
+function binaryHas(sorted: readonly string[], name: string): boolean {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid] as string;
+    if (v === name) return true;
+    if (v < name) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }

@@ -363,10 +363,12 @@ describe('fan-out ADS server lifecycle', () => {
         {
           node: 'n',
           group: 'default',
+          protocol: 'sotw',
           types: {
             CDS: {
               sent: cache.current('default')?.types.get(CLUSTER_TYPE)?.version,
               acked: undefined,
+              nacked: false,
               wildcard: true,
               names: 0,
             },

@@ -1,6 +1,6 @@
 /**
- * The state-of-the-world ADS state machine for one stream. Transport-agnostic: it receives
- * decoded DiscoveryRequests and new group snapshots, and hands complete response bytes to `send`.
+ * The state-of-the-world xDS state machine for one stream (ADS, or one type for a per-type
+ * service). Transport details — write path, push order, gate, identity — live in {@link XdsStream}.
  *
  * Protocol rules it implements (per type URL, per stream):
  * - The node in the first request picks the group; it never changes for the stream.
@@ -8,170 +8,166 @@
  *   A legacy wildcard (first request empty) stays wildcard while later requests are empty;
  *   otherwise an empty name list after a named subscription unsubscribes from the type.
  * - A request whose nonce is not the last one sent for its type answers an older response:
- *   it is ignored entirely. Before anything was sent for a type every nonce is accepted.
+ *   it is ignored entirely (the next request repeats the full subscription anyway). Before
+ *   anything was sent for a type every nonce is accepted.
  * - A request answering the last response is an ACK, or a NACK if `error_detail` is set. A NACK
  *   leaves the client on its last good version and triggers nothing: the next response for the
  *   type is sent only when the served content or the subscription changes.
  * - The first request for a type that presents the version we would send (a client resuming on
  *   a new stream, possibly on another fan-out node) gets no response.
- * - On a new snapshot, types are pushed in {@link PUSH_ORDER} (CDS, EDS, LDS, RDS) and only
- *   where this stream's served version changed.
+ * - A response is owed when the served version or the subscription differs from what was last
+ *   sent; owed responses are written in push order (CDS, EDS, LDS, RDS, SDS).
  */
-import type { Logger } from '../../../shared/runtime/logger.ts';
 import {
   CLUSTER_TYPE,
-  isTypeUrl,
   LISTENER_TYPE,
   PUSH_ORDER,
   shortName,
   type TypeUrl,
 } from '../../../shared/xds/type-urls.ts';
-import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
-import type { AdsEvents, StreamPeer } from './ads-events.ts';
-import type { AdsMetrics } from './ads-metrics.ts';
+import type { StreamPeer } from './ads-events.ts';
 import { type DiscoveryRequest, withNonce } from './discovery-codec.ts';
 import {
-  type EncodedResponse,
   emptyTypeSnapshot,
-  encodedResponse,
+  type ServedSet,
   type Subscription,
+  servedSet,
   subscription,
 } from './served-set.ts';
+import { type TypeStatus, typeIndex, XdsStream } from './xds-stream.ts';
 
-export type NodeInfo = NonNullable<DiscoveryRequest['node']>;
+export type { NodeInfo } from './peer-identity.ts';
 
-export interface SotwStreamOptions {
-  source: Pick<SnapshotSource, 'current'>;
-  /** Writes one complete DiscoveryResponse to the client. */
-  send: (response: Buffer) => void;
-  /** Maps the node of the first request (null when absent) to its group. */
-  groupOf: (node: NodeInfo | null) => string;
-  metrics: AdsMetrics;
-  log: Logger;
-  events?: AdsEvents;
-}
-
-interface TypeState {
+/** Per-type state: a handful of references, most of them to shared objects. */
+class SotwTypeState {
   /** Null when not subscribed (never, or unsubscribed with an empty name list). */
-  sub: Subscription | null;
+  sub: Subscription | null = null;
   /** The first request had no names: empty lists keep meaning "wildcard". */
-  legacyWildcard: boolean;
-  /** Nonce of the last response sent for this type on this stream. */
-  lastNonce?: string;
+  legacyWildcard = false;
+  /** Nonce of the last response sent for this type on this stream (0: none yet). */
+  lastNonce = 0;
   /** Version the client holds or is being sent: the last one sent, or the one it resumed with. */
   sentVersion?: string;
+  /** Subscription key the last response (or resume) was for. */
+  sentKey?: string;
+  /** The last response sent (shared), for the names in a NACK event. */
+  lastSent?: ServedSet;
   /** Last version the client acknowledged. */
   ackedVersion?: string;
+  /** The client's last answer was a NACK. */
+  nacked = false;
 }
 
-export class SotwStream {
-  private readonly types = new Map<TypeUrl, TypeState>();
-  private readonly log: Logger;
-  private nonceSeq = 0;
-  private identity?: StreamPeer;
-  private readonly warnedTypes = new Set<string>();
-
-  constructor(private readonly opts: SotwStreamOptions) {
-    this.log = opts.log;
-  }
-
-  /** The node and group, known once the first request arrived. */
-  get peer(): StreamPeer | undefined {
-    return this.identity;
-  }
+export class SotwStream extends XdsStream {
+  readonly protocol = 'sotw' as const;
+  private readonly types: Array<SotwTypeState | undefined> = [];
 
   handleRequest(req: DiscoveryRequest): void {
-    const peer = this.identity ?? this.identify(req.node);
-    const typeUrl = req.type_url;
-    if (!isTypeUrl(typeUrl)) {
-      if (!this.warnedTypes.has(typeUrl)) {
-        this.warnedTypes.add(typeUrl);
-        this.log.warn(
-          { node: peer.nodeId, typeUrl },
-          'request for a type this server does not serve; ignored',
-        );
-      }
-      return;
-    }
-    const type = shortName(typeUrl);
-    let state = this.types.get(typeUrl);
+    const peer = this.peer ?? this.identify(req.node);
+    if (!peer) return;
+    const typeUrl = this.requestType(req.type_url);
+    if (!typeUrl) return;
+    const index = typeIndex(typeUrl);
+    let state = this.types[index];
     const first = state === undefined;
     if (!state) {
-      state = { sub: null, legacyWildcard: false };
-      this.types.set(typeUrl, state);
+      state = new SotwTypeState();
+      this.types[index] = state;
     }
-    if (state.lastNonce !== undefined) {
-      if (req.response_nonce !== state.lastNonce) {
-        this.opts.metrics.staleNonces.inc({ type, group: peer.group });
-        this.log.debug({ node: peer.nodeId, type, nonce: req.response_nonce }, 'stale nonce ignored');
+    if (state.lastNonce !== 0) {
+      if (req.response_nonce !== String(state.lastNonce)) {
+        this.ctx.metrics.staleNonces.inc({ type: shortName(typeUrl), group: peer.group });
+        this.ctx.log.debug({ node: peer.nodeId, typeUrl, nonce: req.response_nonce }, 'stale nonce ignored');
         return;
       }
       this.recordAnswer(peer, typeUrl, state, req);
     }
-    const previousKey = state.sub?.key;
     state.sub = nextSubscription(typeUrl, state, req.resource_names, first);
     if (!state.sub) {
       // Unsubscribed: a later subscription must be answered even if its version is unchanged.
       state.sentVersion = undefined;
+      state.sentKey = undefined;
+      this.forget(index);
       return;
     }
-    const snapshot = this.opts.source.current(peer.group);
-    if (!snapshot) {
-      // Versions are content-derived, so a presented version names exactly what the client holds:
-      // the first snapshot is pushed only if it differs.
-      if (first && req.version_info !== '') state.sentVersion = req.version_info;
-      return;
-    }
-    const response = encodedResponse(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
-    if (first && req.version_info !== '' && req.version_info === response.version) {
-      state.sentVersion = response.version;
-      state.ackedVersion = response.version;
-      this.log.debug({ node: peer.nodeId, type, version: response.version }, 'resumed at current version');
-      return;
-    }
-    if (response.version !== state.sentVersion || state.sub.key !== previousKey) this.send(state, response);
+    if (first && req.version_info !== '' && this.resumes(peer, typeUrl, state, req.version_info)) return;
+    this.want(index);
   }
 
-  /** Pushes every subscribed type whose served version changed, in push order. */
-  onSnapshot(snapshot: GroupSnapshot): void {
-    for (const typeUrl of PUSH_ORDER) {
-      const state = this.types.get(typeUrl);
-      if (!state?.sub) continue;
-      const response = encodedResponse(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
-      if (response.version !== state.sentVersion) this.send(state, response);
+  /**
+   * A first request presenting a version: versions are content-derived, so it names exactly
+   * what the client holds. True when nothing needs sending (now, or before a snapshot exists).
+   */
+  private resumes(peer: StreamPeer, typeUrl: TypeUrl, state: SotwTypeState, version: string): boolean {
+    const sub = state.sub as Subscription;
+    const snapshot = this.ctx.source.current(peer.group);
+    if (snapshot) {
+      const set = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), sub);
+      if (set.version !== version) return false;
+      state.ackedVersion = version;
+      this.ctx.log.debug({ node: peer.nodeId, typeUrl, version }, 'resumed at current version');
     }
+    state.sentVersion = version;
+    state.sentKey = sub.key;
+    return true;
+  }
+
+  protected build(index: number): Buffer | null {
+    const state = this.types[index];
+    const peer = this.peer;
+    if (!state?.sub || !peer) return null;
+    const snapshot = this.ctx.source.current(peer.group);
+    if (!snapshot) return null;
+    const typeUrl = PUSH_ORDER[index] as TypeUrl;
+    const set = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
+    if (set.version === state.sentVersion && state.sub.key === state.sentKey) return null;
+    const nonce = ++this.nonceSeq;
+    state.lastNonce = nonce;
+    state.sentVersion = set.version;
+    state.sentKey = state.sub.key;
+    state.lastSent = set;
+    this.countResponse(typeUrl);
+    this.ctx.log.debug(
+      { node: peer.nodeId, typeUrl, version: set.version, nonce, resources: set.resourceCount },
+      'response sent',
+    );
+    return withNonce(set.body, String(nonce));
+  }
+
+  protected subscribedMask(): number {
+    let mask = 0;
+    for (let i = 0; i < this.types.length; i++) if (this.types[i]?.sub) mask |= 1 << i;
+    return mask;
   }
 
   /** Versions per type for debug output: what was sent and what was acknowledged. */
-  status(): Record<string, { sent?: string; acked?: string; wildcard: boolean; names: number }> {
-    const out: Record<string, { sent?: string; acked?: string; wildcard: boolean; names: number }> = {};
-    for (const [typeUrl, s] of this.types) {
-      out[shortName(typeUrl)] = {
+  status(): Record<string, TypeStatus> {
+    const out: Record<string, TypeStatus> = {};
+    this.types.forEach((s, i) => {
+      if (!s) return;
+      out[shortName(PUSH_ORDER[i] as TypeUrl)] = {
         sent: s.sentVersion,
         acked: s.ackedVersion,
+        nacked: s.nacked,
         wildcard: s.sub?.wildcard ?? false,
         names: s.sub?.names.length ?? 0,
       };
-    }
+    });
     return out;
   }
 
-  private identify(node: NodeInfo | null): StreamPeer {
-    const peer: StreamPeer = {
-      nodeId: node?.id ?? '',
-      cluster: node?.cluster ?? '',
-      group: this.opts.groupOf(node),
-    };
-    this.identity = peer;
-    this.opts.events?.onConnect?.(peer);
-    return peer;
-  }
-
-  private recordAnswer(peer: StreamPeer, typeUrl: TypeUrl, state: TypeState, req: DiscoveryRequest): void {
+  private recordAnswer(
+    peer: StreamPeer,
+    typeUrl: TypeUrl,
+    state: SotwTypeState,
+    req: DiscoveryRequest,
+  ): void {
     const type = shortName(typeUrl);
     if (req.error_detail) {
-      this.opts.metrics.nacks.inc({ type, group: peer.group });
-      this.log.warn(
+      state.nacked = true;
+      this.ctx.metrics.nacks.inc({ type, group: peer.group });
+      const resourceNames = state.lastSent?.names ?? [];
+      this.ctx.log.warn(
         {
           node: peer.nodeId,
           group: peer.group,
@@ -180,45 +176,31 @@ export class SotwStream {
           clientVersion: req.version_info,
           code: req.error_detail.code,
           errorDetail: req.error_detail.message,
+          resources: resourceNames,
         },
         'client rejected configuration (NACK)',
       );
-      this.opts.events?.onNack?.(peer, {
+      this.ctx.events?.onNack?.(peer, {
         typeUrl,
         rejectedVersion: state.sentVersion ?? '',
         clientVersion: req.version_info,
         message: req.error_detail.message,
+        code: req.error_detail.code,
+        resourceNames,
+        protocol: 'sotw',
       });
       return;
     }
+    state.nacked = false;
     state.ackedVersion = req.version_info;
-    this.opts.events?.onAck?.(peer, { typeUrl, version: req.version_info });
-  }
-
-  private send(state: TypeState, response: EncodedResponse): void {
-    const nonce = String(++this.nonceSeq);
-    state.lastNonce = nonce;
-    state.sentVersion = response.version;
-    this.opts.send(withNonce(response.body, nonce));
-    const group = this.identity?.group ?? '';
-    this.opts.metrics.responses.inc({ type: shortName(response.typeUrl), group });
-    this.log.debug(
-      {
-        node: this.identity?.nodeId,
-        type: shortName(response.typeUrl),
-        version: response.version,
-        nonce,
-        resources: response.resourceCount,
-      },
-      'response sent',
-    );
+    this.ctx.events?.onAck?.(peer, { typeUrl, version: req.version_info });
   }
 }
 
 /** The subscription after a request, following the wildcard and unsubscribe rules above. */
 function nextSubscription(
   typeUrl: TypeUrl,
-  state: TypeState,
+  state: SotwTypeState,
   names: readonly string[],
   first: boolean,
 ): Subscription | null {

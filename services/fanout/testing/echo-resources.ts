@@ -4,7 +4,13 @@
  * clusters with round robin, and one weighted locality of IP-literal endpoints per cluster.
  */
 import { packAny } from '../../../shared/xds/encoding.ts';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  ROUTE_TYPE,
+  SECRET_TYPE,
+} from '../../../shared/xds/type-urls.ts';
 import type { TestResource } from './test-snapshots.ts';
 
 const HCM = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -88,5 +94,14 @@ export function loadAssignment(clusterName: string, ports: readonly number[]): T
         },
       ],
     },
+  };
+}
+
+/** A generic SDS secret (what a TLSContext's certificate would become). */
+export function genericSecret(name: string, value: string): TestResource {
+  return {
+    typeUrl: SECRET_TYPE,
+    name,
+    message: { name, generic_secret: { secret: { inline_string: value } } },
   };
 }

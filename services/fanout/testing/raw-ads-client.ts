@@ -1,11 +1,43 @@
 /**
- * A bare SotW ADS client for protocol tests: sends DiscoveryRequests exactly as given and queues
+ * A bare SotW xDS client for protocol tests: sends DiscoveryRequests exactly as given and queues
  * every decoded DiscoveryResponse, so a test can script ACKs, NACKs, stale nonces and resumes.
+ * By default it opens ADS on its own channel; a per-type method path, TLS credentials or a
+ * shared grpc-js Client (many streams over one HTTP/2 connection) can be given instead.
  */
 import * as grpc from '@grpc/grpc-js';
 import { messageType } from '../../../proto/root.ts';
-import { rawAdsClientDefinition } from '../server/ads-service.ts';
+import { SOTW_METHOD_PATH } from '../server/ads-service.ts';
 import { type DiscoveryRequestInit, encodeDiscoveryRequest } from '../server/discovery-codec.ts';
+
+export interface RawClientOptions {
+  /** Full method path (default: ADS StreamAggregatedResources / DeltaAggregatedResources). */
+  path?: string;
+  /** Channel credentials (default insecure). */
+  credentials?: grpc.ChannelCredentials;
+  /** Channel options, e.g. `grpc.ssl_target_name_override`. */
+  channelOptions?: grpc.ChannelOptions;
+  /** Open the stream on this client's channel instead of a new one (not closed by close()). */
+  shared?: grpc.Client;
+}
+
+const passThrough = (b: Buffer): Buffer => b;
+
+/** Opens a raw bidi call (Buffers both ways) per {@link RawClientOptions}. */
+export function openRawCall(
+  port: number,
+  defaultPath: string,
+  o: RawClientOptions,
+): { client: grpc.Client; owned: boolean; call: grpc.ClientDuplexStream<Buffer, Buffer> } {
+  const client =
+    o.shared ??
+    new grpc.Client(
+      `127.0.0.1:${port}`,
+      o.credentials ?? grpc.credentials.createInsecure(),
+      o.channelOptions,
+    );
+  const call = client.makeBidiStreamRequest(o.path ?? defaultPath, passThrough, passThrough);
+  return { client, owned: !o.shared, call };
+}
 
 export interface ReceivedResponse {
   version_info: string;
@@ -17,22 +49,17 @@ export interface ReceivedResponse {
   resources: Array<Record<string, unknown>>;
 }
 
-const AdsClient = grpc.makeGenericClientConstructor(rawAdsClientDefinition, 'AggregatedDiscoveryService');
-
 export class RawAdsClient {
   private readonly client: grpc.Client;
+  private readonly owned: boolean;
   private readonly call: grpc.ClientDuplexStream<Buffer, Buffer>;
   private readonly queue: ReceivedResponse[] = [];
   private waiter?: () => void;
   /** Set once the server ended the stream or it failed. */
   ended?: { code: number; details: string };
 
-  constructor(port: number) {
-    this.client = new AdsClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const open = (this.client as unknown as Record<string, () => grpc.ClientDuplexStream<Buffer, Buffer>>)
-      .StreamAggregatedResources;
-    if (!open) throw new Error('ADS method missing from client');
-    this.call = open.call(this.client);
+  constructor(port: number, opts: RawClientOptions = {}) {
+    ({ client: this.client, owned: this.owned, call: this.call } = openRawCall(port, SOTW_METHOD_PATH, opts));
     this.call.on('data', (bytes: Buffer) => {
       this.queue.push(decodeResponse(bytes));
       this.waiter?.();
@@ -82,9 +109,28 @@ export class RawAdsClient {
     });
   }
 
+  /** Stops reading responses (HTTP/2 flow control then holds the server back: a slow client). */
+  pause(): void {
+    this.call.pause();
+  }
+
+  resume(): void {
+    this.call.resume();
+  }
+
+  /** Waits until the server ended the stream; returns its status. */
+  async closed(timeoutMs = 3000): Promise<{ code: number; details: string }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.ended) {
+      if (Date.now() > deadline) throw new Error(`stream not ended within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return this.ended;
+  }
+
   close(): void {
     this.call.cancel();
-    this.client.close();
+    if (this.owned) this.client.close();
   }
 }
 

@@ -17,6 +17,7 @@ import {
   LISTENER_TYPE,
   messageNameOf,
   ROUTE_TYPE,
+  SECRET_TYPE,
   type TypeUrl,
 } from '../../../shared/xds/type-urls.ts';
 
@@ -28,7 +29,13 @@ export interface TestResource {
   onDemand?: boolean;
 }
 
-const SERVED_TYPES: readonly TypeUrl[] = [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE];
+const SERVED_TYPES: readonly TypeUrl[] = [
+  LISTENER_TYPE,
+  ROUTE_TYPE,
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  SECRET_TYPE,
+];
 
 /** Encodes the resources into a manifest plus the blobs it references. */
 export function buildSnapshot(

@@ -1,0 +1,152 @@
+/**
+ * Turns stream events into fleet reports. As {@link AdsEvents} it sees every connect, ACK, NACK
+ * and disconnect; it publishes each NACK as a {@link NackEvent}, and per group a
+ * {@link StatusEvent} (which version each connected node has ACKed, per type) every
+ * `intervalMs` and shortly after a change, coalesced to at most one per `coalesceMs` per group.
+ * The same summaries back the `/debug/fleet` admin route. Publishing is optional: without a
+ * publisher the reporter only answers `/debug/fleet`.
+ */
+import type { Logger } from '../../../shared/runtime/logger.ts';
+import type { Runner } from '../../../shared/runtime/runner.ts';
+import { shortName } from '../../../shared/xds/type-urls.ts';
+import type { AdsEvents, NackInfo, StreamPeer } from '../server/ads-events.ts';
+import type { GroupSummary } from '../server/stream-hub.ts';
+import { fleetSubject, type NackEvent, type StatusEvent } from './fleet-messages.ts';
+
+/** Where summaries come from: the ADS server. */
+export interface FleetSource {
+  groups(): string[];
+  summary(group: string): GroupSummary;
+}
+
+export interface FleetReporterOptions {
+  /** This fan-out node's id in reports. */
+  fanoutId: string;
+  source: FleetSource;
+  /** Where events go (e.g. FleetEventPublisher.publish); absent: not published. */
+  publish?: (subject: string, body: unknown) => void;
+  log: Logger;
+  /** Periodic status (default 2000 ms). */
+  intervalMs?: number;
+  /** Delay that coalesces changes into one status (default 250 ms). */
+  coalesceMs?: number;
+}
+
+export class FleetReporter implements AdsEvents, Runner {
+  readonly name = 'fleet-reporter';
+  /** NACKs since start per group and short type. */
+  private readonly nackTotals = new Map<string, Map<string, number>>();
+  /** Groups changed since their last status, and groups that had streams at the last report. */
+  private readonly dirty = new Set<string>();
+  private readonly reported = new Set<string>();
+  private periodic?: NodeJS.Timeout;
+  private pending?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(private readonly opts: FleetReporterOptions) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.periodic = setInterval(() => this.publishAll(), this.opts.intervalMs ?? 2000);
+    this.periodic.unref();
+  }
+
+  ready(): boolean {
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    clearInterval(this.periodic);
+    clearTimeout(this.pending);
+    this.pending = undefined;
+  }
+
+  onConnect(peer: StreamPeer): void {
+    this.changed(peer.group);
+  }
+
+  onAck(peer: StreamPeer): void {
+    this.changed(peer.group);
+  }
+
+  onDisconnect(peer: StreamPeer): void {
+    this.changed(peer.group);
+  }
+
+  onNack(peer: StreamPeer, nack: NackInfo): void {
+    const type = shortName(nack.typeUrl);
+    let perType = this.nackTotals.get(peer.group);
+    if (!perType) {
+      perType = new Map();
+      this.nackTotals.set(peer.group, perType);
+    }
+    perType.set(type, (perType.get(type) ?? 0) + 1);
+    const event: NackEvent = {
+      kind: 'nack',
+      fanout: this.opts.fanoutId,
+      group: peer.group,
+      node: peer.nodeId,
+      cluster: peer.cluster,
+      type,
+      typeUrl: nack.typeUrl,
+      protocol: nack.protocol,
+      rejectedVersion: nack.rejectedVersion,
+      clientVersion: nack.clientVersion,
+      errorDetail: { code: nack.code, message: nack.message },
+      resources: nack.resourceNames,
+      at: new Date().toISOString(),
+    };
+    this.opts.publish?.(fleetSubject(peer.group, 'nack'), event);
+    this.changed(peer.group);
+  }
+
+  /** This node's status of every group it serves (or reported on last), for `/debug/fleet`. */
+  statuses(): StatusEvent[] {
+    const groups = new Set([...this.opts.source.groups(), ...this.nackTotals.keys()]);
+    return [...groups].sort().map((g) => this.statusOf(g));
+  }
+
+  statusOf(group: string): StatusEvent {
+    const summary = this.opts.source.summary(group);
+    const totals = this.nackTotals.get(group);
+    const types: StatusEvent['types'] = {};
+    for (const [type, t] of Object.entries(summary.types)) {
+      types[type] = { acked: t.acked, nacking: t.nacking, nacksTotal: totals?.get(type) ?? 0 };
+    }
+    for (const [type, n] of totals ?? []) types[type] ??= { acked: {}, nacking: 0, nacksTotal: n };
+    return {
+      kind: 'status',
+      fanout: this.opts.fanoutId,
+      group,
+      streams: summary.streams,
+      types,
+      at: new Date().toISOString(),
+    };
+  }
+
+  private changed(group: string): void {
+    this.dirty.add(group);
+    if (this.pending || !this.running) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      const groups = [...this.dirty];
+      this.dirty.clear();
+      for (const g of groups) this.publishStatus(g);
+    }, this.opts.coalesceMs ?? 250);
+    this.pending.unref();
+  }
+
+  /** Every group with streams, plus those that had some at the last report (their last word is 0). */
+  private publishAll(): void {
+    const groups = new Set([...this.opts.source.groups(), ...this.reported]);
+    this.reported.clear();
+    for (const g of groups) this.publishStatus(g);
+  }
+
+  private publishStatus(group: string): void {
+    const status = this.statusOf(group);
+    if (status.streams > 0) this.reported.add(group);
+    this.opts.publish?.(fleetSubject(group, 'status'), status);
+  }
+}

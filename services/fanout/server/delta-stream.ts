@@ -1,0 +1,243 @@
+/**
+ * The incremental (delta) xDS state machine for one stream (ADS, or one type for a per-type
+ * service). Transport details — write path, push order, gate, identity — live in {@link XdsStream}.
+ *
+ * Protocol rules it implements (per type URL, per stream):
+ * - Subscriptions change incrementally: `resource_names_subscribe` adds, `..._unsubscribe` removes.
+ *   `*` subscribes to the wildcard (LDS and CDS only); a first request with no names is a legacy
+ *   wildcard, which ends once the client subscribes to a specific name without also naming `*`.
+ *   Wildcard never includes on-demand resources; they are served only when named.
+ * - Per-stream resource versions: the server tracks what the client holds (name → content hash)
+ *   as the last served set sent, so a response carries only resources whose hash differs and
+ *   `removed_resources` for those the client holds that no longer exist. Names the client
+ *   unsubscribed are simply forgotten (no removal is sent for them).
+ * - `initial_resource_versions` (first request of a type on a new stream) says what the client
+ *   already holds: nothing is sent for a resource it holds at the current hash.
+ * - A subscribed name that does not exist is reported in `removed_resources`.
+ * - `system_version_info` is the version of the served set after the response (content-derived).
+ * - A request whose nonce answers the last response is an ACK, or a NACK with `error_detail`. A
+ *   NACK is counted, logged and reported; it triggers no resend, and the stream keeps diffing
+ *   from what was sent, so only a later change of the rejected content is pushed again. A nonce
+ *   that is not the last one sent is stale: its ACK/NACK meaning is ignored but its subscription
+ *   changes still apply (unlike SotW, a delta request is not repeated in full later).
+ */
+import {
+  CLUSTER_TYPE,
+  LISTENER_TYPE,
+  PUSH_ORDER,
+  shortName,
+  type TypeUrl,
+} from '../../../shared/xds/type-urls.ts';
+import type { StreamPeer } from './ads-events.ts';
+import { deltaResponse, type Held, restrictHeld } from './delta-diff.ts';
+import { type DeltaDiscoveryRequest, withNonce } from './discovery-codec.ts';
+import {
+  covers,
+  emptyTypeSnapshot,
+  ServedSet,
+  type Subscription,
+  servedSet,
+  subscription,
+} from './served-set.ts';
+import { type TypeStatus, typeIndex, XdsStream } from './xds-stream.ts';
+
+const NO_NAMES = subscription(false, []);
+
+/** What a stream remembers of a response after writing it: no body, names shared when cached. */
+interface SentSummary {
+  readonly version: string;
+  readonly names: readonly string[];
+}
+
+class DeltaTypeState {
+  sub: Subscription = NO_NAMES;
+  /** The first request had no names: wildcard until a specific name is subscribed without `*`. */
+  legacyWildcard = false;
+  /** What the client holds; null before anything was sent or declared. */
+  held: Held | null = null;
+  /** Names just subscribed, to report as removed if they do not exist (rarely set). */
+  newlySubscribed?: string[];
+  /** Nonce of the last response sent for this type (0: none yet). */
+  lastNonce = 0;
+  /** Version and resource names of the last response sent, for ACKs and NACK events (never its bytes). */
+  lastSent?: SentSummary;
+  ackedVersion?: string;
+  nacked = false;
+}
+
+export class DeltaStream extends XdsStream {
+  readonly protocol = 'delta' as const;
+  private readonly types: Array<DeltaTypeState | undefined> = [];
+
+  handleRequest(req: DeltaDiscoveryRequest): void {
+    const peer = this.peer ?? this.identify(req.node);
+    if (!peer) return;
+    const typeUrl = this.requestType(req.type_url);
+    if (!typeUrl) return;
+    const index = typeIndex(typeUrl);
+    let state = this.types[index];
+    const first = state === undefined;
+    if (!state) {
+      state = new DeltaTypeState();
+      this.types[index] = state;
+    }
+    if (req.response_nonce !== '' && state.lastNonce !== 0) {
+      if (req.response_nonce === String(state.lastNonce)) this.recordAnswer(peer, typeUrl, state, req);
+      else {
+        this.ctx.metrics.staleNonces.inc({ type: shortName(typeUrl), group: peer.group });
+        this.ctx.log.debug({ node: peer.nodeId, typeUrl, nonce: req.response_nonce }, 'stale nonce');
+      }
+    }
+    const changed = this.updateSubscription(typeUrl, state, req, first);
+    if (first) {
+      const declared = Object.entries(req.initial_resource_versions ?? {});
+      if (declared.length > 0) state.held = new Map(declared);
+    }
+    if (changed || first) this.want(index);
+  }
+
+  /** Applies subscribe/unsubscribe; true when the subscription changed. */
+  private updateSubscription(
+    typeUrl: TypeUrl,
+    state: DeltaTypeState,
+    req: DeltaDiscoveryRequest,
+    first: boolean,
+  ): boolean {
+    const wildcardCapable = typeUrl === LISTENER_TYPE || typeUrl === CLUSTER_TYPE;
+    const subscribe = req.resource_names_subscribe;
+    const unsubscribe = req.resource_names_unsubscribe;
+    let wildcard = state.sub.wildcard;
+    const names = new Set(state.sub.names);
+    if (first && subscribe.length === 0 && wildcardCapable) {
+      state.legacyWildcard = true;
+      wildcard = true;
+    }
+    const added: string[] = [];
+    let namedStar = false;
+    for (const n of subscribe) {
+      if (n === '*') {
+        namedStar = true;
+        if (wildcardCapable) wildcard = true;
+      } else if (!names.has(n)) {
+        names.add(n);
+        added.push(n);
+      }
+    }
+    if (state.legacyWildcard && subscribe.some((n) => n !== '*')) {
+      state.legacyWildcard = false;
+      if (!namedStar) wildcard = false;
+    }
+    for (const n of unsubscribe) {
+      if (n === '*') {
+        wildcard = false;
+        state.legacyWildcard = false;
+      } else names.delete(n);
+    }
+    const next = subscription(wildcard, names);
+    if (next.key === state.sub.key) return false;
+    if (state.held) {
+      // The client dropped what it unsubscribed from; a later re-subscribe must send it again.
+      const dropped = unsubscribe.length > 0 || (state.sub.wildcard && !next.wildcard);
+      if (dropped) state.held = restrictHeld(state.held, (name, onDemand) => covers(next, name, onDemand));
+    }
+    if (added.length > 0) state.newlySubscribed = [...(state.newlySubscribed ?? []), ...added];
+    state.sub = next;
+    return true;
+  }
+
+  protected build(index: number): Buffer | null {
+    const state = this.types[index];
+    const peer = this.peer;
+    if (!state || !peer) return null;
+    const snapshot = this.ctx.source.current(peer.group);
+    if (!snapshot) return null;
+    const typeUrl = PUSH_ORDER[index] as TypeUrl;
+    const to = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
+    const missing = state.newlySubscribed ?? [];
+    state.newlySubscribed = undefined;
+    if (to === state.held && missing.length === 0) return null;
+    const response = deltaResponse(state.held, to, missing);
+    state.held = to;
+    if (!response) return null;
+    const nonce = ++this.nonceSeq;
+    state.lastNonce = nonce;
+    state.lastSent = { version: response.version, names: response.names };
+    this.countResponse(typeUrl);
+    this.ctx.log.debug(
+      {
+        node: peer.nodeId,
+        typeUrl,
+        version: response.version,
+        nonce,
+        resources: response.names.length,
+        removed: response.removed.length,
+      },
+      'delta response sent',
+    );
+    return withNonce(response.body, String(nonce));
+  }
+
+  protected subscribedMask(): number {
+    let mask = 0;
+    for (let i = 0; i < this.types.length; i++) {
+      const s = this.types[i];
+      if (s && (s.sub.wildcard || s.sub.names.length > 0)) mask |= 1 << i;
+    }
+    return mask;
+  }
+
+  status(): Record<string, TypeStatus> {
+    const out: Record<string, TypeStatus> = {};
+    this.types.forEach((s, i) => {
+      if (!s) return;
+      out[shortName(PUSH_ORDER[i] as TypeUrl)] = {
+        sent: s.held instanceof ServedSet ? s.held.version : s.lastSent?.version,
+        acked: s.ackedVersion,
+        nacked: s.nacked,
+        wildcard: s.sub.wildcard,
+        names: s.sub.names.length,
+      };
+    });
+    return out;
+  }
+
+  private recordAnswer(
+    peer: StreamPeer,
+    typeUrl: TypeUrl,
+    state: DeltaTypeState,
+    req: DeltaDiscoveryRequest,
+  ): void {
+    const type = shortName(typeUrl);
+    const sent = state.lastSent;
+    if (req.error_detail) {
+      state.nacked = true;
+      this.ctx.metrics.nacks.inc({ type, group: peer.group });
+      const resourceNames = [...(sent?.names ?? [])];
+      this.ctx.log.warn(
+        {
+          node: peer.nodeId,
+          group: peer.group,
+          type,
+          rejectedVersion: sent?.version,
+          code: req.error_detail.code,
+          errorDetail: req.error_detail.message,
+          resources: resourceNames,
+        },
+        'client rejected configuration (delta NACK)',
+      );
+      this.ctx.events?.onNack?.(peer, {
+        typeUrl,
+        rejectedVersion: sent?.version ?? '',
+        clientVersion: state.ackedVersion ?? '',
+        message: req.error_detail.message,
+        code: req.error_detail.code,
+        resourceNames,
+        protocol: 'delta',
+      });
+      return;
+    }
+    state.nacked = false;
+    state.ackedVersion = sent?.version;
+    if (sent) this.ctx.events?.onAck?.(peer, { typeUrl, version: sent.version });
+  }
+}

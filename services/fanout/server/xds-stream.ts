@@ -1,0 +1,251 @@
+/**
+ * What every xDS stream shares, SotW or delta, aggregated or restricted to one type: identity and
+ * authorization from the first request, the write path with back-pressure, the initial-push gate,
+ * and the push order.
+ *
+ * Write path contract:
+ * - At most one response is in flight per stream: the next is written only after grpc-js has
+ *   handed the previous one to HTTP/2 (its write callback). This is stricter than honouring
+ *   `call.write()`'s return value (an object-mode stream returns false only after 16 queued
+ *   messages), so a slow reader holds at most one encoded response in our buffers.
+ * - While a write is in flight, a type that needs a response is only marked dirty (one bit per
+ *   type); the response is built from the newest snapshot when the stream can write again. So a
+ *   slow stream holds at most one pending response per type, always the newest, and memory per
+ *   stream stays constant however many snapshots arrive.
+ * - Dirty types are flushed in {@link PUSH_ORDER} (CDS, EDS, LDS, RDS, SDS). This is also the
+ *   warming rule: a listener or route push never overtakes a cluster push the same stream is
+ *   owed, so a route never reaches an Envoy before the clusters it names were sent.
+ * - A stream's first writes need a permit from the {@link InitialPushGate}; it keeps the permit
+ *   until everything it owed at that point is flushed.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../../shared/runtime/logger.ts';
+import { isTypeUrl, PUSH_ORDER, shortName, type TypeUrl } from '../../../shared/xds/type-urls.ts';
+import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
+import type { AdsEvents, StreamPeer } from './ads-events.ts';
+import type { AdsMetrics } from './ads-metrics.ts';
+import type { InitialPushGate } from './initial-push-gate.ts';
+import { groupOf, type NodeInfo } from './peer-identity.ts';
+
+/** Everything streams of one server share (one object, not one per stream). */
+export interface StreamContext {
+  readonly source: Pick<SnapshotSource, 'current'>;
+  readonly metrics: AdsMetrics;
+  readonly log: Logger;
+  readonly events?: AdsEvents;
+  /** Group for nodes whose metadata names none. */
+  readonly defaultGroup: string;
+  readonly gate: InitialPushGate;
+  /** The stream learned its group (first request accepted). */
+  joined(stream: XdsStream): void;
+  /** The stream is gone; called once. */
+  left(stream: XdsStream): void;
+}
+
+/** The part of a grpc-js server call a stream writes to. */
+export interface StreamCall {
+  write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
+  end(): void;
+  emit(event: 'error', err: Partial<grpc.StatusObject>): boolean;
+}
+
+/** Per-type state a stream reports for debug output and fleet status. */
+export interface TypeStatus {
+  /** Version last sent (or resumed at). */
+  sent?: string;
+  /** Version last acknowledged. */
+  acked?: string;
+  /** The client's last answer for the type was a NACK. */
+  nacked: boolean;
+  wildcard: boolean;
+  names: number;
+}
+
+const TYPE_INDEX = new Map<string, number>(PUSH_ORDER.map((t, i) => [t, i]));
+
+/** Index of a type in {@link PUSH_ORDER}, which is also its dirty bit. */
+export function typeIndex(typeUrl: TypeUrl): number {
+  return TYPE_INDEX.get(typeUrl) as number;
+}
+
+const GATE_COLD = 0;
+const GATE_WAITING = 1;
+const GATE_HOLDING = 2;
+const GATE_WARM = 3;
+
+export abstract class XdsStream {
+  abstract readonly protocol: 'sotw' | 'delta';
+  /** Node and group, once the first request was accepted. */
+  peer?: StreamPeer;
+  closed = false;
+  /** When max connection age ends this stream (ms since epoch). */
+  deadline = Number.POSITIVE_INFINITY;
+  /** Dirty bit per type index: a response may be owed. */
+  protected dirty = 0;
+  protected nonceSeq = 0;
+  private inFlight = false;
+  private gateState = GATE_COLD;
+  /** Unknown type URLs already warned about (rare; allocated on first use). */
+  private warned?: Set<string>;
+
+  constructor(
+    protected readonly ctx: StreamContext,
+    protected readonly call: StreamCall,
+    /** Set for a per-type service: the only type this stream serves. */
+    readonly onlyType: TypeUrl | undefined,
+    /** With mutual TLS: the groups the client certificate allows; null without. */
+    readonly allowedGroups: readonly string[] | null,
+  ) {}
+
+  /** Handles one decoded request. */
+  abstract handleRequest(req: unknown): void;
+  /** Per-type status (short type name → status). */
+  abstract status(): Record<string, TypeStatus>;
+  /** Builds the response owed for the type at `index`, or null if nothing is owed. */
+  protected abstract build(index: number): Buffer | null;
+  /** Types this stream is subscribed to, as a dirty mask. */
+  protected abstract subscribedMask(): number;
+
+  /** A new snapshot of this stream's group: every subscribed type may owe a response. */
+  onSnapshot(_snapshot: GroupSnapshot): void {
+    this.dirty |= this.subscribedMask();
+    this.flush();
+  }
+
+  /** Ends the stream with status OK (the client reconnects, here or elsewhere). */
+  end(why: string): void {
+    if (this.closed) return;
+    this.close(why);
+    try {
+      this.call.end();
+    } catch {
+      // The call is already gone.
+    }
+  }
+
+  /** Forgets the stream (idempotent); the call itself is ended by whoever called this. */
+  close(why: string, err?: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dirty = 0;
+    if (this.gateState === GATE_HOLDING) this.ctx.gate.release();
+    else if (this.gateState === GATE_WAITING) this.ctx.metrics.initialPushQueued.dec();
+    this.gateState = GATE_WARM;
+    this.ctx.left(this);
+    if (this.peer) this.ctx.events?.onDisconnect?.(this.peer);
+    this.ctx.log.debug({ node: this.peer?.nodeId, why, err: err ? String(err) : undefined }, 'stream closed');
+  }
+
+  /** Logs a request that could not be handled; the stream stays open. */
+  requestFailed(err: unknown): void {
+    this.ctx.log.error({ err: String(err), node: this.peer?.nodeId }, 'request handling failed');
+  }
+
+  /** The type a request is about, or undefined (after a one-time warning) if not served here. */
+  protected requestType(typeUrl: string): TypeUrl | undefined {
+    const t = this.onlyType && typeUrl === '' ? this.onlyType : typeUrl;
+    if (isTypeUrl(t) && (!this.onlyType || t === this.onlyType)) return t;
+    this.warned ??= new Set();
+    if (!this.warned.has(t)) {
+      this.warned.add(t);
+      this.ctx.log.warn(
+        { node: this.peer?.nodeId, typeUrl: t, only: this.onlyType },
+        'request for a type this stream does not serve; ignored',
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Maps the first request's node to its group and checks it against the certificate. Returns
+   * null when refused (the stream is then ended with PERMISSION_DENIED).
+   */
+  protected identify(node: NodeInfo | null | undefined): StreamPeer | null {
+    const peer: StreamPeer = {
+      nodeId: node?.id ?? '',
+      cluster: node?.cluster ?? '',
+      group: groupOf(node, this.ctx.defaultGroup),
+    };
+    if (this.allowedGroups && !this.allowedGroups.includes(peer.group)) {
+      this.ctx.metrics.permissionDenied.inc();
+      this.ctx.log.warn(
+        { node: peer.nodeId, group: peer.group, allowed: this.allowedGroups },
+        'node claims a group its client certificate does not allow; refused',
+      );
+      this.close('permission denied');
+      try {
+        this.call.emit('error', {
+          code: grpc.status.PERMISSION_DENIED,
+          details: `client certificate does not allow group "${peer.group}"`,
+        });
+      } catch {
+        // The call is already gone.
+      }
+      return null;
+    }
+    this.peer = peer;
+    this.ctx.events?.onConnect?.(peer);
+    this.ctx.joined(this);
+    return peer;
+  }
+
+  /** Marks the type at `index` as owing a response and writes if the stream can. */
+  protected want(index: number): void {
+    this.dirty |= 1 << index;
+    this.flush();
+  }
+
+  protected forget(index: number): void {
+    this.dirty &= ~(1 << index);
+  }
+
+  /** Writes the first owed response in push order, if no write is in flight and the gate allows. */
+  protected flush(): void {
+    if (this.closed || this.inFlight || !this.peer) return;
+    if (this.dirty !== 0) {
+      if (this.gateState === GATE_WAITING) return;
+      if (this.gateState === GATE_COLD) {
+        if (!this.ctx.gate.tryAcquire(this)) {
+          this.gateState = GATE_WAITING;
+          this.ctx.metrics.initialPushQueued.inc();
+          return;
+        }
+        this.gateState = GATE_HOLDING;
+      }
+      while (this.dirty !== 0) {
+        const index = 31 - Math.clz32(this.dirty & -this.dirty);
+        this.dirty &= ~(1 << index);
+        const bytes = this.build(index);
+        if (!bytes) continue;
+        this.inFlight = true;
+        this.call.write(bytes, () => this.written());
+        return;
+      }
+    }
+    if (this.gateState === GATE_HOLDING) {
+      // Everything owed at admission is out: later pushes are not initial ones.
+      this.gateState = this.nonceSeq > 0 ? GATE_WARM : GATE_COLD;
+      this.ctx.gate.release();
+    }
+  }
+
+  /** The gate admitted this stream after it waited (holding a permit now). */
+  admitted(): void {
+    if (this.closed) {
+      this.ctx.gate.release();
+      return;
+    }
+    this.ctx.metrics.initialPushQueued.dec();
+    this.gateState = GATE_HOLDING;
+    this.flush();
+  }
+
+  private written(): void {
+    this.inFlight = false;
+    this.flush();
+  }
+
+  protected countResponse(typeUrl: TypeUrl): void {
+    this.ctx.metrics.responses.inc({ type: shortName(typeUrl), group: this.peer?.group ?? '' });
+  }
+}
