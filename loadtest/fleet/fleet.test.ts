@@ -1,0 +1,205 @@
+/**
+ * The fleet benchmark end to end at smoke size (50 SotW streams through real NATS, Redis and the
+ * three attache processes), its refusal path against a real gRPC server without the delta method,
+ * and the wire reading the simulator relies on.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { SOTW_METHOD_PATH } from '../../services/fanout/server/ads-service.ts';
+import { encodeResponseBody, withNonce } from '../../services/fanout/server/discovery-codec.ts';
+import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
+import { edsTargetAddress } from './fleet-config.ts';
+import type { FleetResult } from './result.ts';
+import { stringFieldProbe, VersionBook } from './version-book.ts';
+import { lenFields, utf8 } from './wire.ts';
+
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.ts');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBench(args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('fleet benchmark — 50 SotW streams end to end', () => {
+  let outDir: string;
+  let run: Run;
+  let result: FleetResult;
+
+  before(async () => {
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-fleet-test-'));
+    run = await runBench(['--streams', '50', '--duration-s', '1', '--json', '--out-dir', outDir], 55_000);
+    const json = fs.readdirSync(outDir).find((f) => /^fleet-sotw-50-.*\.json$/.test(f));
+    assert.ok(json, `no result file; exit ${run.code}\n${run.stderr.slice(-3000)}`);
+    result = JSON.parse(fs.readFileSync(path.join(outDir, json), 'utf8')) as FleetResult;
+  });
+
+  after(() => {
+    if (outDir) fs.rmSync(outDir, { recursive: true, force: true });
+  });
+
+  test('fleet — the run passes and writes a JSON result and a Markdown report', () => {
+    assert.equal(run.code, 0, run.stderr.slice(-3000));
+    assert.equal(result.ok, true, result.errors.join('; '));
+    assert.deepEqual(JSON.parse(run.stdout).options, result.options);
+    const md = fs.readdirSync(outDir).find((f) => f.endsWith('.md'));
+    assert.ok(md);
+    assert.match(fs.readFileSync(path.join(outDir, md), 'utf8'), /## Reconnect storm/);
+  });
+
+  test('fleet — every stream is configured and held, and the fan-out counts them too', () => {
+    assert.equal(result.streams.configured, 50);
+    assert.equal(result.streams.heldAfterHold, 50);
+    assert.equal(result.streams.serverGauge, 50);
+    assert.equal(result.timeToFirstConfigMs?.count, 50);
+    assert.ok((result.timeToFirstConfigMs?.p50 ?? 0) > 0);
+    assert.ok((result.responseBytes.RDS ?? 0) > 50_000, `RDS response ${result.responseBytes.RDS} B`);
+  });
+
+  test('fleet — fan-out memory and CPU are read from its own process', () => {
+    const f = result.fanout;
+    assert.ok(f.pid && f.pid !== process.pid);
+    assert.ok((f.rssMb.beforeStreams ?? 0) > 10 && (f.rssMb.afterHold ?? 0) > 10);
+    assert.ok(f.perStreamKb !== null);
+    assert.ok((f.cpuS.connect ?? 0) > 0);
+  });
+
+  test('fleet — the endpoint change reaches every stream as EDS only, after its commit', () => {
+    const c = result.changes.endpoint;
+    assert.ok(c);
+    assert.equal(c.received, 50);
+    assert.deepEqual(c.changedTypes, ['EDS']);
+    assert.deepEqual(c.responsesPerStream, { EDS: 1 });
+    assert.ok((c.fromCommitMs?.min ?? -1) >= 0, 'an ACK cannot precede the commit');
+    assert.ok((c.fromWriteMs?.min ?? 0) > (c.fromCommitMs?.min ?? 0));
+  });
+
+  test('fleet — the route change (~100 KB of RDS) reaches every stream', () => {
+    const c = result.changes.route;
+    assert.ok(c);
+    assert.equal(c.received, 50);
+    assert.ok(c.changedTypes.includes('RDS'));
+    assert.ok(c.bytesPerStream > 50_000, `${c.bytesPerStream} bytes per stream`);
+    assert.ok((c.fromCommitMs?.max ?? 0) > 0);
+  });
+
+  test('fleet — after kill -9 every stream is served by the replacement, with no version regression', () => {
+    const s = result.reconnectStorm;
+    assert.ok(s);
+    assert.equal(s.served, 50);
+    assert.equal(s.regression.regressions, 0);
+    assert.ok(s.regression.compared >= 200, 'four types compared per stream');
+    assert.ok(s.streamEndings >= 50, 'every stream saw its call fail');
+    assert.equal(s.serverStreamsAfter, 50);
+    assert.ok((s.allServedFromKillMs ?? 0) > s.outageMs);
+  });
+});
+
+describe('fleet benchmark — a server without the delta method', () => {
+  let server: grpc.Server;
+  let port: number;
+
+  before(async () => {
+    server = new grpc.Server();
+    // A real gRPC server that knows only the state-of-the-world method.
+    const pass = (b: Buffer) => b;
+    const sotwOnly: grpc.ServiceDefinition = {
+      StreamAggregatedResources: {
+        path: SOTW_METHOD_PATH,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: pass,
+        requestDeserialize: pass,
+        responseSerialize: pass,
+        responseDeserialize: pass,
+      },
+    };
+    server.addService(sotwOnly, {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => call.end(),
+    });
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+  });
+
+  after(() => server?.forceShutdown());
+
+  test('fleet — delta mode against UNIMPLEMENTED exits 3 with a clear message and writes no numbers', async () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-fleet-refused-'));
+    try {
+      const run = await runBench(
+        ['--streams', '5', '--mode', 'delta', '--fanout-url', `127.0.0.1:${port}`, '--out-dir', outDir],
+        30_000,
+      );
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /delta mode cannot be measured: .*refused the ADS method \(gRPC status 12/);
+      assert.deepEqual(fs.readdirSync(outDir), []);
+    } finally {
+      fs.rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('fleet simulator — wire reading', () => {
+  test('wire — top-level fields of a fan-out response are read in place', () => {
+    const body = encodeResponseBody('v1', ENDPOINT_TYPE, [Buffer.from([1, 2, 3]), Buffer.alloc(300, 7)]);
+    const bytes = withNonce(body, '42');
+    const fields = lenFields(bytes);
+    assert.deepEqual(
+      fields.map((f) => f.no),
+      [1, 2, 2, 4, 5],
+    );
+    assert.equal(utf8(bytes, fields[0] as never), 'v1');
+    assert.equal((fields[2]?.end ?? 0) - (fields[2]?.start ?? 0), 300);
+    assert.equal(utf8(bytes, fields[4] as never), '42');
+  });
+
+  test('version book — a string probe matches the whole field value only', () => {
+    const probe = stringFieldProbe('p', ENDPOINT_TYPE, edsTargetAddress(1));
+    const book = new VersionBook();
+    book.arm(probe);
+    const longer = withNonce(
+      encodeResponseBody('a', ENDPOINT_TYPE, [Buffer.from(`\x0b${edsTargetAddress(1)}0`)]),
+      '1',
+    );
+    const exact = withNonce(
+      encodeResponseBody('b', ENDPOINT_TYPE, [Buffer.from(`\x0a${edsTargetAddress(1)}`)]),
+      '1',
+    );
+    assert.equal(edsTargetAddress(1).length, 10);
+    const f1 = book.get('a', ENDPOINT_TYPE, longer, 0, longer.length, () => []);
+    const f2 = book.get('b', ENDPOINT_TYPE, exact, 0, exact.length, () => []);
+    assert.equal(f1.hits.has('p'), false);
+    assert.equal(f2.hits.has('p'), true);
+    assert.ok(f2.rank > f1.rank, 'ranks follow first sighting');
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * The JSON result of one benchmark run (`loadtest/results/fleet-<mode>-<N>-<timestamp>.json`).
+ * Times are milliseconds, memory MiB (per-stream figures KiB), CPU seconds of user + system time.
+ * A phase that did not run is null; a phase that ran but failed is listed in `errors`.
+ */
+import type { CoreShare } from './proc-stats.ts';
+import type { Dist } from './stats.ts';
+import type { Mode, RegressionReport } from './worker-protocol.ts';
+
+export const RESULT_SCHEMA = 1;
+
+export interface MachineInfo {
+  hostname: string;
+  platform: string;
+  release: string;
+  arch: string;
+  cpus: number;
+  cpuModel: string;
+  totalMemMb: number;
+  node: string;
+  loadAvgStart: number[];
+  loadAvgEnd: number[];
+}
+
+export interface RunOptions {
+  mode: Mode;
+  streams: number;
+  processes: number;
+  streamsPerChannel: number;
+  connectRatePerS: number;
+  holdS: number;
+  services: number;
+  routes: number;
+  /** Set when the clients dialed an external fan-out instead of one this run started. */
+  fanoutUrl?: string;
+}
+
+export interface ChangeResult {
+  /** What was changed, in words. */
+  description: string;
+  /** Short name of the type that carries the change marker. */
+  markerType: string;
+  committedVersion: number;
+  /** Commits between the write and the one that completed the change (a multi-object change can take several). */
+  commits: number;
+  /** Types whose manifest version changed in the completing commit. */
+  changedTypes: string[];
+  writeToCommitMs: number;
+  /** Streams that ACKed the change / streams in the fleet. */
+  received: number;
+  of: number;
+  /** Commit → each stream's ACK of the change. */
+  fromCommitMs: Dist | null;
+  /** File written → each stream's ACK. */
+  fromWriteMs: Dist | null;
+  /** Responses each stream received during the change, by type (fleet total / streams). */
+  responsesPerStream: Record<string, number>;
+  bytesPerStream: number;
+  fanoutCpuS: number | null;
+  /** Fan-out CPU per stream for this change, ms. */
+  fanoutCpuPerStreamMs: number | null;
+  /** CPU of the simulator workers over the same interval (to tell who was the bottleneck). */
+  simulatorCpuS: number;
+  /** Cores used during the change by the machine, the fan-out and the simulator. */
+  cores: CoreShare;
+}
+
+export interface StormResult {
+  description: string;
+  /** kill -9 → replacement fan-out ready. */
+  outageMs: number;
+  /** Replacement process start → ready (cache loaded from Redis, port bound). */
+  restartToReadyMs: number;
+  changeDuringOutage: { committedVersion: number; writeToCommitMs: number };
+  served: number;
+  of: number;
+  /** kill -9 → the last stream ACKed the configuration committed during the outage. */
+  allServedFromKillMs: number | null;
+  /** Replacement ready → each stream's ACK. */
+  fromReadyMs: Dist | null;
+  /** Replacement ready → its `attache_fanout_streams` gauge first counted the whole fleet (100 ms polls). */
+  serverGaugeFullFromReadyMs: number | null;
+  /** Stream endings the clients saw (one per stream per failed attempt). */
+  streamEndings: number;
+  regression: RegressionReport;
+  serverStreamsAfter: number | null;
+  fanoutCpuS: number | null;
+  fanoutRssAfterMb: number | null;
+  simulatorCpuS: number;
+  /** Cores used from the replacement's readiness until every stream was served. */
+  cores: CoreShare;
+}
+
+export interface FleetResult {
+  schema: typeof RESULT_SCHEMA;
+  ok: boolean;
+  errors: string[];
+  startedAt: string;
+  finishedAt: string;
+  durationS: number;
+  options: RunOptions;
+  machine: MachineInfo;
+  /** Average response size by type during the initial ramp (bytes). */
+  responseBytes: Record<string, number>;
+  streams: {
+    requested: number;
+    opened: number;
+    configured: number;
+    /** Client view after the hold: configured and with a live call. */
+    heldAfterHold: number;
+    /** The fan-out's own `attache_fanout_streams` gauge after the hold. */
+    serverGauge: number | null;
+    channels: number;
+    processes: number;
+  };
+  timeToFirstConfigMs: Dist | null;
+  /** First stream opened → last stream configured. */
+  rampMs: number | null;
+  fanout: {
+    pid: number | null;
+    rssMb: { beforeStreams: number | null; afterConnect: number | null; afterHold: number | null };
+    /** (RSS after hold − RSS before streams) / streams. */
+    perStreamKb: number | null;
+    cpuS: { connect: number | null; hold: number | null };
+    /** Ramp CPU per stream, ms. */
+    connectCpuPerStreamMs: number | null;
+    /** Cores used during the connect phase by the machine, the fan-out and the simulator. */
+    connectCores: CoreShare;
+    /** CPU share of one core while holding idle streams, percent. */
+    holdCpuPercent: number | null;
+  };
+  changes: { endpoint: ChangeResult | null; route: ChangeResult | null };
+  reconnectStorm: StormResult | null;
+  simulator: {
+    pids: number[];
+    /** CPU of all workers during the connect phase, and its wall time (cpu/wall > 1 core means saturated). */
+    connectCpuS: number | null;
+    connectWallS: number | null;
+    cpuS: number | null;
+    maxRssMb: number | null;
+  };
+  /** Where the processes' logs were written. */
+  logDir: string;
+}
