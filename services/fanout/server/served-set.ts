@@ -12,7 +12,7 @@
 import { typeVersion } from '../../../shared/snapshot/manifest.ts';
 import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type { CachedResource, TypeSnapshot } from '../cache/group-snapshot.ts';
-import { encodeResponseBody } from './discovery-codec.ts';
+import { encodeResponseBody, withNonce } from './discovery-codec.ts';
 
 /**
  * A client's interest in one type, as derived from its requests. Interned: equal (wildcard, names)
@@ -53,6 +53,8 @@ export function covers(sub: Subscription, name: string, onDemand: boolean): bool
 export class ServedSet {
   private sotwBody?: Buffer;
 
+  private sharedResponse?: Buffer;
+
   constructor(
     readonly typeUrl: TypeUrl,
     readonly sub: Subscription,
@@ -69,6 +71,15 @@ export class ServedSet {
   /** Names of the served resources, in order (for NACK events and debug output). */
   get names(): string[] {
     return this.resources.map((r) => r.name);
+  }
+
+  /**
+   * The whole SotW DiscoveryResponse with the content-derived nonce (the version itself): the same
+   * bytes go to every stream that is sent this set, so a push to N streams encodes nothing.
+   */
+  get response(): Buffer {
+    this.sharedResponse ??= withNonce(this.body, this.version);
+    return this.sharedResponse;
   }
 
   /** The SotW DiscoveryResponse without its nonce, encoded on first use. */

@@ -44,8 +44,8 @@ class SotwTypeState {
   sub: Subscription | null = null;
   /** The first request had no names: empty lists keep meaning "wildcard". */
   legacyWildcard = false;
-  /** Nonce of the last response sent for this type on this stream (0: none yet). */
-  lastNonce = 0;
+  /** Nonce of the last response sent for this type on this stream ('' : none yet). */
+  lastNonce = '';
   /** Version the client holds or is being sent: the last one sent, or the one it resumed with. */
   sentVersion?: string;
   /** Subscription key the last response (or resume) was for. */
@@ -74,8 +74,8 @@ export class SotwStream extends XdsStream {
       state = new SotwTypeState();
       this.types[index] = state;
     }
-    if (state.lastNonce !== 0) {
-      if (req.response_nonce !== String(state.lastNonce)) {
+    if (state.lastNonce !== '') {
+      if (req.response_nonce !== state.lastNonce) {
         this.ctx.metrics.staleNonces.inc({ type: shortName(typeUrl), group: peer.group });
         this.ctx.log.debug({ node: peer.nodeId, typeUrl, nonce: req.response_nonce }, 'stale nonce ignored');
         return;
@@ -121,7 +121,12 @@ export class SotwStream extends XdsStream {
     const typeUrl = PUSH_ORDER[index] as TypeUrl;
     const set = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
     if (set.version === state.sentVersion && state.sub.key === state.sentKey) return null;
-    const nonce = ++this.nonceSeq;
+    // The nonce is the served version, so the encoded response (nonce included) is shared by every
+    // stream. Only a stream that is sent the same version twice in a row (a re-subscription) needs
+    // a distinct nonce, and a copy of its own.
+    const seq = ++this.nonceSeq;
+    const shared = state.lastNonce !== set.version;
+    const nonce = shared ? set.version : `${set.version}-${seq}`;
     state.lastNonce = nonce;
     state.sentVersion = set.version;
     state.sentKey = state.sub.key;
@@ -131,7 +136,7 @@ export class SotwStream extends XdsStream {
       { node: peer.nodeId, typeUrl, version: set.version, nonce, resources: set.resourceCount },
       'response sent',
     );
-    return withNonce(set.body, String(nonce));
+    return shared ? set.response : withNonce(set.body, nonce);
   }
 
   protected subscribedMask(): number {
