@@ -230,7 +230,8 @@ export function usage(spec?: CommandSpec): string {
   }
   const flags = Object.entries(spec.flags).map(([name, f]) => {
     const def = f.default !== undefined ? ` (default ${String(f.default)})` : f.required ? ' (required)' : '';
-    return `  --${name.padEnd(18)} ${f.description}${def}`;
+    const flagName = f.type === 'boolean' ? `${name}, --no-${name}` : name;
+    return `  --${flagName.padEnd(18)} ${f.description}${def}`;
   });
   return `Usage: attache ${spec.path.join(' ')} [flags]\n\n${spec.summary}\n\n${flags.join('\n')}\n`;
 }

@@ -31,23 +31,29 @@ export function parseFlags(
   env: NodeJS.ProcessEnv = process.env,
 ): Record<string, FlagValue> {
   let parsed: ReturnType<typeof parseArgs>;
+  const booleans = new Set(Object.keys(specs).filter((n) => specs[n]?.type === 'boolean'));
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const [name, s] of Object.entries(specs)) {
+    options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string', multiple: s.multiple ?? false };
+    // Every boolean can be turned off on the command line: --no-<flag> (or --<flag>=false).
+    if (s.type === 'boolean') options[`no-${name}`] = { type: 'boolean' };
+  }
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: argv.map((a) => booleanForm(a, booleans)),
       strict: true,
       allowPositionals: false,
-      options: Object.fromEntries(
-        Object.entries(specs).map(([name, s]) => [
-          name,
-          {
-            type: s.type === 'boolean' ? ('boolean' as const) : ('string' as const),
-            multiple: s.multiple ?? false,
-          },
-        ]),
-      ),
+      options,
     });
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    throw err instanceof ConfigError ? err : new ConfigError((err as Error).message);
+  }
+  for (const name of booleans) {
+    if (parsed.values[`no-${name}`] === true) {
+      if (parsed.values[name] === true)
+        throw new ConfigError(`--${name} and --no-${name} contradict each other`);
+      parsed.values[name] = false;
+    }
   }
   const out: Record<string, FlagValue> = {};
   for (const [name, spec] of Object.entries(specs)) {
@@ -67,6 +73,16 @@ export function parseFlags(
     out[name] = coerce(name, spec, raw);
   }
   return out;
+}
+
+/** Rewrites `--flag=true|false` of a boolean flag into `--flag` / `--no-flag`. */
+function booleanForm(arg: string, booleans: ReadonlySet<string>): string {
+  const m = /^--([^=]+)=(.*)$/.exec(arg);
+  if (!m || !booleans.has(m[1] ?? '')) return arg;
+  const v = (m[2] ?? '').toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return `--${m[1]}`;
+  if (['0', 'false', 'no', 'off'].includes(v)) return `--no-${m[1]}`;
+  throw new ConfigError(`--${m[1]} must be true or false, got ${JSON.stringify(m[2])}`);
 }
 
 function coerce(name: string, spec: FlagSpec, raw: unknown): FlagValue {
