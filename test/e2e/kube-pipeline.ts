@@ -1,0 +1,138 @@
+/**
+ * The Kubernetes ingestion pipeline for end-to-end tests, on real servers: `attache dev`'s
+ * runners (compiler, snapshot cache, ADS server) on a JetStream event log and a Redis snapshot
+ * store, with no directory ingestors — the test adds Kubernetes ingestors against fake API
+ * servers. Plus the two ways a test observes the pipeline without trusting it:
+ *
+ * - the log: wait until given object changes are stored ({@link waitLogged});
+ * - the committed snapshot in Redis: the head manifest's resources, decoded
+ *   ({@link readHeadSnapshot}), once the head includes a given sequence ({@link waitCommitted}).
+ */
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { startDevPipeline } from '../../services/cli/dev.ts';
+import type { EventLog, LoggedEvent } from '../../shared/events/event-log.ts';
+import { createLogger } from '../../shared/runtime/logger.ts';
+import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
+import { decodeResource } from '../../shared/xds/encoding.ts';
+import type { TypeUrl } from '../../shared/xds/type-urls.ts';
+import { eventually } from '../harness/eventually.ts';
+
+export const GROUP = 'default';
+
+export type KubePipeline = Awaited<ReturnType<typeof startDevPipeline>>;
+
+/** Starts the compiler, cache and ADS server (free port) on NATS and Redis. */
+export async function startKubePipeline(o: { natsUrl: string; redisUrl: string }): Promise<KubePipeline> {
+  const log = createLogger('e2e-kube', process.env.ATTACHE_LOG_LEVEL ?? 'warn');
+  return startDevPipeline({
+    configDirs: [],
+    cluster: 'unused',
+    groups: [GROUP],
+    bind: '127.0.0.1',
+    xdsPort: 0,
+    adminPort: 0,
+    natsUrl: o.natsUrl,
+    redisUrl: o.redisUrl,
+    redisPrefix: `e2e-kube-${process.pid}-${Date.now()}:`,
+    debounceMs: 20,
+    maxDelayMs: 200,
+    log,
+    registry: new Registry(),
+    onFatal: (err) => log.error({ err }, 'fatal'),
+  });
+}
+
+/** A committed snapshot, decoded: per type URL, resource name → message (proto field names). */
+export interface DecodedSnapshot {
+  version: number;
+  of(type: TypeUrl): Map<string, Record<string, unknown>>;
+}
+
+/** The group's head snapshot as committed in the store, every resource decoded. */
+export async function readHeadSnapshot(store: SnapshotStore, group = GROUP): Promise<DecodedSnapshot> {
+  const version = await store.head(group);
+  assert.ok(version !== null, `group ${group} has no committed snapshot`);
+  const manifest = await store.getManifest(group, version);
+  assert.ok(manifest, `manifest ${group}@${version} is missing`);
+  const byType = new Map<string, Map<string, Record<string, unknown>>>();
+  for (const [type, entries] of Object.entries(manifest.types)) {
+    const list = entries?.resources ?? [];
+    const blobs = await store.getBlobs(list.map((e) => e.hash));
+    const decoded = new Map<string, Record<string, unknown>>();
+    for (const e of list) {
+      const bytes = blobs.get(e.hash);
+      assert.ok(bytes, `blob ${e.hash} of ${e.name} is missing`);
+      decoded.set(e.name, decodeResource(type, bytes));
+    }
+    byType.set(type, decoded);
+  }
+  return { version, of: (type) => byType.get(type) ?? new Map() };
+}
+
+/** Waits until the group's head snapshot includes the event at `seq`. */
+export async function waitCommitted(store: SnapshotStore, seq: number, group = GROUP): Promise<void> {
+  await eventually(async () => {
+    const head = await store.head(group);
+    assert.ok(head !== null && head >= seq, `head ${head} has not reached seq ${seq}`);
+  });
+}
+
+/** One object change a test expects in the log. */
+export interface ExpectedChange {
+  cluster: string;
+  /** Kind in the event envelope (an AmbassadorMapping is published as `Mapping`). */
+  kind: string;
+  namespace: string;
+  name: string;
+  op: 'upsert' | 'delete';
+  /** For upserts: the resourceVersion the API server gave the change. */
+  resourceVersion?: string;
+}
+
+/** Every event from `fromSeq` on, in order. */
+export async function readEvents(events: EventLog, fromSeq: number): Promise<LoggedEvent[]> {
+  const out: LoggedEvent[] = [];
+  for await (const e of events.read({ fromSeq })) out.push(e);
+  return out;
+}
+
+function matches(e: LoggedEvent, c: ExpectedChange): boolean {
+  const ev = e.event;
+  return (
+    ev.cluster === c.cluster &&
+    ev.kind === c.kind &&
+    ev.namespace === c.namespace &&
+    ev.name === c.name &&
+    ev.op === c.op &&
+    (c.resourceVersion === undefined || ev.resourceVersion === c.resourceVersion)
+  );
+}
+
+/**
+ * Waits until every expected change is stored at or after `fromSeq`; returns the highest
+ * sequence among them.
+ */
+export async function waitLogged(
+  events: EventLog,
+  fromSeq: number,
+  changes: readonly ExpectedChange[],
+  timeoutMs = 20_000,
+): Promise<number> {
+  return eventually(
+    async () => {
+      const logged = await readEvents(events, fromSeq);
+      let seq = 0;
+      for (const c of changes) {
+        const hit = logged.find((e) => matches(e, c));
+        assert.ok(
+          hit,
+          `not in the log yet: ${c.op} ${c.kind} ${c.namespace}/${c.name} ${c.resourceVersion ?? ''}`,
+        );
+        seq = Math.max(seq, hit.seq);
+      }
+      return seq;
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+}
