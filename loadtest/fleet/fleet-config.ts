@@ -6,18 +6,37 @@
  *                     and the Mapping that routes to the endpoint-change target;
  *   eds-target.yaml — the Service whose EndpointSlice the endpoint change rewrites (EDS only);
  *   routes.yaml     — `routes` Mappings spread over the services (one RDS route each). The route
- *                     change rewrites all of them with a new tag in every prefix.
+ *                     change rewrites all of them with a new tag in every prefix;
+ *   echo.yaml       — with proxyless gRPC clients only: the Service in front of the two local echo
+ *                     backends, one EndpointSlice per backend. Its Mapping (hostname
+ *                     {@link ECHO_HOST}) lives in routes.yaml, so the route change also reaches the
+ *                     gRPC clients, as a harmless timeout tweak.
  * Every change carries a marker the simulated Envoys look for on the wire.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { encodeMessage } from '../../shared/xds/encoding.ts';
+import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
+import type { Probe } from './version-book.ts';
 
 export const EDS_TARGET_SERVICE = 'fleet-eds-target';
 export const FLEET_HOST = 'fleet.example.com';
 
+export const ECHO_SERVICE = 'fleet-echo';
+/** The authority the proxyless gRPC clients dial: `xds:///echo.fleet.test`. */
+export const ECHO_HOST = 'echo.fleet.test';
+
+/** Ports of the two echo backends on 127.0.0.1; `b` joins the Service only during the storm. */
+export interface EchoPorts {
+  a: number;
+  b: number;
+}
+
 export interface FleetConfigShape {
   services: number;
   routes: number;
+  /** Present when proxyless gRPC clients take part. */
+  echo?: EchoPorts;
 }
 
 /** Address of the endpoint-change target in generation `gen`: unique per generation. */
@@ -83,8 +102,8 @@ export function edsTargetYaml(gen: number): string {
  * `routes` Mappings; route `r` of generation `gen` matches `<tag>r<r>/api/v1/…`. The long prefix
  * stands for the path lists real edges carry, and makes each route a few hundred bytes on the wire.
  */
-export function routesYaml(routes: number, services: number, gen: number): string {
-  const docs: string[] = [];
+export function routesYaml(routes: number, services: number, gen: number, echo = false): string {
+  const docs: string[] = echo ? [echoMappingYaml(gen)] : [];
   for (let r = 0; r < routes; r++) {
     const id = String(r).padStart(5, '0');
     docs.push(`apiVersion: getambassador.io/v3alpha1
@@ -101,6 +120,59 @@ spec:
   return docs.join('---\n');
 }
 
+/**
+ * The gRPC clients' route: everything on {@link ECHO_HOST} to the echo Service. Each route
+ * generation changes only its timeout (5 s, 6 s, …), far above the clients' deadlines.
+ */
+function echoMappingYaml(gen: number): string {
+  return `apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: { name: ${ECHO_SERVICE}, namespace: default }
+spec:
+  hostname: ${ECHO_HOST}
+  prefix: /
+  service: ${ECHO_SERVICE}:50051
+  timeout_ms: ${5000 + 1000 * gen}
+`;
+}
+
+/**
+ * The echo Service with backend `a` only, or (`withB`) with both backends — the storm's outage
+ * adds `b`, so a client answered by `b` has provably been configured by the replacement fan-out.
+ */
+export function echoYaml(ports: EchoPorts, withB: boolean): string {
+  const slice = (suffix: string, port: number) => `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${ECHO_SERVICE}-${suffix}
+  namespace: default
+  labels: { kubernetes.io/service-name: ${ECHO_SERVICE} }
+addressType: IPv4
+ports:
+  - { name: grpc, port: ${port}, protocol: TCP }
+endpoints:
+  - addresses: ["127.0.0.1"]
+    conditions: { ready: true }
+`;
+  return `apiVersion: v1
+kind: Service
+metadata: { name: ${ECHO_SERVICE}, namespace: default }
+spec:
+  ports:
+    - { name: grpc, port: 50051, targetPort: grpc }
+${slice('a', ports.a)}${withB ? slice('b', ports.b) : ''}`;
+}
+
+/** Matches an EDS commit or response that carries 127.0.0.1:`port` (the encoded SocketAddress). */
+export function echoEndpointProbe(id: string, port: number): Probe {
+  const bytes = encodeMessage('envoy.config.core.v3.SocketAddress', {
+    address: '127.0.0.1',
+    port_value: port,
+  });
+  return { id, typeUrl: ENDPOINT_TYPE, present: Buffer.from(bytes).toString('base64') };
+}
+
 /** Writes via a temporary file and a rename, so the watcher never reads a half-written file. */
 export function writeAtomic(file: string, body: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
@@ -112,5 +184,6 @@ export function writeAtomic(file: string, body: string): void {
 export function writeInitialConfig(dir: string, shape: FleetConfigShape): void {
   writeAtomic(path.join(dir, 'services.yaml'), servicesYaml(shape.services));
   writeAtomic(path.join(dir, 'eds-target.yaml'), edsTargetYaml(0));
-  writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(shape.routes, shape.services, 0));
+  if (shape.echo) writeAtomic(path.join(dir, 'echo.yaml'), echoYaml(shape.echo, false));
+  writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(shape.routes, shape.services, 0, !!shape.echo));
 }

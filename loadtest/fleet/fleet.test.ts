@@ -1,7 +1,8 @@
 /**
  * The fleet benchmark end to end at smoke size (50 SotW streams through real NATS, Redis and the
- * three attache processes), its refusal path against a real gRPC server without the delta method,
- * and the wire reading the simulator relies on.
+ * three attache processes, plus two real grpc-js-xds clients routing RPCs through every phase),
+ * its refusal path against a real gRPC server without the delta method, and the wire reading and
+ * RPC accounting the benchmark relies on.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +16,10 @@ import { SOTW_METHOD_PATH } from '../../services/fanout/server/ads-service.ts';
 import { encodeResponseBody, withNonce } from '../../services/fanout/server/discovery-codec.ts';
 import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
 import { edsTargetAddress } from './fleet-config.ts';
-import type { FleetResult } from './result.ts';
+import { BACKEND_A, BACKEND_B } from './grpc-clients.ts';
+import { phaseStats, type RpcRecord } from './grpc-rpc-stats.ts';
+import { parseCli, UsageError } from './options.ts';
+import { type FleetResult, GRPC_PHASES, type GrpcPhaseStats } from './result.ts';
 import { stringFieldProbe, VersionBook } from './version-book.ts';
 import { lenFields, utf8 } from './wire.ts';
 
@@ -55,7 +59,7 @@ describe('fleet benchmark — 50 SotW streams end to end', () => {
 
   before(async () => {
     outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-fleet-test-'));
-    run = await runBench(['--streams', '50', '--duration-s', '1', '--json', '--out-dir', outDir], 55_000);
+    run = await runBench(['--streams', '50', '--duration-s', '1', '--json', '--out-dir', outDir], 90_000);
     const json = fs.readdirSync(outDir).find((f) => /^fleet-sotw-50-.*\.json$/.test(f));
     assert.ok(json, `no result file; exit ${run.code}\n${run.stderr.slice(-3000)}`);
     result = JSON.parse(fs.readFileSync(path.join(outDir, json), 'utf8')) as FleetResult;
@@ -71,13 +75,16 @@ describe('fleet benchmark — 50 SotW streams end to end', () => {
     assert.deepEqual(JSON.parse(run.stdout).options, result.options);
     const md = fs.readdirSync(outDir).find((f) => f.endsWith('.md'));
     assert.ok(md);
-    assert.match(fs.readFileSync(path.join(outDir, md), 'utf8'), /## Reconnect storm/);
+    const report = fs.readFileSync(path.join(outDir, md), 'utf8');
+    assert.match(report, /## Reconnect storm/);
+    assert.match(report, /## Proxyless gRPC clients/);
   });
 
   test('fleet — every stream is configured and held, and the fan-out counts them too', () => {
     assert.equal(result.streams.configured, 50);
     assert.equal(result.streams.heldAfterHold, 50);
-    assert.equal(result.streams.serverGauge, 50);
+    assert.equal(result.options.grpcClients, 2);
+    assert.equal(result.streams.serverGauge, 50 + 2, 'the fleet plus the two gRPC clients');
     assert.equal(result.timeToFirstConfigMs?.count, 50);
     assert.ok((result.timeToFirstConfigMs?.p50 ?? 0) > 0);
     assert.ok((result.responseBytes.RDS ?? 0) > 50_000, `RDS response ${result.responseBytes.RDS} B`);
@@ -117,8 +124,41 @@ describe('fleet benchmark — 50 SotW streams end to end', () => {
     assert.equal(s.regression.regressions, 0);
     assert.ok(s.regression.compared >= 200, 'four types compared per stream');
     assert.ok(s.streamEndings >= 50, 'every stream saw its call fail');
-    assert.equal(s.serverStreamsAfter, 50);
+    // The gRPC clients reconnect on their own backoff, possibly after the fleet.
+    assert.ok(
+      (s.serverStreamsAfter ?? 0) >= 50 && (s.serverStreamsAfter ?? 0) <= 52,
+      `server gauge ${s.serverStreamsAfter}`,
+    );
     assert.ok((s.allServedFromKillMs ?? 0) > s.outageMs);
+  });
+
+  test('fleet — real gRPC clients route in every phase, storm included', () => {
+    const g = result.grpcClients;
+    assert.ok(g);
+    assert.equal(g.clients, 2);
+    assert.equal(g.firstOkMs.filter((x) => x !== null).length, 2);
+    for (const name of GRPC_PHASES) {
+      const p: GrpcPhaseStats | undefined = g.phases[name];
+      assert.ok(p, `phase ${name} recorded`);
+      assert.equal(p.clientsRouting, 2, `${name}: ${JSON.stringify(p)}`);
+      assert.ok(p.ok >= 2 && p.wallMs > 0, `${name}: ${JSON.stringify(p)}`);
+    }
+    // Backend b joins only in the outage's commit, so nothing reached it before the kill.
+    for (const name of ['connect', 'hold', 'endpointChange', 'routeChange'] as const)
+      assert.deepEqual(Object.keys(g.phases[name]?.byBackend ?? {}), [BACKEND_A], name);
+  });
+
+  test('fleet — after the storm every gRPC client is configured by the replacement fan-out', () => {
+    const g = result.grpcClients;
+    const s = result.reconnectStorm;
+    assert.ok(g?.storm && s);
+    assert.equal(g.storm.recovered, 2);
+    for (const [i, ms] of g.storm.newEndpointFromReadyMs.entries()) {
+      assert.ok(ms !== null && ms > 0, `client ${i}: ${ms}`);
+      const fromKill = g.storm.newEndpointFromKillMs[i] ?? 0;
+      assert.ok(Math.abs(fromKill - (ms + s.outageMs)) <= 1, `client ${i}: ${fromKill} vs ${ms} + outage`);
+    }
+    assert.ok((g.phases.after?.byBackend[BACKEND_B] ?? 0) > 0, 'traffic reaches backend b afterwards');
   });
 });
 
@@ -166,6 +206,49 @@ describe('fleet benchmark — a server without the delta method', () => {
     } finally {
       fs.rmSync(outDir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fleet benchmark — gRPC client accounting', () => {
+  const rpc = (phase: string, sentAt: number, ok: boolean, code?: string): RpcRecord => ({
+    phase,
+    sentAt,
+    doneAt: sentAt + (ok ? 5 : 1000),
+    ok,
+    ...(ok ? { backend: 'echo-a' } : { code, details: 'x' }),
+  });
+  const windows = [
+    { name: 'hold', startedAt: 0, endedAt: 1000 },
+    { name: 'storm', startedAt: 1000, endedAt: 2000 },
+  ];
+
+  test('grpc stats — a failure run lasts from its first failure to the next success, in its phase', () => {
+    const stats = phaseStats(
+      [
+        [
+          rpc('hold', 0, true),
+          rpc('hold', 900, false, 'UNAVAILABLE'),
+          rpc('storm', 1000, false, 'DEADLINE_EXCEEDED'),
+          rpc('storm', 1400, true),
+        ],
+        [rpc('hold', 0, true), rpc('storm', 1100, false, 'UNAVAILABLE')],
+      ],
+      windows,
+    );
+    assert.equal(stats.hold?.ok, 2);
+    assert.equal(stats.hold?.failed, 1);
+    assert.equal(stats.hold?.clientsRouting, 2);
+    assert.equal(stats.hold?.maxFailureStreakMs, 500, 'run started in hold, ended by the success at 1400');
+    assert.deepEqual(stats.storm?.failedByCode, { DEADLINE_EXCEEDED: 1, UNAVAILABLE: 1 });
+    assert.equal(stats.storm?.clientsRouting, 1);
+    assert.equal(stats.storm?.maxFailureStreakMs, 1000, 'an unended run lasts to its last failure’s end');
+    assert.equal(stats.storm?.wallMs, 1000);
+  });
+
+  test('options — --grpc-clients defaults to 2, accepts 0 and rejects negatives', () => {
+    assert.equal(parseCli(['--streams', '5']).grpcClients, 2);
+    assert.equal(parseCli(['--streams', '5', '--grpc-clients', '0']).grpcClients, 0);
+    assert.throws(() => parseCli(['--streams', '5', '--grpc-clients=-1']), UsageError);
   });
 });
 

@@ -70,6 +70,7 @@ try {
       holdS: opts.holdS,
       services: opts.services,
       routes: opts.routes,
+      grpcClients: opts.grpcClients,
       ...(opts.fanoutUrl ? { fanoutUrl: opts.fanoutUrl } : {}),
       ...(opts.fanoutPid ? { fanoutPid: opts.fanoutPid } : {}),
       changes: !opts.fanoutUrl,

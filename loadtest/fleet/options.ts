@@ -12,6 +12,7 @@ export interface CliOptions {
   connectRatePerS: number;
   services: number;
   routes: number;
+  grpcClients: number;
   fanoutUrl?: string;
   fanoutPid?: number;
   storm: boolean;
@@ -33,6 +34,8 @@ and writes loadtest/results/fleet-<mode>-<N>-<timestamp>.{json,md}.
   --connect-rate R          streams opened per second during the ramp, 0 = all at once (default 2000)
   --services S              services (clusters) in the configuration (default 50)
   --routes R                Mappings (RDS routes) in the configuration (default 400, about 100 KB)
+  --grpc-clients K          real @grpc/grpc-js-xds clients (SotW) routing RPCs to two echo backends
+                            through every phase, 0 = none (default 2; none with --fanout-url)
   --fanout-url HOST:PORT    dial an already running fan-out instead (connect phase only)
   --fanout-pid PID          with --fanout-url: the process whose memory and CPU to read
   --no-storm                skip the reconnect storm
@@ -58,6 +61,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
       'connect-rate': { type: 'string', default: '2000' },
       services: { type: 'string', default: '50' },
       routes: { type: 'string', default: '400' },
+      'grpc-clients': { type: 'string', default: '2' },
       'fanout-url': { type: 'string' },
       'fanout-pid': { type: 'string' },
       'no-storm': { type: 'boolean', default: false },
@@ -88,6 +92,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     connectRatePerS: int('connect-rate', values['connect-rate'], 0),
     services: int('services', values.services, 1),
     routes: int('routes', values.routes, 1),
+    grpcClients: values['fanout-url'] ? 0 : int('grpc-clients', values['grpc-clients'], 0),
     ...(values['fanout-url'] ? { fanoutUrl: values['fanout-url'] } : {}),
     ...(fanoutPid !== undefined ? { fanoutPid: int('fanout-pid', fanoutPid, 1) } : {}),
     storm: !values['no-storm'],

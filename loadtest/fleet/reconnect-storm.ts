@@ -18,6 +18,11 @@ export interface StormSpec {
   probe: Probe;
   /** The change committed while the fan-out is down. */
   write(): void;
+  /** Further content the outage's commits must carry before the replacement starts. */
+  alsoCommitted?: Probe[];
+  /** Told the kill time and the replacement's ready time (epoch ms) as they happen. */
+  onKilled?(at: number): void;
+  onReady?(at: number): void;
 }
 
 export async function reconnectStorm(
@@ -32,14 +37,17 @@ export async function reconnectStorm(
 
   const killedAt = t();
   await pipeline.killFanout();
+  spec.onKilled?.(killedAt);
   const afterId = watch.lastId;
   const writtenAt = t();
   spec.write();
   const commit = await watch.waitFor(env.group, afterId, spec.probe, env.timeoutMs);
+  for (const p of spec.alsoCommitted ?? []) await watch.waitFor(env.group, afterId, p, env.timeoutMs);
 
   const spawnedAt = t();
   const fanout = await pipeline.startFanout();
   const readyAt = t();
+  spec.onReady?.(readyAt);
   const cpuStart = sampleProcess(fanout.pid);
   const simStart = env.simulatorCpuS();
   const meter = new PhaseMeter(fanout.pid, env.simulatorCpuS);

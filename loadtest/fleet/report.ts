@@ -1,6 +1,13 @@
 /** The human-readable side of a result: a short stdout summary and the Markdown report. */
 import type { CoreShare } from './proc-stats.ts';
-import type { ChangeResult, FleetResult } from './result.ts';
+import {
+  type ChangeResult,
+  type FleetResult,
+  GRPC_PHASES,
+  type GrpcClientsResult,
+  type GrpcPhase,
+  type GrpcPhaseStats,
+} from './result.ts';
 import type { Dist } from './stats.ts';
 
 const d = (x: Dist | null): string =>
@@ -13,7 +20,7 @@ export function summaryLines(r: FleetResult): string[] {
   const o = r.options;
   const lines = [
     `fleet benchmark — ${o.mode}, ${o.streams} streams, ${r.streams.processes} worker(s), ${r.streams.channels} HTTP/2 connection(s) — ${r.ok ? 'OK' : 'FAILED'}`,
-    `  streams: configured ${r.streams.configured}/${o.streams}, held after ${o.holdS}s ${r.streams.heldAfterHold}, server gauge ${v(r.streams.serverGauge)}`,
+    `  streams: configured ${r.streams.configured}/${o.streams}, held after ${o.holdS}s ${r.streams.heldAfterHold}, server gauge ${v(r.streams.serverGauge)}${r.grpcClients ? ` (counts the ${r.grpcClients.clients} gRPC clients too)` : ''}`,
     `  time to first config: ${d(r.timeToFirstConfigMs)}; ramp ${v(r.rampMs, ' ms')} at ${o.connectRatePerS || '∞'} streams/s`,
     `  fan-out RSS: ${v(r.fanout.rssMb.beforeStreams)} → ${v(r.fanout.rssMb.afterConnect)} → ${v(r.fanout.rssMb.afterHold)} MiB; ${v(r.fanout.perStreamKb)} KiB/stream`,
     `  fan-out CPU: connect ${v(r.fanout.cpuS.connect, ' s')} (${v(r.fanout.connectCpuPerStreamMs, ' ms/stream')}), idle hold ${v(r.fanout.holdCpuPercent, '%')}`,
@@ -33,6 +40,7 @@ export function summaryLines(r: FleetResult): string[] {
     );
     lines.push(`    ${coresText(s.cores)}`);
   }
+  if (r.grpcClients) lines.push(...grpcSummary(r.grpcClients));
   lines.push(
     `  simulator CPU ${v(r.simulator.cpuS, ' s')}, worker RSS max ${v(r.simulator.maxRssMb, ' MiB')}`,
   );
@@ -40,10 +48,87 @@ export function summaryLines(r: FleetResult): string[] {
   return lines;
 }
 
+const PHASE_TITLE: Record<GrpcPhase, string> = {
+  connect: 'connect (client start → routing)',
+  hold: 'hold',
+  endpointChange: 'endpoint change',
+  routeChange: 'route change',
+  stormOutage: 'storm: outage (kill → replacement ready)',
+  stormReconnect: 'storm: reconnect (ready → fleet served)',
+  after: 'after the storm',
+};
+
+const codes = (p: GrpcPhaseStats): string =>
+  Object.entries(p.failedByCode)
+    .map(([c, k]) => `${c} ${k}`)
+    .join(', ');
+
+const list = (xs: ReadonlyArray<number | null>, unit = ' ms'): string => xs.map((x) => v(x, unit)).join(', ');
+
+function grpcSummary(g: GrpcClientsResult): string[] {
+  const lines = [
+    `  gRPC clients: ${g.clients} × grpc-js-xds (SotW) on ${g.target}, 1 RPC per ${g.rpcIntervalMs} ms each, deadline ${g.deadlineMs} ms; first OK ${list(g.firstOkMs)} after start`,
+  ];
+  for (const name of GRPC_PHASES) {
+    const p = g.phases[name];
+    if (!p) continue;
+    lines.push(
+      `    ${PHASE_TITLE[name]} (${p.wallMs} ms): ${p.clientsRouting}/${g.clients} routing, ok ${p.ok}, failed ${p.failed}${p.failed ? ` (${codes(p)})` : ''}, longest failure run ${p.maxFailureStreakMs} ms, client CPU ${v(p.clientCpuS, ' s')}`,
+    );
+  }
+  if (g.storm)
+    lines.push(
+      `    recovered after the storm ${g.storm.recovered}/${g.storm.of}: on the outage's endpoint ${list(g.storm.newEndpointFromReadyMs)} after ready (${list(g.storm.newEndpointFromKillMs)} after kill)`,
+    );
+  return lines;
+}
+
 /** "machine 1.95 cores busy: fan-out 0.62, simulator 0.70, others 0.63 over 12.1 s". */
 export function coresText(c: CoreShare): string {
   const ours = (c.fanoutCores ?? 0) + c.simulatorCores;
   return `machine ${c.machineBusyCores} cores busy: fan-out ${v(c.fanoutCores)}, simulator ${c.simulatorCores}, everything else ${Math.max(0, Math.round((c.machineBusyCores - ours) * 100) / 100)} (over ${c.wallS} s)`;
+}
+
+function grpcSection(g: GrpcClientsResult): string[] {
+  const out = ['## Proxyless gRPC clients', ''];
+  out.push(
+    `${g.clients} real @grpc/grpc-js-xds clients (one process each, fresh per run, SotW ADS) dial \`${g.target}\` on the fan-out under test and send one RPC every ${g.rpcIntervalMs} ms each, without waiting for the previous one, with a ${g.deadlineMs} ms deadline. ` +
+      'Backend echo-a serves from the start; echo-b joins the Service only in the commit made during the storm outage. ' +
+      'An RPC counts in the phase it was sent in; a failure run is one client’s consecutive failed RPCs (first failure sent → next success sent).',
+    '',
+  );
+  out.push(`First successful RPC after client start: ${list(g.firstOkMs)}.`, '');
+  out.push(
+    '| phase | wall ms | clients routing | ok | failed | failures by code | longest failure run ms | answered by | ok latency p50 / p99 / max ms | client CPU s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const name of GRPC_PHASES) {
+    const p = g.phases[name];
+    if (!p) continue;
+    const by = Object.entries(p.byBackend)
+      .map(([b, k]) => `${b} ${k}`)
+      .join(', ');
+    const lat = p.okLatencyMs
+      ? `${fmt(p.okLatencyMs.p50)} / ${fmt(p.okLatencyMs.p99)} / ${fmt(p.okLatencyMs.max)}`
+      : 'n/a';
+    out.push(
+      `| ${PHASE_TITLE[name]} | ${p.wallMs} | ${p.clientsRouting}/${g.clients} | ${p.ok} | ${p.failed} | ${codes(p) || '—'} | ${p.maxFailureStreakMs} | ${by || '—'} | ${lat} | ${v(p.clientCpuS)} |`,
+    );
+  }
+  out.push('');
+  const examples = GRPC_PHASES.flatMap((n) => (g.phases[n]?.failureExamples ?? []).map((e) => `${n}: ${e}`));
+  if (examples.length) out.push('Failure examples:', '', ...examples.map((e) => `- ${e}`), '');
+  if (g.storm) {
+    out.push(
+      `After the storm ${g.storm.recovered}/${g.storm.of} clients routed on the configuration committed during the outage (answered by echo-b).`,
+      '',
+      `- replacement ready → first successful RPC: ${list(g.storm.firstOkFromReadyMs)}`,
+      `- replacement ready → first RPC answered by echo-b: ${list(g.storm.newEndpointFromReadyMs)}`,
+      `- kill -9 → first RPC answered by echo-b: ${list(g.storm.newEndpointFromKillMs)}`,
+      '',
+    );
+  }
+  return out;
 }
 
 function distRow(name: string, x: Dist | null): string {
@@ -138,6 +223,7 @@ export function markdownReport(r: FleetResult): string {
       '',
     );
   }
+  if (r.grpcClients) out.push(...grpcSection(r.grpcClients));
   out.push(`Process logs: \`${r.logDir}\``, '');
   return out.join('\n');
 }

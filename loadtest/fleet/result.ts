@@ -7,7 +7,7 @@ import type { CoreShare } from './proc-stats.ts';
 import type { Dist } from './stats.ts';
 import type { Mode, RegressionReport } from './worker-protocol.ts';
 
-export const RESULT_SCHEMA = 1;
+export const RESULT_SCHEMA = 2;
 
 export interface MachineInfo {
   hostname: string;
@@ -31,6 +31,8 @@ export interface RunOptions {
   holdS: number;
   services: number;
   routes: number;
+  /** Proxyless gRPC clients (real @grpc/grpc-js-xds, SotW) sending RPCs through every phase; 0 = none. */
+  grpcClients: number;
   /** Set when the clients dialed an external fan-out instead of one this run started. */
   fanoutUrl?: string;
 }
@@ -91,6 +93,68 @@ export interface StormResult {
   cores: CoreShare;
 }
 
+/** The gRPC clients' RPCs sent during one phase, over all clients. */
+export interface GrpcPhaseStats {
+  wallMs: number;
+  /** Clients with at least one successful RPC sent in this phase. */
+  clientsRouting: number;
+  ok: number;
+  failed: number;
+  /** Failed RPCs by gRPC status name. */
+  failedByCode: Record<string, number>;
+  /**
+   * Longest run of one client's consecutive failed RPCs (send order): first failure sent → next
+   * success sent, or → the last failure's end when none followed. Counted in the phase it started in.
+   */
+  maxFailureStreakMs: number;
+  /** Successful RPCs by the backend that answered. */
+  byBackend: Record<string, number>;
+  okLatencyMs: Dist | null;
+  /** Up to three distinct "CODE: details" of failed RPCs. */
+  failureExamples: string[];
+  /** CPU seconds of all client processes during the phase (they share the machine with the fan-out). */
+  clientCpuS: number | null;
+}
+
+/** Phases of the gRPC clients, in order; a phase that did not happen is absent. */
+export const GRPC_PHASES = [
+  'connect',
+  'hold',
+  'endpointChange',
+  'routeChange',
+  'stormOutage',
+  'stormReconnect',
+  'after',
+] as const;
+export type GrpcPhase = (typeof GRPC_PHASES)[number];
+
+export interface GrpcClientsResult {
+  clients: number;
+  /** `xds:///<authority>` the clients dial. */
+  target: string;
+  /** Each client sends one RPC per interval without waiting for the previous one. */
+  rpcIntervalMs: number;
+  deadlineMs: number;
+  /** Client started → its first successful RPC (null: never). */
+  firstOkMs: Array<number | null>;
+  phases: Partial<Record<GrpcPhase, GrpcPhaseStats>>;
+  /** The reconnect storm as the gRPC clients saw it (null when there was no storm). */
+  storm: {
+    /**
+     * Clients answered by backend b, which only the configuration committed during the outage
+     * contains: proof that the client's ADS stream came back and was served by the replacement.
+     */
+    recovered: number;
+    of: number;
+    /** Replacement ready → each client's first successful RPC sent after it. */
+    firstOkFromReadyMs: Array<number | null>;
+    /** Replacement ready → each client's first RPC answered by backend b. */
+    newEndpointFromReadyMs: Array<number | null>;
+    /** kill -9 → the same. */
+    newEndpointFromKillMs: Array<number | null>;
+  } | null;
+}
+
 export interface FleetResult {
   schema: typeof RESULT_SCHEMA;
   ok: boolean;
@@ -131,6 +195,8 @@ export interface FleetResult {
   };
   changes: { endpoint: ChangeResult | null; route: ChangeResult | null };
   reconnectStorm: StormResult | null;
+  /** Real proxyless gRPC clients routing through every phase; null when none ran. */
+  grpcClients: GrpcClientsResult | null;
   simulator: {
     pids: number[];
     /** CPU of all workers during the connect phase, and its wall time (cpu/wall > 1 core means saturated). */

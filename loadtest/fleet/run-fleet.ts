@@ -7,6 +7,9 @@
  *   4. endpoint change — one EndpointSlice rewritten (an EDS-only change);
  *   5. route change    — every Mapping rewritten (~100 KB of RDS);
  *   6. reconnect storm — kill -9, change during the outage, replacement fan-out, regression check.
+ * With --grpc-clients K, K real grpc-js-xds clients join after the connect phase and send RPCs to
+ * two echo backends through every later phase (grpc-clients.ts); after the storm each must be
+ * answered by the backend that only the outage's commit added, i.e. be configured again.
  * Every wait is bounded; a failure in a phase is recorded and the later phases are skipped.
  * A server that refuses the protocol (UNIMPLEMENTED) aborts the run with {@link ProtocolRefusedError}.
  */
@@ -17,17 +20,27 @@ import { ENDPOINT_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import { CommitWatch } from './commit-watch.ts';
 import {
   EDS_TARGET_SERVICE,
+  echoEndpointProbe,
+  echoYaml,
   edsTargetAddress,
   edsTargetYaml,
   routesYaml,
   routeTag,
   writeAtomic,
 } from './fleet-config.ts';
+import { BACKEND_B, EchoBackends, GrpcClientLoad } from './grpc-clients.ts';
 import { type ChangeEnv, measureChange } from './measure-change.ts';
 import { FleetPipeline } from './pipeline.ts';
 import { cpuBetween, PhaseMeter, type ProcSample, round, sampleProcess } from './proc-stats.ts';
 import { reconnectStorm } from './reconnect-storm.ts';
-import { type FleetResult, type MachineInfo, RESULT_SCHEMA, type RunOptions } from './result.ts';
+import {
+  type FleetResult,
+  GRPC_PHASES,
+  type GrpcClientsResult,
+  type MachineInfo,
+  RESULT_SCHEMA,
+  type RunOptions,
+} from './result.ts';
 import { dist } from './stats.ts';
 import { StreamFleet } from './stream-fleet.ts';
 import { stringFieldProbe, substringProbe } from './version-book.ts';
@@ -57,14 +70,19 @@ export class RunResources {
   pipeline?: FleetPipeline;
   pool?: WorkerPool;
   watch?: CommitWatch;
+  echo?: EchoBackends;
+  grpc?: GrpcClientLoad;
 
   async close(): Promise<void> {
+    await this.grpc?.stop().catch(() => {});
+    await this.echo?.stop().catch(() => {});
     await this.pool?.stop().catch(() => {});
     await this.watch?.close().catch(() => {});
     await this.pipeline?.close().catch(() => {});
   }
 
   killNow(): void {
+    this.grpc?.killNow();
     this.pool?.killAll();
     this.pipeline?.killNow();
   }
@@ -83,9 +101,10 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
   if (o.fanoutUrl) {
     [host, port] = parseHostPort(o.fanoutUrl);
   } else {
+    if (o.grpcClients > 0) res.echo = await EchoBackends.start();
     o.say(`starting nats-server, redis-server, attache ingest fs + compile (logs in ${o.logDir})`);
     res.pipeline = await FleetPipeline.start({
-      shape: { services: o.services, routes: o.routes },
+      shape: { services: o.services, routes: o.routes, ...(res.echo ? { echo: res.echo.ports } : {}) },
       logDir: o.logDir,
       readyTimeoutMs,
     });
@@ -161,6 +180,19 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
   for (const [type, r] of Object.entries(rampProgress.responses))
     responseBytes[type] = r.count ? Math.round(r.bytes / r.count) : 0;
 
+  let grpc: GrpcClientLoad | undefined;
+  if (connectDone && res.echo && o.grpcClients > 0) {
+    o.say(`starting ${o.grpcClients} grpc-js-xds client(s) on xds:///echo.fleet.test`);
+    grpc = GrpcClientLoad.start(port, o.grpcClients);
+    res.grpc = grpc;
+    try {
+      await grpc.waitAll('complete a first RPC', (r) => r.ok, 0, 60_000);
+    } catch (err) {
+      errors.push(`gRPC clients: ${String((err as Error).message)}`);
+    }
+    grpc.phase('hold');
+  }
+
   o.say(`holding ${n} streams for ${o.holdS}s`);
   const holdStart = sample();
   await sleep(o.holdS * 1000);
@@ -185,6 +217,7 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
       holdS: o.holdS,
       services: o.services,
       routes: o.routes,
+      grpcClients: grpc ? o.grpcClients : 0,
       ...(o.fanoutUrl ? { fanoutUrl: o.fanoutUrl } : {}),
     },
     machine: machineInfo(loadAvgStart),
@@ -214,6 +247,7 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
     },
     changes: { endpoint: null, route: null },
     reconnectStorm: null,
+    grpcClients: null,
     simulator: {
       pids: pool.pids,
       connectCpuS: simConnectCpuS,
@@ -236,8 +270,11 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
       waitFleet,
     };
     const dir = pipeline.configDir;
+    const echo = grpc ? res.echo : undefined;
+    let stormAt: { killedAt: number; readyAt: number } | null = null;
     try {
       o.say('endpoint change: rewriting one EndpointSlice');
+      grpc?.phase('endpointChange');
       result.changes.endpoint = await measureChange(env, {
         description: `EndpointSlice of ${EDS_TARGET_SERVICE}: endpoint address replaced`,
         markerType: 'EDS',
@@ -245,21 +282,37 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
         write: () => writeAtomic(path.join(dir, 'eds-target.yaml'), edsTargetYaml(1)),
       });
       o.say(`route change: rewriting ${o.routes} Mappings`);
+      grpc?.phase('routeChange');
       result.changes.route = await measureChange(env, {
-        description: `all ${o.routes} Mappings rewritten (new prefix in every route)`,
+        description: `all ${o.routes} Mappings rewritten (new prefix in every route${echo ? '; the gRPC route gets a new timeout' : ''})`,
         markerType: 'RDS',
         probe: substringProbe('route-change', ROUTE_TYPE, routeTag(1), routeTag(0)),
-        write: () => writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(o.routes, o.services, 1)),
+        write: () => writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(o.routes, o.services, 1, !!echo)),
       });
       if (o.storm) {
         o.say(
           'reconnect storm: kill -9 of the fan-out, change during the outage, replacement on the same port',
         );
+        let killedAt = 0;
         result.reconnectStorm = await reconnectStorm(
           { ...env, pipeline, watch: res.watch },
           {
             probe: stringFieldProbe('storm-change', ENDPOINT_TYPE, edsTargetAddress(2)),
-            write: () => writeAtomic(path.join(dir, 'eds-target.yaml'), edsTargetYaml(2)),
+            write: () => {
+              // The gRPC clients' Service gains backend b in the same outage.
+              if (echo) writeAtomic(path.join(dir, 'echo.yaml'), echoYaml(echo.ports, true));
+              writeAtomic(path.join(dir, 'eds-target.yaml'), edsTargetYaml(2));
+            },
+            ...(echo ? { alsoCommitted: [echoEndpointProbe('storm-echo', echo.ports.b)] } : {}),
+            onKilled: (at) => {
+              killedAt = at;
+              grpc?.phase('stormOutage', at);
+            },
+            onReady: (at) => {
+              stormAt = { killedAt, readyAt: at };
+              grpc?.stormTimes(killedAt, at);
+              grpc?.phase('stormReconnect', at);
+            },
           },
         );
         if (result.reconnectStorm.regression.regressions > 0)
@@ -271,6 +324,12 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
       if (err instanceof ProtocolRefusedError) throw err;
       errors.push(`changes: ${String((err as Error).message)}`);
     }
+    if (grpc) await afterPhase(grpc, stormAt, Math.max(2, o.holdS), errors, o.say);
+  }
+  if (grpc) {
+    await grpc.stop();
+    result.grpcClients = grpc.result();
+    errors.push(...grpcPhaseErrors(result.grpcClients));
   }
 
   const simEnd = pool.pids.map((pid) => sampleProcess(pid));
@@ -295,6 +354,47 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
   result.durationS = round((Date.now() - started) / 1000, 1);
   result.machine.loadAvgEnd = os.loadavg().map((v) => round(v, 2));
   return result;
+}
+
+/**
+ * The gRPC clients' last phase: after a storm, every client must be answered by backend b (the
+ * outage's commit) — bounded, since grpc-js-xds's ADS backoff grows — then `holdS` more of RPCs.
+ */
+async function afterPhase(
+  grpc: GrpcClientLoad,
+  storm: { killedAt: number; readyAt: number } | null,
+  holdS: number,
+  errors: string[],
+  say: (line: string) => void,
+): Promise<void> {
+  grpc.phase('after');
+  if (storm) {
+    say(`waiting for every gRPC client to route to ${BACKEND_B} (configured by the replacement)`);
+    try {
+      await grpc.waitAll(
+        `route again after the storm (an RPC answered by ${BACKEND_B})`,
+        (r) => r.ok && r.backend === BACKEND_B,
+        storm.killedAt,
+        90_000,
+      );
+    } catch (err) {
+      errors.push(`gRPC clients after the storm: ${String((err as Error).message)}`);
+    }
+  }
+  await sleep(holdS * 1000);
+}
+
+/** A phase in which some client had no successful RPC at all is a failed phase. */
+function grpcPhaseErrors(g: GrpcClientsResult): string[] {
+  const out: string[] = [];
+  for (const name of GRPC_PHASES) {
+    const p = g.phases[name];
+    if (name === 'connect' || !p || p.clientsRouting === g.clients) continue;
+    out.push(
+      `gRPC clients: ${g.clients - p.clientsRouting}/${g.clients} had no successful RPC during ${name} (${p.ok} ok, ${p.failed} failed: ${JSON.stringify(p.failedByCode)})`,
+    );
+  }
+  return out;
 }
 
 /** Waits for a fleet condition, failing fast on a protocol refusal and reporting progress every 5 s. */
