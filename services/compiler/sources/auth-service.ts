@@ -4,6 +4,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import type { AuthServiceSpec } from '../ir/types-edge.ts';
+import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { parseServiceRef } from './service-ref.ts';
 import type { ErrorSink } from './tls-context.ts';
@@ -16,13 +17,8 @@ export function parseAuthService(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): AuthServiceSpec | undefined {
-  let failed = false;
-  const err: ErrorSink = (field, message) => {
-    failed = true;
-    diagnostics.push({ severity: 'error', source, field, message });
-  };
-  const warn: ErrorSink = (field, message) =>
-    diagnostics.push({ severity: 'warning', source, field, message });
+  const sink = diagnosticSink(source, diagnostics);
+  const { err, warn } = sink;
   if (!isPlainObject(spec)) {
     err('spec', `spec must be a map, got ${describeType(spec)}`);
     return undefined;
@@ -102,7 +98,7 @@ export function parseAuthService(
     if (own(spec, key) !== undefined && own(spec, key) !== null)
       warn(key, `${key} is not generated yet; ignored`);
   }
-  if (failed || !target || typeof service !== 'string') return undefined;
+  if (sink.failed || !target || typeof service !== 'string') return undefined;
   return {
     source,
     service,

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import type { HostSpec, InsecureAction, SecretRef } from '../ir/types-edge.ts';
+import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { type ErrorSink, parseTlsSettings, secretRef } from './tls-context.ts';
 import type { SourceRef } from './types.ts';
@@ -52,13 +53,8 @@ export function parseHost(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): HostSpec | undefined {
-  let failed = false;
-  const err: ErrorSink = (field, message) => {
-    failed = true;
-    diagnostics.push({ severity: 'error', source, field, message });
-  };
-  const warn: ErrorSink = (field, message) =>
-    diagnostics.push({ severity: 'warning', source, field, message });
+  const sink = diagnosticSink(source, diagnostics);
+  const { err, warn } = sink;
   if (spec === undefined || spec === null) spec = {};
   if (!isPlainObject(spec)) {
     err('spec', `spec must be a map, got ${describeType(spec)}`);
@@ -146,7 +142,7 @@ export function parseHost(
     }
   }
 
-  if (failed || mappingSelector === false) return undefined;
+  if (sink.failed || mappingSelector === false) return undefined;
   return {
     source,
     hostname,

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import type { ListenerSpec, StackElement } from '../ir/types-edge.ts';
+import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { parseMatchLabels } from './host.ts';
 import type { ErrorSink } from './tls-context.ts';
@@ -35,13 +36,8 @@ export function parseListener(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): ListenerSpec | undefined {
-  let failed = false;
-  const err: ErrorSink = (field, message) => {
-    failed = true;
-    diagnostics.push({ severity: 'error', source, field, message });
-  };
-  const warn: ErrorSink = (field, message) =>
-    diagnostics.push({ severity: 'warning', source, field, message });
+  const sink = diagnosticSink(source, diagnostics);
+  const { err, warn } = sink;
   if (!isPlainObject(spec)) {
     err('spec', `spec must be a map, got ${describeType(spec)}`);
     return undefined;
@@ -120,7 +116,7 @@ export function parseListener(
   if (own(spec, 'http2MaxConcurrentStreams') !== undefined) {
     warn('http2MaxConcurrentStreams', 'http2MaxConcurrentStreams is not generated yet');
   }
-  if (failed || !stack || !isSafeInteger(port)) return undefined;
+  if (sink.failed || !stack || !isSafeInteger(port)) return undefined;
   return {
     source,
     name: source.name,

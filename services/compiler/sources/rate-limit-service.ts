@@ -2,6 +2,7 @@
 import type { Diagnostic } from '../compile.ts';
 import type { RateLimitServiceSpec } from '../ir/types-edge.ts';
 import { millis } from './auth-service.ts';
+import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, own } from './fields.ts';
 import { parseServiceRef } from './service-ref.ts';
 import type { ErrorSink } from './tls-context.ts';
@@ -15,13 +16,8 @@ export function parseRateLimitService(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): RateLimitServiceSpec | undefined {
-  let failed = false;
-  const err: ErrorSink = (field, message) => {
-    failed = true;
-    diagnostics.push({ severity: 'error', source, field, message });
-  };
-  const warn: ErrorSink = (field, message) =>
-    diagnostics.push({ severity: 'warning', source, field, message });
+  const sink = diagnosticSink(source, diagnostics);
+  const { err, warn } = sink;
   if (!isPlainObject(spec)) {
     err('spec', `spec must be a map, got ${describeType(spec)}`);
     return undefined;
@@ -50,7 +46,7 @@ export function parseRateLimitService(
   if (own(spec, 'tls') !== undefined)
     warn('tls', 'tls to the rate limit service is not generated yet; ignored');
   const r = own(spec, 'resolver');
-  if (failed || !target || typeof service !== 'string') return undefined;
+  if (sink.failed || !target || typeof service !== 'string') return undefined;
   return {
     source,
     service,

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import type { TcpMappingSpec } from '../ir/types-edge.ts';
+import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { isHostGlob } from './host.ts';
 import { parseServiceRef } from './service-ref.ts';
@@ -18,13 +19,8 @@ export function parseTcpMapping(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): TcpMappingSpec | undefined {
-  let failed = false;
-  const err: ErrorSink = (field, message) => {
-    failed = true;
-    diagnostics.push({ severity: 'error', source, field, message });
-  };
-  const warn: ErrorSink = (field, message) =>
-    diagnostics.push({ severity: 'warning', source, field, message });
+  const sink = diagnosticSink(source, diagnostics);
+  const { err, warn } = sink;
   if (!isPlainObject(spec)) {
     err('spec', `spec must be a map, got ${describeType(spec)}`);
     return undefined;
@@ -74,7 +70,7 @@ export function parseTcpMapping(
     if (own(spec, key) !== undefined && own(spec, key) !== null)
       warn(key, `${key} is not generated for TCPMappings yet; ignored`);
   }
-  if (failed || !target || !isSafeInteger(port) || typeof service !== 'string') return undefined;
+  if (sink.failed || !target || !isSafeInteger(port) || typeof service !== 'string') return undefined;
   return {
     source,
     port,

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import type { SecretRef, TlsContextSpec, TlsSettings } from '../ir/types-edge.ts';
+import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, own } from './fields.ts';
 import type { SourceRef } from './types.ts';
 
@@ -134,13 +135,8 @@ export function parseTlsContext(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): TlsContextSpec | undefined {
-  let failed = false;
-  const err: ErrorSink = (field, message) => {
-    failed = true;
-    diagnostics.push({ severity: 'error', source, field, message });
-  };
-  const warn: ErrorSink = (field, message) =>
-    diagnostics.push({ severity: 'warning', source, field, message });
+  const sink = diagnosticSink(source, diagnostics);
+  const { err, warn } = sink;
   if (!isPlainObject(spec)) {
     err('spec', `spec must be a map, got ${describeType(spec)}`);
     return undefined;
@@ -175,6 +171,6 @@ export function parseTlsContext(
       'a TLSContext cannot validate client certificates without terminating TLS (it has no secret)',
     );
   }
-  if (failed) return undefined;
+  if (sink.failed) return undefined;
   return { source, hosts, ...(secret ? { secret } : {}), settings };
 }
