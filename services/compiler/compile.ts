@@ -1,11 +1,13 @@
 /**
  * The compiler's pure core: source objects → Envoy resources for one group.
  *
- *   records ─ parseSources ─► validated Mappings, Services, endpoints   (sources/)
- *           ─ buildIR ──────► groups, routes, clusters, endpoint sets   (ir/)
- *           ─ translate ────► Envoy messages, one translator per feature (translate/)
- *           ─ encode ───────► canonical bytes + content hashes, sorted   (encode.ts)
- *           ─ validate ─────► consistency checks on the bytes            (validate-output.ts)
+ *   records ─ parseSources ─► validated objects of every kind, per group   (sources/)
+ *           ─ buildIR ──────► Mapping groups, routes, clusters, endpoints  (ir/build-ir.ts)
+ *           ─ buildEdge ────► Listeners, Hosts, TLS, TCP, auth, rate limit  (ir/build-edge.ts)
+ *           ─ endpoint policy ► local/remote cluster priorities            (ir/endpoint-policy.ts)
+ *           ─ translate ────► Envoy messages, one translator per feature   (translate/)
+ *           ─ encode ───────► canonical bytes + content hashes, sorted     (encode.ts)
+ *           ─ validate ─────► consistency + protoc-gen-validate rules      (validate-output.ts, validate/)
  *
  * No I/O, no clock, inputs never mutated; the same records (in any order) always give
  * byte-identical output. User errors become diagnostics naming the object and field, and only
@@ -23,30 +25,40 @@ import { parseSources } from './sources/parse-sources.ts';
 import { translate } from './translate/translate.ts';
 import { validateOutput } from './validate-output.ts';
 
+/** One live source object, as folded from the event log. */
 export interface SourceRecord {
+  /** The source it came from (Kubernetes cluster or YAML directory name). */
   cluster: string;
   object: SourceObject;
+  /** Where a YAML-sourced object was defined, for diagnostics. */
   origin?: { file: string; document: number };
 }
 
 export interface CompileOptions {
-  group: string /* ambassador_id of this configuration, e.g. 'default' */;
+  /** The configuration group: the Emissary `ambassador_id` this output is for, e.g. `default`. */
+  group: string;
   /** Source clusters local to this group's clients: their endpoints are priority 0 (ir/endpoint-policy.ts). */
   localClusters?: readonly string[];
   /** How other clusters' endpoints are used; default `prefer-local` (ir/endpoint-policy.ts). */
   remoteEndpoints?: RemoteEndpointsMode;
 }
 
+/** One encoded Envoy resource of the output. */
 export interface CompiledResource {
   typeUrl: TypeUrl;
+  /** xDS resource name, unique per type. */
   name: string;
+  /** Canonical protobuf encoding. */
   bytes: Uint8Array;
+  /** resourceHash(typeUrl, bytes): the resource's identity in the snapshot store. */
   hash: string;
+  /** Served only when asked for by name (API listeners for proxyless gRPC clients). */
   onDemand?: true;
-  /** the plain object that was encoded (proto field names), for JSON dumps */
+  /** The plain object that was encoded (proto field names), for JSON dumps. */
   message: object;
 }
 
+/** A problem with one source object: an error skips the object, a warning only reports. */
 export interface Diagnostic {
   severity: 'error' | 'warning';
   source: {
