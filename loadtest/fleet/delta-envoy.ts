@@ -7,39 +7,26 @@
  * - on a new stream every subscription is re-sent with `initial_resource_versions` naming each
  *   resource held and its version, so the server sends only what differs.
  */
-import type * as grpc from '@grpc/grpc-js';
 import { messageType } from '../../proto/root.ts';
 import { DELTA_METHOD_PATH } from '../../services/fanout/server/ads-service.ts';
-import {
-  CLUSTER_TYPE,
-  ENDPOINT_TYPE,
-  LISTENER_TYPE,
-  ROUTE_TYPE,
-  shortName,
-} from '../../shared/xds/type-urls.ts';
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, shortName } from '../../shared/xds/type-urls.ts';
+import { DEPENDENT, EnvoyStream, type SimNode, type TypeProgress } from './envoy-stream.ts';
 import { dependenciesOfAny } from './resource-deps.ts';
-import { now, type SimStream, type StreamContext } from './stream-context.ts';
+import { now, type StreamContext } from './stream-context.ts';
 import { lenFields, utf8 } from './wire.ts';
 
-interface TypeState {
+interface TypeState extends TypeProgress {
   wildcard: boolean;
   /** Explicitly subscribed names (named types). */
   names: Set<string>;
   /** Resources held: name → version. */
   held: Map<string, string>;
-  subscribed: boolean;
-  acked: boolean;
 }
 
-const pass = (b: Buffer): Buffer => b;
-const DEPENDENT: Readonly<Record<string, string>> = {
-  [CLUSTER_TYPE]: ENDPOINT_TYPE,
-  [LISTENER_TYPE]: ROUTE_TYPE,
-};
 const REQUEST = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
 
 interface DeltaRequestInit {
-  node?: { id: string; cluster: string };
+  node?: SimNode;
   type_url: string;
   resource_names_subscribe?: string[];
   resource_names_unsubscribe?: string[];
@@ -52,41 +39,15 @@ export function encodeDeltaRequest(req: DeltaRequestInit): Buffer {
   return Buffer.from(type.encode(type.fromObject({ ...req })).finish());
 }
 
-export class DeltaEnvoy implements SimStream {
-  private call?: grpc.ClientDuplexStream<Buffer, Buffer>;
-  private readonly types = new Map<string, TypeState>();
-  private nodeSent = false;
-  private isConfigured = false;
-  private attempt = 0;
-  private retry?: NodeJS.Timeout;
-  private closed = false;
-
-  constructor(
-    readonly index: number,
-    private readonly ctx: StreamContext,
-  ) {
-    for (const t of [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE]) {
+export class DeltaEnvoy extends EnvoyStream<TypeState> {
+  constructor(index: number, ctx: StreamContext) {
+    super(index, ctx, DELTA_METHOD_PATH, (t) => {
       const wildcard = t === CLUSTER_TYPE || t === LISTENER_TYPE;
-      this.types.set(t, { wildcard, names: new Set(), held: new Map(), subscribed: false, acked: false });
-    }
+      return { wildcard, names: new Set(), held: new Map(), subscribed: false, acked: false };
+    });
   }
 
-  open(): void {
-    if (this.closed) return;
-    const call = this.ctx.channel(this.index).makeBidiStreamRequest(DELTA_METHOD_PATH, pass, pass);
-    this.call = call;
-    this.nodeSent = false;
-    this.ctx.observe.calling(this.index);
-    call.on('data', (bytes: Buffer) => {
-      if (this.call === call) this.onResponse(bytes);
-    });
-    call.on('status', (s: grpc.StatusObject) => this.onEnd(call, s.code, s.details));
-    call.on('error', () => {});
-    const resuming = [...this.types.values()].some((s) => s.subscribed);
-    if (!resuming) {
-      this.subscribe(CLUSTER_TYPE);
-      return;
-    }
+  protected resubscribe(): void {
     for (const [typeUrl, s] of this.types) {
       if (!s.subscribed) continue;
       this.write({
@@ -95,14 +56,6 @@ export class DeltaEnvoy implements SimStream {
         initial_resource_versions: Object.fromEntries(s.held),
       });
     }
-  }
-
-  close(): void {
-    this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
-    const call = this.call;
-    this.call = undefined;
-    call?.cancel();
   }
 
   holdings(): Map<string, number> {
@@ -116,21 +69,7 @@ export class DeltaEnvoy implements SimStream {
     return out;
   }
 
-  private onEnd(call: grpc.ClientDuplexStream<Buffer, Buffer>, code: number, details: string): void {
-    if (this.call !== call) return;
-    this.call = undefined;
-    this.ctx.observe.ended(this.index, code, details);
-    if (this.closed || this.ctx.closing()) return;
-    this.retry = setTimeout(
-      () => {
-        this.retry = undefined;
-        this.open();
-      },
-      this.ctx.backoffMs(this.attempt++),
-    );
-  }
-
-  private onResponse(bytes: Buffer): void {
+  protected onResponse(bytes: Buffer): void {
     let typeUrl = '';
     let nonce = '';
     const resources: Array<[number, number]> = [];
@@ -148,8 +87,7 @@ export class DeltaEnvoy implements SimStream {
     if (!state?.subscribed) return;
     const at = now();
     this.write({ type_url: typeUrl, response_nonce: nonce });
-    this.attempt = 0;
-    this.ctx.observe.response(shortName(typeUrl), bytes.length);
+    this.responded(typeUrl, bytes.length);
     const dependent = DEPENDENT[typeUrl];
     let depsChanged = removed.length > 0;
     for (const [start, end] of resources) {
@@ -171,16 +109,7 @@ export class DeltaEnvoy implements SimStream {
     for (const name of removed) state.held.delete(name);
     state.acked = true;
     if (dependent && depsChanged) this.follow(dependent, this.requiredBy(typeUrl, state));
-    if (
-      typeUrl === ENDPOINT_TYPE ||
-      (typeUrl === CLUSTER_TYPE && this.state(ENDPOINT_TYPE).names.size === 0)
-    ) {
-      if (!this.state(LISTENER_TYPE).subscribed) this.subscribe(LISTENER_TYPE);
-    }
-    if (!this.isConfigured && this.complete()) {
-      this.isConfigured = true;
-      this.ctx.observe.configured(this.index, at);
-    }
+    this.advance(typeUrl, this.state(ENDPOINT_TYPE).names.size > 0, at);
   }
 
   /** Union of the dependencies of every held resource of a primary type. */
@@ -208,33 +137,14 @@ export class DeltaEnvoy implements SimStream {
     this.write({ type_url: typeUrl, resource_names_subscribe: added, resource_names_unsubscribe: gone });
   }
 
-  private subscribe(typeUrl: string): void {
+  protected subscribe(typeUrl: string): void {
     const s = this.state(typeUrl);
     s.subscribed = true;
     this.write({ type_url: typeUrl, resource_names_subscribe: s.wildcard ? [] : [...s.names].sort() });
   }
 
-  private complete(): boolean {
-    for (const typeUrl of [CLUSTER_TYPE, LISTENER_TYPE]) if (!this.state(typeUrl).acked) return false;
-    for (const typeUrl of [ENDPOINT_TYPE, ROUTE_TYPE]) {
-      const s = this.state(typeUrl);
-      if (s.subscribed && !s.acked) return false;
-    }
-    return true;
-  }
-
   private write(req: DeltaRequestInit): void {
-    const call = this.call;
-    if (!call) return;
-    if (!this.nodeSent) {
-      req.node = { id: this.ctx.nodeId(this.index), cluster: 'fleet-bench' };
-      this.nodeSent = true;
-    }
-    call.write(encodeDeltaRequest(req));
-  }
-
-  private state(typeUrl: string): TypeState {
-    return this.types.get(typeUrl) as TypeState;
+    this.send((node) => encodeDeltaRequest(node ? { ...req, node } : req));
   }
 }
 

@@ -13,11 +13,14 @@
  *                     gRPC clients, as a harmless timeout tweak.
  * Every change carries a marker the simulated Envoys look for on the wire.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { encodeMessage } from '../../shared/xds/encoding.ts';
 import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
+import { endpointSliceYaml, serviceYaml as kubeServiceYaml } from '../../test/harness/kube-yaml.ts';
+import { writeAtomic } from '../../test/harness/write-atomic.ts';
 import type { Probe } from './version-book.ts';
+
+export { writeAtomic };
 
 export const EDS_TARGET_SERVICE = 'fleet-eds-target';
 export const FLEET_HOST = 'fleet.example.com';
@@ -53,26 +56,10 @@ function serviceName(i: number): string {
   return `fleet-svc-${String(i).padStart(4, '0')}`;
 }
 
+/** A Service on port 8080 (`http`) with one EndpointSlice of ready endpoints at `addresses`. */
 function serviceYaml(name: string, addresses: readonly string[]): string {
-  return `apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: default }
-spec:
-  ports:
-    - { name: http, port: 8080, targetPort: http }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}-x1
-  namespace: default
-  labels: { kubernetes.io/service-name: ${name} }
-addressType: IPv4
-ports:
-  - { name: http, port: 8080, protocol: TCP }
-endpoints:
-${addresses.map((a) => `  - addresses: ["${a}"]\n    conditions: { ready: true }`).join('\n')}
-`;
+  const port = { name: 'http', port: 8080 };
+  return `${kubeServiceYaml(name, port)}---\n${endpointSliceYaml({ service: name, name: `${name}-x1`, port, addresses })}`;
 }
 
 /** The services, plus the one Mapping that makes the endpoint-change target a cluster Envoys use. */
@@ -141,27 +128,14 @@ spec:
  * adds `b`, so a client answered by `b` has provably been configured by the replacement fan-out.
  */
 export function echoYaml(ports: EchoPorts, withB: boolean): string {
-  const slice = (suffix: string, port: number) => `---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${ECHO_SERVICE}-${suffix}
-  namespace: default
-  labels: { kubernetes.io/service-name: ${ECHO_SERVICE} }
-addressType: IPv4
-ports:
-  - { name: grpc, port: ${port}, protocol: TCP }
-endpoints:
-  - addresses: ["127.0.0.1"]
-    conditions: { ready: true }
-`;
-  return `apiVersion: v1
-kind: Service
-metadata: { name: ${ECHO_SERVICE}, namespace: default }
-spec:
-  ports:
-    - { name: grpc, port: 50051, targetPort: grpc }
-${slice('a', ports.a)}${withB ? slice('b', ports.b) : ''}`;
+  const slice = (suffix: string, port: number) =>
+    `---\n${endpointSliceYaml({
+      service: ECHO_SERVICE,
+      name: `${ECHO_SERVICE}-${suffix}`,
+      port: { name: 'grpc', port },
+      addresses: ['127.0.0.1'],
+    })}`;
+  return `${kubeServiceYaml(ECHO_SERVICE, { name: 'grpc', port: 50051 })}${slice('a', ports.a)}${withB ? slice('b', ports.b) : ''}`;
 }
 
 /** Matches an EDS commit or response that carries 127.0.0.1:`port` (the encoded SocketAddress). */
@@ -171,13 +145,6 @@ export function echoEndpointProbe(id: string, port: number): Probe {
     port_value: port,
   });
   return { id, typeUrl: ENDPOINT_TYPE, present: Buffer.from(bytes).toString('base64') };
-}
-
-/** Writes via a temporary file and a rename, so the watcher never reads a half-written file. */
-export function writeAtomic(file: string, body: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  fs.writeFileSync(tmp, body);
-  fs.renameSync(tmp, file);
 }
 
 /** Writes the initial configuration (generation 0 everywhere). */

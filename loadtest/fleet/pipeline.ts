@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../test/harness/ports.ts';
 import { startNats, startRedis, type TestServer } from '../../test/harness/servers.ts';
+import { compileArgs, fanoutArgs, ingestFsArgs } from '../../test/harness/tier-args.ts';
 import { AttacheChild } from './attache-child.ts';
 import { type FleetConfigShape, writeInitialConfig } from './fleet-config.ts';
 
@@ -18,8 +19,6 @@ export interface PipelineOptions {
   logDir: string;
   readyTimeoutMs: number;
 }
-
-const COMMON = ['--admin-host', '127.0.0.1'];
 
 export class FleetPipeline {
   readonly configDir: string;
@@ -51,29 +50,14 @@ export class FleetPipeline {
     try {
       writeInitialConfig(p.configDir, opts.shape);
       const [ingestAdmin, compileAdmin] = await Promise.all([freePort(), freePort()]);
-      const ingest = p.spawn('ingest', [
+      const ingest = p.spawn(
         'ingest',
-        'fs',
-        '--dir',
-        p.configDir,
-        '--cluster',
-        'fleet',
-        '--nats',
-        nats.url,
-        '--admin-port',
-        String(ingestAdmin),
-        ...COMMON,
-      ]);
-      const compile = p.spawn('compile', [
+        ingestFsArgs({ dir: p.configDir, cluster: 'fleet', natsUrl: nats.url, adminPort: ingestAdmin }),
+      );
+      const compile = p.spawn(
         'compile',
-        '--nats',
-        nats.url,
-        '--redis',
-        redis.url,
-        '--admin-port',
-        String(compileAdmin),
-        ...COMMON,
-      ]);
+        compileArgs({ natsUrl: nats.url, redisUrl: redis.url, adminPort: compileAdmin }),
+      );
       await Promise.all([
         ingest.waitReady(ingestAdmin, opts.readyTimeoutMs),
         compile.waitReady(compileAdmin, opts.readyTimeoutMs),
@@ -98,18 +82,10 @@ export class FleetPipeline {
     if (this.fanoutChild && !this.fanoutChild.exited) throw new Error('a fan-out is already running');
     this.fanoutAdmin = await freePort();
     const n = ++this.fanoutStarts;
-    const child = this.spawn(`fanout-${n}`, [
-      'fanout',
-      '--redis',
-      this.redis.url,
-      '--xds-port',
-      String(this.xdsPort),
-      '--bind',
-      '127.0.0.1',
-      '--admin-port',
-      String(this.fanoutAdmin),
-      ...COMMON,
-    ]);
+    const child = this.spawn(
+      `fanout-${n}`,
+      fanoutArgs({ redisUrl: this.redis.url, xdsPort: this.xdsPort, adminPort: this.fanoutAdmin }),
+    );
     this.fanoutChild = child;
     await child.waitReady(this.fanoutAdmin, this.opts.readyTimeoutMs);
     return child;

@@ -6,19 +6,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type CompileResult, compile, type SourceRecord } from './compile.ts';
 import { listCases, loadCase } from './golden-cases.ts';
+import { prng } from './test-prng.ts';
 import { toTranslateFiles } from './translate-output.ts';
-
-/** Small seeded PRNG (mulberry32) so failures are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];

@@ -9,19 +9,9 @@ import { describe, test } from 'node:test';
 import type { SourceObject } from '../../shared/events/envelope.ts';
 import { compile, type SourceRecord } from './compile.ts';
 import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
+import { prng } from './test-prng.ts';
 import { newPgvStats, type PgvStats } from './validate/pgv-validate.ts';
 import { validateOutput } from './validate-output.ts';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Random = () => number;
 const pick = <T>(r: Random, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;

@@ -28,6 +28,15 @@ export function eventLogContract(name: string, open: () => Promise<OpenedLog>): 
       }
     };
     const opts = { timeout: TEST_TIMEOUT_MS };
+    /** An iteration waiting on an empty log ends, having delivered nothing, once its signal aborts. */
+    const endsWhenAborted = (iterate: (log: EventLog, signal: AbortSignal) => AsyncIterable<LoggedEvent>) =>
+      withLog(async (log) => {
+        const ac = new AbortController();
+        const f = follower(iterate(log, ac.signal));
+        await sleep(300);
+        ac.abort();
+        assert.deepEqual(await f.done(), []);
+      });
 
     test(
       'lastSeq — is 0 on an empty log',
@@ -199,13 +208,7 @@ export function eventLogContract(name: string, open: () => Promise<OpenedLog>): 
     test(
       'follow — ends when aborted while waiting for new events',
       opts,
-      withLog(async (log) => {
-        const ac = new AbortController();
-        const f = follower(log.follow({ fromSeq: 1, signal: ac.signal }));
-        await sleep(300);
-        ac.abort();
-        assert.deepEqual(await f.done(), []);
-      }),
+      endsWhenAborted((log, signal) => log.follow({ fromSeq: 1, signal })),
     );
 
     test(
@@ -256,13 +259,7 @@ export function eventLogContract(name: string, open: () => Promise<OpenedLog>): 
     test(
       'durable — ends when aborted while waiting for new events',
       opts,
-      withLog(async (log) => {
-        const ac = new AbortController();
-        const f = follower(log.durable('idle', { signal: ac.signal }));
-        await sleep(300);
-        ac.abort();
-        assert.deepEqual(await f.done(), []);
-      }),
+      endsWhenAborted((log, signal) => log.durable('idle', { signal })),
     );
 
     test(
@@ -322,10 +319,10 @@ export function eventLogContract(name: string, open: () => Promise<OpenedLog>): 
       }),
     );
 
-    test('close — ends open follow and durable iterations', opts, async () => {
-      const opened = await open();
-      try {
-        const { log } = opened;
+    test(
+      'close — ends open follow and durable iterations',
+      opts,
+      withLog(async (log) => {
         await log.publish(mapping('east', 'a'));
         const signal = new AbortController().signal;
         const following = follower(log.follow({ fromSeq: 1, signal }));
@@ -335,22 +332,19 @@ export function eventLogContract(name: string, open: () => Promise<OpenedLog>): 
         await log.close();
         assert.deepEqual(seqs(await following.done()), [1]);
         assert.deepEqual(seqs(await consuming.done()), [1]);
-      } finally {
-        await opened.cleanup();
-      }
-    });
+      }),
+    );
 
-    test('close — can be called twice', opts, async () => {
-      const opened = await open();
-      try {
-        await opened.log.publish(mapping('east', 'a'));
-        await opened.log.close();
-        await opened.log.close();
-        await assert.rejects(opened.log.publish(mapping('east', 'b')));
-      } finally {
-        await opened.cleanup();
-      }
-    });
+    test(
+      'close — can be called twice',
+      opts,
+      withLog(async (log) => {
+        await log.publish(mapping('east', 'a'));
+        await log.close();
+        await log.close();
+        await assert.rejects(log.publish(mapping('east', 'b')));
+      }),
+    );
   });
 }
 

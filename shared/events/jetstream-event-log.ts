@@ -32,6 +32,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { abortableSleep } from '../runtime/abortable-sleep.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { decodeEvent, type EventEnvelope, encodeEvent } from './envelope.ts';
@@ -254,7 +255,7 @@ export class JetStreamEventLog implements EventLog {
         void messages?.close();
         consumer?.delete().catch(() => {});
       }
-      await sleep(retryDelay(failures++), signal);
+      await abortableSleep(retryDelay(failures++), signal);
     }
   }
 
@@ -311,7 +312,7 @@ export class JetStreamEventLog implements EventLog {
         if (isPermanent(err)) throw err;
         if (signal.aborted || this.closing) return;
         this.log.warn({ err: errorMessage(err), durable: name }, 'durable consumer failed; retrying');
-        await sleep(retryDelay(failures++), signal);
+        await abortableSleep(retryDelay(failures++), signal);
       } finally {
         signal.removeEventListener('abort', stop);
         void messages?.close();
@@ -507,16 +508,4 @@ function isApiError(err: unknown, code: number): boolean {
 
 function retryDelay(failures: number): number {
   return RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)] as number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -15,6 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { abortableSleep } from '../runtime/abortable-sleep.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { decodeManifest, encodeManifest, type Manifest, manifestHashes } from './manifest.ts';
@@ -327,7 +328,7 @@ export class RedisSnapshotStore implements SnapshotStore {
         } catch (err) {
           if (signal.aborted || this.closed) return;
           this.log.warn({ err: health.explain(err), after: last }, 'snapshot log read failed; retrying');
-          await sleep(500, signal);
+          await abortableSleep(500, signal);
           continue;
         }
         for (const [, entries] of reply ?? []) {
@@ -515,16 +516,4 @@ function logEntry(id: string, fields: string[]): SnapshotLogEntry | null {
   return group !== undefined && version !== undefined && Number.isSafeInteger(version)
     ? { id, group, version }
     : null;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

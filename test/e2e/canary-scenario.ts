@@ -4,36 +4,24 @@
  * through the YAML directory the ingestor watches.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { eventually } from '../harness/eventually.ts';
+import { endpointSliceYaml, serviceYaml } from '../harness/kube-yaml.ts';
+import { writeAtomic } from '../harness/write-atomic.ts';
+
+export { writeAtomic };
 
 export const HOST = 'echo.e2e.test';
 
 /** Services and EndpointSlices pointing at the two local backends (named port resolution). */
 export function backendsYaml(stablePort: number, canaryPort: number): string {
-  const svc = (name: string, port: number) => `---
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: default }
-spec:
-  ports:
-    - { name: grpc, port: 50051, targetPort: grpc }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: ${name}-abc12
-  namespace: default
-  labels: { kubernetes.io/service-name: ${name} }
-addressType: IPv4
-ports:
-  - { name: grpc, port: ${port}, protocol: TCP }
-endpoints:
-  - addresses: ["127.0.0.1"]
-    conditions: { ready: true }
-    zone: zone-a
-`;
+  const svc = (name: string, port: number) =>
+    `---\n${serviceYaml(name, { name: 'grpc', port: 50051 })}---\n${endpointSliceYaml({
+      service: name,
+      name: `${name}-abc12`,
+      port: { name: 'grpc', port },
+      addresses: ['127.0.0.1'],
+      zone: 'zone-a',
+    })}`;
   return svc('echo-stable', stablePort) + svc('echo-canary', canaryPort);
 }
 
@@ -61,13 +49,6 @@ spec:
   timeout_ms: 5000
   weight: ${weight}
 `;
-}
-
-/** Writes a file atomically (rename), as editors and GitOps tools do. */
-export function writeAtomic(file: string, body: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
-  fs.writeFileSync(tmp, body);
-  fs.renameSync(tmp, file);
 }
 
 export interface EchoCounter {

@@ -19,48 +19,29 @@ import { STATUS_BUCKET } from '../../shared/events/status-keys.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { type FakeKube, startFakeKube } from '../fake-kube/fake-kube.ts';
 import { eventually } from '../harness/eventually.ts';
-import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
-import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
-import { createXdsEchoClient, FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
-import {
-  ECHO_HOST,
-  echoMapping,
-  echoService,
-  echoSlice,
-  type MulticlusterPipeline,
-  startMulticlusterPipeline,
-} from './multicluster-pipeline.ts';
+import { rpcLoop } from '../harness/rpc-loop.ts';
+import { FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
+import { type EastWest, echoClient, startEastWest, untilAllOnEast } from './east-west.ts';
+import { echoMapping, echoService, echoSlice } from './multicluster-pipeline.ts';
 
 const log = createLogger('e2e-k8s', process.env.ATTACHE_LOG_LEVEL ?? 'warn');
 const MAPPING = { apiVersion: 'getambassador.io/v3alpha1', kind: 'Mapping' };
 
 describe('kubernetes multi-cluster', () => {
-  let nats: TestServer;
-  let redis: TestServer;
+  let rig: EastWest;
   let eastKube: FakeKube;
   let westKube: FakeKube;
-  let east: EchoBackend;
-  let west: EchoBackend;
-  let pipeline: MulticlusterPipeline;
   let ingestors: KubernetesIngestor[];
   let nc: NatsConnection;
   let writer: StatusWriter;
   let client: XdsEchoClient;
 
   before(async () => {
-    nats = await startNats();
-    redis = await startRedis();
-    east = await startEchoBackend('east');
-    west = await startEchoBackend('west');
+    rig = await startEastWest();
     eastKube = await startFakeKube();
     westKube = await startFakeKube();
-    for (const o of [echoMapping(), echoService(), echoSlice('east', east.port)]) eastKube.apply(o);
-    for (const o of [echoService(), echoSlice('west', west.port)]) westKube.apply(o);
-    pipeline = await startMulticlusterPipeline({
-      natsUrl: nats.url,
-      redisUrl: redis.url,
-      policy: { localClusters: ['east'], remoteEndpoints: 'prefer-local' },
-    });
+    for (const o of [echoMapping(), echoService(), echoSlice('east', rig.east.port)]) eastKube.apply(o);
+    for (const o of [echoService(), echoSlice('west', rig.west.port)]) westKube.apply(o);
     ingestors = [
       ['east', eastKube],
       ['west', westKube],
@@ -69,13 +50,13 @@ describe('kubernetes multi-cluster', () => {
         new KubernetesIngestor({
           cluster: cluster as string,
           kubeConfig: (kube as FakeKube).kubeconfig(),
-          events: pipeline.events,
+          events: rig.pipeline.events,
           log,
           registry: new Registry(),
         }),
     );
     for (const i of ingestors) await i.start();
-    nc = await connect({ servers: nats.url });
+    nc = await connect({ servers: rig.nats.url });
     writer = new StatusWriter({
       cluster: 'east',
       kubeConfig: eastKube.kubeconfig(),
@@ -84,11 +65,7 @@ describe('kubernetes multi-cluster', () => {
       registry: new Registry(),
     });
     await writer.start();
-    client = createXdsEchoClient({
-      serverPort: pipeline.ads.port,
-      nodeId: 'k8s-mc',
-      target: `xds:///${ECHO_HOST}`,
-    });
+    client = echoClient(rig, 'k8s-mc');
   });
 
   after(async () => {
@@ -96,28 +73,23 @@ describe('kubernetes multi-cluster', () => {
     await writer?.close();
     for (const i of ingestors ?? []) await i.close();
     await nc?.close();
-    await pipeline?.close();
     await eastKube?.close();
     await westKube?.close();
-    await east?.stop();
-    await west?.stop();
-    await nats?.dispose();
-    await redis?.dispose();
+    await rig?.close();
   });
 
   test('kubernetes multi-cluster — traffic goes to the local cluster', async () => {
-    await eventually(() => client.echo('warm-up', 5000), { timeoutMs: 30_000 });
-    await eventually(async () => assert.deepEqual([...(await client.countBackends(20))], [['east', 20]]));
+    await untilAllOnEast(client);
   });
 
   test('kubernetes multi-cluster — Mapping status is written once and the write publishes no event', async () => {
     await eventually(() =>
       assert.deepEqual(eastKube.get(MAPPING, 'apps', 'echo')?.status, { state: 'Running' }),
     );
-    const seq = await pipeline.events.lastSeq();
+    const seq = await rig.pipeline.events.lastSeq();
     await new Promise((r) => setTimeout(r, 1500));
     await writer.idle();
-    assert.equal(await pipeline.events.lastSeq(), seq, 'a status write is not an event');
+    assert.equal(await rig.pipeline.events.lastSeq(), seq, 'a status write is not an event');
     const writes = eastKube.statusWrites().filter((w) => w.kind === 'Mapping');
     assert.deepEqual(
       writes.map((w) => [w.name, w.code, w.changed]),
@@ -126,17 +98,8 @@ describe('kubernetes multi-cluster', () => {
   });
 
   test('kubernetes multi-cluster — removing east endpoints moves traffic to west and back', async (t) => {
-    const samples: { at: number; backend: string }[] = [];
-    let running = true;
-    const loop = (async () => {
-      while (running) {
-        const backend = await client.echo('ping', 1000).then(
-          (r) => r.backend,
-          () => FAILED,
-        );
-        samples.push({ at: Date.now(), backend });
-      }
-    })();
+    const loop = rpcLoop(client);
+    const { samples } = loop;
     const removedAt = Date.now();
     eastKube.apply(echoSlice('east', undefined));
     await eventually(() =>
@@ -144,13 +107,12 @@ describe('kubernetes multi-cluster', () => {
     );
     const toWest = samples.find((s) => s.at > removedAt && s.backend === 'west')!.at - removedAt;
     const restoredAt = Date.now();
-    eastKube.apply(echoSlice('east', east.port));
+    eastKube.apply(echoSlice('east', rig.east.port));
     await eventually(() =>
       assert.ok(samples.filter((s) => s.at > restoredAt && s.backend === 'east').length >= 30),
     );
     const toEast = samples.find((s) => s.at > restoredAt && s.backend === 'east')!.at - restoredAt;
-    running = false;
-    await loop;
+    await loop.stop();
     t.diagnostic(`east endpoints removed → west after ${toWest} ms; restored → east after ${toEast} ms`);
     assert.equal(samples.filter((s) => s.backend === FAILED).length, 0);
   });

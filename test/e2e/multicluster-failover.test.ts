@@ -16,18 +16,11 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { decodeStatus, STATUS_BUCKET, statusKey } from '../../shared/events/status-keys.ts';
 import { eventually } from '../harness/eventually.ts';
-import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
-import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
-import { createXdsEchoClient, FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
-import {
-  ECHO_HOST,
-  echoMapping,
-  echoService,
-  echoSlice,
-  type MulticlusterPipeline,
-  publishObject,
-  startMulticlusterPipeline,
-} from './multicluster-pipeline.ts';
+import { startEchoBackend } from '../harness/grpc-echo.ts';
+import { rpcLoop } from '../harness/rpc-loop.ts';
+import { FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
+import { type EastWest, echoClient, startEastWest, untilAllOnEast } from './east-west.ts';
+import { echoMapping, echoService, echoSlice, publishObject } from './multicluster-pipeline.ts';
 
 /**
  * Documented failover window: RPCs may fail only this long after the local backend dies. gRPC
@@ -36,86 +29,36 @@ import {
  */
 const FAILOVER_WINDOW_MS = 2000;
 
-interface Sample {
-  at: number;
-  backend: string;
-}
-
-/** Sends RPCs back to back until stopped; records each outcome with its completion time. */
-function rpcLoop(client: XdsEchoClient) {
-  const samples: Sample[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      let backend: string;
-      try {
-        backend = (await client.echo('ping', 1000)).backend;
-      } catch {
-        backend = FAILED;
-      }
-      samples.push({ at: Date.now(), backend });
-    }
-  })();
-  return {
-    samples,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
-}
-
 describe('multi-cluster failover', () => {
-  let nats: TestServer;
-  let redis: TestServer;
-  let east: EchoBackend;
-  let west: EchoBackend;
+  let rig: EastWest;
   let eastPort: number;
-  let pipeline: MulticlusterPipeline;
   let client: XdsEchoClient;
 
   before(async () => {
-    nats = await startNats();
-    redis = await startRedis();
-    east = await startEchoBackend('east');
-    west = await startEchoBackend('west');
-    eastPort = east.port;
-    pipeline = await startMulticlusterPipeline({
-      natsUrl: nats.url,
-      redisUrl: redis.url,
-      policy: { localClusters: ['east'], remoteEndpoints: 'prefer-local' },
-    });
-    const ev = pipeline.events;
+    rig = await startEastWest();
+    eastPort = rig.east.port;
+    const ev = rig.pipeline.events;
     await publishObject(ev, 'east', echoMapping());
     await publishObject(ev, 'east', echoService());
-    await publishObject(ev, 'east', echoSlice('east', east.port));
+    await publishObject(ev, 'east', echoSlice('east', rig.east.port));
     await publishObject(ev, 'west', echoService());
-    await publishObject(ev, 'west', echoSlice('west', west.port));
-    client = createXdsEchoClient({
-      serverPort: pipeline.ads.port,
-      nodeId: 'mc-node',
-      target: `xds:///${ECHO_HOST}`,
-    });
+    await publishObject(ev, 'west', echoSlice('west', rig.west.port));
+    client = echoClient(rig, 'mc-node');
   });
 
   after(async () => {
     client?.close();
-    await pipeline?.close();
-    await east?.stop();
-    await west?.stop();
-    await nats?.dispose();
-    await redis?.dispose();
+    await rig?.close();
   });
 
   test('multi-cluster failover — traffic goes to the local cluster while it has endpoints', async () => {
-    await eventually(() => client.echo('warm-up', 5000), { timeoutMs: 30_000 });
-    await eventually(async () => assert.deepEqual([...(await client.countBackends(20))], [['east', 20]]));
+    await untilAllOnEast(client);
     const counts = await client.countBackends(200);
     assert.deepEqual([...counts], [['east', 200]]);
   });
 
   test('multi-cluster failover — the Mapping is published as accepted in the status bucket', async () => {
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: rig.nats.url });
     try {
       const kv = await new Kvm(nc).open(STATUS_BUCKET);
       const key = statusKey({ cluster: 'east', kind: 'Mapping', namespace: 'apps', name: 'echo' });
@@ -134,9 +77,9 @@ describe('multi-cluster failover', () => {
     const loop = rpcLoop(client);
     await new Promise((r) => setTimeout(r, 300));
     const killedAt = Date.now();
-    await east.stop();
+    await rig.east.stop();
     await new Promise((r) => setTimeout(r, 200));
-    await publishObject(pipeline.events, 'east', echoSlice('east', undefined));
+    await publishObject(rig.pipeline.events, 'east', echoSlice('east', undefined));
     await eventually(() =>
       assert.ok(loop.samples.filter((s) => s.at > killedAt && s.backend === 'west').length >= 50),
     );
@@ -165,10 +108,10 @@ describe('multi-cluster failover', () => {
   });
 
   test('multi-cluster failover — when east returns, traffic returns to east without a failed RPC', async (t) => {
-    east = await startEchoBackend('east', eastPort);
+    rig.east = await startEchoBackend('east', eastPort);
     const loop = rpcLoop(client);
     const returnedAt = Date.now();
-    await publishObject(pipeline.events, 'east', echoSlice('east', eastPort));
+    await publishObject(rig.pipeline.events, 'east', echoSlice('east', eastPort));
     await eventually(() =>
       assert.ok(loop.samples.filter((s) => s.at > returnedAt && s.backend === 'east').length >= 50),
     );

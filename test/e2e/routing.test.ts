@@ -22,6 +22,7 @@ import { decodeResource } from '../../shared/xds/encoding.ts';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE, type TypeUrl } from '../../shared/xds/type-urls.ts';
 import { eventually } from '../harness/eventually.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
+import { endpointSliceYaml, serviceYaml as kubeServiceYaml } from '../harness/kube-yaml.ts';
 import { freePort } from '../harness/ports.ts';
 import { createXdsEchoClient, EchoError, FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
 import { fourSigma, writeAtomic } from './canary-scenario.ts';
@@ -60,27 +61,19 @@ function client(host: string): XdsEchoClient {
 
 /** A Service on port 50051 and an EndpointSlice per backend port, all on 127.0.0.1. */
 function serviceYaml(name: string, ports: readonly number[]): string {
-  const docs: object[] = [
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name, namespace: 'default' },
-      spec: { ports: [{ name: 'grpc', port: 50051, targetPort: 'grpc' }] },
-    },
-    ...ports.map((port, i) => ({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: {
+  const docs = [
+    kubeServiceYaml(name, { name: 'grpc', port: 50051 }),
+    ...ports.map((port, i) =>
+      endpointSliceYaml({
+        service: name,
         name: `${name}-${i}`,
-        namespace: 'default',
-        labels: { 'kubernetes.io/service-name': name },
-      },
-      addressType: 'IPv4',
-      ports: [{ name: 'grpc', port, protocol: 'TCP' }],
-      endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true }, zone: `zone-${i}` }],
-    })),
+        port: { name: 'grpc', port },
+        addresses: ['127.0.0.1'],
+        zone: `zone-${i}`,
+      }),
+    ),
   ];
-  return docs.map((d) => `---\n${JSON.stringify(d)}\n`).join('');
+  return docs.map((d) => `---\n${d}`).join('');
 }
 
 function mappingYaml(name: string, host: string, spec: Record<string, unknown>): string {

@@ -18,6 +18,7 @@ import { eventually } from '../harness/eventually.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
 import { freePort } from '../harness/ports.ts';
 import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
+import { compileArgs, fanoutArgs, ingestFsArgs } from '../harness/tier-args.ts';
 import { createXdsEchoClient, FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
 import {
   backendsYaml,
@@ -172,44 +173,19 @@ describe('spine — separate processes over NATS JetStream and Redis', () => {
     ]);
     d.xdsPort = xdsPort;
     d.statusPort = compileAdmin;
-    const common = ['--admin-host', '127.0.0.1'];
-    const ingest = startAttache([
-      'ingest',
-      'fs',
-      '--dir',
-      d.configDir,
-      '--cluster',
-      'e2e',
-      '--nats',
-      nats.url,
-      '--admin-port',
-      String(ingestAdmin),
-      '--poll-interval-ms',
-      '500',
-      ...common,
-    ]);
-    const compile = startAttache([
-      'compile',
-      '--nats',
-      nats.url,
-      '--redis',
-      redis.url,
-      '--admin-port',
-      String(compileAdmin),
-      ...common,
-    ]);
-    const fanout = startAttache([
-      'fanout',
-      '--redis',
-      redis.url,
-      '--xds-port',
-      String(xdsPort),
-      '--bind',
-      '127.0.0.1',
-      '--admin-port',
-      String(fanoutAdmin),
-      ...common,
-    ]);
+    const ingest = startAttache(
+      ingestFsArgs({
+        dir: d.configDir,
+        cluster: 'e2e',
+        natsUrl: nats.url,
+        adminPort: ingestAdmin,
+        extra: ['--poll-interval-ms', '500'],
+      }),
+    );
+    const compile = startAttache(
+      compileArgs({ natsUrl: nats.url, redisUrl: redis.url, adminPort: compileAdmin }),
+    );
+    const fanout = startAttache(fanoutArgs({ redisUrl: redis.url, xdsPort, adminPort: fanoutAdmin }));
     d.processes.push(ingest, compile, fanout);
     await Promise.all([
       ingest.waitReady(ingestAdmin),

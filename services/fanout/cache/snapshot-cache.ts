@@ -10,6 +10,7 @@
  * references are dropped.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { abortableSleep } from '../../../shared/runtime/abortable-sleep.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
@@ -140,7 +141,7 @@ export class SnapshotCache implements Runner, SnapshotSource {
         if (signal.aborted) return;
         this.log.warn({ err: errorMessage(err) }, 'snapshot log tail failed; retrying');
       }
-      await sleep(retryDelayMs, signal);
+      await abortableSleep(retryDelayMs, signal);
       if (signal.aborted) return;
       try {
         await this.loadHeads();
@@ -258,16 +259,4 @@ export class SnapshotCache implements Runner, SnapshotSource {
     held.refs--;
     if (held.refs <= 0) this.blobs.delete(hash);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

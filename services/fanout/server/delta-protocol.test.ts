@@ -6,30 +6,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
 import { AdsFixture, nodeIn } from '../testing/ads-fixture.ts';
-import {
-  apiListener,
-  edsCluster,
-  loadAssignment,
-  routeConfig,
-  socketListener,
-} from '../testing/echo-resources.ts';
-import type { TestResource } from '../testing/test-snapshots.ts';
+import { apiListener, echoWorld, edsCluster, socketListener } from '../testing/echo-resources.ts';
 import { deltaResponse, encodedResource } from './delta-diff.ts';
 import { emptyTypeSnapshot, servedSet, subscription } from './served-set.ts';
-
-function world(o: { ports?: number[]; lb?: string; port?: number; route?: string; extra?: boolean } = {}) {
-  const out: TestResource[] = [
-    socketListener('http-listener', o.port ?? 8080),
-    apiListener('echo.test', 'echo-route'),
-    routeConfig('echo-route', o.route ?? 'cluster-a'),
-    edsCluster('cluster-a', o.lb),
-    edsCluster('cluster-b', o.lb),
-    loadAssignment('cluster-a', o.ports ?? [9001]),
-    loadAssignment('cluster-b', [9002]),
-  ];
-  if (o.extra) out.push(edsCluster('cluster-c'));
-  return out;
-}
 
 describe('fan-out delta xDS protocol', () => {
   const f = new AdsFixture();
@@ -40,7 +19,7 @@ describe('fan-out delta xDS protocol', () => {
     f.cache.current(group)?.types.get(typeUrl)?.resources.get(name)?.hash;
 
   test('delta — a legacy wildcard gets every resource but on-demand ones, versioned by content hash', async () => {
-    await f.publish('d-wild', 1, world());
+    await f.publish('d-wild', 1, echoWorld());
     const c = f.delta();
     c.send({ node: nodeIn('d-wild'), type_url: LISTENER_TYPE });
     const lds = await c.next();
@@ -65,7 +44,7 @@ describe('fan-out delta xDS protocol', () => {
   });
 
   test('delta — a change carries only changed resources and removed_resources for deleted ones', async () => {
-    await f.publish('d-change', 1, world({ extra: true }));
+    await f.publish('d-change', 1, echoWorld({ extra: true }));
     const c = f.delta();
     c.send({ node: nodeIn('d-change'), type_url: CLUSTER_TYPE });
     c.ack(await c.next());
@@ -73,7 +52,7 @@ describe('fan-out delta xDS protocol', () => {
     c.ack(await c.next());
     // cluster-a changes, cluster-c is deleted, endpoints are untouched.
     await f.publish('d-change', 2, [
-      ...world().filter((r) => !(r.typeUrl === CLUSTER_TYPE && r.name === 'cluster-a')),
+      ...echoWorld().filter((r) => !(r.typeUrl === CLUSTER_TYPE && r.name === 'cluster-a')),
       edsCluster('cluster-a', 'RING_HASH'),
     ]);
     const pushed = await c.next();
@@ -84,7 +63,7 @@ describe('fan-out delta xDS protocol', () => {
     // An endpoint-only change sends just the changed assignment.
     c.ack(pushed);
     await f.publish('d-change', 3, [
-      ...world({ ports: [9100] }).filter((r) => !(r.typeUrl === CLUSTER_TYPE && r.name === 'cluster-a')),
+      ...echoWorld({ ports: [9100] }).filter((r) => !(r.typeUrl === CLUSTER_TYPE && r.name === 'cluster-a')),
       edsCluster('cluster-a', 'RING_HASH'),
     ]);
     const eds = await c.next();
@@ -94,7 +73,7 @@ describe('fan-out delta xDS protocol', () => {
   });
 
   test('delta — named subscribe, missing names reported removed, unsubscribe forgets, re-subscribe resends', async () => {
-    await f.publish('d-named', 1, world());
+    await f.publish('d-named', 1, echoWorld());
     const c = f.delta();
     c.send({
       node: nodeIn('d-named'),
@@ -112,7 +91,7 @@ describe('fan-out delta xDS protocol', () => {
     c.send({ type_url: ENDPOINT_TYPE, resource_names_unsubscribe: ['cluster-a'] });
     assert.deepEqual(await c.drain(200), [], 'an unsubscribe is not answered');
     // A change to the unsubscribed resource is not pushed.
-    await f.publish('d-named', 2, world({ ports: [9200] }));
+    await f.publish('d-named', 2, echoWorld({ ports: [9200] }));
     assert.deepEqual(await c.drain(200), []);
     c.send({ type_url: ENDPOINT_TYPE, resource_names_subscribe: ['cluster-a'] });
     const again = await c.next();
@@ -121,7 +100,7 @@ describe('fan-out delta xDS protocol', () => {
   });
 
   test('delta — legacy wildcard ends on a specific subscription, and unsubscribing * leaves the wildcard', async () => {
-    await f.publish('d-leave', 1, world());
+    await f.publish('d-leave', 1, echoWorld());
     const c = f.delta();
     c.send({ node: nodeIn('d-leave'), type_url: LISTENER_TYPE });
     c.ack(await c.next());
@@ -130,7 +109,7 @@ describe('fan-out delta xDS protocol', () => {
     assert.deepEqual(named.names, ['echo.test']);
     // No longer wildcard: a new socket listener is not pushed.
     c.ack(named);
-    await f.publish('d-leave', 2, [...world(), socketListener('https-listener', 8443)]);
+    await f.publish('d-leave', 2, [...echoWorld(), socketListener('https-listener', 8443)]);
     assert.deepEqual(await c.drain(200), []);
 
     const w = f.delta();
@@ -138,12 +117,15 @@ describe('fan-out delta xDS protocol', () => {
     w.ack(await w.next());
     w.send({ type_url: CLUSTER_TYPE, resource_names_unsubscribe: ['*'] });
     assert.deepEqual(await w.drain(150), [], 'an unsubscribe is not answered');
-    await f.publish('d-leave', 3, [...world({ lb: 'RING_HASH' }), socketListener('https-listener', 8443)]);
+    await f.publish('d-leave', 3, [
+      ...echoWorld({ lb: 'RING_HASH' }),
+      socketListener('https-listener', 8443),
+    ]);
     assert.deepEqual(await w.drain(200), [], 'left the wildcard: no cluster pushes');
   });
 
   test('delta — reconnecting with initial_resource_versions re-sends nothing the client holds', async () => {
-    await f.publish('d-resume', 1, world({ extra: true }));
+    await f.publish('d-resume', 1, echoWorld({ extra: true }));
     const a = f.delta();
     a.send({ node: nodeIn('d-resume'), type_url: CLUSTER_TYPE });
     const cds = await a.next();
@@ -154,7 +136,7 @@ describe('fan-out delta xDS protocol', () => {
     same.send({ node: nodeIn('d-resume'), type_url: CLUSTER_TYPE, initial_resource_versions: cds.versions });
     assert.deepEqual(await same.drain(250), [], 'holds exactly the current clusters');
     // Still subscribed: a later change arrives as a diff.
-    await f.publish('d-resume', 2, world({ extra: true, lb: 'RING_HASH' }));
+    await f.publish('d-resume', 2, echoWorld({ extra: true, lb: 'RING_HASH' }));
     assert.deepEqual((await same.next()).names, ['cluster-a', 'cluster-b'], 'cluster-c is unchanged');
 
     // Holding an outdated cluster-a and a cluster that no longer exists.
@@ -174,11 +156,11 @@ describe('fan-out delta xDS protocol', () => {
   });
 
   test('delta — a NACK is counted with no resend; a stale nonce is not an ACK but its subscription applies', async () => {
-    await f.publish('d-nack', 1, world());
+    await f.publish('d-nack', 1, echoWorld());
     const c = f.delta();
     c.send({ node: nodeIn('d-nack'), type_url: CLUSTER_TYPE });
     c.ack(await c.next());
-    await f.publish('d-nack', 2, world({ lb: 'LEAST_REQUEST' }));
+    await f.publish('d-nack', 2, echoWorld({ lb: 'LEAST_REQUEST' }));
     const bad = await c.next();
     const before = await f.metric('attache_fanout_nacks_total', { type: 'CDS', group: 'd-nack' });
     c.send({
@@ -203,13 +185,13 @@ describe('fan-out delta xDS protocol', () => {
       stale + 1,
     );
     // The fixed cluster is pushed again (content changed back).
-    await f.publish('d-nack', 3, world());
+    await f.publish('d-nack', 3, echoWorld());
     const fixed = await c.next();
     assert.deepEqual(fixed.names, ['cluster-a', 'cluster-b']);
   });
 
   test('delta — an update pushes changed types in the order CDS, EDS, LDS, RDS', async () => {
-    await f.publish('d-order', 1, world());
+    await f.publish('d-order', 1, echoWorld());
     const c = f.delta();
     c.send({ node: nodeIn('d-order'), type_url: LISTENER_TYPE, resource_names_subscribe: ['echo.test'] });
     c.ack(await c.next());
@@ -220,7 +202,9 @@ describe('fan-out delta xDS protocol', () => {
     c.send({ type_url: ENDPOINT_TYPE, resource_names_subscribe: ['cluster-a', 'cluster-b'] });
     c.ack(await c.next());
     await f.publish('d-order', 2, [
-      ...world({ ports: [9400], lb: 'RING_HASH', route: 'cluster-b' }).filter((r) => r.name !== 'echo.test'),
+      ...echoWorld({ ports: [9400], lb: 'RING_HASH', route: 'cluster-b' }).filter(
+        (r) => r.name !== 'echo.test',
+      ),
       apiListener('echo.test', 'echo-route-2'),
     ]);
     const pushed = [await c.next(), await c.next(), await c.next(), await c.next()];
@@ -231,9 +215,9 @@ describe('fan-out delta xDS protocol', () => {
   });
 
   test('delta — resources are encoded once and a shared move is diffed once for every stream', async () => {
-    await f.publish('d-once', 1, world());
+    await f.publish('d-once', 1, echoWorld());
     const v1 = f.cache.current('d-once')?.types.get(CLUSTER_TYPE) ?? emptyTypeSnapshot(CLUSTER_TYPE);
-    await f.publish('d-once', 2, world({ extra: true }));
+    await f.publish('d-once', 2, echoWorld({ extra: true }));
     const v2 = f.cache.current('d-once')?.types.get(CLUSTER_TYPE) ?? emptyTypeSnapshot(CLUSTER_TYPE);
     const sub = subscription(true, []);
     const from = servedSet(v1, sub);

@@ -10,29 +10,10 @@ import { silentLogger } from '../../../shared/runtime/logger.ts';
 import { MemorySnapshotStore } from '../../../shared/snapshot/memory-snapshot-store.ts';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
-import {
-  apiListener,
-  edsCluster,
-  loadAssignment,
-  routeConfig,
-  socketListener,
-} from '../testing/echo-resources.ts';
+import { echoWorld, edsCluster, loadAssignment } from '../testing/echo-resources.ts';
 import { RawAdsClient } from '../testing/raw-ads-client.ts';
 import { buildSnapshot, TestCommitter, type TestResource } from '../testing/test-snapshots.ts';
 import { AdsServerRunner } from './ads-server.ts';
-
-/** What each test group starts with; `ports` vary the endpoints, `lb` the clusters, `port` the listener. */
-function world(o: { ports?: number[]; lb?: string; port?: number; route?: string } = {}): TestResource[] {
-  return [
-    socketListener('http-listener', o.port ?? 8080),
-    apiListener('echo.test', 'echo-route'),
-    routeConfig('echo-route', o.route ?? 'cluster-a'),
-    edsCluster('cluster-a', o.lb),
-    edsCluster('cluster-b', o.lb),
-    loadAssignment('cluster-a', o.ports ?? [9001]),
-    loadAssignment('cluster-b', [9002]),
-  ];
-}
 
 describe('fan-out SotW ADS protocol', () => {
   const log = silentLogger();
@@ -89,7 +70,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — wildcard LDS and CDS get every resource except on-demand listeners', async () => {
-    await publish('wild', 1, world());
+    await publish('wild', 1, echoWorld());
     const c = connect();
     c.send({ node: node('wild'), type_url: LISTENER_TYPE, resource_names: [] });
     const lds = await c.next();
@@ -107,7 +88,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — named subscriptions get exactly the requested names that exist', async () => {
-    await publish('named', 1, world());
+    await publish('named', 1, echoWorld());
     const c = connect();
     c.send({ node: node('named'), type_url: LISTENER_TYPE, resource_names: ['echo.test'] });
     const lds = await c.next();
@@ -131,7 +112,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — empty names after a named subscription unsubscribe from that type', async () => {
-    await publish('unsub', 1, world());
+    await publish('unsub', 1, echoWorld());
     const c = connect();
     c.send({ node: node('unsub'), type_url: ENDPOINT_TYPE, resource_names: ['cluster-a'] });
     const eds = await c.next();
@@ -146,7 +127,7 @@ describe('fan-out SotW ADS protocol', () => {
     });
     assert.deepEqual(await c.drain(200), [], 'an unsubscribe is not answered');
     // Endpoints and clusters both change: only the still-subscribed CDS is pushed.
-    await publish('unsub', 2, world({ ports: [9100], lb: 'RING_HASH' }));
+    await publish('unsub', 2, echoWorld({ ports: [9100], lb: 'RING_HASH' }));
     const pushed = await c.drain(300);
     assert.deepEqual(
       pushed.map((r) => r.type_url),
@@ -155,7 +136,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — a request with a stale nonce is ignored', async () => {
-    await publish('stale', 1, world());
+    await publish('stale', 1, echoWorld());
     const c = connect();
     c.send({ node: node('stale'), type_url: ENDPOINT_TYPE, resource_names: ['cluster-a'] });
     const first = await c.next();
@@ -180,14 +161,14 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — a NACK is counted, keeps the last good version and is not answered with a resend', async () => {
-    await publish('nack', 1, world());
+    await publish('nack', 1, echoWorld());
     const c = connect();
     c.send({ node: node('nack'), type_url: CLUSTER_TYPE, resource_names: [] });
     const good = await c.next();
     c.ack(good);
     c.send({ type_url: ENDPOINT_TYPE, resource_names: ['cluster-a'] });
     c.ack(await c.next(), ['cluster-a']);
-    await publish('nack', 2, world({ lb: 'LEAST_REQUEST' }));
+    await publish('nack', 2, echoWorld({ lb: 'LEAST_REQUEST' }));
     const bad = await c.next();
     assert.equal(bad.type_url, CLUSTER_TYPE);
     assert.notEqual(bad.version_info, good.version_info);
@@ -202,14 +183,14 @@ describe('fan-out SotW ADS protocol', () => {
     assert.deepEqual(await c.drain(300), [], 'no resend after a NACK');
     assert.equal(await metric('attache_fanout_nacks_total', { type: 'CDS', group: 'nack' }), before + 1);
     // An endpoint-only change still flows, and does not resend the rejected clusters.
-    await publish('nack', 3, world({ lb: 'LEAST_REQUEST', ports: [9200] }));
+    await publish('nack', 3, echoWorld({ lb: 'LEAST_REQUEST', ports: [9200] }));
     const after3 = await c.drain(300);
     assert.deepEqual(
       after3.map((r) => r.type_url),
       [ENDPOINT_TYPE],
     );
     // Fixed content is pushed.
-    await publish('nack', 4, world({ ports: [9200] }));
+    await publish('nack', 4, echoWorld({ ports: [9200] }));
     const fixed = await c.next();
     assert.equal(fixed.type_url, CLUSTER_TYPE);
     assert.equal(
@@ -220,7 +201,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — a client resuming with the current version gets no response, a stale one is updated', async () => {
-    await publish('resume', 1, world());
+    await publish('resume', 1, echoWorld());
     const first = connect();
     first.send({ node: node('resume'), type_url: CLUSTER_TYPE, resource_names: [] });
     const cds = await first.next();
@@ -238,7 +219,7 @@ describe('fan-out SotW ADS protocol', () => {
     resumed.send({ type_url: ENDPOINT_TYPE, resource_names: ['cluster-a'], version_info: eds.version_info });
     assert.deepEqual(await resumed.drain(300), [], 'nothing to re-push');
     // It is still subscribed: a change reaches it.
-    await publish('resume', 2, world({ ports: [9300] }));
+    await publish('resume', 2, echoWorld({ ports: [9300] }));
     const pushed = await resumed.next();
     assert.equal(pushed.type_url, ENDPOINT_TYPE);
 
@@ -257,7 +238,7 @@ describe('fan-out SotW ADS protocol', () => {
     const early = connect();
     early.send({ node: node('late'), type_url: CLUSTER_TYPE, resource_names: [] });
     // Resuming with exactly the content that will land: nothing to send then.
-    const landing = buildSnapshot('late', 1, world()).manifest.types[CLUSTER_TYPE]?.version ?? '';
+    const landing = buildSnapshot('late', 1, echoWorld()).manifest.types[CLUSTER_TYPE]?.version ?? '';
     const resumed = connect();
     resumed.send({
       node: node('late', 'resumed'),
@@ -266,7 +247,7 @@ describe('fan-out SotW ADS protocol', () => {
       version_info: landing,
     });
     assert.deepEqual(await early.drain(100), []);
-    await publish('late', 1, world());
+    await publish('late', 1, echoWorld());
     const first = await early.next();
     assert.deepEqual(first.names, ['cluster-a', 'cluster-b']);
     assert.equal(first.version_info, landing);
@@ -274,7 +255,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — an update pushes changed types in the order CDS, EDS, LDS, RDS', async () => {
-    await publish('order', 1, world());
+    await publish('order', 1, echoWorld());
     const c = connect();
     c.send({ node: node('order'), type_url: LISTENER_TYPE, resource_names: ['echo.test', 'http-listener'] });
     c.ack(await c.next(), ['echo.test', 'http-listener']);
@@ -284,7 +265,7 @@ describe('fan-out SotW ADS protocol', () => {
     c.ack(await c.next());
     c.send({ type_url: ENDPOINT_TYPE, resource_names: ['cluster-a', 'cluster-b'] });
     c.ack(await c.next(), ['cluster-a', 'cluster-b']);
-    await publish('order', 2, world({ ports: [9400], lb: 'RING_HASH', port: 8081, route: 'cluster-b' }));
+    await publish('order', 2, echoWorld({ ports: [9400], lb: 'RING_HASH', port: 8081, route: 'cluster-b' }));
     const pushed = [await c.next(), await c.next(), await c.next(), await c.next()];
     assert.deepEqual(
       pushed.map((r) => r.type_url),
@@ -294,7 +275,7 @@ describe('fan-out SotW ADS protocol', () => {
   });
 
   test('sotw — an endpoint-only change pushes EDS alone', async () => {
-    await publish('eds-only', 1, world());
+    await publish('eds-only', 1, echoWorld());
     const c = connect();
     c.send({ node: node('eds-only'), type_url: LISTENER_TYPE, resource_names: [] });
     c.ack(await c.next());
@@ -305,7 +286,7 @@ describe('fan-out SotW ADS protocol', () => {
     c.send({ type_url: ENDPOINT_TYPE, resource_names: ['cluster-a'] });
     const eds1 = await c.next();
     c.ack(eds1, ['cluster-a']);
-    await publish('eds-only', 2, world({ ports: [9500, 9501] }));
+    await publish('eds-only', 2, echoWorld({ ports: [9500, 9501] }));
     const pushed = await c.drain(300);
     assert.deepEqual(
       pushed.map((r) => r.type_url),
@@ -316,7 +297,7 @@ describe('fan-out SotW ADS protocol', () => {
     await publish(
       'eds-only',
       3,
-      world({ ports: [9500, 9501] }).map((r) =>
+      echoWorld({ ports: [9500, 9501] }).map((r) =>
         r.name === 'cluster-b' && r.typeUrl === ENDPOINT_TYPE ? loadAssignment('cluster-b', [9600]) : r,
       ),
     );

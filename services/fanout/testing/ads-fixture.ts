@@ -8,8 +8,9 @@ import { silentLogger } from '../../../shared/runtime/logger.ts';
 import { MemorySnapshotStore } from '../../../shared/snapshot/memory-snapshot-store.ts';
 import { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { AdsServerRunner, type AdsServerRunnerOptions } from '../server/ads-server.ts';
-import { RawAdsClient, type RawClientOptions } from './raw-ads-client.ts';
+import { RawAdsClient } from './raw-ads-client.ts';
 import { RawDeltaClient } from './raw-delta-client.ts';
+import type { RawClientOptions } from './raw-stream.ts';
 import { TestCommitter, type TestResource } from './test-snapshots.ts';
 
 export type ServerOverrides = Partial<Omit<AdsServerRunnerOptions, 'cache' | 'log' | 'registry'>>;

@@ -105,3 +105,24 @@ export function genericSecret(name: string, value: string): TestResource {
     message: { name, generic_secret: { secret: { inline_string: value } } },
   };
 }
+
+/**
+ * The world the protocol tests start from: a socket listener on `port` (8080), the echo API
+ * listener and its route to `route` (cluster-a), EDS clusters a and b with policy `lb`, and
+ * their endpoints (a on `ports`, default 9001; b on 9002); `extra` adds a cluster c.
+ */
+export function echoWorld(
+  o: { ports?: number[]; lb?: string; port?: number; route?: string; extra?: boolean } = {},
+): TestResource[] {
+  const out: TestResource[] = [
+    socketListener('http-listener', o.port ?? 8080),
+    apiListener('echo.test', 'echo-route'),
+    routeConfig('echo-route', o.route ?? 'cluster-a'),
+    edsCluster('cluster-a', o.lb),
+    edsCluster('cluster-b', o.lb),
+    loadAssignment('cluster-a', o.ports ?? [9001]),
+    loadAssignment('cluster-b', [9002]),
+  ];
+  if (o.extra) out.push(edsCluster('cluster-c'));
+  return out;
+}

@@ -14,7 +14,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
-import { ENVELOPE_VERSION, objectKey } from '../../../shared/events/envelope.ts';
+import { objectKey } from '../../../shared/events/envelope.ts';
 import type { EventLog } from '../../../shared/events/event-log.ts';
 import { ConfigError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
@@ -22,7 +22,7 @@ import type { Runner } from '../../../shared/runtime/runner.ts';
 import { contentHash } from '../shared/canonical.ts';
 import { type IngestorMetrics, ingestorMetrics } from '../shared/ingestor-metrics.ts';
 import { publishWithRetry } from '../shared/publish-with-retry.ts';
-import { readPublishedState } from '../shared/published-state.ts';
+import { readPublishedState, resyncMarker } from '../shared/published-state.ts';
 import { type Backoff, retryUntilDone } from '../shared/retry.ts';
 import { SerialTask } from '../shared/serial-task.ts';
 import { DirectoryWatcher } from './directory-watcher.ts';
@@ -250,28 +250,15 @@ export class FsIngestor implements Runner {
     );
   }
 
-  /**
-   * Marks the end of a full reconciliation. Its version is the last sequence of this cluster
-   * before it, so each start-up's marker is a new message and a retried one is de-duplicated.
-   */
+  /** Marks the end of a full reconciliation (see {@link resyncMarker}). */
   private async publishResync(): Promise<void> {
     const { cluster, events, log } = this.opts;
-    const ack = await publishWithRetry(
-      events,
-      {
-        v: ENVELOPE_VERSION,
-        cluster,
-        kind: '',
-        namespace: '',
-        name: '',
-        op: 'resync',
-        resourceVersion: `resync.${this.lastSeq}`,
-        generation: 0,
-        observedAt: new Date().toISOString(),
-        ingestor: this.ingestorId,
-      },
-      { signal: this.abort.signal, log, backoff: this.opts.backoff, context: { op: 'resync' } },
-    );
+    const ack = await publishWithRetry(events, resyncMarker(cluster, this.ingestorId, this.lastSeq), {
+      signal: this.abort.signal,
+      log,
+      backoff: this.opts.backoff,
+      context: { op: 'resync' },
+    });
     this.lastSeq = Math.max(this.lastSeq, ack.seq);
     this.metrics.published.inc({ ...this.labels, op: 'resync' });
   }

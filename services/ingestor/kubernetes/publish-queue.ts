@@ -21,6 +21,7 @@ import { messageIdFor } from '../../../shared/events/subjects.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import { publishWithRetry } from '../shared/publish-with-retry.ts';
+import { resyncMarker } from '../shared/published-state.ts';
 import type { Backoff } from '../shared/retry.ts';
 
 export interface ObjectIdentity {
@@ -138,18 +139,7 @@ export class PublishQueue {
   /** Publishes a `resync` marker (call when idle); its version is the cluster's last sequence before it. */
   async publishResync(): Promise<PublishAck> {
     const { cluster, ingestorId, events, log, signal, backoff } = this.opts;
-    const event: EventEnvelope = {
-      v: ENVELOPE_VERSION,
-      cluster,
-      kind: '',
-      namespace: '',
-      name: '',
-      op: 'resync',
-      resourceVersion: `resync.${this.lastSeq}`,
-      generation: 0,
-      observedAt: new Date().toISOString(),
-      ingestor: ingestorId,
-    };
+    const event = resyncMarker(cluster, ingestorId, this.lastSeq);
     const ack = await publishWithRetry(events, event, {
       signal,
       log,

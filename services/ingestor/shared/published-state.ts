@@ -3,7 +3,7 @@
  * (objectKey), ignoring resync markers. Ingestors compare it with what they observe on start-up
  * so that objects removed while they were down get their tombstone (no missed deletes).
  */
-import { objectKey } from '../../../shared/events/envelope.ts';
+import { ENVELOPE_VERSION, type EventEnvelope, objectKey } from '../../../shared/events/envelope.ts';
 import type { EventLog, LoggedEvent } from '../../../shared/events/event-log.ts';
 import { clusterSubjects } from '../../../shared/events/subjects.ts';
 
@@ -25,4 +25,23 @@ export async function readPublishedState(events: EventLog, cluster: string): Pro
     objects.set(objectKey(logged.event), logged);
   }
   return { objects, lastSeq };
+}
+
+/**
+ * The `resync` marker that ends a full reconciliation. Its version is the cluster's last sequence
+ * before it, so each start-up's marker is a new message and a retried one is de-duplicated.
+ */
+export function resyncMarker(cluster: string, ingestorId: string, lastSeq: number): EventEnvelope {
+  return {
+    v: ENVELOPE_VERSION,
+    cluster,
+    kind: '',
+    namespace: '',
+    name: '',
+    op: 'resync',
+    resourceVersion: `resync.${lastSeq}`,
+    generation: 0,
+    observedAt: new Date().toISOString(),
+    ingestor: ingestorId,
+  };
 }

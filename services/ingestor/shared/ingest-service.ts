@@ -1,0 +1,57 @@
+/**
+ * The frame every `attache ingest …` command shares. Runners, in start order:
+ *   1. event log — JetStream connection and stream (everything below publishes into it)
+ *   2. the command's own runners (its ingestor, then anything that needs the published state)
+ *   3. admin     — last, so /readyz only turns green once the initial state is published
+ */
+import type { Registry } from 'prom-client';
+import { JetStreamEventLog } from '../../../shared/events/jetstream-event-log.ts';
+import { AdminServer } from '../../../shared/runtime/admin-server.ts';
+import { type FlagValue, flag } from '../../../shared/runtime/config.ts';
+import { createLogger, type Logger } from '../../../shared/runtime/logger.ts';
+import { createRegistry } from '../../../shared/runtime/metrics.ts';
+import { fatalChannel, type Runner, runService } from '../../../shared/runtime/runner.ts';
+
+/** What an ingest command's runners are built from. */
+export interface IngestContext {
+  /** The source cluster name (`--cluster`); every event published carries it. */
+  cluster: string;
+  /** The service logger, already bound to the cluster. */
+  log: Logger;
+  registry: Registry;
+  events: JetStreamEventLog;
+}
+
+/**
+ * Connects the event log (`--nats`), builds the command's runners and runs them between the event
+ * log and the admin server (`--admin-host`, `--admin-port`) until the process is told to stop.
+ */
+export async function runIngestService(
+  flags: Record<string, FlagValue>,
+  loggerName: string,
+  build: (c: IngestContext) => Runner[],
+): Promise<never> {
+  const cluster = flag.str(flags, 'cluster') ?? '';
+  const log = createLogger(loggerName).child({ cluster });
+  const registry = createRegistry('ingestor');
+  const fatal = fatalChannel();
+  const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
+  const runners: Runner[] = [];
+  runners.push({
+    name: 'event-log',
+    start: async () => {},
+    ready: () => true,
+    close: () => events.close(),
+  });
+  runners.push(...build({ cluster, log, registry, events }));
+  runners.push(
+    new AdminServer({
+      host: flag.str(flags, 'admin-host') ?? '0.0.0.0',
+      port: flag.num(flags, 'admin-port'),
+      registry,
+      runners: () => runners,
+      log,
+    }),
+  );
+  return runService(runners, log, fatal);
+}
