@@ -8,7 +8,6 @@ import type { ListenerSpec, StackElement } from '../ir/types-edge.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { parseMatchLabels } from './host.ts';
-import type { ErrorSink } from './tls-context.ts';
 import type { SourceRef } from './types.ts';
 
 /** Emissary's named protocols and the stacks they stand for. */

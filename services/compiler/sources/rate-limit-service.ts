@@ -5,7 +5,6 @@ import { millis } from './auth-service.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, own } from './fields.ts';
 import { parseServiceRef } from './service-ref.ts';
-import type { ErrorSink } from './tls-context.ts';
 import type { SourceRef } from './types.ts';
 
 /** Emissary's default descriptor domain. */

@@ -9,7 +9,6 @@ import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { isHostGlob } from './host.ts';
 import { parseServiceRef } from './service-ref.ts';
-import type { ErrorSink } from './tls-context.ts';
 import type { SourceRef } from './types.ts';
 
 const NOT_GENERATED = ['tls', 'circuit_breakers', 'enable_ipv4', 'enable_ipv6', 'cluster_tag', 'stats_name'];
