@@ -10,8 +10,6 @@ export class WorldState {
   private readonly objects = new Map<string, SourceRecord>();
   /** Sequence of the last event folded; 0 before any. */
   lastSeq = 0;
-  /** True when everything folded since the last `takeChangedKinds()` was an endpoint object. */
-  private changedKinds = new Set<string>();
 
   /** Folds one event; events must arrive in increasing sequence order. */
   apply(seq: number, event: EventEnvelope): void {
@@ -19,7 +17,6 @@ export class WorldState {
     this.lastSeq = seq;
     if (event.op === 'resync') return;
     const key = objectKey(event);
-    this.changedKinds.add(event.kind);
     if (event.op === 'delete') {
       this.objects.delete(key);
       return;
@@ -37,12 +34,5 @@ export class WorldState {
 
   get size(): number {
     return this.objects.size;
-  }
-
-  /** Kinds changed since the previous call (for metrics and the endpoint fast path). */
-  takeChangedKinds(): Set<string> {
-    const out = this.changedKinds;
-    this.changedKinds = new Set();
-    return out;
   }
 }

@@ -227,7 +227,6 @@ export class CompilerRunner implements Runner {
   private async compileAll(): Promise<void> {
     const records = this.world.records();
     const seq = this.world.lastSeq;
-    this.world.takeChangedKinds();
     this.metrics.objects.set(this.world.size);
     for (const group of this.opts.groups) {
       if (this.abort.signal.aborted) return;

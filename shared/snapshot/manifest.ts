@@ -4,7 +4,7 @@
  * list. Everything in it is a pure function of the folded events, so replaying the same log
  * gives a byte-identical manifest; nothing here comes from a clock, a counter or a process.
  */
-import { sha256Hex } from '../xds/encoding.ts';
+import { canonicalize, sha256Hex } from '../xds/encoding.ts';
 import type { TypeUrl } from '../xds/type-urls.ts';
 
 export const MANIFEST_SCHEMA = 1;
@@ -64,18 +64,7 @@ export function typeManifest(entries: readonly ManifestEntry[]): TypeManifest {
 
 /** Canonical JSON: keys sorted at every level, no whitespace. Used for manifests and diagnostics. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(value).sort()) {
-    const v = (value as Record<string, unknown>)[k];
-    if (v !== undefined) out[k] = sortKeys(v);
-  }
-  return out;
+  return JSON.stringify(canonicalize(value));
 }
 
 export function encodeManifest(m: Manifest): Uint8Array {

@@ -90,6 +90,10 @@ export class MemorySnapshotStore implements SnapshotStore {
     return [...(this.groupStates.get(group)?.manifests.keys() ?? [])].sort((a, b) => a - b);
   }
 
+  async logPosition(): Promise<string | undefined> {
+    return this.log.length > 0 ? String(this.log.length) : undefined;
+  }
+
   async *tail(opts: { after?: string; signal: AbortSignal }): AsyncIterable<SnapshotLogEntry> {
     let next = opts.after ? Number(opts.after) : 0;
     while (!opts.signal.aborted && !this.closed) {

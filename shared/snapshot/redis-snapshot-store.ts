@@ -287,6 +287,13 @@ export class RedisSnapshotStore implements SnapshotStore {
     return vs.map(Number);
   }
 
+  async logPosition(): Promise<string | undefined> {
+    const newest = await this.op('reading the snapshot log position', () =>
+      this.redis.xrevrange(this.keys.log, '+', '-', 'COUNT', 1),
+    );
+    return newest[0]?.[0];
+  }
+
   /**
    * Tails the snapshot log on a dedicated connection (XREAD BLOCK holds a connection). Survives
    * Redis restarts: the connection reconnects and the read resumes after the last id seen. If

@@ -219,6 +219,22 @@ export function snapshotStoreContract(name: string, open: () => Promise<OpenedSt
   );
 
   test(
+    `${name} snapshot store — logPosition lets a reader tail only commits made after it`,
+    withStore(async (store) => {
+      assert.equal(await store.logPosition(), undefined, 'empty log has no position');
+      const epoch = await store.acquireEpoch('pos');
+      await store.commit(testCommit(epoch, 'pos', 1, ['x']));
+      await store.commit(testCommit(epoch, 'pos', 2, ['y']));
+      const position = await store.logPosition();
+      assert.ok(position !== undefined, 'a non-empty log has a position');
+      const [, second] = await readTail(store, 2);
+      assert.equal(position, second?.id, 'the position is the newest entry');
+      await store.commit(testCommit(epoch, 'pos', 3, ['z']));
+      assert.deepEqual(summary(await readTail(store, 1, { after: position })), ['pos@3']);
+    }),
+  );
+
+  test(
     `${name} snapshot store — tail delivers commits made while it waits`,
     withStore(async (store) => {
       const epoch = await store.acquireEpoch('edge');

@@ -51,6 +51,12 @@ export interface SnapshotStore {
   /** Versions of a group still stored, ascending. */
   versions(group: string): Promise<number[]>;
   /**
+   * Position of the newest snapshot log entry, or undefined while the log is empty. A reader that
+   * loads the heads after taking it and then tails from it sees every later commit, without
+   * re-reading the log's history.
+   */
+  logPosition(): Promise<string | undefined>;
+  /**
    * Entries of the snapshot log after `after` (from the beginning when absent), then new ones as
    * they are committed, until the signal aborts.
    */

@@ -9,7 +9,8 @@
  * dispatch, and parsed exactly like objects read from the cluster.
  */
 import type { SourceObject } from '../../../shared/events/envelope.ts';
-import { canonicalize, sha256Hex } from '../../../shared/xds/encoding.ts';
+import { canonicalJson } from '../../../shared/snapshot/manifest.ts';
+import { sha256Hex } from '../../../shared/xds/encoding.ts';
 import type { SourceRecord } from '../compile.ts';
 import { emptyEdgeSources, mappingKey } from '../ir/types-edge.ts';
 import { matchAmbassadorId } from './ambassador-id.ts';
@@ -97,7 +98,7 @@ export function parseSources(records: readonly SourceRecord[], group: string): P
 
 /** Content hash of a source object: the key under which per-object results can be reused. */
 export function objectHash(object: unknown): string {
-  return sha256Hex(JSON.stringify(canonicalize(object)) ?? '');
+  return sha256Hex(canonicalJson(object));
 }
 
 function guarded(out: ParsedSources, source: SourceRef, fn: () => void): void {

@@ -76,8 +76,12 @@ export class SnapshotCache implements Runner, SnapshotSource {
     });
   }
 
-  /** Loads every group's head, then follows the snapshot log in the background. */
+  /**
+   * Loads every group's head, then follows the snapshot log in the background from the position
+   * taken before the heads were read (a commit in between is seen twice and skipped as not newer).
+   */
   async start(): Promise<void> {
+    this.lastLogId = await this.opts.store.logPosition();
     await this.loadHeads();
     const abort = new AbortController();
     this.abort = abort;
@@ -123,8 +127,7 @@ export class SnapshotCache implements Runner, SnapshotSource {
   }
 
   /**
-   * Tails the log from the start of what it retains (entries at or below the held version cost
-   * nothing), resuming after the last handled entry when the store fails; after a failure the
+   * Tails the log from where start() left it, resuming after the last handled entry when the store fails; after a failure the
    * heads are reloaded in case entries were trimmed meanwhile.
    */
   private async follow(signal: AbortSignal): Promise<void> {

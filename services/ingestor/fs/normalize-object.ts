@@ -5,7 +5,7 @@
  * carry no namespace; `metadata.managedFields` is dropped; keys are put in canonical order.
  */
 import type { SourceObject } from '../../../shared/events/envelope.ts';
-import { canonicalize } from '../shared/canonical.ts';
+import { canonicalize } from '../../../shared/xds/encoding.ts';
 
 /**
  * Kinds that Kubernetes stores without a namespace. Every other kind is treated as namespaced,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalize, canonicalJson, contentHash } from './canonical.ts';
+import { canonicalJson } from '../../../shared/snapshot/manifest.ts';
+import { canonicalize } from '../../../shared/xds/encoding.ts';
+import { contentHash } from './canonical.ts';
 
 test('canonical — key order does not change the canonical JSON or the hash', () => {
   const a = { kind: 'Mapping', metadata: { name: 'x', labels: { b: '2', a: '1' } }, spec: [{ z: 1, y: 2 }] };
