@@ -33,6 +33,13 @@ const groups = {
   description: 'configuration group(s) to compile (Emissary ambassador_id); repeatable',
 } as const;
 
+const secretNamespace = {
+  type: 'string',
+  multiple: true,
+  description:
+    'GROUP=NAMESPACE: Secrets in NAMESPACE belong to GROUP (else a Secret serves only its own namespace, or the groups its attache.io/groups annotation lists); repeatable',
+} as const;
+
 export const COMMANDS: readonly CommandSpec[] = [
   {
     path: ['dev'],
@@ -52,6 +59,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       redis: { ...redis, description: `${redis.description}; embedded in-memory store when absent` },
       'redis-prefix': redisPrefix,
       group: groups,
+      'secret-namespace': secretNamespace,
       cluster: {
         type: 'string',
         default: 'local',
@@ -99,6 +107,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       redis: { ...redis, required: true },
       'redis-prefix': redisPrefix,
       group: groups,
+      'secret-namespace': secretNamespace,
       'admin-port': adminPort(8878),
       'admin-host': adminHost,
       'debounce-ms': {

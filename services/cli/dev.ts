@@ -29,6 +29,7 @@ import {
 import { MemorySnapshotStore } from '../../shared/snapshot/memory-snapshot-store.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
+import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts';
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
 import { AdsServerRunner } from '../fanout/server/ads-server.ts';
 import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
@@ -147,6 +148,7 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
   const fatal = fatalChannel();
   const natsUrl = flag.str(flags, 'nats');
   const redisUrl = flag.str(flags, 'redis');
+  const secretNamespaces = secretNamespacesFromFlags(flag.list(flags, 'secret-namespace'));
   const p = await buildDevPipeline({
     configDirs: flag.list(flags, 'config').map((d) => path.resolve(d)),
     cluster: flag.str(flags, 'cluster') ?? 'local',
@@ -159,6 +161,7 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     redisPrefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
+    compileOptions: () => ({ secretNamespaces }),
     log,
     registry: createRegistry('dev'),
     onFatal: fatal.raise,

@@ -41,6 +41,11 @@ export interface CompileOptions {
   localClusters?: readonly string[];
   /** How other clusters' endpoints are used; default `prefer-local` (ir/endpoint-policy.ts). */
   remoteEndpoints?: RemoteEndpointsMode;
+  /**
+   * Namespace → the groups its Secrets belong to (`--secret-namespace GROUP=NAMESPACE`); a
+   * namespace absent here keeps its Secrets to objects in that namespace (ir/secret-access.ts).
+   */
+  secretNamespaces?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** One encoded Envoy resource of the output. */
@@ -80,9 +85,10 @@ export interface CompileResult {
 
 export function compile(records: readonly SourceRecord[], opts: CompileOptions): CompileResult {
   const sources = parseSources(records, opts.group);
-  const lookups = edgeLookups(sources);
+  const access = { group: opts.group, namespaceGroups: opts.secretNamespaces ?? {} };
+  const lookups = edgeLookups(sources, access);
   const { ir, diagnostics: irDiagnostics } = buildIR(sources, lookups);
-  const edge = buildEdge(sources, ir, lookups);
+  const edge = buildEdge(sources, ir, access, lookups);
   const translated = translate(applyEndpointPolicy(edge.ir, opts), edge.edge);
   const resources = encodeResources(translated.resources);
   const problems = validateOutput(resources);

@@ -17,6 +17,7 @@ import { fatalChannel, type Runner, runService } from '../../shared/runtime/runn
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { endpointPolicyFromFlags } from './endpoint-policy-flags.ts';
 import { CompilerRunner } from './runner.ts';
+import { secretNamespacesFromFlags } from './secret-namespace-flags.ts';
 import { StatusPublisher } from './status-publisher.ts';
 
 export async function runCompiler(flags: Record<string, FlagValue>): Promise<never> {
@@ -30,6 +31,11 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
   });
   const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
   const groups = flag.list(flags, 'group');
+  const endpointPolicy = endpointPolicyFromFlags(
+    flag.list(flags, 'local-cluster'),
+    flag.str(flags, 'remote-endpoints'),
+  );
+  const secretNamespaces = secretNamespacesFromFlags(flag.list(flags, 'secret-namespace'));
   const status = flag.bool(flags, 'publish-status')
     ? new StatusPublisher({ url: flag.str(flags, 'nats') ?? '', log, registry, groups })
     : undefined;
@@ -43,10 +49,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     retention: flag.num(flags, 'retention'),
     onFatal: fatal.raise,
-    compileOptions: endpointPolicyFromFlags(
-      flag.list(flags, 'local-cluster'),
-      flag.str(flags, 'remote-endpoints'),
-    ),
+    compileOptions: (group) => ({ ...endpointPolicy(group), secretNamespaces }),
     ...(status ? { onCommit: status.onCommit } : {}),
   });
   const runners: Runner[] = [

@@ -7,6 +7,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import { caProblem, certificateProblem } from '../sources/tls-context-secret.ts';
+import { type SecretAccess, secretAccessProblem } from './secret-access.ts';
 import type {
   DownstreamTls,
   HostSpec,
@@ -25,9 +26,15 @@ export interface TlsIndex {
   served: Map<string, TlsSecret>;
   /** Secret problems already reported, so each broken Secret is reported once per referrer. */
   checked: Map<string, string | undefined>;
+  /** Which Secrets this group may use (ir/secret-access.ts). */
+  access: SecretAccess;
 }
 
-export function indexTls(secrets: readonly SecretData[], contexts: readonly TlsContextSpec[]): TlsIndex {
+export function indexTls(
+  secrets: readonly SecretData[],
+  contexts: readonly TlsContextSpec[],
+  access: SecretAccess,
+): TlsIndex {
   const byKey = new Map<string, SecretData>();
   const sorted = [...secrets].sort((a, b) => cmp(a.source.cluster, b.source.cluster));
   for (const s of sorted) {
@@ -37,7 +44,7 @@ export function indexTls(secrets: readonly SecretData[], contexts: readonly TlsC
   const ctxs = [...contexts].sort(
     (a, b) => cmp(a.source.namespace, b.source.namespace) || cmp(a.source.name, b.source.name),
   );
-  return { secrets: byKey, contexts: ctxs, served: new Map(), checked: new Map() };
+  return { secrets: byKey, contexts: ctxs, served: new Map(), checked: new Map(), access };
 }
 
 /** A TLSContext by name, preferring the referrer's namespace (Emissary names contexts globally). */
@@ -130,6 +137,11 @@ function certificateSecret(
     error(field, `Secret ${key} was not found (or holds no TLS material); TLS cannot be served`);
     return undefined;
   }
+  const denied = secretAccessProblem(data, ref, index.access);
+  if (denied) {
+    error(field, denied);
+    return undefined;
+  }
   if (!index.checked.has(name)) index.checked.set(name, certificateProblem(data.cert, data.key));
   const problem = index.checked.get(name);
   if (problem) {
@@ -154,6 +166,11 @@ function validationSecret(
     error('ca_secret', `CA Secret ${caKey} was not found or has no ca.crt / tls.crt`);
     return undefined;
   }
+  const caDenied = secretAccessProblem(caData, ca, index.access);
+  if (caDenied) {
+    error('ca_secret', caDenied);
+    return undefined;
+  }
   const problem = caProblem(bundle);
   if (problem) {
     error('ca_secret', `CA Secret ${caKey} ${problem}`);
@@ -163,9 +180,15 @@ function validationSecret(
   let crlBytes: Uint8Array | undefined;
   if (crl) {
     const crlKey = `${crl.namespace}/${crl.name}`;
-    crlBytes = index.secrets.get(crlKey)?.crl;
-    if (!crlBytes) {
+    const crlData = index.secrets.get(crlKey);
+    crlBytes = crlData?.crl;
+    if (!crlData || !crlBytes) {
       error('crl_secret', `CRL Secret ${crlKey} was not found or has no crl.pem`);
+      return undefined;
+    }
+    const crlDenied = secretAccessProblem(crlData, crl, index.access);
+    if (crlDenied) {
+      error('crl_secret', crlDenied);
       return undefined;
     }
     name += `+crl/${crlKey}`;

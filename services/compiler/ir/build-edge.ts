@@ -21,6 +21,7 @@ import { buildTcpChains } from './build-edge-tcp.ts';
 import { downstreamTls, findContext, indexTls, resolveHostTls, type TlsIndex } from './build-edge-tls.ts';
 import { assignClusterNames } from './cluster-name.ts';
 import { edsServiceName, indexKube, resolveEndpoints } from './endpoints.ts';
+import type { SecretAccess } from './secret-access.ts';
 import type { EdgeLookups, EndpointSet, IR } from './types.ts';
 import type {
   EdgeCluster,
@@ -110,11 +111,12 @@ export interface EdgeResult {
 export function buildEdge(
   sources: ParsedSources,
   ir: IR,
+  access: SecretAccess,
   lookups?: ReturnType<typeof edgeLookups>,
 ): EdgeResult {
   const diagnostics: Diagnostic[] = [];
   const edge = sources.edge;
-  const tls = indexTls(edge.secrets, edge.tlsContexts);
+  const tls = indexTls(edge.secrets, edge.tlsContexts, access);
   const clusters = new ClusterPlanner(sources, ir, diagnostics);
 
   const hosts = resolveHosts(edge, tls, diagnostics);
@@ -536,8 +538,11 @@ function cmp(a: string, b: string): number {
  * which TLSContexts Mappings originate TLS with, so buildEdge serves their Secrets; create one per
  * compile.
  */
-export function edgeLookups(sources: ParsedSources): EdgeLookups & { originationSecrets: Set<string> } {
-  const tls = indexTls(sources.edge.secrets, sources.edge.tlsContexts);
+export function edgeLookups(
+  sources: ParsedSources,
+  access: SecretAccess,
+): EdgeLookups & { originationSecrets: Set<string> } {
+  const tls = indexTls(sources.edge.secrets, sources.edge.tlsContexts, access);
   const originationSecrets = new Set<string>();
   const [rls] = [...sources.edge.rateLimitServices].sort((a, b) => compareSource(a.source, b.source));
   return {
@@ -549,11 +554,15 @@ export function edgeLookups(sources: ParsedSources): EdgeLookups & { origination
       if (!ctx) return undefined;
       const common: Record<string, unknown> = {};
       if (ctx.secret) {
-        const secret = `tls/${ctx.secret.namespace}/${ctx.secret.name}`;
         originationSecrets.add(JSON.stringify([ctx.source.namespace, ctx.source.name]));
-        common.tls_certificate_sds_secret_configs = [
-          { name: secret, sds_config: { ads: {}, resource_api_version: 'V3' } },
-        ];
+        // An unusable client certificate (missing, broken, or another group's: buildEdge reports
+        // it on the TLSContext) is left out, so the cluster never names an SDS secret nobody serves.
+        const usable = downstreamTls(ctx.secret, {}, tls, () => {}, 'secret');
+        if (usable) {
+          common.tls_certificate_sds_secret_configs = [
+            { name: usable.certSecret, sds_config: { ads: {}, resource_api_version: 'V3' } },
+          ];
+        }
       }
       if (ctx.settings.alpnProtocols) common.alpn_protocols = ctx.settings.alpnProtocols;
       return { commonTlsContext: common };

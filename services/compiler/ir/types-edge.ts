@@ -13,6 +13,8 @@ export interface SecretRef {
   namespace: string;
   /** Secret name. */
   name: string;
+  /** Namespace of the object whose field names the Secret (the group-access rule reads it). */
+  referrerNamespace: string;
 }
 
 /** Downstream TLS knobs shared by TLSContext, Host `spec.tls` and generated contexts. */
@@ -193,6 +195,11 @@ export interface SecretData {
   certRequired?: boolean;
   /** Why the certificate and key cannot be served, when they cannot (safe to show: no key material). */
   problem?: string;
+  /**
+   * Groups named by the Secret's `attache.io/groups` annotation, when it has one: then exactly
+   * these groups may use it (ir/secret-access.ts).
+   */
+  groups?: string[];
 }
 
 /** Everything edge-related parsed from the records of one group. */

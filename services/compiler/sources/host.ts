@@ -84,7 +84,10 @@ export function parseHost(
     } else if (ns !== undefined && ns !== null && (typeof ns !== 'string' || ns === '')) {
       err('tlsSecret.namespace', 'tlsSecret.namespace must be a namespace name');
     } else {
-      tlsSecret = typeof ns === 'string' ? { name, namespace: ns } : secretRef(name, source.namespace, true);
+      tlsSecret =
+        typeof ns === 'string'
+          ? { name, namespace: ns, referrerNamespace: source.namespace }
+          : secretRef(name, source.namespace, true);
     }
   }
 

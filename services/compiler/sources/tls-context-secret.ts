@@ -5,6 +5,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { Diagnostic } from '../compile.ts';
+import { SECRET_GROUPS_ANNOTATION } from '../ir/secret-access.ts';
 import type { SecretData } from '../ir/types-edge.ts';
 import { own } from './fields.ts';
 import type { SourceRef } from './types.ts';
@@ -51,6 +52,8 @@ export function parseTlsSecret(
   if (required instanceof Uint8Array) {
     out.certRequired = Buffer.from(required).toString('utf8').trim().toLowerCase() === 'true';
   }
+  const groups = secretGroups(obj, source, diagnostics);
+  if (groups) out.groups = groups;
   const type = own(obj, 'type');
   if (!any) {
     if (type === 'kubernetes.io/tls') {
@@ -64,6 +67,36 @@ export function parseTlsSecret(
     return undefined;
   }
   return out;
+}
+
+/**
+ * The groups of the `attache.io/groups` annotation (comma-separated), or undefined without it.
+ * A malformed value names no group, so the Secret is usable by none (a typo must not widen access).
+ */
+function secretGroups(
+  obj: Record<string, unknown>,
+  source: SourceRef,
+  diagnostics: Diagnostic[],
+): string[] | undefined {
+  const value = own(own(own(obj, 'metadata'), 'annotations'), SECRET_GROUPS_ANNOTATION);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') {
+    diagnostics.push({
+      severity: 'error',
+      source,
+      field: `metadata.annotations.${SECRET_GROUPS_ANNOTATION}`,
+      message: `${SECRET_GROUPS_ANNOTATION} must be a comma-separated list of group names; no group may use this Secret`,
+    });
+    return [];
+  }
+  return [
+    ...new Set(
+      value
+        .split(',')
+        .map((g) => g.trim())
+        .filter((g) => g !== ''),
+    ),
+  ].sort();
 }
 
 /**

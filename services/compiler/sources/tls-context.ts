@@ -36,9 +36,9 @@ const FILE_KEYS = ['cert_chain_file', 'private_key_file', 'cacert_chain_file', '
 export function secretRef(name: string, namespace: string, namespacing: boolean): SecretRef {
   const dot = name.lastIndexOf('.');
   if (namespacing && dot > 0 && dot < name.length - 1) {
-    return { name: name.slice(0, dot), namespace: name.slice(dot + 1) };
+    return { name: name.slice(0, dot), namespace: name.slice(dot + 1), referrerNamespace: namespace };
   }
-  return { name, namespace };
+  return { name, namespace, referrerNamespace: namespace };
 }
 
 /** Reads the TLS settings keys of `obj` (snake_case or camelCase); `namespace` is the referrer's. */
