@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { DESCRIPTOR_FILE, type EnvoyDescriptor, fromDescriptor } from './descriptor.ts';
 import { ENVOY_INCLUDE_DIRS, ENVOY_PROTO_FILES } from './envoy-protos.ts';
 
 const require = createRequire(import.meta.url);
@@ -15,9 +16,34 @@ const PROTOBUFJS_DIR = path.dirname(require.resolve('protobufjs/package.json'));
 
 let cached: protobuf.Root | undefined;
 
-/** Loads (once per process) and returns the Envoy proto root. */
+/**
+ * The generated descriptor: `proto/gen/` beside this file when running from source, `dist/gen/`
+ * beside the bundle (scripts/build.ts copies it there; bundle chunks sit at dist/'s top level).
+ */
+const DESCRIPTOR_URL = new URL(`./gen/${DESCRIPTOR_FILE}`, import.meta.url);
+
+/**
+ * Loads (once per process) and returns the Envoy proto root: from the install-time JSON
+ * descriptor when it is present and current, else by parsing the `.proto` files.
+ */
 export function envoyRoot(): protobuf.Root {
   if (cached) return cached;
+  cached = loadDescriptor() ?? parseProtos();
+  return cached;
+}
+
+function loadDescriptor(): protobuf.Root | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(DESCRIPTOR_URL, 'utf8');
+  } catch {
+    return null;
+  }
+  return fromDescriptor(JSON.parse(text) as EnvoyDescriptor, ENVOY_PROTO_FILES);
+}
+
+/** Parses the Envoy `.proto` files from @grpc/grpc-js-xds (the descriptor's source of truth). */
+export function parseProtos(): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string | null => {
     if (path.isAbsolute(target)) return target;
@@ -33,7 +59,6 @@ export function envoyRoot(): protobuf.Root {
   };
   root.loadSync([...ENVOY_PROTO_FILES], { keepCase: true });
   root.resolveAll();
-  cached = root;
   return root;
 }
 

@@ -91,4 +91,15 @@ describe('docker-compose', () => {
     assert.match(dockerfile, /ENTRYPOINT \["node", "bin\/attache\.js"\]/);
     assert.match(dockerfile, /npm install --omit=dev/);
   });
+
+  test('docker-compose — the image runs the compiled build, built after the sources are copied', () => {
+    const dockerfile = fs.readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const build = dockerfile.indexOf('RUN npm run build');
+    assert.ok(build > 0, 'the Dockerfile must build dist/');
+    for (const dir of ['bin', 'scripts', 'shared', 'services', 'proto']) {
+      const copy = dockerfile.indexOf(`COPY ${dir} ./${dir}`);
+      assert.ok(copy >= 0 && copy < build, `${dir}/ must be copied before the build`);
+    }
+    assert.doesNotMatch(dockerfile, /ATTACHE_FROM_SOURCE/, 'the image must not run the sources through tsx');
+  });
 });

@@ -1,6 +1,8 @@
 /**
  * Runs `attache <command>` as a child process, exactly as a user would (`node bin/attache.js`),
- * keeping its log output for assertions and failure messages.
+ * keeping its log output for assertions and failure messages. It runs the TypeScript sources
+ * (ATTACHE_FROM_SOURCE=1), not a possibly stale dist/: test/deploy/compiled-build.test.ts checks
+ * that the compiled build behaves the same.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -26,7 +28,7 @@ export function startAttache(args: readonly string[], env: NodeJS.ProcessEnv = {
   let exited = false;
   let exitCode: number | null = null;
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ATTACHE_LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ATTACHE_LOG_LEVEL: 'info', ATTACHE_FROM_SOURCE: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const onData = (b: Buffer) => {

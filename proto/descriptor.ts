@@ -1,0 +1,64 @@
+/**
+ * The Envoy proto root as a JSON descriptor, so a process does not parse the `.proto` text at
+ * start (≈0.25 s). `proto/generate-types.ts` writes it at install time from the same files the
+ * runtime would parse; `envoyRoot()` loads it when it matches ENVOY_PROTO_FILES.
+ *
+ * protobufjs's own `toJSON()` flattens field options to `"(validate.rules).string.min_len": 1`
+ * and drops message-valued ones (`duration: { gt: {} }`), while the protoc-gen-validate walker
+ * reads `parsedOptions`; so the descriptor carries every object's `parsedOptions` beside the
+ * protobufjs JSON, keyed by full name, and restores them after loading.
+ */
+import protobuf from 'protobufjs';
+
+/** The descriptor file's shape. */
+export interface EnvoyDescriptor {
+  /** ENVOY_PROTO_FILES at generation time: a different list means the descriptor is stale. */
+  files: string[];
+  root: protobuf.INamespace;
+  /** Full name (with leading dot) → that reflection object's parsedOptions. */
+  parsedOptions: Record<string, unknown[]>;
+}
+
+/** File name of the descriptor, next to the generated types (proto/gen/) and in dist/gen/. */
+export const DESCRIPTOR_FILE = 'envoy-root.json';
+
+export function toDescriptor(root: protobuf.Root, files: readonly string[]): EnvoyDescriptor {
+  const parsedOptions: Record<string, unknown[]> = {};
+  const visit = (obj: protobuf.ReflectionObject): void => {
+    const opts = parsedOptionsOf(obj);
+    if (opts && opts.length > 0) parsedOptions[obj.fullName] = opts;
+    if (obj instanceof protobuf.Type) {
+      for (const f of obj.fieldsArray) visit(f);
+      for (const o of obj.oneofsArray) visit(o);
+    }
+    if (obj instanceof protobuf.Namespace) for (const n of obj.nestedArray) visit(n);
+  };
+  visit(root);
+  return { files: [...files], root: root.toJSON(), parsedOptions };
+}
+
+/** Builds a resolved root from a descriptor; null when it was made from another file list. */
+export function fromDescriptor(d: EnvoyDescriptor, files: readonly string[]): protobuf.Root | null {
+  if (d.files.length !== files.length || d.files.some((f, i) => f !== files[i])) return null;
+  const root = protobuf.Root.fromJSON(d.root);
+  for (const [name, opts] of Object.entries(d.parsedOptions)) {
+    const obj = lookupAny(root, name);
+    if (obj) (obj as unknown as { parsedOptions: unknown[] }).parsedOptions = opts;
+  }
+  root.resolveAll();
+  return root;
+}
+
+/** Finds a type, enum, field or oneof by full name (Root.lookup does not reach oneofs). */
+function lookupAny(root: protobuf.Root, fullName: string): protobuf.ReflectionObject | null {
+  const found = root.lookup(fullName);
+  if (found) return found;
+  const dot = fullName.lastIndexOf('.');
+  const parent = root.lookup(fullName.slice(0, dot));
+  return parent instanceof protobuf.Type ? (parent.oneofs?.[fullName.slice(dot + 1)] ?? null) : null;
+}
+
+/** protobufjs's typings declare parsedOptions as a map; at run time it is an array of one-key objects. */
+function parsedOptionsOf(obj: protobuf.ReflectionObject): unknown[] | undefined {
+  return (obj as unknown as { parsedOptions?: unknown[] }).parsedOptions;
+}
