@@ -8,6 +8,7 @@
  *           ─ translate ────► Envoy messages, one translator per feature   (translate/)
  *           ─ encode ───────► canonical bytes + content hashes, sorted     (encode.ts)
  *           ─ validate ─────► consistency + protoc-gen-validate rules      (validate-output.ts, validate/)
+ *           ─ provenance ───► source objects behind every resource and route (provenance.ts; side output)
  *
  * No I/O, no clock, inputs never mutated; the same records (in any order) always give
  * byte-identical output. User errors become diagnostics naming the object and field, and only
@@ -21,6 +22,7 @@ import { encodeResources } from './encode.ts';
 import { buildEdge, edgeLookups } from './ir/build-edge.ts';
 import { buildIR } from './ir/build-ir.ts';
 import { applyEndpointPolicy, type RemoteEndpointsMode } from './ir/endpoint-policy.ts';
+import { buildProvenance, type Provenance } from './provenance.ts';
 import { parseSources } from './sources/parse-sources.ts';
 import { translate } from './translate/translate.ts';
 import { validateOutput } from './validate-output.ts';
@@ -32,6 +34,10 @@ export interface SourceRecord {
   object: SourceObject;
   /** Where a YAML-sourced object was defined, for diagnostics. */
   origin?: { file: string; document: number };
+  /** The event's resourceVersion (provenance only; compile output never depends on it). */
+  resourceVersion?: string;
+  /** Sequence of the event that last changed the object (provenance only). */
+  seq?: number;
 }
 
 export interface CompileOptions {
@@ -81,6 +87,8 @@ export interface Diagnostic {
 export interface CompileResult {
   resources: CompiledResource[];
   diagnostics: Diagnostic[];
+  /** Which source objects produced each resource, virtual host and route. */
+  provenance: Provenance;
 }
 
 export function compile(records: readonly SourceRecord[], opts: CompileOptions): CompileResult {
@@ -104,7 +112,8 @@ export function compile(records: readonly SourceRecord[], opts: CompileOptions):
     ...edge.diagnostics,
     ...translated.diagnostics,
   ].sort(compareDiagnostics);
-  return { resources, diagnostics };
+  const provenance = buildProvenance(records, edge.ir, edge.edge, translated.resources);
+  return { resources, diagnostics, provenance };
 }
 
 /** Diagnostics sort by source identity, then field, severity and message, so status output is stable. */

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { canonicalJson } from '../../shared/snapshot/manifest.ts';
 import { type CompileResult, compile, type SourceRecord } from './compile.ts';
 import { listCases, loadCase } from './golden-cases.ts';
 import { prng } from './test-prng.ts';
@@ -28,6 +29,7 @@ function fingerprint(result: CompileResult): unknown {
       r.onDemand,
     ]),
     diagnostics: result.diagnostics,
+    provenance: canonicalJson(result.provenance),
     files: toTranslateFiles(result),
   };
 }

@@ -1,6 +1,8 @@
 /**
  * Turns a compile result into what the snapshot store commits: the manifest (resources by type,
- * content-derived type versions, the diagnostics blob hash) and the blobs it references.
+ * content-derived type versions, the diagnostics and provenance blob hashes) and the blobs it
+ * references. Both side blobs are canonical JSON of pure compile output, so replay rebuilds them
+ * byte for byte.
  */
 import {
   canonicalJson,
@@ -49,12 +51,22 @@ export function buildSnapshot(group: string, version: number, result: CompileRes
   const diagnostics = Buffer.from(canonicalJson(result.diagnostics), 'utf8');
   const diagnosticsHash = sha256Hex(diagnostics);
   blobs.set(diagnosticsHash, diagnostics);
+  const provenance = Buffer.from(canonicalJson(result.provenance), 'utf8');
+  const provenanceHash = sha256Hex(provenance);
+  blobs.set(provenanceHash, provenance);
   const types: Manifest['types'] = {};
   for (const [t, entries] of [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     types[t] = typeManifest(entries);
   }
   return {
-    manifest: { schema: MANIFEST_SCHEMA, group, version, types, diagnostics: diagnosticsHash },
+    manifest: {
+      schema: MANIFEST_SCHEMA,
+      group,
+      version,
+      types,
+      diagnostics: diagnosticsHash,
+      provenance: provenanceHash,
+    },
     blobs,
   };
 }

@@ -22,7 +22,12 @@ export class WorldState {
       return;
     }
     if (!event.object) return;
-    const record: SourceRecord = { cluster: event.cluster, object: event.object };
+    const record: SourceRecord = {
+      cluster: event.cluster,
+      object: event.object,
+      resourceVersion: event.resourceVersion,
+      seq,
+    };
     if (event.origin) record.origin = event.origin;
     this.objects.set(key, record);
   }

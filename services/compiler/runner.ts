@@ -242,6 +242,7 @@ export class CompilerRunner implements Runner {
     const status = this.status.get(group);
     if (!status || seq === 0 || (status.version !== null && seq <= status.version)) return;
     const endTimer = this.metrics.duration.startTimer({ group });
+    const compileStart = performance.now();
     let result: CompileResult;
     try {
       result = compile(records, { ...this.opts.compileOptions?.(group), group });
@@ -256,17 +257,30 @@ export class CompilerRunner implements Runner {
       endTimer();
       return;
     }
+    const compileMs = performance.now() - compileStart;
     this.reportDiagnostics(group, status.diagnostics, result.diagnostics);
     const snapshot = buildSnapshot(group, seq, result);
+    const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+    const epoch = this.epochs.get(group) ?? 0;
     // Every blob goes with every commit: the store skips the ones it already holds cheaply, and a
     // blob last referenced by a collected manifest may be gone, so "known" locally proves nothing.
     const blobs = snapshot.blobs;
     let committed: Awaited<ReturnType<SnapshotStore['commit']>>;
     try {
       committed = await this.opts.store.commit({
-        epoch: this.epochs.get(group) ?? 0,
+        epoch,
         manifest: snapshot.manifest,
         blobs,
+        record: {
+          group,
+          version: seq,
+          fromSeq: (status.version ?? 0) + 1,
+          epoch,
+          compileMs: Math.round(compileMs * 1000) / 1000,
+          committedAt: new Date().toISOString(),
+          errors,
+          warnings: result.diagnostics.length - errors,
+        },
       });
     } catch (err) {
       this.metrics.compiles.inc({ group, outcome: 'store_error' });

@@ -44,6 +44,11 @@ export interface Manifest {
   types: Partial<Record<TypeUrl, TypeManifest>>;
   /** Hash of the diagnostics blob (per-resource statuses) stored beside the resources. */
   diagnostics: string;
+  /**
+   * Hash of the provenance blob (canonical JSON: the source objects behind every resource, virtual
+   * host and route) stored beside the resources; absent in manifests written before it existed.
+   */
+  provenance?: string;
 }
 
 /** The version of a list of entries: sha256 of `name hash` lines, shortened. */
@@ -77,9 +82,10 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   return m;
 }
 
-/** Every resource hash a manifest references (including its diagnostics blob). */
+/** Every resource hash a manifest references (including its diagnostics and provenance blobs). */
 export function manifestHashes(m: Manifest): string[] {
   const out = new Set<string>([m.diagnostics]);
+  if (m.provenance) out.add(m.provenance);
   for (const t of Object.values(m.types)) for (const e of t?.resources ?? []) out.add(e.hash);
   return [...out];
 }

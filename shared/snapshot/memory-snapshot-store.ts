@@ -3,6 +3,7 @@
  * implementation for the contract suite. Single process, so the fenced commit is trivially atomic.
  */
 import { EventEmitter } from 'node:events';
+import type { CommitRecord } from './commit-record.ts';
 import { type Manifest, manifestHashes } from './manifest.ts';
 import type { CommitRequest, CommitResult, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
 
@@ -10,6 +11,7 @@ interface GroupState {
   epoch: number;
   head: number | null;
   manifests: Map<number, Manifest>;
+  records: Map<number, CommitRecord>;
 }
 
 export class MemorySnapshotStore implements SnapshotStore {
@@ -26,7 +28,7 @@ export class MemorySnapshotStore implements SnapshotStore {
   private state(group: string): GroupState {
     let s = this.groupStates.get(group);
     if (!s) {
-      s = { epoch: 0, head: null, manifests: new Map() };
+      s = { epoch: 0, head: null, manifests: new Map(), records: new Map() };
       this.groupStates.set(group, s);
     }
     return s;
@@ -50,6 +52,7 @@ export class MemorySnapshotStore implements SnapshotStore {
     if (missing.length > 0)
       throw new Error(`commit references ${missing.length} blobs that were not written`);
     s.manifests.set(manifest.version, structuredClone(manifest));
+    if (req.record) s.records.set(manifest.version, structuredClone(req.record));
     s.head = manifest.version;
     const entry: SnapshotLogEntry = {
       id: String(this.log.length + 1),
@@ -68,6 +71,11 @@ export class MemorySnapshotStore implements SnapshotStore {
   async getManifest(group: string, version: number): Promise<Manifest | null> {
     const m = this.groupStates.get(group)?.manifests.get(version);
     return m ? structuredClone(m) : null;
+  }
+
+  async getCommitRecord(group: string, version: number): Promise<CommitRecord | null> {
+    const r = this.groupStates.get(group)?.records.get(version);
+    return r ? structuredClone(r) : null;
   }
 
   async getBlobs(hashes: readonly string[]): Promise<Map<string, Uint8Array>> {
@@ -120,7 +128,11 @@ export class MemorySnapshotStore implements SnapshotStore {
     if (!s) return 0;
     const versions = [...s.manifests.keys()].sort((a, b) => a - b);
     const drop = versions.slice(0, Math.max(0, versions.length - Math.max(1, keep)));
-    for (const v of drop) if (v !== s.head) s.manifests.delete(v);
+    for (const v of drop) {
+      if (v === s.head) continue;
+      s.manifests.delete(v);
+      s.records.delete(v);
+    }
     const live = new Set<string>();
     for (const st of this.groupStates.values())
       for (const m of st.manifests.values()) for (const h of manifestHashes(m)) live.add(h);

@@ -10,6 +10,8 @@
  * | `<p>g:{<group>}:epoch`       | string  | the group's current fencing epoch (INCR); absent = 0      |
  * | `<p>g:{<group>}:head`        | string  | the group's committed version (decimal); absent = none    |
  * | `<p>g:{<group>}:m:<version>` | string  | the manifest of (group, version): `encodeManifest` JSON   |
+ * | `<p>g:{<group>}:r:<version>` | string  | the commit record of (group, version): JSON, see          |
+ * |                              |         | `commit-record.ts`; deleted with its manifest             |
  * | `<p>g:{<group>}:versions`    | zset    | stored versions, member = score = version                 |
  * | `<p>groups`                  | set     | every group ever committed (raw, unescaped names)         |
  * | `<p>log`                     | stream  | snapshot log: one entry per commit, fields `group`,       |
@@ -72,6 +74,10 @@ export class RedisKeys {
 
   manifest(group: string, version: number | string): string {
     return `${this.group(group)}:m:${version}`;
+  }
+
+  commitRecord(group: string, version: number | string): string {
+    return `${this.group(group)}:r:${version}`;
   }
 
   versions(group: string): string {

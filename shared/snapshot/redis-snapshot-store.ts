@@ -18,6 +18,7 @@ import { Redis } from 'ioredis';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
 import { decodeManifest, encodeManifest, type Manifest, manifestHashes } from './manifest.ts';
 import { RedisKeys } from './redis-keys.ts';
 import type { CommitRequest, CommitResult, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
@@ -197,7 +198,16 @@ export class RedisSnapshotStore implements SnapshotStore {
       for (let attempt = 1; ; attempt++) {
         const reply = (await commitScript.run(this.redis, keys, args)) as [string, ...unknown[]];
         const [status, ...rest] = reply;
-        if (status === 'ok') return { committed: true, version: manifest.version };
+        if (status === 'ok') {
+          // After the commit, not inside it: the record is informational and must never be the
+          // reason a snapshot is not served.
+          if (req.record)
+            await this.redis.set(
+              this.keys.commitRecord(manifest.group, manifest.version),
+              encodeCommitRecord(req.record),
+            );
+          return { committed: true, version: manifest.version };
+        }
         if (status === 'fenced' || status === 'stale')
           return { committed: false, reason: status, head: Number(rest[0]) };
         const missing = rest.map((i) => hashes[Number(i) - 1] as string);
@@ -259,6 +269,13 @@ export class RedisSnapshotStore implements SnapshotStore {
       this.redis.getBuffer(this.keys.manifest(group, version)),
     );
     return bytes === null ? null : decodeManifest(bytes);
+  }
+
+  async getCommitRecord(group: string, version: number): Promise<CommitRecord | null> {
+    const text = await this.op(`reading group ${JSON.stringify(group)} commit record ${version}`, () =>
+      this.redis.get(this.keys.commitRecord(group, version)),
+    );
+    return text === null ? null : decodeCommitRecord(text);
   }
 
   async getBlobs(hashes: readonly string[]): Promise<Map<string, Uint8Array>> {
@@ -374,6 +391,7 @@ export class RedisSnapshotStore implements SnapshotStore {
         for (let i = 0; i < drop.length; i += BATCH) {
           const batch = drop.slice(i, i + BATCH);
           tx.del(...batch.map((v) => this.keys.manifest(group, v)));
+          tx.del(...batch.map((v) => this.keys.commitRecord(group, v)));
           tx.zrem(this.keys.versions(group), ...batch);
         }
         pipelineResults(await tx.exec());

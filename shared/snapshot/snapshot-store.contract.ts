@@ -346,4 +346,32 @@ export function snapshotStoreContract(name: string, open: () => Promise<OpenedSt
       assert.deepEqual(await store.commit(req), { committed: true, version: 2 });
     }),
   );
+
+  test(
+    `${name} snapshot store — a commit record is stored beside its version and collected with it`,
+    withStore(async (store) => {
+      const epoch = await store.acquireEpoch('edge');
+      const record = (version: number, fromSeq: number) => ({
+        group: 'edge',
+        version,
+        fromSeq,
+        epoch,
+        compileMs: 1.5,
+        committedAt: '2026-01-01T00:00:00.000Z',
+        errors: 1,
+        warnings: 0,
+      });
+      await store.commit({ ...testCommit(epoch, 'edge', 3, ['a']), record: record(3, 1) });
+      await store.commit({ ...testCommit(epoch, 'edge', 7, ['b']), record: record(7, 4) });
+      await store.commit(testCommit(epoch, 'edge', 9, ['c']));
+      assert.deepEqual(await store.getCommitRecord('edge', 7), record(7, 4));
+      assert.equal(await store.getCommitRecord('edge', 9), null, 'a commit without a record has none');
+      // A refused commit stores no record.
+      await store.commit({ ...testCommit(epoch, 'edge', 8, ['d']), record: record(8, 8) });
+      assert.equal(await store.getCommitRecord('edge', 8), null);
+      await store.gc('edge', 2);
+      assert.equal(await store.getCommitRecord('edge', 3), null, 'collected with its manifest');
+      assert.deepEqual(await store.getCommitRecord('edge', 7), record(7, 4));
+    }),
+  );
 }

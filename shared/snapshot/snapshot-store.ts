@@ -12,6 +12,7 @@
  * Implementations: `RedisSnapshotStore` and `MemorySnapshotStore`; both pass
  * `shared/snapshot/snapshot-store.contract.ts`.
  */
+import type { CommitRecord } from './commit-record.ts';
 import type { Manifest } from './manifest.ts';
 
 export interface CommitRequest {
@@ -20,6 +21,12 @@ export interface CommitRequest {
   manifest: Manifest;
   /** Blobs by hash: every hash the manifest references that the store may not have yet. */
   blobs: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Facts about the commit that are not part of the snapshot (duration, epoch, event range),
+   * stored beside the manifest once it is committed and collected with it. Best effort: a crash
+   * right after the commit may leave a version without its record.
+   */
+  record?: CommitRecord;
 }
 
 export type CommitResult =
@@ -44,6 +51,8 @@ export interface SnapshotStore {
   head(group: string): Promise<number | null>;
   /** A committed manifest, or null if absent (never committed, or garbage-collected). */
   getManifest(group: string, version: number): Promise<Manifest | null>;
+  /** The commit record stored with a version, or null (none given, or collected). */
+  getCommitRecord(group: string, version: number): Promise<CommitRecord | null>;
   /** Blobs by hash; absent hashes are absent from the result. */
   getBlobs(hashes: readonly string[]): Promise<Map<string, Uint8Array>>;
   /** Every group ever committed. */
@@ -62,8 +71,8 @@ export interface SnapshotStore {
    */
   tail(opts: { after?: string; signal: AbortSignal }): AsyncIterable<SnapshotLogEntry>;
   /**
-   * Deletes the group's manifests older than the newest `keep` versions (the head is always kept)
-   * and every blob no stored manifest references. Returns the number of manifests deleted.
+   * Deletes the group's manifests (and their commit records) older than the newest `keep` versions
+   * (the head is always kept) and every blob no stored manifest references. Returns the number of manifests deleted.
    */
   gc(group: string, keep: number): Promise<number>;
   close(): Promise<void>;

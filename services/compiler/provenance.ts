@@ -1,0 +1,324 @@
+/**
+ * Provenance side output of compile: which source objects produced each generated resource, each
+ * virtual host and each route. It is derived from the IR and the translated resources after the
+ * fact, so no pass changes to produce it, and it is pure: the same records give the same
+ * provenance, which the snapshot stores as a content-addressed blob beside its resources (never
+ * inside an Envoy resource).
+ *
+ * Routes are attributed by content: an Envoy route is matched back to the IR route that has the
+ * same path condition, the same non-authority header names and the same cluster (or redirect),
+ * restricted to groups whose hostname can serve the virtual host. Two Mappings that agree on all of
+ * that are both named.
+ *
+ * Endpoint objects (EndpointSlice, Endpoints) are named by identity only, without resourceVersion
+ * or sequence: they churn constantly, and an endpoint-only change must not change the
+ * provenance of anything else.
+ */
+import type { Route } from '../../proto/gen/envoy/config/route/v3/Route.ts';
+import type { RouteConfiguration } from '../../proto/gen/envoy/config/route/v3/RouteConfiguration.ts';
+import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  ROUTE_TYPE,
+  SECRET_TYPE,
+} from '../../shared/xds/type-urls.ts';
+import type { SourceRecord } from './compile.ts';
+import { hostGlobsOverlap } from './ir/build-edge.ts';
+import type { IR, RouteGroup } from './ir/types.ts';
+import type { EdgeIR } from './ir/types-edge.ts';
+import type { SourceRef } from './sources/types.ts';
+import type { EnvoyResource } from './translate/common.ts';
+import { API_ROUTE_CONFIG_PREFIX } from './translate/common.ts';
+
+/** A source object as provenance names it. */
+export interface ProvenanceObject {
+  cluster: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  /** The source's resourceVersion (absent for endpoint kinds, see above). */
+  resourceVersion?: string;
+  /** Event sequence that last changed the object (absent for endpoint kinds). */
+  seq?: number;
+  /** YAML file and document index, for objects read from a directory. */
+  file?: string;
+  document?: number;
+}
+
+/** Source objects behind one group's compiled output. All maps are sorted by key. */
+export interface Provenance {
+  /** Objects by id (`cluster/kind/namespace/name`, {@link objectId}). */
+  objects: Record<string, ProvenanceObject>;
+  /** Per type URL, per resource name: ids of the objects behind the resource, sorted. */
+  resources: Record<string, Record<string, string[]>>;
+  /** Per RouteConfiguration, per virtual host name: ids behind the virtual host itself (its Host). */
+  virtualHosts: Record<string, Record<string, string[]>>;
+  /** Per RouteConfiguration, per virtual host name, per route index: ids of the Mappings behind it. */
+  routes: Record<string, Record<string, string[][]>>;
+}
+
+/** The id provenance uses for an object: the world-state key. */
+export function objectId(s: Pick<SourceRef, 'cluster' | 'kind' | 'namespace' | 'name'>): string {
+  return `${s.cluster}/${s.kind}/${s.namespace}/${s.name}`;
+}
+
+const XFP = 'x-forwarded-proto';
+
+export function buildProvenance(
+  records: readonly SourceRecord[],
+  ir: IR,
+  edge: EdgeIR,
+  resources: readonly EnvoyResource[],
+): Provenance {
+  const objects = new Map<string, ProvenanceObject>();
+  for (const r of records) {
+    const m = r.object.metadata;
+    const o: ProvenanceObject = {
+      cluster: r.cluster,
+      kind: r.object.kind,
+      namespace: m.namespace ?? '',
+      name: m.name,
+    };
+    if (!ENDPOINT_KINDS.has(o.kind)) {
+      const rv = r.resourceVersion ?? m.resourceVersion;
+      if (rv !== undefined) o.resourceVersion = rv;
+      if (r.seq !== undefined) o.seq = r.seq;
+    }
+    if (r.origin) {
+      o.file = r.origin.file;
+      o.document = r.origin.document;
+    }
+    // Identities are unique in world state; for inputs that repeat one (tests, offline
+    // translate), the earliest file position wins, whatever the input order.
+    const id = objectId(o);
+    const seen = objects.get(id);
+    if (!seen || originOrder(o) < originOrder(seen)) objects.set(id, o);
+  }
+  const byOrigin = new Map<string, string>();
+  for (const [id, o] of objects)
+    if (o.file !== undefined) byOrigin.set(`${o.cluster}\u0000${o.file}#${o.document}`, id);
+  const known = (refs: Iterable<SourceRef | string>): string[] => {
+    const ids = new Set<string>();
+    for (const s of refs) {
+      const id = typeof s === 'string' ? s : objectId(s);
+      if (objects.has(id)) ids.add(id);
+      else if (typeof s !== 'string') {
+        const derived = derivedFrom(s);
+        if (derived) ids.add(derived);
+      }
+    }
+    return [...ids].sort();
+  };
+  // Mappings the compiler derives from an annotated Service or an Ingress carry a name of their
+  // own: name the object they were written in (same YAML document, else the Service or Ingress
+  // whose name prefixes the derived name).
+  const derivedFrom = (s: SourceRef): string | undefined => {
+    if (s.file !== undefined) {
+      const id = byOrigin.get(`${s.cluster}\u0000${s.file}#${s.document ?? 0}`);
+      if (id) return id;
+    }
+    let best: string | undefined;
+    let bestLength = 0;
+    for (const [id, o] of objects) {
+      if (o.cluster !== s.cluster || o.namespace !== s.namespace) continue;
+      if (o.kind !== 'Service' && o.kind !== 'Ingress') continue;
+      if (s.name.startsWith(o.name) && o.name.length > bestLength) {
+        best = id;
+        bestLength = o.name.length;
+      }
+    }
+    return best;
+  };
+
+  // Objects behind each upstream cluster and each EDS service name.
+  const clusterSources = new Map<string, Set<string>>();
+  const add = (m: Map<string, Set<string>>, key: string, refs: Iterable<SourceRef | string>) => {
+    const s = m.get(key) ?? new Set<string>();
+    m.set(key, s);
+    for (const id of known(refs)) s.add(id);
+  };
+  const serviceObjects = (namespace: string, service: string): string[] => {
+    const out: string[] = [];
+    for (const [id, o] of objects) {
+      if (o.namespace !== namespace) continue;
+      if (o.kind === 'Service' && o.name === service) out.push(id);
+      else if (o.kind === 'Endpoints' && o.name === service) out.push(id);
+      else if (o.kind === 'EndpointSlice' && sliceService(records, o) === service) out.push(id);
+    }
+    return out;
+  };
+  const edsSources = new Map<string, Set<string>>();
+  for (const c of ir.clusters) {
+    const ids: (SourceRef | string)[] = [...c.sources];
+    if (c.target.kind === 'kubernetes') ids.push(...serviceObjects(c.target.namespace, c.target.name));
+    add(clusterSources, c.name, ids);
+    add(edsSources, c.edsServiceName, ids);
+  }
+  for (const l of edge.listeners)
+    for (const chain of l.tcpChains)
+      for (const c of chain.clusters) add(clusterSources, c.name, chain.sources);
+  if (edge.extAuthz) add(clusterSources, edge.extAuthz.cluster, [edge.extAuthz.source]);
+  if (edge.rateLimit) add(clusterSources, edge.rateLimit.cluster, [edge.rateLimit.source]);
+  for (const c of edge.clusters) {
+    if (c.discovery.kind === 'eds')
+      add(edsSources, c.discovery.serviceName, clusterSources.get(c.name) ?? []);
+  }
+  for (const name of edsSources.keys()) {
+    const k8s = /^k8s\/([^/]+)\/([^/]+)\//.exec(name);
+    if (k8s) add(edsSources, name, serviceObjects(k8s[1] as string, k8s[2] as string));
+  }
+
+  // Hosts (and the Secrets they terminate TLS with) by SDS secret name and by virtual host.
+  const secretSources = new Map<string, Set<string>>();
+  const vhostHost = new Map<string, string>();
+  for (const l of edge.listeners) {
+    for (const h of l.hosts) {
+      vhostHost.set(`${l.name}-${h.hostname}`, objectId(h.source));
+      for (const secret of [h.tls?.certSecret, h.tls?.validationSecret]) {
+        if (secret) add(secretSources, secret, [h.source, ...secretObjects(objects, secret)]);
+      }
+    }
+    for (const chain of l.tcpChains) {
+      for (const secret of [chain.tls?.certSecret, chain.tls?.validationSecret]) {
+        if (secret) add(secretSources, secret, [...chain.sources, ...secretObjects(objects, secret)]);
+      }
+    }
+  }
+
+  const routeIndex = indexRoutes(ir.groups);
+  const out: Provenance = { objects: {}, resources: {}, virtualHosts: {}, routes: {} };
+  const listenerSources = new Map<string, (SourceRef | string)[]>();
+  for (const l of edge.listeners) {
+    listenerSources.set(l.name, [
+      l.source,
+      ...l.hosts.map((h) => h.source),
+      ...l.tcpChains.flatMap((c) => c.sources),
+    ]);
+  }
+  const routeConfigSources = new Map<string, string[]>();
+  for (const r of resources) {
+    if (r.typeUrl !== ROUTE_TYPE) continue;
+    const rc = r.message as RouteConfiguration;
+    const apiHost = r.name.startsWith(API_ROUTE_CONFIG_PREFIX)
+      ? r.name.slice(API_ROUTE_CONFIG_PREFIX.length)
+      : undefined;
+    const perVhost: Record<string, string[][]> = {};
+    const vhostIds: Record<string, string[]> = {};
+    const all: string[] = [];
+    for (const vh of rc.virtual_hosts ?? []) {
+      const vhName = vh.name ?? '';
+      const domains = apiHost !== undefined ? [apiHost] : (vh.domains ?? ['*']);
+      perVhost[vhName] = (vh.routes ?? []).map((route) => {
+        const ids = known(attributeRoute(routeIndex, route, domains));
+        all.push(...ids);
+        return ids;
+      });
+      const host = vhostHost.get(vhName);
+      vhostIds[vhName] = known(host ? [host] : []);
+      all.push(...(vhostIds[vhName] ?? []));
+    }
+    out.routes[r.name] = perVhost;
+    out.virtualHosts[r.name] = vhostIds;
+    routeConfigSources.set(r.name, all);
+  }
+
+  const byType: Record<string, Record<string, string[]>> = {};
+  for (const r of resources) {
+    let ids: Iterable<SourceRef | string> = [];
+    if (r.typeUrl === LISTENER_TYPE) {
+      ids =
+        listenerSources.get(r.name) ?? routeConfigSources.get(`${API_ROUTE_CONFIG_PREFIX}${r.name}`) ?? [];
+    } else if (r.typeUrl === ROUTE_TYPE) ids = routeConfigSources.get(r.name) ?? [];
+    else if (r.typeUrl === CLUSTER_TYPE) ids = clusterSources.get(r.name) ?? [];
+    else if (r.typeUrl === ENDPOINT_TYPE) ids = edsSources.get(r.name) ?? [];
+    else if (r.typeUrl === SECRET_TYPE) ids = secretSources.get(r.name) ?? [];
+    const perType = byType[r.typeUrl] ?? {};
+    byType[r.typeUrl] = perType;
+    perType[r.name] = known(ids);
+  }
+  out.resources = byType;
+  const used = new Set<string>();
+  for (const t of Object.values(byType))
+    for (const ids of Object.values(t)) for (const id of ids) used.add(id);
+  for (const id of [...used].sort()) out.objects[id] = objects.get(id) as ProvenanceObject;
+  return out;
+}
+
+function originOrder(o: ProvenanceObject): string {
+  return `${o.file ?? ''}\u0000${String(o.document ?? 0).padStart(8, '0')}`;
+}
+
+/** The Secret objects (any source cluster) behind an SDS name `tls/<ns>/<name>` or `ca/<ns>/<name>`. */
+function secretObjects(objects: ReadonlyMap<string, ProvenanceObject>, sdsName: string): string[] {
+  const m = /^(?:tls|ca)\/([^/]+)\/(.+)$/.exec(sdsName);
+  if (!m) return [];
+  return [...objects]
+    .filter(([, o]) => o.kind === 'Secret' && o.namespace === m[1] && o.name === m[2])
+    .map(([id]) => id);
+}
+
+function sliceService(records: readonly SourceRecord[], o: ProvenanceObject): string | undefined {
+  const r = records.find(
+    (x) =>
+      x.cluster === o.cluster &&
+      x.object.kind === o.kind &&
+      (x.object.metadata.namespace ?? '') === o.namespace &&
+      x.object.metadata.name === o.name,
+  );
+  return r?.object.metadata.labels?.['kubernetes.io/service-name'];
+}
+
+interface IndexedRoute {
+  group: RouteGroup;
+  headers: string;
+  sources: SourceRef[];
+}
+
+/** IR routes by (path condition, cluster or `redirect`). */
+function indexRoutes(groups: readonly RouteGroup[]): Map<string, IndexedRoute[]> {
+  const index = new Map<string, IndexedRoute[]>();
+  const put = (key: string, v: IndexedRoute) => {
+    const list = index.get(key) ?? [];
+    list.push(v);
+    index.set(key, list);
+  };
+  for (const g of groups) {
+    const headers = headerNames(g.headers.map((h) => h.name));
+    for (const r of g.routes)
+      put(`${g.prefix}\u0000${r.cluster}`, { group: g, headers, sources: [r.source] });
+    if (g.redirect) put(`${g.prefix}\u0000redirect`, { group: g, headers, sources: [g.redirect.source] });
+  }
+  return index;
+}
+
+function headerNames(names: readonly string[]): string {
+  return [...new Set(names.map((n) => n.toLowerCase()).filter((n) => n !== ':authority' && n !== XFP))]
+    .sort()
+    .join(',');
+}
+
+function attributeRoute(
+  index: Map<string, IndexedRoute[]>,
+  route: Route,
+  domains: readonly string[],
+): SourceRef[] {
+  const m = route.match ?? {};
+  const path = m.prefix ?? m.path ?? m.safe_regex?.regex ?? m.path_separated_prefix ?? '';
+  const target = route.route?.cluster ?? (route.redirect || route.direct_response ? 'redirect' : '');
+  let candidates = index.get(`${path}\u0000${target}`) ?? [];
+  if (candidates.length === 0 && target === 'redirect') {
+    // A Host's insecure action (redirect to HTTPS, reject) replaces the route's action: look the
+    // route up by its path condition among every cluster.
+    const prefix = `${path}\u0000`;
+    candidates = [...index.entries()].filter(([k]) => k.startsWith(prefix)).flatMap(([, v]) => v);
+  }
+  const headers = headerNames((m.headers ?? []).map((h) => h.name ?? ''));
+  const narrowed = candidates.filter(
+    (c) =>
+      c.headers === headers &&
+      (c.group.hostRegex || domains.some((d) => hostGlobsOverlap(d, c.group.hostname || '*'))),
+  );
+  return (narrowed.length > 0 ? narrowed : candidates).flatMap((c) => c.sources);
+}
