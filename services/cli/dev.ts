@@ -7,7 +7,8 @@
  *   1. event log + snapshot store (embedded, or connections to NATS / Redis)
  *   2. fs ingestors  — one per --config directory; publish the initial state, then watch
  *   3. compiler      — catches up with the log, commits, follows
- *   4. snapshot cache + ADS server — serve what the compiler commits
+ *   4. snapshot cache + fleet reporter + ADS server — serve what the compiler commits; NACKs are
+ *      kept (with the source objects behind them) for the diagnostics page
  *   5. admin         — /readyz, /metrics, /debug/status
  */
 import os from 'node:os';
@@ -31,6 +32,8 @@ import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
 import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts';
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
+import { FleetReporter } from '../fanout/fleet/fleet-reporter.ts';
+import { nackSourcesFor } from '../fanout/fleet/nack-sources.ts';
 import { AdsServerRunner } from '../fanout/server/ads-server.ts';
 import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
 
@@ -60,6 +63,7 @@ export interface DevPipeline {
   store: SnapshotStore;
   compiler: CompilerRunner;
   ingestors: FsIngestor[];
+  fleet: FleetReporter;
   ads: AdsServerRunner;
   admin: AdminServer;
 }
@@ -107,13 +111,20 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     onFatal: o.onFatal,
   });
   const cache = new SnapshotCache({ store, log: log.child({ tier: 'cache' }), registry });
-  const ads = new AdsServerRunner({
+  const fleet = new FleetReporter({
+    fanoutId: `dev/${os.hostname()}`,
+    source: { groups: () => ads.groups(), summary: (group) => ads.summary(group) },
+    nackSources: nackSourcesFor(cache, store, log),
+    log: log.child({ tier: 'fleet' }),
+  });
+  const ads: AdsServerRunner = new AdsServerRunner({
     cache,
     host: o.bind,
     port: o.xdsPort,
     log: log.child({ tier: 'fanout' }),
     registry,
     defaultGroup: o.groups[0] ?? 'default',
+    events: fleet,
   });
   const runners: Runner[] = [];
   const admin = new AdminServer({
@@ -130,10 +141,11 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     ...ingestors,
     compiler,
     cache,
+    fleet,
     ads,
     admin,
   );
-  return { runners, events, store, compiler, ingestors, ads, admin };
+  return { runners, events, store, compiler, ingestors, fleet, ads, admin };
 }
 
 /** Starts the pipeline in-process (tests); returns it with a close function. */

@@ -17,12 +17,13 @@
  */
 import type { SourceObject } from '../../shared/events/envelope.ts';
 import { InvalidOutputError } from '../../shared/runtime/errors.ts';
+import type { Provenance } from '../../shared/snapshot/provenance.ts';
 import type { TypeUrl } from '../../shared/xds/type-urls.ts';
 import { encodeResources } from './encode.ts';
 import { buildEdge, edgeLookups } from './ir/build-edge.ts';
 import { buildIR } from './ir/build-ir.ts';
 import { applyEndpointPolicy, type RemoteEndpointsMode } from './ir/endpoint-policy.ts';
-import { buildProvenance, type Provenance } from './provenance.ts';
+import { buildProvenance } from './provenance.ts';
 import { parseSources } from './sources/parse-sources.ts';
 import { translate } from './translate/translate.ts';
 import { validateOutput } from './validate-output.ts';

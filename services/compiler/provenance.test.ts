@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { objectId } from '../../shared/snapshot/provenance.ts';
 import { SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { compile } from './compile.ts';
 import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
-import { objectId } from './provenance.ts';
 
 test('provenance — every route of every golden case names at least one existing source object', () => {
   let routes = 0;

@@ -17,6 +17,7 @@
 import type { Route } from '../../proto/gen/envoy/config/route/v3/Route.ts';
 import type { RouteConfiguration } from '../../proto/gen/envoy/config/route/v3/RouteConfiguration.ts';
 import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
+import { objectId, type Provenance, type ProvenanceObject } from '../../shared/snapshot/provenance.ts';
 import {
   CLUSTER_TYPE,
   ENDPOINT_TYPE,
@@ -31,38 +32,6 @@ import type { EdgeIR } from './ir/types-edge.ts';
 import type { SourceRef } from './sources/types.ts';
 import type { EnvoyResource } from './translate/common.ts';
 import { API_ROUTE_CONFIG_PREFIX } from './translate/common.ts';
-
-/** A source object as provenance names it. */
-export interface ProvenanceObject {
-  cluster: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  /** The source's resourceVersion (absent for endpoint kinds, see above). */
-  resourceVersion?: string;
-  /** Event sequence that last changed the object (absent for endpoint kinds). */
-  seq?: number;
-  /** YAML file and document index, for objects read from a directory. */
-  file?: string;
-  document?: number;
-}
-
-/** Source objects behind one group's compiled output. All maps are sorted by key. */
-export interface Provenance {
-  /** Objects by id (`cluster/kind/namespace/name`, {@link objectId}). */
-  objects: Record<string, ProvenanceObject>;
-  /** Per type URL, per resource name: ids of the objects behind the resource, sorted. */
-  resources: Record<string, Record<string, string[]>>;
-  /** Per RouteConfiguration, per virtual host name: ids behind the virtual host itself (its Host). */
-  virtualHosts: Record<string, Record<string, string[]>>;
-  /** Per RouteConfiguration, per virtual host name, per route index: ids of the Mappings behind it. */
-  routes: Record<string, Record<string, string[][]>>;
-}
-
-/** The id provenance uses for an object: the world-state key. */
-export function objectId(s: Pick<SourceRef, 'cluster' | 'kind' | 'namespace' | 'name'>): string {
-  return `${s.cluster}/${s.kind}/${s.namespace}/${s.name}`;
-}
 
 const XFP = 'x-forwarded-proto';
 

@@ -22,6 +22,7 @@ import { SnapshotCache } from './cache/snapshot-cache.ts';
 import { durationFlag, tlsFlags } from './fanout-flags.ts';
 import { FleetEventPublisher } from './fleet/fleet-event-publisher.ts';
 import { FleetReporter } from './fleet/fleet-reporter.ts';
+import { nackSourcesFor } from './fleet/nack-sources.ts';
 import { AdsServerRunner } from './server/ads-server.ts';
 
 export async function runFanout(flags: Record<string, FlagValue>): Promise<never> {
@@ -41,6 +42,7 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     fanoutId,
     source: { groups: () => ads.groups(), summary: (group) => ads.summary(group) },
     publish: publisher ? (subject, body) => publisher.publish(subject, body) : undefined,
+    nackSources: nackSourcesFor(cache, store, log),
     log,
   });
   const ads: AdsServerRunner = new AdsServerRunner({

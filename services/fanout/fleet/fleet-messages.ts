@@ -9,6 +9,7 @@
  * JSON rather than msgpack: these are read by operators and tools (`nats sub`, `attache status`).
  */
 import { escapeToken, unescapeToken } from '../../../shared/events/subjects.ts';
+import type { ProvenanceObject } from '../../../shared/snapshot/provenance.ts';
 
 export const FLEET_SUBJECT_ROOT = 'attache.fleet';
 
@@ -47,6 +48,13 @@ export interface NackEvent {
   errorDetail: { code: number; message: string };
   /** Names of the resources in the rejected response. */
   resources: string[];
+  /**
+   * The snapshot version served when the NACK arrived, and per rejected resource the source
+   * objects (cluster/kind/namespace/name, resourceVersion, file) that produced it. Absent when the
+   * fan-out could not tell.
+   */
+  snapshotVersion?: number;
+  sources?: { resource: string; objects: ProvenanceObject[] }[];
   /** ISO 8601 time the NACK was received. */
   at: string;
 }

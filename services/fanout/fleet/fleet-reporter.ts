@@ -12,6 +12,7 @@ import { shortName } from '../../../shared/xds/type-urls.ts';
 import type { AdsEvents, NackInfo, StreamPeer } from '../server/ads-events.ts';
 import type { GroupSummary } from '../server/stream-hub.ts';
 import { fleetSubject, type NackEvent, type StatusEvent } from './fleet-messages.ts';
+import type { RejectedResource } from './nack-sources.ts';
 
 /** Where summaries come from: the ADS server. */
 export interface FleetSource {
@@ -23,6 +24,19 @@ export interface FleetReporterOptions {
   /** This fan-out node's id in reports. */
   fanoutId: string;
   source: FleetSource;
+  /**
+   * The snapshot version a group is served at and the source objects behind rejected resources
+   * (NackSources); absent: NACK events name resources only.
+   */
+  nackSources?: {
+    version(group: string): number | undefined;
+    lookup(
+      group: string,
+      version: number,
+      typeUrl: string,
+      names: readonly string[],
+    ): Promise<RejectedResource[]>;
+  };
   /** Where events go (e.g. FleetEventPublisher.publish); absent: not published. */
   publish?: (subject: string, body: unknown) => void;
   log: Logger;
@@ -39,6 +53,8 @@ export class FleetReporter implements AdsEvents, Runner {
   /** Groups changed since their last status, and groups that had streams at the last report. */
   private readonly dirty = new Set<string>();
   private readonly reported = new Set<string>();
+  /** NACK events published so far, newest last, at most 100 (the diagnostics page shows them). */
+  readonly recentNacks: NackEvent[] = [];
   private periodic?: NodeJS.Timeout;
   private pending?: NodeJS.Timeout;
   private running = false;
@@ -97,8 +113,23 @@ export class FleetReporter implements AdsEvents, Runner {
       resources: nack.resourceNames,
       at: new Date().toISOString(),
     };
-    this.opts.publish?.(fleetSubject(peer.group, 'nack'), event);
     this.changed(peer.group);
+    const sources = this.opts.nackSources;
+    const version = sources?.version(peer.group);
+    if (!sources || version === undefined) {
+      this.publishNack(event);
+      return;
+    }
+    sources
+      .lookup(peer.group, version, nack.typeUrl, nack.resourceNames)
+      .catch(() => [])
+      .then((found) => this.publishNack({ ...event, snapshotVersion: version, sources: found }));
+  }
+
+  private publishNack(event: NackEvent): void {
+    this.recentNacks.push(event);
+    if (this.recentNacks.length > 100) this.recentNacks.shift();
+    this.opts.publish?.(fleetSubject(event.group, 'nack'), event);
   }
 
   /** This node's status of every group it serves (or reported on last), for `/debug/fleet`. */
