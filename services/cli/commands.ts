@@ -3,6 +3,7 @@
  * it, and the docker-compose / Kubernetes manifest tests validate service commands against it.
  */
 import type { FlagSpecs } from '../../shared/runtime/config.ts';
+import { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS } from '../../shared/runtime/connection-flags.ts';
 import { KUBERNETES_INGEST_FLAGS } from '../ingestor/kubernetes/flags.ts';
 
 export interface CommandSpec {
@@ -56,7 +57,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       'admin-port': adminPort(8877),
       bind: { type: 'string', default: '127.0.0.1', description: 'address the xDS and admin ports bind to' },
       nats: { ...nats, description: `${nats.description}; embedded in-memory log when absent` },
+      ...NATS_CONNECTION_FLAGS,
       redis: { ...redis, description: `${redis.description}; embedded in-memory store when absent` },
+      ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
       group: groups,
       'secret-namespace': secretNamespace,
@@ -84,6 +87,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
       cluster: { type: 'string', required: true, description: 'source name this directory publishes as' },
       nats: { ...nats, required: true },
+      ...NATS_CONNECTION_FLAGS,
       'admin-port': adminPort(8879),
       'admin-host': adminHost,
       'poll-interval-ms': {
@@ -104,7 +108,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'fold the event log into xDS snapshots committed to Redis',
     flags: {
       nats: { ...nats, required: true },
+      ...NATS_CONNECTION_FLAGS,
       redis: { ...redis, required: true },
+      ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
       group: groups,
       'secret-namespace': secretNamespace,
@@ -141,6 +147,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'serve committed snapshots over xDS (ADS and per-type, SotW and delta) to Envoys and gRPC clients',
     flags: {
       redis: { ...redis, required: true },
+      ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
       'xds-port': { type: 'number', default: 18000, description: 'ADS gRPC port' },
       bind: { type: 'string', default: '0.0.0.0', description: 'address the xDS port binds to' },
@@ -155,6 +162,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         ...nats,
         description: 'NATS URL for fleet events (NACKs, status on attache.fleet.<group>.*); none when absent',
       },
+      ...NATS_CONNECTION_FLAGS,
       'fanout-id': { type: 'string', description: 'this node in fleet status reports (default: hostname)' },
       'tls-cert': { type: 'string', description: 'PEM certificate chain for TLS on the xDS port' },
       'tls-key': { type: 'string', description: 'PEM private key for --tls-cert' },
@@ -185,6 +193,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'print fleet convergence: per group and type, how many nodes ACKed each version',
     flags: {
       nats: { ...nats, required: true },
+      ...NATS_CONNECTION_FLAGS,
       group: { type: 'string', description: 'only this group (default: every group)' },
       json: { type: 'boolean', default: false, description: 'print JSON instead of a table' },
       'wait-ms': { type: 'number', default: 3000, description: 'how long to listen for fan-out reports' },
@@ -210,6 +219,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'rebuild the snapshot for a log sequence from the event log alone and write it like translate',
     flags: {
       nats: { ...nats, required: true },
+      ...NATS_CONNECTION_FLAGS,
       out: { type: 'string', required: true, description: 'output directory' },
       group: { type: 'string', default: 'default', description: 'configuration group (ambassador_id)' },
       'to-seq': { type: 'number', description: 'last event sequence to include (default: the whole log)' },
@@ -217,6 +227,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         ...redis,
         description: 'when given, compare the rebuilt manifest with the one committed for that version',
       },
+      ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
     },
   },

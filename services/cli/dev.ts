@@ -18,6 +18,12 @@ import type { EventLog } from '../../shared/events/event-log.ts';
 import { MemoryEventLog } from '../../shared/events/memory-event-log.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import {
+  type NatsSecurity,
+  natsSecurityFromFlags,
+  type RedisSecurity,
+  redisSecurityFromFlags,
+} from '../../shared/runtime/connection-flags.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import {
@@ -45,6 +51,10 @@ export interface DevOptions {
   xdsPort: number;
   adminPort: number;
   natsUrl?: string;
+  /** NATS credentials and TLS, with natsUrl. */
+  natsSecurity?: NatsSecurity;
+  /** Redis credentials and TLS, with redisUrl. */
+  redisSecurity?: RedisSecurity;
   redisUrl?: string;
   redisPrefix: string;
   debounceMs: number;
@@ -74,14 +84,19 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
   let events: EventLog;
   if (o.natsUrl) {
     const { JetStreamEventLog } = await import('../../shared/events/jetstream-event-log.ts');
-    events = await JetStreamEventLog.connect({ url: o.natsUrl, log });
+    events = await JetStreamEventLog.connect({ url: o.natsUrl, security: o.natsSecurity ?? {}, log });
   } else {
     events = new MemoryEventLog();
   }
   let store: SnapshotStore;
   if (o.redisUrl) {
     const { RedisSnapshotStore } = await import('../../shared/snapshot/redis-snapshot-store.ts');
-    store = await RedisSnapshotStore.connect({ url: o.redisUrl, prefix: o.redisPrefix, log });
+    store = await RedisSnapshotStore.connect({
+      url: o.redisUrl,
+      prefix: o.redisPrefix,
+      security: o.redisSecurity ?? {},
+      log,
+    });
   } else {
     store = new MemorySnapshotStore();
   }
@@ -168,8 +183,8 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     bind: flag.str(flags, 'bind') ?? '127.0.0.1',
     xdsPort: flag.num(flags, 'xds-port'),
     adminPort: flag.num(flags, 'admin-port'),
-    ...(natsUrl ? { natsUrl } : {}),
-    ...(redisUrl ? { redisUrl } : {}),
+    ...(natsUrl ? { natsUrl, natsSecurity: natsSecurityFromFlags(flags) } : {}),
+    ...(redisUrl ? { redisUrl, redisSecurity: redisSecurityFromFlags(flags) } : {}),
     redisPrefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { EventLog } from '../../shared/events/event-log.ts';
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
@@ -31,7 +32,11 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
   const log = createLogger('attache-replay');
   const group = flag.str(flags, 'group') ?? 'default';
   const out = flag.str(flags, 'out') ?? '';
-  const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
+  const events = await JetStreamEventLog.connect({
+    url: flag.str(flags, 'nats') ?? '',
+    security: natsSecurityFromFlags(flags),
+    log,
+  });
   try {
     const toSeq = typeof flags['to-seq'] === 'number' ? flags['to-seq'] : undefined;
     const { result, snapshot } = await replaySnapshot(events, group, toSeq);
@@ -46,6 +51,7 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
     const store = await RedisSnapshotStore.connect({
       url: redisUrl,
       prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
+      security: redisSecurityFromFlags(flags),
       log,
     });
     try {

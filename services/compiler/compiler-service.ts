@@ -11,6 +11,7 @@
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
@@ -27,9 +28,15 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
   const store = await RedisSnapshotStore.connect({
     url: flag.str(flags, 'redis') ?? '',
     prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
+    security: redisSecurityFromFlags(flags),
     log,
   });
-  const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
+  const natsSecurity = natsSecurityFromFlags(flags);
+  const events = await JetStreamEventLog.connect({
+    url: flag.str(flags, 'nats') ?? '',
+    security: natsSecurity,
+    log,
+  });
   const groups = flag.list(flags, 'group');
   const endpointPolicy = endpointPolicyFromFlags(
     flag.list(flags, 'local-cluster'),
@@ -37,7 +44,13 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
   );
   const secretNamespaces = secretNamespacesFromFlags(flag.list(flags, 'secret-namespace'));
   const status = flag.bool(flags, 'publish-status')
-    ? new StatusPublisher({ url: flag.str(flags, 'nats') ?? '', log, registry, groups })
+    ? new StatusPublisher({
+        url: flag.str(flags, 'nats') ?? '',
+        security: natsSecurity,
+        log,
+        registry,
+        groups,
+      })
     : undefined;
   const compiler = new CompilerRunner({
     events,

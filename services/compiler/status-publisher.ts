@@ -23,6 +23,7 @@ import {
   STATUS_BUCKET,
   statusKey,
 } from '../../shared/events/status-keys.ts';
+import type { NatsSecurity } from '../../shared/runtime/connection-flags.ts';
 import { errorMessage } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
@@ -32,6 +33,8 @@ import type { CommittedCompile } from './runner.ts';
 export interface StatusPublisherOptions {
   /** NATS URL (JetStream enabled). */
   url: string;
+  /** Credentials and TLS. */
+  security?: NatsSecurity;
   log: Logger;
   registry: Registry;
   /** Every group the compiler compiles: nothing is written until each has committed once. */
@@ -64,7 +67,11 @@ export class StatusPublisher implements Runner {
   }
 
   async start(): Promise<void> {
-    this.nc = await connect({ servers: this.opts.url, name: 'attache-status-publisher' });
+    this.nc = await connect({
+      ...this.opts.security,
+      servers: this.opts.url,
+      name: 'attache-status-publisher',
+    });
     this.kv = await new Kvm(this.nc).create(this.opts.bucket ?? STATUS_BUCKET, { history: 1 });
     for await (const key of await this.kv.keys()) {
       const entry = await this.kv.get(key);

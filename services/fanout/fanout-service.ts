@@ -14,6 +14,7 @@
 import os from 'node:os';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
@@ -32,12 +33,15 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
   const store = await RedisSnapshotStore.connect({
     url: flag.str(flags, 'redis') ?? '',
     prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
+    security: redisSecurityFromFlags(flags),
     log,
   });
   const cache = new SnapshotCache({ store, log, registry });
   const fanoutId = flag.str(flags, 'fanout-id') ?? os.hostname();
   const natsUrl = flag.str(flags, 'nats');
-  const publisher = natsUrl ? new FleetEventPublisher({ servers: natsUrl, log, registry }) : undefined;
+  const publisher = natsUrl
+    ? new FleetEventPublisher({ servers: natsUrl, security: natsSecurityFromFlags(flags), log, registry })
+    : undefined;
   const fleet = new FleetReporter({
     fanoutId,
     source: { groups: () => ads.groups(), summary: (group) => ads.summary(group) },

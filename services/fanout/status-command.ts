@@ -7,6 +7,7 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { type NatsSecurity, natsSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { fleetFilter, type StatusEvent } from './fleet/fleet-messages.ts';
 
 /** One version of one type across the fleet. */
@@ -114,8 +115,13 @@ export async function collectStatus(
   url: string,
   group: string | undefined,
   waitMs: number,
+  security?: NatsSecurity,
 ): Promise<StatusEvent[]> {
-  const nc = await connect({ servers: url.split(',').map((s) => s.trim()), name: 'attache-status' });
+  const nc = await connect({
+    ...security,
+    servers: url.split(',').map((s) => s.trim()),
+    name: 'attache-status',
+  });
   const out: StatusEvent[] = [];
   try {
     const sub = nc.subscribe(fleetFilter('status', group), {
@@ -142,6 +148,7 @@ export async function runStatus(flags: Record<string, FlagValue>): Promise<numbe
     flag.str(flags, 'nats') ?? '',
     flag.str(flags, 'group'),
     typeof flags['wait-ms'] === 'number' ? flags['wait-ms'] : 3000,
+    natsSecurityFromFlags(flags),
   );
   const groups = aggregateStatus(reports);
   process.stdout.write(

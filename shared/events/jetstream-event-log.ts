@@ -33,6 +33,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
+import type { NatsSecurity } from '../runtime/connection-flags.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { decodeEvent, type EventEnvelope, encodeEvent } from './envelope.ts';
@@ -50,6 +51,8 @@ import { messageIdFor, STREAM_NAME, STREAM_SUBJECTS, subjectFor, subjectMatches 
 export interface JetStreamEventLogOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
   url: string | string[];
+  /** Credentials and TLS (shared/runtime/connection-flags.ts). */
+  security?: NatsSecurity;
   log: Logger;
   /** Stream name; default {@link STREAM_NAME}. */
   streamName?: string;
@@ -110,6 +113,7 @@ export class JetStreamEventLog implements EventLog {
     let nc: NatsConnection;
     try {
       nc = await connect({
+        ...opts.security,
         servers: opts.url,
         name: opts.name ?? 'attache-event-log',
         maxReconnectAttempts: -1,

@@ -13,6 +13,11 @@ export interface FlagSpec {
   multiple?: boolean;
   default?: string | number | boolean;
   required?: boolean;
+  /**
+   * A secret (password, token): accepted from the environment only. On the command line it would
+   * be visible to every user of the host (`ps`), so parsing refuses it there.
+   */
+  secret?: boolean;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -58,6 +63,11 @@ export function parseFlags(
   const out: Record<string, FlagValue> = {};
   for (const [name, spec] of Object.entries(specs)) {
     let raw: unknown = parsed.values[name];
+    if (raw !== undefined && spec.secret) {
+      throw new ConfigError(
+        `--${name} is a secret and is not accepted on the command line (other users see it in ps); set ${envNameOf(name)} or use --${name}-file`,
+      );
+    }
     if (raw === undefined) {
       const fromEnv = env[envNameOf(name)];
       if (fromEnv !== undefined && fromEnv !== '') {

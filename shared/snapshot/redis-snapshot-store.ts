@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
+import type { RedisSecurity } from '../runtime/connection-flags.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
@@ -24,8 +25,10 @@ import { RedisKeys } from './redis-keys.ts';
 import type { CommitRequest, CommitResult, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
 
 export interface RedisSnapshotStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` */
+  /** `redis://[user:password@]host:port[/db]` (`rediss://` for TLS) */
   url: string;
+  /** ACL user, password and TLS (shared/runtime/connection-flags.ts). */
+  security?: RedisSecurity;
   /** Key prefix; several installations can share one Redis under different prefixes. */
   prefix?: string;
   log: Logger;
@@ -136,6 +139,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     const where = redisAddress(opts.url);
     const log = opts.log.child({ component: 'redis-snapshot-store', redis: where });
     const redis = new Redis(opts.url, {
+      ...opts.security,
       lazyConnect: true,
       connectionName: 'attache-snapshot-store',
       // Fail fast while Redis is away (the caller keeps the last good state and retries);

@@ -6,6 +6,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
+import type { NatsSecurity } from '../../../shared/runtime/connection-flags.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
@@ -13,6 +14,8 @@ import type { Runner } from '../../../shared/runtime/runner.ts';
 export interface FleetEventPublisherOptions {
   /** NATS URL(s), comma-separated. */
   servers: string;
+  /** Credentials and TLS. */
+  security?: NatsSecurity;
   log: Logger;
   registry: Registry;
   /** Events held while disconnected (default 10,000). */
@@ -113,6 +116,7 @@ export class FleetEventPublisher implements Runner {
       if (this.closing) return;
       try {
         nc = await connect({
+          ...this.opts.security,
           servers: this.opts.servers.split(',').map((s) => s.trim()),
           name: this.opts.name ?? 'attache-fanout-fleet-events',
           maxReconnectAttempts: -1,

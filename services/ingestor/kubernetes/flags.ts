@@ -3,6 +3,7 @@
  * list them without loading the Kubernetes client.
  */
 import type { FlagSpecs } from '../../../shared/runtime/config.ts';
+import { NATS_CONNECTION_FLAGS } from '../../../shared/runtime/connection-flags.ts';
 
 export const KUBERNETES_INGEST_FLAGS = {
   cluster: {
@@ -25,6 +26,7 @@ export const KUBERNETES_INGEST_FLAGS = {
     required: true,
     description: 'NATS URL with JetStream, e.g. nats://127.0.0.1:4222',
   },
+  ...NATS_CONNECTION_FLAGS,
   'max-buffered-objects': {
     type: 'number',
     default: 10_000,

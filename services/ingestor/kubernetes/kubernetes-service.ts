@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import { type FlagValue, flag } from '../../../shared/runtime/config.ts';
+import { natsSecurityFromFlags } from '../../../shared/runtime/connection-flags.ts';
 import { runIngestService } from '../shared/ingest-service.ts';
 import { loadKubeConfig } from './kube-config.ts';
 import { KubernetesIngestor } from './kubernetes-ingestor.ts';
@@ -41,6 +42,7 @@ export async function runKubernetesIngestor(flags: Record<string, FlagValue>): P
           cluster,
           kubeConfig,
           natsUrl: flag.str(flags, 'nats') ?? '',
+          natsSecurity: natsSecurityFromFlags(flags),
           namespace: flag.str(flags, 'status-namespace') ?? 'attache',
           log,
           registry,

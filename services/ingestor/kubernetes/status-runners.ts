@@ -14,6 +14,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { STATUS_BUCKET } from '../../../shared/events/status-keys.ts';
+import type { NatsSecurity } from '../../../shared/runtime/connection-flags.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import { LeaderElector } from './leader-election.ts';
@@ -24,6 +25,8 @@ export interface StatusWriteBackOptions {
   cluster: string;
   kubeConfig: KubeConfig;
   natsUrl: string;
+  /** NATS credentials and TLS. */
+  natsSecurity?: NatsSecurity;
   /** Namespace of the Lease and of the Attaché Service (usually the pod's namespace). */
   namespace: string;
   /** Name of the Attaché Service for Ingress status; default: found by its component label. */
@@ -79,7 +82,11 @@ export function statusWriteBack(o: StatusWriteBackOptions): StatusWriteBack {
   const bucket: Runner = {
     name: 'status-bucket',
     async start() {
-      nc = await connect({ servers: o.natsUrl, name: `attache-status-writer-${o.cluster}` });
+      nc = await connect({
+        ...o.natsSecurity,
+        servers: o.natsUrl,
+        name: `attache-status-writer-${o.cluster}`,
+      });
       kv = await new Kvm(nc).create(STATUS_BUCKET, { history: 1 });
     },
     ready: () => kv !== undefined,

@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import { JetStreamEventLog } from '../../../shared/events/jetstream-event-log.ts';
 import { AdminServer } from '../../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../../shared/runtime/config.ts';
+import { natsSecurityFromFlags } from '../../../shared/runtime/connection-flags.ts';
 import { createLogger, type Logger } from '../../../shared/runtime/logger.ts';
 import { createRegistry } from '../../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../../shared/runtime/runner.ts';
@@ -35,7 +36,11 @@ export async function runIngestService(
   const log = createLogger(loggerName).child({ cluster });
   const registry = createRegistry('ingestor');
   const fatal = fatalChannel();
-  const events = await JetStreamEventLog.connect({ url: flag.str(flags, 'nats') ?? '', log });
+  const events = await JetStreamEventLog.connect({
+    url: flag.str(flags, 'nats') ?? '',
+    security: natsSecurityFromFlags(flags),
+    log,
+  });
   const runners: Runner[] = [];
   runners.push({
     name: 'event-log',

@@ -1,0 +1,162 @@
+/**
+ * Credentials and TLS for the NATS and Redis connections, shared by every command that opens
+ * one. Secrets come from files (`--nats-password-file`, `--nats-creds`, `--redis-password-file`)
+ * or from the environment (`ATTACHE_NATS_PASSWORD`, `ATTACHE_NATS_TOKEN`,
+ * `ATTACHE_REDIS_PASSWORD`): those three flags are `secret` in the flag spec, so the command line
+ * refuses them (argv is visible to every user of the host through `ps`).
+ *
+ * Credentials may also be written in the URL (`nats://user:pass@host`, `redis://user:pass@host`);
+ * TLS starts when a CA, client certificate or `tls://` / `rediss://` URL is given.
+ */
+import fs from 'node:fs';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { credsAuthenticator, nkeyAuthenticator } from '@nats-io/transport-node';
+import { type FlagSpecs, type FlagValue, flag } from './config.ts';
+import { ConfigError, errorMessage } from './errors.ts';
+
+/** Flags for one NATS connection; spread into a command's flag spec next to `--nats`. */
+export const NATS_CONNECTION_FLAGS = {
+  'nats-user': {
+    type: 'string',
+    description: 'NATS user name (password from --nats-password-file or ATTACHE_NATS_PASSWORD)',
+  },
+  'nats-password': {
+    type: 'string',
+    secret: true,
+    description: 'NATS password; environment only (ATTACHE_NATS_PASSWORD), never the command line',
+  },
+  'nats-password-file': { type: 'string', description: 'file holding the NATS password' },
+  'nats-token': {
+    type: 'string',
+    secret: true,
+    description: 'NATS token; environment only (ATTACHE_NATS_TOKEN), never the command line',
+  },
+  'nats-token-file': { type: 'string', description: 'file holding the NATS token' },
+  'nats-creds': { type: 'string', description: 'NATS .creds file (user JWT + NKey seed)' },
+  'nats-nkey': { type: 'string', description: 'file holding a NATS NKey seed (SU…)' },
+  'nats-ca': {
+    type: 'string',
+    description: 'PEM CA bundle that signs the NATS server certificate (turns TLS on)',
+  },
+  'nats-cert': { type: 'string', description: 'PEM client certificate for NATS (mutual TLS)' },
+  'nats-key': { type: 'string', description: 'PEM private key for --nats-cert' },
+} as const satisfies FlagSpecs;
+
+/** Flags for one Redis connection; spread into a command's flag spec next to `--redis`. */
+export const REDIS_CONNECTION_FLAGS = {
+  'redis-user': {
+    type: 'string',
+    description: 'Redis ACL user (password from --redis-password-file or ATTACHE_REDIS_PASSWORD)',
+  },
+  'redis-password': {
+    type: 'string',
+    secret: true,
+    description: 'Redis password; environment only (ATTACHE_REDIS_PASSWORD), never the command line',
+  },
+  'redis-password-file': { type: 'string', description: 'file holding the Redis password' },
+  'redis-ca': {
+    type: 'string',
+    description: 'PEM CA bundle that signs the Redis server certificate (turns TLS on)',
+  },
+  'redis-cert': { type: 'string', description: 'PEM client certificate for Redis (mutual TLS)' },
+  'redis-key': { type: 'string', description: 'PEM private key for --redis-cert' },
+} as const satisfies FlagSpecs;
+
+/** What a NATS connection adds to `connect()` beyond servers and name. */
+export type NatsSecurity = Pick<NodeConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'>;
+
+/** What a Redis connection adds to the ioredis options. */
+export interface RedisSecurity {
+  username?: string;
+  password?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+/** Reads the NATS credential and TLS flags (files are read now: a bad path fails at start). */
+export function natsSecurityFromFlags(flags: Record<string, FlagValue>): NatsSecurity {
+  const out: NatsSecurity = {};
+  const user = flag.str(flags, 'nats-user');
+  const pass = secretValue(flags, 'nats-password');
+  const token = secretValue(flags, 'nats-token');
+  const creds = flag.str(flags, 'nats-creds');
+  const nkey = flag.str(flags, 'nats-nkey');
+  const methods = [user !== undefined || pass !== undefined, token !== undefined, creds, nkey].filter(
+    Boolean,
+  );
+  if (methods.length > 1) {
+    throw new ConfigError('give one NATS authentication: user/password, token, --nats-creds or --nats-nkey');
+  }
+  if (pass !== undefined && user === undefined) throw new ConfigError('a NATS password needs --nats-user');
+  if (user !== undefined) out.user = user;
+  if (pass !== undefined) out.pass = pass;
+  if (token !== undefined) out.token = token;
+  if (creds) {
+    const bytes = readFile('nats-creds', creds);
+    out.authenticator = credsAuthenticator(new Uint8Array(bytes));
+  }
+  if (nkey) {
+    const seed = readFile('nats-nkey', nkey).toString('utf8').trim();
+    out.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  const tls = tlsFiles(flags, 'nats');
+  if (tls) {
+    out.tls = {
+      ...(tls.ca ? { ca: tls.ca.toString('utf8') } : {}),
+      ...(tls.cert ? { cert: tls.cert.toString('utf8') } : {}),
+      ...(tls.key ? { key: tls.key.toString('utf8') } : {}),
+    };
+  }
+  return out;
+}
+
+/** Reads the Redis credential and TLS flags. */
+export function redisSecurityFromFlags(flags: Record<string, FlagValue>): RedisSecurity {
+  const out: RedisSecurity = {};
+  const username = flag.str(flags, 'redis-user');
+  const password = secretValue(flags, 'redis-password');
+  if (username !== undefined) out.username = username;
+  if (password !== undefined) out.password = password;
+  const tls = tlsFiles(flags, 'redis');
+  if (tls) out.tls = tls;
+  return out;
+}
+
+/** `--X` (environment only) or `--X-file`, not both; trailing newlines of a file are dropped. */
+function secretValue(flags: Record<string, FlagValue>, name: string): string | undefined {
+  const direct = flag.str(flags, name);
+  const file = flag.str(flags, `${name}-file`);
+  if (direct !== undefined && file !== undefined) {
+    throw new ConfigError(`give --${name}-file or the environment variable for --${name}, not both`);
+  }
+  if (file !== undefined)
+    return readFile(`${name}-file`, file)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+  return direct;
+}
+
+function tlsFiles(
+  flags: Record<string, FlagValue>,
+  prefix: 'nats' | 'redis',
+): { ca?: Buffer; cert?: Buffer; key?: Buffer } | undefined {
+  const ca = flag.str(flags, `${prefix}-ca`);
+  const cert = flag.str(flags, `${prefix}-cert`);
+  const key = flag.str(flags, `${prefix}-key`);
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError(`--${prefix}-cert and --${prefix}-key go together`);
+  }
+  if (ca === undefined && cert === undefined) return undefined;
+  return {
+    ...(ca ? { ca: readFile(`${prefix}-ca`, ca) } : {}),
+    ...(cert ? { cert: readFile(`${prefix}-cert`, cert) } : {}),
+    ...(key ? { key: readFile(`${prefix}-key`, key) } : {}),
+  };
+}
+
+function readFile(flagName: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`--${flagName}: cannot read ${file}: ${errorMessage(err)}`);
+  }
+}
