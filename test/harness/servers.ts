@@ -30,12 +30,16 @@ class ProcessServer implements TestServer {
     private readonly dir: string,
     private readonly command: string,
     private readonly args: string[],
+    private readonly env?: NodeJS.ProcessEnv,
   ) {}
 
   async start(): Promise<void> {
     if (this.child) return;
     const logFile = fs.openSync(path.join(this.dir, 'server.log'), 'a');
-    const child = spawn(this.command, this.args, { stdio: ['ignore', logFile, logFile] });
+    const child = spawn(this.command, this.args, {
+      stdio: ['ignore', logFile, logFile],
+      ...(this.env ? { env: { ...process.env, ...this.env } } : {}),
+    });
     fs.closeSync(logFile);
     this.child = child;
     child.once('exit', () => {
@@ -77,39 +81,55 @@ function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `attache-${prefix}-`));
 }
 
-/** Starts `nats-server -js` on a free loopback port with its own store directory. */
-export async function startNats(): Promise<TestServer> {
+/** A server configuration for tests: a config file and the environment its variables come from. */
+export interface ServerConfig {
+  /** nats-server: `-c <file>`; redis: a start script run with `sh` (deploy/redis/redis-acl.sh). */
+  file: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts `nats-server -js` on a free loopback port with its own store directory; with `config`,
+ * also `-c <file>` (the command-line address, port and store directory win over the file).
+ */
+export async function startNats(config?: ServerConfig): Promise<TestServer> {
   const port = await freePort();
   const dir = tempDir('nats');
-  const server = new ProcessServer(port, `nats://127.0.0.1:${port}`, dir, 'nats-server', [
-    '-a',
-    '127.0.0.1',
-    '-p',
-    String(port),
-    '-js',
-    '-sd',
-    path.join(dir, 'js'),
-  ]);
+  const server = new ProcessServer(
+    port,
+    `nats://127.0.0.1:${port}`,
+    dir,
+    'nats-server',
+    [
+      ...(config ? ['-c', config.file] : []),
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-js',
+      '-sd',
+      path.join(dir, 'js'),
+    ],
+    config?.env,
+  );
   await server.start();
   return server;
 }
 
-/** Starts `redis-server` on a free loopback port, without persistence. */
-export async function startRedis(): Promise<TestServer> {
+/**
+ * Starts `redis-server` on a free loopback port, without persistence; with `config`, through that
+ * start script (which `exec`s redis-server with the same arguments), its ACL file in the data dir.
+ */
+export async function startRedis(config?: ServerConfig): Promise<TestServer> {
   const port = await freePort();
   const dir = tempDir('redis');
-  const server = new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'redis-server', [
-    '--bind',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-  ]);
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir];
+  const server = config
+    ? new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'sh', [config.file, ...args], {
+        ...config.env,
+        ATTACHE_REDIS_ACL_FILE: path.join(dir, 'users.acl'),
+      })
+    : new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'redis-server', args);
   await server.start();
   return server;
 }

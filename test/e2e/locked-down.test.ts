@@ -1,0 +1,274 @@
+/**
+ * NATS and Redis locked down with the shipped configurations (deploy/nats/nats.conf,
+ * deploy/redis/redis-acl.sh) on a real nats-server and redis-server: the three tiers run as
+ * separate `attache` processes with their own users (passwords from the environment only), and
+ * forged writes are refused — an ingestor publishing on another cluster's subjects, a fan-out
+ * publishing an event, anyone deleting from the log, the fan-out writing to Redis, anonymous
+ * clients anywhere.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { type EventEnvelope, encodeEvent } from '../../shared/events/envelope.ts';
+import { STREAM_NAME, subjectFor } from '../../shared/events/subjects.ts';
+import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
+import { eventually } from '../harness/eventually.ts';
+import { freePort } from '../harness/ports.ts';
+import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
+import { compileArgs, fanoutArgs, ingestFsArgs } from '../harness/tier-args.ts';
+import { writeAtomic } from '../harness/write-atomic.ts';
+
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '../..');
+const pw = () => randomBytes(12).toString('hex');
+const PASSWORDS = {
+  ATTACHE_NATS_ADMIN_PASSWORD: pw(),
+  ATTACHE_NATS_INGEST_LOCAL_PASSWORD: pw(),
+  ATTACHE_NATS_INGEST_OTHER_PASSWORD: pw(),
+  ATTACHE_NATS_COMPILER_PASSWORD: pw(),
+  ATTACHE_NATS_FANOUT_PASSWORD: pw(),
+  ATTACHE_NATS_STATUS_PASSWORD: pw(),
+  ATTACHE_REDIS_COMPILER_PASSWORD: pw(),
+  ATTACHE_REDIS_FANOUT_PASSWORD: pw(),
+};
+
+/**
+ * The shipped NATS configuration plus a second cluster's ingestor, added the way its header says:
+ * the `ingest-local` user copied with `local` replaced.
+ */
+function natsConfigWithSecondCluster(dir: string): string {
+  const shipped = fs.readFileSync(path.join(ROOT, 'deploy/nats/nats.conf'), 'utf8');
+  const block = /\n {6}\{\n {8}user: ingest-local\n[\s\S]*?\n {6}\}\n/.exec(shipped)?.[0];
+  assert.ok(block, 'nats.conf has an ingest-local user block');
+  const other = block
+    .replace(/ingest-local/g, 'ingest-other')
+    .replace(/LOCAL/g, 'OTHER')
+    .replace(/\.local\./g, '.other.');
+  const file = path.join(dir, 'nats.conf');
+  fs.writeFileSync(file, shipped.replace(block, block + other.slice(1)));
+  return file;
+}
+
+function tombstone(cluster: string): EventEnvelope {
+  return {
+    v: 1,
+    cluster,
+    kind: 'Mapping',
+    namespace: 'default',
+    name: 'echo',
+    op: 'delete',
+    resourceVersion: 'forged',
+    generation: 0,
+    observedAt: new Date(0).toISOString(),
+    ingestor: 'forger',
+  };
+}
+
+describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
+  let nats: TestServer;
+  let redis: TestServer;
+  let dir: string;
+  const processes: AttacheProcess[] = [];
+  const conns: NatsConnection[] = [];
+  const natsAs = async (user: string, password: string) => {
+    const nc = await connect({ servers: nats.url, user, pass: password });
+    conns.push(nc);
+    return nc;
+  };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-locked-'));
+    nats = await startNats({ file: natsConfigWithSecondCluster(dir), env: PASSWORDS });
+    redis = await startRedis({ file: path.join(ROOT, 'deploy/redis/redis-acl.sh'), env: PASSWORDS });
+  });
+
+  after(async () => {
+    for (const p of processes) await p.stop();
+    for (const nc of conns) await nc.close().catch(() => {});
+    await nats?.dispose();
+    await redis?.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('locked down — the three tiers run with their own NATS and Redis users, passwords from the environment', async () => {
+    const config = path.join(dir, 'config');
+    fs.mkdirSync(config);
+    writeAtomic(
+      path.join(config, 'echo.yaml'),
+      [
+        'apiVersion: getambassador.io/v3alpha1',
+        'kind: Mapping',
+        'metadata: { name: echo, namespace: default }',
+        'spec: { hostname: echo.local, prefix: /, service: echo }',
+      ].join('\n'),
+    );
+    const [ingestAdmin, compileAdmin, fanoutAdmin, xdsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const ingest = startAttache(
+      ingestFsArgs({ dir: config, cluster: 'local', natsUrl: nats.url, adminPort: ingestAdmin }),
+      {
+        ATTACHE_NATS_USER: 'ingest-local',
+        ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_INGEST_LOCAL_PASSWORD,
+      },
+    );
+    const compile = startAttache(
+      compileArgs({ natsUrl: nats.url, redisUrl: redis.url, adminPort: compileAdmin }),
+      {
+        ATTACHE_NATS_USER: 'compiler',
+        ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_COMPILER_PASSWORD,
+        ATTACHE_REDIS_USER: 'compiler',
+        ATTACHE_REDIS_PASSWORD: PASSWORDS.ATTACHE_REDIS_COMPILER_PASSWORD,
+      },
+    );
+    const fanout = startAttache(
+      [...fanoutArgs({ redisUrl: redis.url, xdsPort, adminPort: fanoutAdmin }), '--nats', nats.url],
+      {
+        ATTACHE_NATS_USER: 'fanout',
+        ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_FANOUT_PASSWORD,
+        ATTACHE_REDIS_USER: 'fanout',
+        ATTACHE_REDIS_PASSWORD: PASSWORDS.ATTACHE_REDIS_FANOUT_PASSWORD,
+      },
+    );
+    processes.push(ingest, compile, fanout);
+    await Promise.all([
+      ingest.waitReady(ingestAdmin, 60_000),
+      compile.waitReady(compileAdmin, 60_000),
+      fanout.waitReady(fanoutAdmin, 60_000),
+    ]);
+    const admin = await natsAs('admin', PASSWORDS.ATTACHE_NATS_ADMIN_PASSWORD);
+    const info = await (await jetstreamManager(admin)).streams.info(STREAM_NAME);
+    assert.ok(info.state.messages >= 1, 'the ingestor published into the log as ingest-local');
+    const store = new Redis(redis.url, {
+      username: 'fanout',
+      password: PASSWORDS.ATTACHE_REDIS_FANOUT_PASSWORD,
+      lazyConnect: true,
+    });
+    try {
+      await store.connect();
+      const keys = await eventually(async () => {
+        const [, found] = await store.scan('0', 'MATCH', 'attache:*', 'COUNT', 1000);
+        if (found.length === 0) throw new Error('no snapshot keys yet');
+        return found;
+      });
+      assert.ok(keys.length > 0, 'the compiler committed a snapshot as Redis user compiler');
+    } finally {
+      store.disconnect();
+    }
+    for (const p of processes) {
+      assert.doesNotMatch(
+        p.output(),
+        /Permissions Violation|NOPERM/,
+        `${p.args.slice(0, 2).join(' ')} hit no ACL`,
+      );
+    }
+  });
+
+  test('locked down — forged publishes are refused: another cluster’s subject, a fan-out publishing an event', async () => {
+    const admin = await natsAs('admin', PASSWORDS.ATTACHE_NATS_ADMIN_PASSWORD);
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.add({ name: STREAM_NAME, subjects: ['attache.ev.>', 'attache.ep.>'] }).catch(() => {});
+    const before = (await jsm.streams.info(STREAM_NAME)).state.last_seq;
+
+    const local = jetstream(await natsAs('ingest-local', PASSWORDS.ATTACHE_NATS_INGEST_LOCAL_PASSWORD), {
+      timeout: 2_000,
+    });
+    const own = await local.publish(subjectFor(tombstone('local')), encodeEvent(tombstone('local')), {
+      msgID: `own-${Date.now()}`,
+    });
+    assert.ok(own.seq > before, 'an ingestor publishes on its own cluster’s subjects');
+    await assert.rejects(
+      local.publish(subjectFor(tombstone('other')), encodeEvent(tombstone('other'))),
+      'ingest-local may not publish on cluster other’s subjects',
+    );
+    const fanout = await natsAs('fanout', PASSWORDS.ATTACHE_NATS_FANOUT_PASSWORD);
+    await assert.rejects(
+      jetstream(fanout, { timeout: 2_000 }).publish(
+        subjectFor(tombstone('local')),
+        encodeEvent(tombstone('local')),
+      ),
+      'a fan-out may not publish events',
+    );
+    await assert.rejects(
+      (
+        await jetstreamManager(await natsAs('ingest-other', PASSWORDS.ATTACHE_NATS_INGEST_OTHER_PASSWORD), {
+          timeout: 2_000,
+        })
+      ).streams.deleteMessage(STREAM_NAME, own.seq),
+      'an ingestor may not delete from the log',
+    );
+    await assert.rejects(
+      jetstreamManager(fanout, { timeout: 2_000 }).then((m) => m.streams.purge(STREAM_NAME)),
+      'a fan-out may not purge the log',
+    );
+
+    // The log holds exactly what was allowed: nothing on cluster other's subjects, the own event.
+    const after = await jsm.streams.info(STREAM_NAME, { subjects_filter: 'attache.ev.other.>' });
+    assert.equal(after.state.subjects ? Object.keys(after.state.subjects).length : 0, 0);
+    assert.equal(
+      (await jsm.streams.getMessage(STREAM_NAME, { seq: own.seq }))?.subject,
+      subjectFor(tombstone('local')),
+    );
+    assert.equal((await jsm.streams.info(STREAM_NAME)).state.last_seq, own.seq);
+
+    // Control: the same forged tombstone is stored when a user allowed to write it publishes it,
+    // so the refusals above came from the permissions, not from the message.
+    const allowed = await jetstream(admin).publish(
+      subjectFor(tombstone('other')),
+      encodeEvent(tombstone('other')),
+    );
+    assert.ok(allowed.seq > own.seq);
+
+    // Fleet subjects stay open to the fan-out, and the status user reads them.
+    const status = await natsAs('status', PASSWORDS.ATTACHE_NATS_STATUS_PASSWORD);
+    const got = new Promise<string>((resolve) => {
+      status.subscribe('attache.fleet.>', { max: 1, callback: (_e, m) => resolve(m.subject) });
+    });
+    await status.flush();
+    fanout.publish('attache.fleet.default.status', '{}');
+    assert.equal(await got, 'attache.fleet.default.status');
+
+    await assert.rejects(
+      connect({ servers: nats.url, maxReconnectAttempts: 0 }),
+      'anonymous clients are refused',
+    );
+  });
+
+  test('locked down — the fan-out’s Redis user cannot write, anonymous clients cannot read', async () => {
+    const as = (username?: string, password?: string) =>
+      new Redis(redis.url, {
+        ...(username ? { username, password } : {}),
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        enableReadyCheck: false,
+      });
+    const fanout = as('fanout', PASSWORDS.ATTACHE_REDIS_FANOUT_PASSWORD);
+    const compiler = as('compiler', PASSWORDS.ATTACHE_REDIS_COMPILER_PASSWORD);
+    const anonymous = as();
+    try {
+      await fanout.connect();
+      await compiler.connect();
+      assert.equal(await compiler.set('attache:probe', 'x'), 'OK');
+      assert.equal(await fanout.get('attache:probe'), 'x');
+      await assert.rejects(fanout.set('attache:probe', 'forged'), /NOPERM/);
+      await assert.rejects(fanout.del('attache:probe'), /NOPERM/);
+      await assert.rejects(compiler.flushall(), /NOPERM/, 'not even the compiler may flush');
+      await assert.rejects(fanout.get('other:key'), /NOPERM/, 'keys outside the prefix are closed');
+      assert.equal(await compiler.get('attache:probe'), 'x');
+      await anonymous.connect().catch(() => {});
+      await assert.rejects(anonymous.get('attache:probe'), /NOAUTH|WRONGPASS|NOPERM/);
+    } finally {
+      fanout.disconnect();
+      compiler.disconnect();
+      anonymous.disconnect();
+    }
+  });
+});
