@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { findCommand } from '../../services/cli/commands.ts';
 import { flag, parseFlags } from '../../shared/runtime/config.ts';
+import { natsUsers, redisUsers, roleOf } from './shipped-users.ts';
 
 interface ComposeService {
   image?: string;
@@ -19,6 +20,8 @@ interface ComposeService {
   healthcheck?: { test?: string[] };
   depends_on?: Record<string, unknown>;
   volumes?: string[];
+  environment?: Record<string, string>;
+  entrypoint?: string[];
 }
 
 const compose = parse(fs.readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
@@ -101,5 +104,44 @@ describe('docker-compose', () => {
       assert.ok(copy >= 0 && copy < build, `${dir}/ must be copied before the build`);
     }
     assert.doesNotMatch(dockerfile, /ATTACHE_FROM_SOURCE/, 'the image must not run the sources through tsx');
+  });
+
+  test('docker-compose — NATS and Redis run the shipped locked-down configuration; every tier logs in as its own user', () => {
+    const nats = services.nats!;
+    assert.deepEqual(nats.command?.slice(0, 2), ['-c', '/etc/nats/nats.conf']);
+    assert.ok(nats.volumes?.includes('./k8s/nats.conf:/etc/nats/nats.conf:ro'));
+    const redis = services.redis!;
+    assert.deepEqual(redis.entrypoint, ['sh', '/etc/attache/redis-acl.sh']);
+    assert.ok(redis.volumes?.includes('./k8s/redis-acl.sh:/etc/attache/redis-acl.sh:ro'));
+    const passwordVar = (value: string | undefined) => /^\$\{(\w+):\?/.exec(value ?? '')?.[1];
+    for (const [user, variable] of [...natsUsers()]) {
+      if (user.startsWith('ingest-') && user !== 'ingest-local') continue;
+      assert.ok(passwordVar(nats.environment?.[variable]), `nats gets ${variable} from the environment`);
+    }
+    for (const variable of redisUsers().values()) {
+      assert.ok(passwordVar(redis.environment?.[variable]), `redis gets ${variable} from the environment`);
+    }
+    for (const [name, svc] of attacheServices) {
+      const found = findCommand(svc.command ?? [])!;
+      const flags = parseFlags(found.spec.flags, found.rest, {});
+      const role = roleOf(found.spec.path.join(' '), flag.str(flags, 'cluster'));
+      const env = svc.environment ?? {};
+      if (flag.str(flags, 'nats')) {
+        assert.equal(env.ATTACHE_NATS_USER, role, `${name}: NATS user`);
+        assert.equal(passwordVar(env.ATTACHE_NATS_PASSWORD), natsUsers().get(role), `${name}: NATS password`);
+      }
+      if (flag.str(flags, 'redis')) {
+        assert.equal(env.ATTACHE_REDIS_USER, role, `${name}: Redis user`);
+        assert.equal(
+          passwordVar(env.ATTACHE_REDIS_PASSWORD),
+          redisUsers().get(role),
+          `${name}: Redis password`,
+        );
+      }
+      assert.ok(
+        !(svc.command ?? []).some((a) => /password|token/i.test(a)),
+        `${name}: no secret on the command line`,
+      );
+    }
   });
 });

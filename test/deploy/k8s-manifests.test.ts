@@ -17,6 +17,7 @@ import { DEPENDENT_KINDS, kindId, PRIMARY_KINDS } from '../../services/ingestor/
 import { STATUS_KINDS } from '../../services/ingestor/kubernetes/status-shape.ts';
 import { flag, parseFlags } from '../../shared/runtime/config.ts';
 import { DEFAULT_RESOURCE_TYPES } from '../fake-kube/resource-types.ts';
+import { natsUsers, redisUsers, roleOf } from './shipped-users.ts';
 
 const K8S = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../k8s');
 
@@ -60,6 +61,8 @@ interface Container {
   image: string;
   args?: string[];
   command?: string[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  envFrom?: { secretRef?: { name: string } }[];
   livenessProbe?: { httpGet?: { path: string; port: number | string } };
   readinessProbe?: { httpGet?: { path: string; port: number | string } };
 }
@@ -287,6 +290,41 @@ describe('k8s manifests', () => {
     for (const other of attacheContainers.filter(({ c }) => c.args?.[0] !== 'ingest')) {
       const spec = podSpec(other.w) as PodSpec & { automountServiceAccountToken?: boolean };
       assert.equal(spec.automountServiceAccountToken, false, `${other.w.metadata.name} needs no API token`);
+    }
+  });
+
+  test('k8s manifests — NATS and Redis run the shipped configuration; every tier logs in as its own user from a Secret', () => {
+    const kustomization = fs.readFileSync(path.join(K8S, 'kustomization.yaml'), 'utf8');
+    assert.match(kustomization, /name: nats-config[\s\S]*files: \[nats\.conf\]/);
+    assert.match(kustomization, /name: redis-acl[\s\S]*files: \[redis-acl\.sh\]/);
+    const nats = podSpec(find('StatefulSet', 'nats', 'attache')!).containers[0]!;
+    assert.deepEqual(nats.args?.slice(0, 2), ['-c', '/etc/nats/nats.conf']);
+    assert.deepEqual(nats.envFrom, [{ secretRef: { name: 'attache-nats-users' } }]);
+    const redis = podSpec(find('Deployment', 'redis', 'attache')!).containers[0]!;
+    assert.deepEqual(redis.command, ['sh', '/etc/attache/redis-acl.sh']);
+    assert.deepEqual(redis.envFrom, [{ secretRef: { name: 'attache-redis-users' } }]);
+    for (const { w, c } of attacheContainers) {
+      const found = findCommand(c.args ?? [])!;
+      const flags = parseFlags(found.spec.flags, found.rest, {});
+      const role = roleOf(found.spec.path.join(' '), flag.str(flags, 'cluster'));
+      const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+      const where = w.metadata.name;
+      if (flag.str(flags, 'nats')) {
+        assert.equal(env.get('ATTACHE_NATS_USER')?.value, role, `${where}: NATS user`);
+        assert.deepEqual(
+          env.get('ATTACHE_NATS_PASSWORD')?.valueFrom?.secretKeyRef,
+          { name: 'attache-nats-users', key: natsUsers().get(role) },
+          `${where}: NATS password from the Secret the NATS server reads`,
+        );
+      }
+      if (flag.str(flags, 'redis')) {
+        assert.equal(env.get('ATTACHE_REDIS_USER')?.value, role, `${where}: Redis user`);
+        assert.deepEqual(
+          env.get('ATTACHE_REDIS_PASSWORD')?.valueFrom?.secretKeyRef,
+          { name: 'attache-redis-users', key: redisUsers().get(role) },
+          `${where}: Redis password`,
+        );
+      }
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * NATS and Redis locked down with the shipped configurations (deploy/nats/nats.conf,
- * deploy/redis/redis-acl.sh) on a real nats-server and redis-server: the three tiers run as
+ * NATS and Redis locked down with the shipped configurations (k8s/nats.conf,
+ * k8s/redis-acl.sh) on a real nats-server and redis-server: the three tiers run as
  * separate `attache` processes with their own users (passwords from the environment only), and
  * forged writes are refused — an ingestor publishing on another cluster's subjects, a fan-out
  * publishing an event, anyone deleting from the log, the fan-out writing to Redis, anonymous
@@ -42,7 +42,7 @@ const PASSWORDS = {
  * the `ingest-local` user copied with `local` replaced.
  */
 function natsConfigWithSecondCluster(dir: string): string {
-  const shipped = fs.readFileSync(path.join(ROOT, 'deploy/nats/nats.conf'), 'utf8');
+  const shipped = fs.readFileSync(path.join(ROOT, 'k8s/nats.conf'), 'utf8');
   const block = /\n {6}\{\n {8}user: ingest-local\n[\s\S]*?\n {6}\}\n/.exec(shipped)?.[0];
   assert.ok(block, 'nats.conf has an ingest-local user block');
   const other = block
@@ -84,7 +84,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-locked-'));
     nats = await startNats({ file: natsConfigWithSecondCluster(dir), env: PASSWORDS });
-    redis = await startRedis({ file: path.join(ROOT, 'deploy/redis/redis-acl.sh'), env: PASSWORDS });
+    redis = await startRedis({ file: path.join(ROOT, 'k8s/redis-acl.sh'), env: PASSWORDS });
   });
 
   after(async () => {

@@ -83,7 +83,7 @@ function tempDir(prefix: string): string {
 
 /** A server configuration for tests: a config file and the environment its variables come from. */
 export interface ServerConfig {
-  /** nats-server: `-c <file>`; redis: a start script run with `sh` (deploy/redis/redis-acl.sh). */
+  /** nats-server: `-c <file>`; redis: a start script run with `sh` (k8s/redis-acl.sh). */
   file: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -123,7 +123,18 @@ export async function startNats(config?: ServerConfig): Promise<TestServer> {
 export async function startRedis(config?: ServerConfig): Promise<TestServer> {
   const port = await freePort();
   const dir = tempDir('redis');
-  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir];
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
   const server = config
     ? new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'sh', [config.file, ...args], {
         ...config.env,
