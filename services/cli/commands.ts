@@ -123,6 +123,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
       'max-delay-ms': { type: 'number', default: 500, description: 'hard maximum delay after a change' },
       retention: { type: 'number', default: 50, description: 'snapshot versions kept per group in Redis' },
+      'lease-ttl-ms': {
+        type: 'number',
+        default: 3000,
+        description:
+          'leader lease expiry: one replica commits, the others are warm standbys that take over this long after it dies',
+      },
       'local-cluster': {
         type: 'string',
         multiple: true,

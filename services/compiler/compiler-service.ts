@@ -5,7 +5,9 @@
  *   1. snapshot store — Redis connection (commits go here)
  *   2. event log      — JetStream connection (the compiler reads from it)
  *   3. status         — publishes per-object status after each commit (KV ATTACHE_STATUS), if enabled
- *   4. compiler       — takes a fencing epoch per group, catches up with the log, then follows it
+ *   4. compiler       — claims the leader lease (Redis key `<prefix>lease:compiler`); the holder takes
+ *                       a fencing epoch per group and commits, other replicas are warm standbys;
+ *                       every replica catches up with the log, then follows it
  *   5. admin          — /readyz turns green once the first snapshot is committed; /debug/status
  */
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
@@ -62,6 +64,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     retention: flag.num(flags, 'retention'),
     onFatal: fatal.raise,
+    lease: store.leaderLease('compiler', flag.num(flags, 'lease-ttl-ms')),
     compileOptions: (group) => ({ ...endpointPolicy(group), secretNamespaces }),
     ...(status ? { onCommit: status.onCommit } : {}),
   });

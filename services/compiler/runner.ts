@@ -2,21 +2,26 @@
  * The compiler runner: folds the event log into world state and commits one snapshot per group
  * after each burst of changes.
  *
- * - Start-up: takes a fencing epoch per group, folds the whole log up to its current end, commits,
- *   and only then reports ready; afterwards it follows the log.
+ * - Start-up: claims leadership (`runner-leadership.ts`: a fencing epoch per group, and the leader
+ *   lease when several replicas run), folds the whole log up to its current end, commits if it
+ *   leads, and only then reports ready; afterwards it follows the log. A standby compiles like the
+ *   leader (world state and encoded output stay warm) but does not commit; once elected it
+ *   commits the snapshot it already built.
  * - Debounce: a change schedules a compile after a quiet window (`debounceMs`) but never later than
  *   `maxDelayMs` after the first pending change, so a steady stream of changes cannot starve it.
  * - Snapshot version = sequence of the last folded event (provenance), so replaying the log to that
  *   sequence rebuilds the identical snapshot, and versions only move forward.
  * - User errors are diagnostics (logged when they appear, served at /debug/status); a system error
  *   (invalid generated output) commits nothing and the last good snapshot keeps serving; a fenced
- *   commit (another compiler took over) is fatal for this process.
+ *   commit is examined by the leadership: store data lost → new epoch and commit again; another
+ *   replica leads → step down to standby (fatal only without a lease, i.e. a single replica).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EventLog } from '../../shared/events/event-log.ts';
-import { errorMessage, FencedError, InvalidOutputError } from '../../shared/runtime/errors.ts';
+import { errorMessage, InvalidOutputError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
+import type { LeaderLease } from '../../shared/snapshot/leader-lease.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import {
   type CompileOptions,
@@ -25,7 +30,8 @@ import {
   type Diagnostic,
   type SourceRecord,
 } from './compile.ts';
-import { buildSnapshot } from './runner-snapshot.ts';
+import { Leadership } from './runner-leadership.ts';
+import { type BuiltSnapshot, buildSnapshot } from './runner-snapshot.ts';
 import { WorldState } from './runner-world.ts';
 
 export interface CompilerRunnerOptions {
@@ -40,8 +46,10 @@ export interface CompilerRunnerOptions {
   /** Versions kept per group; older ones are garbage-collected every `gcEvery` commits. */
   retention: number;
   gcEvery?: number;
-  /** Called with a fatal error (fenced by another compiler); the service then shuts down. */
+  /** Called with a fatal error (fenced without a lease); the service then shuts down. */
   onFatal: (err: unknown) => void;
+  /** Leader lease shared by the compiler replicas; absent = this runner is the only committer. */
+  lease?: LeaderLease;
   /** Compile options beyond the group (the multi-cluster endpoint policy); none by default. */
   compileOptions?: (group: string) => Omit<CompileOptions, 'group'>;
   /** Called after each successful commit (status publishing); must not throw. */
@@ -66,11 +74,21 @@ export interface GroupStatus {
   systemError: string | null;
 }
 
+/** One group's compile at one log sequence, kept until it is superseded. */
+interface BuiltCompile {
+  seq: number;
+  result: CompileResult;
+  snapshot: BuiltSnapshot;
+  compileMs: number;
+}
+
 export class CompilerRunner implements Runner {
   readonly name = 'compiler';
   private readonly world = new WorldState();
   private readonly abort = new AbortController();
-  private readonly epochs = new Map<string, number>();
+  private readonly leadership: Leadership;
+  /** Last snapshot built per group (committed or not): a new leader commits it without compiling. */
+  private readonly built = new Map<string, BuiltCompile>();
   private readonly status = new Map<string, GroupStatus>();
   private started = false;
   private loop?: Promise<void>;
@@ -82,7 +100,17 @@ export class CompilerRunner implements Runner {
   private readonly metrics;
 
   constructor(private readonly opts: CompilerRunnerOptions) {
+    this.leadership = new Leadership({
+      store: opts.store,
+      groups: opts.groups,
+      log: opts.log,
+      ...(opts.lease ? { lease: opts.lease } : {}),
+      committedVersion: (group) => this.status.get(group)?.version ?? null,
+      recommit: (groups) => this.recommit(groups),
+      onFatal: opts.onFatal,
+    });
     const r = opts.registry;
+    const leadership = this.leadership;
     this.metrics = {
       events: new Counter({ name: 'attache_compiler_events_total', help: 'events folded', registers: [r] }),
       compiles: new Counter({
@@ -115,14 +143,22 @@ export class CompilerRunner implements Runner {
         help: 'objects in world state',
         registers: [r],
       }),
+      leader: new Gauge({
+        name: 'attache_compiler_leader',
+        help: '1 while this replica may commit (holds the leader lease), else 0',
+        registers: [r],
+        collect() {
+          this.set(leadership.isLeader() ? 1 : 0);
+        },
+      }),
     };
   }
 
   async start(): Promise<void> {
     for (const g of this.opts.groups) {
-      this.epochs.set(g, await this.opts.store.acquireEpoch(g));
       this.status.set(g, { group: g, version: null, diagnostics: [], systemError: null });
     }
+    await this.leadership.start();
     const end = await this.opts.events.lastSeq();
     if (end > 0) {
       for await (const e of this.opts.events.read({ fromSeq: 1, toSeq: end })) this.fold(e.seq, e.event);
@@ -130,7 +166,7 @@ export class CompilerRunner implements Runner {
     await this.compileAll();
     this.started = true;
     this.opts.log.info(
-      { seq: this.world.lastSeq, objects: this.world.size },
+      { seq: this.world.lastSeq, objects: this.world.size, leader: this.leadership.isLeader() },
       'compiler caught up with the log',
     );
     this.loop = this.follow();
@@ -163,6 +199,31 @@ export class CompilerRunner implements Runner {
     this.timer = undefined;
     await this.loop?.catch(() => {});
     await this.compiling?.catch(() => {});
+    await this.leadership.close();
+  }
+
+  /** True while this replica commits (always without a lease). */
+  isLeader(): boolean {
+    return this.leadership.isLeader();
+  }
+
+  /**
+   * Forgets what was committed for the groups and compiles now, so their current state is
+   * committed again (the store answers `stale` if it already has it).
+   */
+  private recommit(groups: readonly string[]): void {
+    for (const g of groups) {
+      const status = this.status.get(g);
+      if (status) status.version = null;
+    }
+    if (!this.started || this.abort.signal.aborted) return;
+    if (this.compiling) {
+      this.dirty = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.compiling = this.runCompile();
   }
 
   private fold(seq: number, event: Parameters<WorldState['apply']>[1]): void {
@@ -241,31 +302,44 @@ export class CompilerRunner implements Runner {
   ): Promise<void> {
     const status = this.status.get(group);
     if (!status || seq === 0 || (status.version !== null && seq <= status.version)) return;
+    const leader = this.leadership.isLeader();
+    const previous = this.built.get(group);
+    if (!leader && previous?.seq === seq) return;
     const endTimer = this.metrics.duration.startTimer({ group });
     const compileStart = performance.now();
     let result: CompileResult;
-    try {
-      result = compile(records, { ...this.opts.compileOptions?.(group), group });
-    } catch (err) {
-      const outcome = err instanceof InvalidOutputError ? 'invalid_output' : 'error';
-      this.metrics.compiles.inc({ group, outcome });
-      status.systemError = errorMessage(err);
-      this.opts.log.error(
-        { group, seq, err: errorMessage(err) },
-        'compile failed: nothing published, the last good snapshot keeps serving',
-      );
+    let snapshot: BuiltSnapshot;
+    if (previous?.seq === seq) {
+      ({ result, snapshot } = previous);
+    } else {
+      try {
+        result = compile(records, { ...this.opts.compileOptions?.(group), group });
+      } catch (err) {
+        const outcome = err instanceof InvalidOutputError ? 'invalid_output' : 'error';
+        this.metrics.compiles.inc({ group, outcome });
+        status.systemError = errorMessage(err);
+        this.opts.log.error(
+          { group, seq, err: errorMessage(err) },
+          'compile failed: nothing published, the last good snapshot keeps serving',
+        );
+        endTimer();
+        return;
+      }
+      this.reportDiagnostics(group, previous?.result.diagnostics ?? [], result.diagnostics);
+      snapshot = buildSnapshot(group, seq, result);
+      this.built.set(group, { seq, result, snapshot, compileMs: performance.now() - compileStart });
+    }
+    if (!leader) {
       endTimer();
       return;
     }
-    const compileMs = performance.now() - compileStart;
-    this.reportDiagnostics(group, status.diagnostics, result.diagnostics);
-    const snapshot = buildSnapshot(group, seq, result);
+    const { compileMs } = this.built.get(group) as BuiltCompile;
     const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
-    const epoch = this.epochs.get(group) ?? 0;
     // Every blob goes with every commit: the store skips the ones it already holds cheaply, and a
     // blob last referenced by a collected manifest may be gone, so "known" locally proves nothing.
     const blobs = snapshot.blobs;
     let committed: Awaited<ReturnType<SnapshotStore['commit']>>;
+    const epoch = this.leadership.epoch(group);
     try {
       committed = await this.opts.store.commit({
         epoch,
@@ -296,11 +370,7 @@ export class CompilerRunner implements Runner {
     if (!committed.committed) {
       if (committed.reason === 'fenced') {
         this.metrics.compiles.inc({ group, outcome: 'fenced' });
-        const err = new FencedError(
-          `group ${group}: another compiler holds a newer fencing epoch; this one stops committing`,
-        );
-        this.opts.log.error({ group, seq }, err.message);
-        this.opts.onFatal(err);
+        await this.leadership.fenced(group, epoch);
         return;
       }
       this.metrics.compiles.inc({ group, outcome: 'stale' });

@@ -34,10 +34,14 @@ export class MemorySnapshotStore implements SnapshotStore {
     return s;
   }
 
-  async acquireEpoch(group: string): Promise<number> {
+  async acquireEpoch(group: string, above = 0): Promise<number> {
     const s = this.state(group);
-    s.epoch += 1;
+    s.epoch = Math.max(s.epoch, above) + 1;
     return s.epoch;
+  }
+
+  async currentEpoch(group: string): Promise<number> {
+    return this.groupStates.get(group)?.epoch ?? 0;
   }
 
   async commit(req: CommitRequest): Promise<CommitResult> {

@@ -18,6 +18,7 @@
  * |                              |         | `version`; trimmed with approximate MAXLEN                |
  * | `<p>commits`                 | string  | commit counter (INCR per commit); lets gc detect a commit |
  * |                              |         | that raced its mark phase                                 |
+ * | `<p>lease:<name>`            | string  | a leader lease: the holder id, with a PX expiry           |
  * | `<p>nudge` (pub/sub channel) | channel | published once per commit: JSON `{id, group, version}`   |
  *
  * `<group>` is escaped with {@link escapeGroup}: every byte outside `[A-Za-z0-9_.-]` becomes
@@ -94,6 +95,10 @@ export class RedisKeys {
 
   get commits(): string {
     return `${this.prefix}commits`;
+  }
+
+  lease(name: string): string {
+    return `${this.prefix}lease:${name}`;
   }
 
   get nudgeChannel(): string {

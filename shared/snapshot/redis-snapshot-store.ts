@@ -13,15 +13,17 @@
  * Every Redis failure surfaces as a {@link DependencyError} naming the Redis address and the
  * operation; the client reconnects on its own, so the caller's next call may succeed.
  */
-import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
 import type { RedisSecurity } from '../runtime/connection-flags.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
+import type { LeaderLease } from './leader-lease.ts';
+import { LuaScript } from './lua-script.ts';
 import { decodeManifest, encodeManifest, type Manifest, manifestHashes } from './manifest.ts';
 import { RedisKeys } from './redis-keys.ts';
+import { RedisLeaderLease } from './redis-leader-lease.ts';
 import type { CommitRequest, CommitResult, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
 
 export interface RedisSnapshotStoreOptions {
@@ -96,24 +98,17 @@ for i = 1, #KEYS do out[i] = redis.call('EXISTS', KEYS[i]) end
 return table.concat(out)
 `;
 
-/** A Lua script run by EVALSHA, loaded with EVAL when Redis does not know it (e.g. after a restart). */
-class LuaScript {
-  private readonly sha: string;
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
+/** KEYS: epoch. ARGV: floor. Sets the epoch to max(current, floor) + 1 and returns it. */
+const EPOCH_LUA = `
+local e = tonumber(redis.call('GET', KEYS[1]) or '0')
+local floor = tonumber(ARGV[1])
+if e < floor then e = floor end
+e = e + 1
+redis.call('SET', KEYS[1], e)
+return e
+`;
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | Buffer | number)[]) {
-    const tail = [keys.length, ...keys, ...args];
-    try {
-      return await redis.call('EVALSHA', [this.sha, ...tail]);
-    } catch (err) {
-      if (!errorMessage(err).startsWith('NOSCRIPT')) throw err;
-      return await redis.call('EVAL', [this.source, ...tail]);
-    }
-  }
-}
-
+const epochScript = new LuaScript(EPOCH_LUA);
 const commitScript = new LuaScript(COMMIT_LUA);
 const sweepScript = new LuaScript(SWEEP_LUA);
 const probeScript = new LuaScript(PROBE_LUA);
@@ -167,10 +162,25 @@ export class RedisSnapshotStore implements SnapshotStore {
     );
   }
 
-  async acquireEpoch(group: string): Promise<number> {
-    return this.op(`acquiring a fencing epoch for group ${JSON.stringify(group)}`, () =>
-      this.redis.incr(this.keys.epoch(group)),
+  /**
+   * A leader lease named `name` kept in this store's Redis (same connection, same failover), for
+   * replicas that take turns committing to it.
+   */
+  leaderLease(name: string, ttlMs: number): LeaderLease {
+    return new RedisLeaderLease(this.redis, this.keys.lease(name), ttlMs);
+  }
+
+  async acquireEpoch(group: string, above = 0): Promise<number> {
+    return this.op(`acquiring a fencing epoch for group ${JSON.stringify(group)}`, async () =>
+      Number(await epochScript.run(this.redis, [this.keys.epoch(group)], [Math.max(0, Math.floor(above))])),
     );
+  }
+
+  async currentEpoch(group: string): Promise<number> {
+    const v = await this.op(`reading the fencing epoch of group ${JSON.stringify(group)}`, () =>
+      this.redis.get(this.keys.epoch(group)),
+    );
+    return v === null ? 0 : Number(v);
   }
 
   async commit(req: CommitRequest): Promise<CommitResult> {

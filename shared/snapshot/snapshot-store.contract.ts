@@ -157,7 +157,11 @@ export function snapshotStoreContract(name: string, open: () => Promise<OpenedSt
       assert.deepEqual(await store.commit(testCommit(e2, 'edge', 3, ['c'])), { committed: true, version: 3 });
       assert.equal((await store.commit(testCommit(e1, 'edge', 4, ['d']))).committed, false);
       assert.equal(await store.head('edge'), 3);
+      assert.equal(await store.currentEpoch('edge'), e2, 'the current epoch is the newest taken');
+      assert.equal(await store.currentEpoch('other'), 0, 'no epoch taken reads as 0');
       assert.equal(await store.acquireEpoch('other'), 1, 'epochs are per group');
+      assert.equal(await store.acquireEpoch('other', 7), 8, 'a new epoch exceeds the floor given');
+      assert.equal(await store.acquireEpoch('other', 2), 9, 'and any epoch before');
     }),
   );
 

@@ -43,8 +43,18 @@ export interface SnapshotLogEntry {
 }
 
 export interface SnapshotStore {
-  /** Takes a new fencing epoch for the group (strictly greater than any before) and returns it. */
-  acquireEpoch(group: string): Promise<number>;
+  /**
+   * Takes a new fencing epoch for the group (strictly greater than any before, and than `above`)
+   * and returns it. `above` keeps a committer's epochs increasing even after the store lost its
+   * data, so a paused committer that held an older epoch stays fenced.
+   */
+  acquireEpoch(group: string, above?: number): Promise<number>;
+  /**
+   * The group's current fencing epoch, 0 when none was ever taken. A committer that finds it
+   * lower than its own epoch knows the store lost data (flushed, or a replica promoted that missed
+   * writes); higher means another committer took over.
+   */
+  currentEpoch(group: string): Promise<number>;
   /** Commits a snapshot following the fenced protocol above. */
   commit(req: CommitRequest): Promise<CommitResult>;
   /** The group's current version, or null if it has never been committed. */

@@ -18,6 +18,8 @@ export interface AttacheProcess {
   waitReady(adminPort: number, timeoutMs?: number): Promise<void>;
   /** Waits for the process to exit by itself (or `timeoutMs`, then kills it); returns the exit code. */
   wait(timeoutMs?: number): Promise<number | null>;
+  /** Sends a signal without waiting (SIGSTOP / SIGCONT / SIGKILL for fault tests). */
+  signal(signal: NodeJS.Signals): void;
   /** Sends a signal (SIGTERM by default) and waits for exit; returns the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   readonly exited: boolean;
@@ -73,7 +75,11 @@ export function startAttache(args: readonly string[], env: NodeJS.ProcessEnv = {
       clearTimeout(timer);
       return code;
     },
+    signal(signal) {
+      if (!exited) child.kill(signal);
+    },
     async stop(signal = 'SIGTERM') {
+      if (!exited) child.kill('SIGCONT');
       if (!exited) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exit;
