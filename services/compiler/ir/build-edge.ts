@@ -211,28 +211,14 @@ function addTls(set: Set<string>, t: { certSecret: string; validationSecret?: st
   if (t.validationSecret) set.add(t.validationSecret);
 }
 
-/** Hosts with TLS resolved, one per hostname (the first by namespace/name wins), or default-host. */
+/**
+ * Hosts with TLS resolved, one per hostname (the first by namespace/name wins), or default-host
+ * when no Host is usable. Like Emissary (`HostFactory.finalize` counts only active Hosts), a Host
+ * dropped for its own problem (a missing Secret) leaves the others, or the default Host, serving:
+ * it never takes the listener with it.
+ */
 function resolveHosts(edge: EdgeSources, tls: TlsIndex, diagnostics: Diagnostic[]): HostIR[] {
   const specs = [...edge.hosts].sort((a, b) => compareSource(a.source, b.source));
-  if (specs.length === 0) {
-    for (const c of edge.tlsContexts.filter((c) => c.hosts.length > 0)) {
-      diagnostics.push({
-        severity: 'warning',
-        source: c.source,
-        message:
-          'no Hosts are defined, so TLSContexts that terminate TLS are ignored (as in Emissary); add a Host',
-      });
-    }
-    return [
-      {
-        source: { ...INTERNAL, kind: 'Internal', name: 'default-host' },
-        hostname: '*',
-        labels: {},
-        insecureAction: 'Route',
-        synthetic: true,
-      },
-    ];
-  }
   const out: HostIR[] = [];
   const byHostname = new Map<string, HostIR>();
   for (const h of specs) {
@@ -259,6 +245,25 @@ function resolveHosts(edge: EdgeSources, tls: TlsIndex, diagnostics: Diagnostic[
     };
     byHostname.set(h.hostname, host);
     out.push(host);
+  }
+  if (out.length === 0) {
+    for (const c of edge.tlsContexts.filter((c) => c.hosts.length > 0)) {
+      diagnostics.push({
+        severity: 'warning',
+        source: c.source,
+        message:
+          'no Hosts are defined, so TLSContexts that terminate TLS are ignored (as in Emissary); add a Host',
+      });
+    }
+    return [
+      {
+        source: { ...INTERNAL, kind: 'Internal', name: 'default-host' },
+        hostname: '*',
+        labels: {},
+        insecureAction: 'Route',
+        synthetic: true,
+      },
+    ];
   }
   return out.sort((a, b) => cmp(a.hostname, b.hostname));
 }

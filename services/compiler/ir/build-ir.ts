@@ -9,9 +9,11 @@ import type { Diagnostic } from '../compile.ts';
 import { type AmbassadorModule, DEFAULT_MODULE } from '../sources/module.ts';
 import type { MappingSpec, ParsedSources, SourceRef } from '../sources/types.ts';
 import { assignClusterNames } from './cluster-name.ts';
+import { separateVariants, variantId } from './cluster-variants.ts';
 import { edsServiceName, indexKube, resolveEndpoints } from './endpoints.ts';
 import { flattenGroupPolicy } from './group-policy.ts';
 import { groupMappings, type MappingGroup } from './mapping-groups.ts';
+import { withinRegexLimits } from './regex-limits.ts';
 import { compareTuples, orderedHeaders, orderTuple } from './route-order.ts';
 import {
   DEFAULT_EDGE_LOOKUPS,
@@ -31,7 +33,8 @@ export function buildIR(
 ): { ir: IR; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const module = effectiveModule(sources.modules ?? [], diagnostics);
-  const mappings = dedupeMirrored([...sources.mappings].sort(compareMappings)).filter((m) => {
+  const sorted = withinRegexLimits(sources.mappings, module.regexMaxSize, diagnostics).sort(compareMappings);
+  const mappings = dedupeMirrored(sorted).filter((m) => {
     const resolver = m.resolver ?? module.resolver;
     if (edge.resolverExists(resolver)) return true;
     diagnostics.push({
@@ -46,28 +49,18 @@ export function buildIR(
   warnArgoWeightedBase(mappings, diagnostics);
   const groups = groupMappings(mappings, module, diagnostics);
 
-  // Clusters: one per distinct name-determining configuration; the first Mapping's settings win.
+  // Clusters: one per distinct name-determining configuration and cluster-level settings. Where
+  // Emissary would refuse to merge two Mappings' clusters (`IRCluster.merge`: different grpc,
+  // timeouts, TLS, …), each settings variant gets its own cluster (cluster-variants.ts), so one
+  // Mapping's settings never change a cluster that other Mappings use.
   const plans = new Map<string, ClusterPlan>();
   const clusterFor = (m: MappingSpec, marker: string | undefined): string => {
     const plan = planCluster(m, marker, module, edge, diagnostics);
-    const existing = plans.get(plan.id);
-    if (!existing) plans.set(plan.id, plan);
-    else {
-      existing.cluster.sources.push(m.source);
-      const mismatched = Object.keys(plan.mergeKeys).filter(
-        (k) => JSON.stringify(plan.mergeKeys[k]) !== JSON.stringify(existing.mergeKeys[k]),
-      );
-      if (mismatched.length > 0) {
-        diagnostics.push({
-          severity: 'error',
-          source: m.source,
-          message:
-            `cannot merge cluster ${existing.base}: mismatched attributes ${mismatched.join(', ')}; ` +
-            `the route uses the cluster as ${existing.cluster.sources[0]!.namespace}/${existing.cluster.sources[0]!.name} configured it`,
-        });
-      }
-    }
-    return plan.id;
+    const id = variantId(plan);
+    const existing = plans.get(id);
+    if (!existing) plans.set(id, { ...plan, id });
+    else existing.cluster.sources.push(m.source);
+    return id;
   };
 
   type Pending = Omit<RouteGroup, 'routes' | 'policy'> & {
@@ -144,7 +137,10 @@ export function buildIR(
     pending.push(base);
   }
 
-  const names = assignClusterNames(new Map([...plans].map(([id, p]) => [id, p.base])));
+  const variants = separateVariants(plans);
+  const byKey = assignClusterNames(new Map([...plans].map(([id, p]) => [variants.nameKey(id), p.base])));
+  const names = new Map([...plans.keys()].map((id) => [id, byKey.get(variants.nameKey(id))!]));
+  diagnostics.push(...variants.report((id) => names.get(id)!));
   const routeGroups: RouteGroup[] = pending.map(({ routes, mirrorId, members, ...g }) => {
     const policy = flattenGroupPolicy(members, module, edge.rateLimitDomain);
     if (mirrorId)

@@ -5,21 +5,31 @@
  */
 import { describeType, hasControlChars, isPlainObject } from './fields.ts';
 import type { ErrorSink } from './mapping-policies.ts';
+import { re2Problem } from './re2.ts';
 import type { MappingHeader } from './types.ts';
 
 /**
- * True when `re` is a pattern both RE2 (Envoy) and this checker accept. Envoy NACKs a whole
- * RouteConfiguration over one bad regex, so a Mapping with an unusable regex is rejected here.
- * Lookaround and back-references compile in JavaScript but not in RE2.
+ * True when `re` is a pattern both RE2 (Envoy, grpc-js-xds: sources/re2.ts) and this checker
+ * accept. Envoy NACKs a whole RouteConfiguration over one bad regex and a proxyless client drops
+ * the whole route table, so a Mapping with an unusable regex is rejected here.
  */
 export function isRe2Compatible(re: string): boolean {
-  if (re === '' || hasControlChars(re)) return false;
-  if (/\(\?[=!<]|\\[1-9]|\\k</.test(re)) return false;
+  return regexProblem(re) === undefined;
+}
+
+/** Why `re` cannot be used as a Mapping regex, or undefined when it can. */
+export function regexProblem(re: string): string | undefined {
+  if (re === '') return 'the pattern is empty';
+  if (hasControlChars(re)) return 'the pattern contains control characters';
+  const rejected = re2Problem(re);
+  if (rejected) return `RE2 rejects it: ${rejected}`;
+  // Lookaround and back-references compile in JavaScript but not in RE2 (caught above); this
+  // checker's own JavaScript use of the pattern must compile too.
   try {
     new RegExp(re, 'u');
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    return `it is not a portable regular expression: ${err instanceof Error ? err.message : String(err)}`;
   }
 }
 
@@ -74,8 +84,9 @@ function parseMap(
     } else if (typeof v === 'string' && !hasControlChars(v) && (!regex || isRe2Compatible(v))) {
       out.set(name, regex ? { name, value: v, regex: true } : { name, value: v });
     } else {
+      const why = regex && typeof v === 'string' ? regexProblem(v) : undefined;
       const expected = regex
-        ? 'an RE2 regular expression'
+        ? `an RE2 regular expression${why ? ` (${why})` : ''}`
         : opts.allowPresence
           ? 'a string or true'
           : 'a string';

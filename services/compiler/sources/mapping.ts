@@ -8,7 +8,7 @@
  */
 import type { Diagnostic } from '../compile.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
-import { checkHostGlob, isRe2Compatible, parseExactMap, parseRegexMap } from './mapping-match.ts';
+import { checkHostGlob, parseExactMap, parseRegexMap, regexProblem } from './mapping-match.ts';
 import {
   type ErrorSink,
   parseCircuitBreakers,
@@ -101,8 +101,9 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
   const pathMatch = prefixRegex ? 'regex' : prefixExact ? 'exact' : 'prefix';
   if (prefixRegex && prefixExact)
     warn('prefix_exact', 'prefix_regex and prefix_exact are both set: prefix_regex wins');
-  if (prefix !== undefined && pathMatch === 'regex' && !isRe2Compatible(prefix))
-    error('prefix', `prefix "${prefix}" is not a valid RE2 regular expression`);
+  const prefixProblem = prefix !== undefined && pathMatch === 'regex' ? regexProblem(prefix) : undefined;
+  if (prefixProblem)
+    error('prefix', `prefix ${shortQuote(prefix!)} is not a valid RE2 regular expression: ${prefixProblem}`);
   if (prefix !== undefined && pathMatch !== 'regex' && !prefix.startsWith('/'))
     error('prefix', `prefix "${prefix}" must start with "/"`);
 
@@ -158,8 +159,9 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
   if (hostField) {
     const h = get(hostField);
     if (hostRegex) {
-      if (typeof h === 'string' && isRe2Compatible(h)) hostname = h;
-      else error(hostField, `${hostField} must be an RE2 regular expression when host_regex is true`);
+      const why = typeof h === 'string' ? regexProblem(h) : 'it is not a string';
+      if (typeof h === 'string' && !why) hostname = h;
+      else error(hostField, `${hostField} must be an RE2 regular expression when host_regex is true: ${why}`);
     } else hostname = checkHostGlob(h, hostField, error) ?? '*';
   } else if (hostRegex) {
     warn('host_regex', 'host_regex has no effect without hostname or host');
@@ -176,8 +178,8 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
   if (method !== undefined) {
     if (typeof method !== 'string' || method === '' || hasControlChars(method))
       error('method', `method must be a non-empty string, got ${describeType(method)}`);
-    else if (methodRegex && !isRe2Compatible(method))
-      error('method', 'method is not a valid RE2 regular expression');
+    else if (methodRegex && regexProblem(method))
+      error('method', `method is not a valid RE2 regular expression: ${regexProblem(method)}`);
   } else if (methodRegex) warn('method_regex', 'method_regex has no effect without method');
   const methodHeader: MappingHeader | undefined =
     typeof method === 'string'
@@ -448,8 +450,9 @@ function parsePatternSubstitution(
 ): { pattern: string; substitution: string } | undefined {
   const pattern = own(value, 'pattern');
   const substitution = own(value, 'substitution') ?? '';
-  if (typeof pattern !== 'string' || !isRe2Compatible(pattern)) {
-    error(`${field}.pattern`, `${field}.pattern must be an RE2 regular expression`);
+  const why = typeof pattern === 'string' ? regexProblem(pattern) : 'it is not a string';
+  if (typeof pattern !== 'string' || why) {
+    error(`${field}.pattern`, `${field}.pattern must be an RE2 regular expression: ${why}`);
     return undefined;
   }
   if (typeof substitution !== 'string' || hasControlChars(substitution)) {
@@ -457,6 +460,11 @@ function parsePatternSubstitution(
     return undefined;
   }
   return { pattern, substitution };
+}
+
+/** A value quoted for a diagnostic, cut so that a huge hostile value cannot bloat the status. */
+function shortQuote(v: string): string {
+  return v.length > 120 ? `${JSON.stringify(v.slice(0, 120))}… (${v.length} characters)` : JSON.stringify(v);
 }
 
 function requiredText(spec: Record<string, unknown>, key: string, error: ErrorSink): string | undefined {

@@ -1,0 +1,210 @@
+/**
+ * Isolation: adding one hostile object to a working configuration leaves every resource of the
+ * good objects byte-identical and yields an error or warning naming the hostile object. One case
+ * per way a bad object used to reach shared output (issue 9): regexes RE2 rejects, a Host whose
+ * Secret is missing, cluster-level settings that disagree with a shared cluster.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { SourceObject } from '../../shared/events/envelope.ts';
+import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
+import { type CompileResult, compile, type SourceRecord } from './compile.ts';
+import { re2Problem, re2ProgramSizeAtLeast } from './sources/re2.ts';
+
+const mapping = (name: string, spec: Record<string, unknown>): SourceRecord => ({
+  cluster: 'local',
+  object: {
+    apiVersion: 'getambassador.io/v3alpha1',
+    kind: 'Mapping',
+    metadata: { name, namespace: 'default' },
+    spec: { hostname: '*', ...spec },
+  } as SourceObject,
+  origin: { file: `${name}.yaml`, document: 0 },
+});
+
+const host = (name: string, spec: Record<string, unknown>): SourceRecord => ({
+  cluster: 'local',
+  object: {
+    apiVersion: 'getambassador.io/v3alpha1',
+    kind: 'Host',
+    metadata: { name, namespace: 'default' },
+    spec,
+  } as SourceObject,
+});
+
+/** A working configuration: gRPC Mappings sharing one cluster, on the default listener. */
+const GOOD: SourceRecord[] = [
+  mapping('echo', { prefix: '/echo.Echo/', service: 'echo:9000', grpc: true }),
+  mapping('echo-b', { prefix: '/echo.Other/', service: 'echo:9000', grpc: true }),
+  mapping('echo-c', { prefix: '/echo.Third/', service: 'echo:9000', grpc: true }),
+  mapping('users', { prefix: '/users/', service: 'users:8080', regex_headers: { 'x-tenant': '[a-z]+' } }),
+];
+
+function byName(result: CompileResult): Map<string, string> {
+  return new Map(result.resources.map((r) => [`${r.typeUrl} ${r.name}`, r.hash]));
+}
+
+/** Every resource of `before` is in `after` with the same hash. */
+function assertGoodUnchanged(before: CompileResult, after: CompileResult): void {
+  const a = byName(after);
+  for (const [key, hash] of byName(before)) assert.equal(a.get(key), hash, `${key} changed`);
+}
+
+/** Every route of every RouteConfiguration, by `<route configuration> <route name>`. */
+function routes(result: CompileResult): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of result.resources) {
+    if (r.typeUrl !== ROUTE_TYPE) continue;
+    const rc = r.message as { virtual_hosts?: { name: string; routes?: { name?: string }[] }[] };
+    for (const vh of rc.virtual_hosts ?? [])
+      for (const route of vh.routes ?? [])
+        out.set(`${r.name} ${vh.name} ${route.name}`, JSON.stringify(route));
+  }
+  return out;
+}
+
+function diagnosticsOf(result: CompileResult, name: string) {
+  return result.diagnostics.filter((d) => d.source.name === name);
+}
+
+describe('isolation', () => {
+  const baseline = compile(GOOD, { group: 'default' });
+
+  test('isolation — the baseline compiles cleanly', () => {
+    assert.deepEqual(
+      baseline.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    assert.ok(baseline.resources.some((r) => r.typeUrl === LISTENER_TYPE));
+  });
+
+  const hostileRegexes: [string, Record<string, unknown>, string][] = [
+    [
+      'regex_headers over RE2 repetition limit',
+      { regex_headers: { 'x-foo': 'a{1001}' } },
+      'regex_headers.x-foo',
+    ],
+    [
+      'regex_rewrite over RE2 repetition limit',
+      { regex_rewrite: { pattern: 'a{1001}', substitution: 'b' } },
+      'regex_rewrite.pattern',
+    ],
+    ['prefix_regex with nested repetition', { prefix: '/(a{500}){500}', prefix_regex: true }, 'prefix'],
+    [
+      'regex_query_parameters with a JavaScript-only escape',
+      { regex_query_parameters: { q: '\\u0041' } },
+      'regex_query_parameters.q',
+    ],
+    ['host_regex with lookahead', { hostname: '(?=x)y', host_regex: true }, 'hostname'],
+    ['prefix_regex over Envoy program size', { prefix: '/(abcdefghij){30}', prefix_regex: true }, 'prefix'],
+    ['method_regex over Envoy program size', { method: '(GETPOSTPUT){40}', method_regex: true }, 'method'],
+  ];
+  for (const [what, spec, field] of hostileRegexes) {
+    test(`isolation — ${what} rejects only its Mapping`, () => {
+      const bad = mapping('hostile', { prefix: '/echo.Echo/', service: 'echo:9000', grpc: true, ...spec });
+      const result = compile([...GOOD, bad], { group: 'default' });
+      assertGoodUnchanged(baseline, result);
+      const errors = diagnosticsOf(result, 'hostile').filter((d) => d.severity === 'error');
+      assert.equal(errors.length, 1, JSON.stringify(result.diagnostics));
+      assert.equal(errors[0]!.field, field);
+      assert.equal(errors[0]!.source.file, 'hostile.yaml');
+    });
+  }
+
+  test('isolation — a regex within the limits still routes', () => {
+    const ok = mapping('fine', {
+      prefix: '/v[0-9]+/items',
+      prefix_regex: true,
+      service: 'echo:9000',
+      grpc: true,
+    });
+    const result = compile([...GOOD, ok], { group: 'default' });
+    assert.deepEqual(
+      diagnosticsOf(result, 'fine').filter((d) => d.severity === 'error'),
+      [],
+    );
+    const routes = result.resources.filter((r) => r.typeUrl === ROUTE_TYPE);
+    assert.ok(routes.some((r) => JSON.stringify(r.message).includes('/v[0-9]+/items')));
+  });
+
+  test('isolation — a Host whose Secret is missing never takes the listener with it', () => {
+    const bad = host('wild', { hostname: '*', tlsSecret: { name: 'does-not-exist' } });
+    const result = compile([...GOOD, bad], { group: 'default' });
+    assertGoodUnchanged(baseline, result);
+    assert.equal(
+      result.resources.filter((r) => r.typeUrl === LISTENER_TYPE).length,
+      baseline.resources.filter((r) => r.typeUrl === LISTENER_TYPE).length,
+    );
+    const errors = diagnosticsOf(result, 'wild').filter((d) => d.severity === 'error');
+    assert.equal(errors[0]?.field, 'tlsSecret');
+  });
+
+  test('isolation — a Host with a missing Secret next to a good Host loses only itself', () => {
+    const good = host('plain', {
+      hostname: 'plain.example',
+      requestPolicy: { insecure: { action: 'Route' } },
+    });
+    const withGood = compile([...GOOD, good], { group: 'default' });
+    const bad = host('wild', { hostname: '*', tlsSecret: { name: 'does-not-exist' } });
+    const result = compile([...GOOD, good, bad], { group: 'default' });
+    assertGoodUnchanged(withGood, result);
+    assert.equal(diagnosticsOf(result, 'wild')[0]?.field, 'tlsSecret');
+  });
+
+  test('isolation — a Mapping with different cluster settings gets its own cluster', () => {
+    // Sorts first by name, so it would have configured the shared cluster before.
+    const bad = mapping('aaa-plain', { prefix: '/echo.Plain/', service: 'echo:9000' });
+    const result = compile([...GOOD, bad], { group: 'default' });
+    // A new good route joins the shared route configuration; every existing route and cluster is unchanged.
+    const after = byName(result);
+    for (const [key, hash] of byName(baseline))
+      if (!key.startsWith(ROUTE_TYPE)) assert.equal(after.get(key), hash, `${key} changed`);
+    const afterRoutes = routes(result);
+    for (const [key, route] of routes(baseline)) assert.equal(afterRoutes.get(key), route, `${key} changed`);
+    const clusters = result.resources.filter((r) => r.typeUrl === CLUSTER_TYPE).map((r) => r.name);
+    assert.equal(clusters.length, baseline.resources.filter((r) => r.typeUrl === CLUSTER_TYPE).length + 1);
+    const own = clusters.find((c) => /^cluster_echo_9000_default_s[0-9a-f]{8}$/.test(c));
+    assert.ok(own, `no separate cluster among ${clusters.join(', ')}`);
+    const warnings = diagnosticsOf(result, 'aaa-plain').filter((d) => d.message.startsWith('cluster settings'));
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!.message,
+      /grpc.*3 Mappings.*cluster_echo_9000_default .*own cluster cluster_echo_9000_default_s/,
+    );
+    assert.deepEqual(
+      result.diagnostics.filter((d) => d.source.name !== 'aaa-plain'),
+      baseline.diagnostics,
+      'the good Mappings are not blamed',
+    );
+    const plain = result.resources.find((r) => r.name === own)!.message as {
+      typed_extension_protocol_options?: unknown;
+    };
+    assert.equal(plain.typed_extension_protocol_options, undefined, 'the newcomer cluster speaks HTTP/1');
+  });
+
+  test('isolation — cluster variants are named independently of input order', () => {
+    const records = [...GOOD, mapping('aaa-plain', { prefix: '/echo.Plain/', service: 'echo:9000' })];
+    const a = compile(records, { group: 'default' });
+    const b = compile([...records].reverse(), { group: 'default' });
+    assert.deepEqual(byName(a), byName(b));
+  });
+});
+
+describe('re2', () => {
+  test('re2 — rejects what RE2 rejects and accepts RE2-only syntax', () => {
+    assert.match(re2Problem('a{1001}') ?? '', /invalid repetition size/);
+    assert.match(re2Problem('(?=a)') ?? '', /invalid perl operator/);
+    assert.match(re2Problem('\\u0041') ?? '', /invalid escape/);
+    assert.equal(re2Problem('a{1000}'), undefined);
+    assert.equal(re2Problem('(?i)foo\\Q.*\\E[[:alpha:]]\\pL'), undefined);
+  });
+
+  test('re2 — the program size bound counts expanded repetition and skips a required prefix', () => {
+    assert.equal(re2ProgramSizeAtLeast('abc'), 5);
+    assert.equal(re2ProgramSizeAtLeast('(ab){10}'), 22);
+    assert.equal(re2ProgramSizeAtLeast('x{2,5}'), 7);
+    assert.equal(re2ProgramSizeAtLeast('abc|defgh'), 7);
+    assert.equal(re2ProgramSizeAtLeast('^/literal/prefix[0-9]'), 3);
+    assert.equal(re2ProgramSizeAtLeast('é'), 4);
+  });
+});
