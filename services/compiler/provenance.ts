@@ -16,7 +16,7 @@
  */
 import type { Route } from '../../proto/gen/envoy/config/route/v3/Route.ts';
 import type { RouteConfiguration } from '../../proto/gen/envoy/config/route/v3/RouteConfiguration.ts';
-import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
+import { ENDPOINT_KINDS, type SourceObject } from '../../shared/events/envelope.ts';
 import { objectId, type Provenance, type ProvenanceObject } from '../../shared/snapshot/provenance.ts';
 import {
   CLUSTER_TYPE,
@@ -43,12 +43,15 @@ export function buildProvenance(
 ): Provenance {
   const objects = new Map<string, ProvenanceObject>();
   for (const r of records) {
-    const m = r.object.metadata;
+    // Records are folded from the log as they came; one without a kind or metadata is not an
+    // object any pass used (parse-sources reports it) and must not make provenance throw.
+    const m = (r.object as Partial<SourceObject> | null | undefined)?.metadata;
+    if (typeof r.object?.kind !== 'string' || typeof m !== 'object' || m === null) continue;
     const o: ProvenanceObject = {
       cluster: r.cluster,
       kind: r.object.kind,
-      namespace: m.namespace ?? '',
-      name: m.name,
+      namespace: typeof m.namespace === 'string' ? m.namespace : '',
+      name: typeof m.name === 'string' ? m.name : '',
     };
     if (!ENDPOINT_KINDS.has(o.kind)) {
       const rv = r.resourceVersion ?? m.resourceVersion;

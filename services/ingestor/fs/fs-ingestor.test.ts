@@ -346,6 +346,34 @@ describe('FsIngestor', () => {
     assert.deepEqual(added[0]?.event.object?.spec, { prefix: '/second/', service: 'backend:80' });
   });
 
+  test('fs ingestor — a later duplicate that sorts earlier never replaces the established object', async (t) => {
+    const h = setup(t);
+    const logs = captureLogs();
+    h.write('m.yaml', mapping('echo', '/echo/', 'default'));
+    const ingestor = await h.start({ log: logs.log });
+    const before = await h.events.lastSeq();
+    h.write('00-hostile.yaml', mapping('echo', '/nowhere/', 'default'));
+    await ingestor.flush();
+    assert.deepEqual(ops(await h.read(before + 1)), [], 'nothing is republished');
+    const warning = logs.lines().find((l) => l.level === 40 && l.file === '00-hostile.yaml');
+    assert.match(
+      String(warning?.msg),
+      /already defined in m\.yaml document 0.*established first and keeps serving.*00-hostile\.yaml document 0/,
+    );
+
+    // A restarted ingestor reads the established origin from the log and keeps it too.
+    await ingestor.close();
+    const restarted = await h.start();
+    assert.deepEqual(ops(await h.read(before + 1)), ['resync']);
+
+    // Editing the established copy still publishes it.
+    const mid = await h.events.lastSeq();
+    h.write('m.yaml', mapping('echo', '/echo-v2/', 'default'));
+    await restarted.flush();
+    const edits = (await h.read(mid + 1)).filter((e) => e.event.op === 'upsert');
+    assert.deepEqual(edits[0]?.event.object?.spec, { prefix: '/echo-v2/', service: 'backend:80' });
+  });
+
   test('fs ingestor — fs.watch publishes a change without flush or a rescan', async (t) => {
     const h = setup(t);
     h.write('m.yaml', mapping('a', '/a/'));

@@ -160,7 +160,13 @@ export class FsIngestor implements Runner {
     const { dir, cluster, log } = this.opts;
     let result: Awaited<ReturnType<typeof scanDirectory>>;
     try {
-      result = await scanDirectory(dir, { cache: this.cache });
+      result = await scanDirectory(dir, {
+        cache: this.cache,
+        established: (kind, namespace, name) => {
+          const held = this.logged.get(objectKey({ cluster, kind, namespace, name }));
+          return held?.live ? held.origin : undefined;
+        },
+      });
     } catch (err) {
       // scanDirectory reports content problems as LoadErrors; this is a bug or a system failure,
       // and the next rescan tries again with nothing changed meanwhile.

@@ -60,12 +60,29 @@ export async function loadDirectory(
 
 const READ_CONCURRENCY = 16;
 
+/** Where an object was defined: a relative file and a 0-based document index. */
+export interface DocumentOrigin {
+  file: string;
+  document: number;
+}
+
+export interface ScanOptions {
+  cache?: ParseCache;
+  /**
+   * Where each identity (kind, namespace — `''` when unset —, name) is currently served from, if
+   * anywhere. When an identity is defined more than once, the copy at that origin (else the one
+   * in that file) keeps serving: an object established first is never replaced by a duplicate
+   * that merely sorts earlier.
+   */
+  established?: (kind: string, namespace: string, name: string) => DocumentOrigin | undefined;
+}
+
 /**
  * Loads `dir` with the extra detail an ingestor needs. The same identity (kind, namespace, name)
- * defined twice keeps the first in (file, document) order; the later copy is a LoadError naming
- * both places.
+ * defined twice keeps the established copy (see {@link ScanOptions.established}), else the first
+ * in (file, document) order; every other copy is a LoadError naming both places.
  */
-export async function scanDirectory(dir: string, opts: { cache?: ParseCache } = {}): Promise<DirectoryScan> {
+export async function scanDirectory(dir: string, opts: ScanOptions = {}): Promise<DirectoryScan> {
   const listing = await listYamlFiles(dir);
   const errors: LoadError[] = [...listing.errors];
   const incomplete = [...listing.unreadable];
@@ -73,8 +90,7 @@ export async function scanDirectory(dir: string, opts: { cache?: ParseCache } = 
     readAndParse(dir, file, opts.cache),
   );
 
-  const documents: LoadedDocument[] = [];
-  const firstSeen = new Map<string, ParsedDocument>();
+  const copies = new Map<string, ParsedDocument[]>();
   listing.files.forEach((file, i) => {
     const result = parsed[i];
     if (!result) return; // vanished between listing and reading
@@ -83,25 +99,41 @@ export async function scanDirectory(dir: string, opts: { cache?: ParseCache } = 
     for (const doc of result.documents) {
       const { kind, metadata } = doc.object;
       const identity = `${kind}/${metadata.namespace ?? ''}/${metadata.name}`;
-      const first = firstSeen.get(identity);
-      if (first) {
-        errors.push({
-          file,
-          document: doc.document,
-          line: doc.line,
-          kind,
-          name: metadata.name,
-          message:
-            `duplicate ${kind} ${metadata.namespace ? `${metadata.namespace}/` : ''}${metadata.name}: ` +
-            `already defined in ${first.file} document ${first.document} (line ${first.line}), ` +
-            `which wins; this copy (${file} document ${doc.document}) is ignored`,
-        });
-        continue;
-      }
-      firstSeen.set(identity, doc);
-      documents.push({ file, document: doc.document, object: doc.object });
+      copies.set(identity, [...(copies.get(identity) ?? []), doc]);
     }
   });
+  const winners = new Set<ParsedDocument>();
+  for (const docs of copies.values()) {
+    const { kind, metadata } = docs[0]!.object;
+    const held =
+      docs.length > 1 ? opts.established?.(kind, metadata.namespace ?? '', metadata.name) : undefined;
+    const winner =
+      (held &&
+        (docs.find((d) => d.file === held.file && d.document === held.document) ??
+          docs.find((d) => d.file === held.file))) ||
+      docs[0]!;
+    winners.add(winner);
+    for (const doc of docs) {
+      if (doc === winner) continue;
+      errors.push({
+        file: doc.file,
+        document: doc.document,
+        line: doc.line,
+        kind,
+        name: metadata.name,
+        message:
+          `duplicate ${kind} ${metadata.namespace ? `${metadata.namespace}/` : ''}${metadata.name}: ` +
+          `already defined in ${winner.file} document ${winner.document} (line ${winner.line}), ` +
+          `which ${winner === docs[0] ? 'wins' : 'was established first and keeps serving'}; ` +
+          `this copy (${doc.file} document ${doc.document}) is ignored`,
+      });
+    }
+  }
+  const documents: LoadedDocument[] = [];
+  for (const result of parsed) {
+    for (const doc of result?.documents ?? [])
+      if (winners.has(doc)) documents.push({ file: doc.file, document: doc.document, object: doc.object });
+  }
   if (opts.cache) {
     const present = new Set(listing.files);
     for (const file of opts.cache.keys()) if (!present.has(file)) opts.cache.delete(file);
