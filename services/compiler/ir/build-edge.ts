@@ -200,7 +200,6 @@ export function buildEdge(
       clusters: planned.clusters,
       ...(extAuthz ? { extAuthz } : {}),
       ...(rateLimit ? { rateLimit } : {}),
-      mappingLabels: edge.mappingLabels,
     },
     diagnostics,
   };

@@ -2,8 +2,10 @@
  * Pass 2: validated sources → IR. Applies the `ambassador` Module, groups Mappings with Emissary's
  * CoreMappingKeys, shadow and host_redirect rules (emissary.md §2.1), flattens group settings,
  * normalises canary weights (§2.2), orders groups (§2.3), names clusters (§2.2) and resolves
- * endpoints (§4). Pure and order-independent: Mappings are processed sorted by (namespace, name,
- * source cluster), so the input record order never shows in the output.
+ * endpoints (§4). Pure and order-independent: Mappings are processed in Emissary's order, by the
+ * resource key string `name.namespace` (then source cluster), so the input record order never
+ * shows in the output. That order is each group's member order: it decides who gets the rounding
+ * remainder of an even split and which Mapping wins last-wins merges (`app-v2` sorts before `app`).
  */
 import type { Diagnostic } from '../compile.ts';
 import { type AmbassadorModule, DEFAULT_MODULE } from '../sources/module.ts';
@@ -12,9 +14,10 @@ import { assignClusterNames } from './cluster-name.ts';
 import { separateVariants, variantId } from './cluster-variants.ts';
 import { edsServiceName, indexKube, resolveEndpoints } from './endpoints.ts';
 import { flattenGroupPolicy } from './group-policy.ts';
+import { groupLabels, hostSelectorLabels } from './host-selection.ts';
 import { groupMappings, type MappingGroup } from './mapping-groups.ts';
 import { withinRegexLimits } from './regex-limits.ts';
-import { compareTuples, orderedHeaders, orderTuple } from './route-order.ts';
+import { compareTuples, groupKey, orderedHeaders, orderTuple } from './route-order.ts';
 import {
   DEFAULT_EDGE_LOOKUPS,
   type EdgeLookups,
@@ -47,7 +50,11 @@ export function buildIR(
   });
 
   warnArgoWeightedBase(mappings, diagnostics);
-  const groups = groupMappings(mappings, module, diagnostics);
+  const selectorHosts = sources.edge.hosts;
+  const labels = sources.edge.mappingLabels;
+  const groups = groupMappings(mappings, module, diagnostics, (m) =>
+    groupKey(m, hostSelectorLabels(m, selectorHosts, labels)),
+  );
 
   // Clusters: one per distinct name-determining configuration and cluster-level settings. Where
   // Emissary would refuse to merge two Mappings' clusters (`IRCluster.merge`: different grpc,
@@ -80,6 +87,13 @@ export function buildIR(
       queryParameters: first.queryParameters.map(toMatch),
       hostname: first.hostname,
       hostRegex: first.hostRegex,
+      ...(first.hostless
+        ? {
+            hostless:
+              module.hostlessMappings === 'every_host' ? ('every-host' as const) : ('selector' as const),
+          }
+        : {}),
+      labels: groupLabels(g.mappings, labels),
       routes: [],
       members: g.mappings,
     };
@@ -110,8 +124,15 @@ export function buildIR(
       }
       continue;
     }
+    // case_sensitive is flattened onto the group (last member that sets it wins) and inherited
+    // by every route without its own value (irhttpmappinggroup.py finalize, v3route.py).
+    const groupCaseSensitive = g.mappings.reduce<boolean | undefined>(
+      (acc, m) => m.caseSensitive ?? acc,
+      undefined,
+    );
     base.routes = weights.order.map((index, i) => {
       const m = g.mappings[index]!;
+      const caseSensitive = m.caseSensitive ?? groupCaseSensitive;
       return {
         source: m.source,
         sourceHash: m.sourceHash,
@@ -123,7 +144,7 @@ export function buildIR(
         ...(m.idleTimeoutMs !== undefined ? { idleTimeoutMs: m.idleTimeoutMs } : {}),
         ...(m.hostRewrite !== undefined ? { hostRewrite: m.hostRewrite } : {}),
         ...(m.autoHostRewrite !== undefined ? { autoHostRewrite: m.autoHostRewrite } : {}),
-        ...(m.caseSensitive !== undefined ? { caseSensitive: m.caseSensitive } : {}),
+        ...(caseSensitive !== undefined ? { caseSensitive } : {}),
         ...(m.authContextExtensions ? { authContextExtensions: m.authContextExtensions } : {}),
       };
     });
@@ -224,8 +245,12 @@ function effectiveModule(modules: readonly AmbassadorModule[], diagnostics: Diag
   return sorted[0] ?? DEFAULT_MODULE;
 }
 
+/** Emissary's resource order: the key string `name.namespace` (so `-` sorts before `.`), then source cluster. */
 function compareMappings(a: MappingSpec, b: MappingSpec): number {
-  return compareRefs(a.source, b.source);
+  return (
+    cmp(`${a.source.name}.${a.source.namespace}`, `${b.source.name}.${b.source.namespace}`) ||
+    cmp(a.source.cluster, b.source.cluster)
+  );
 }
 
 function compareRefs(x: SourceRef, y: SourceRef): number {
@@ -247,9 +272,15 @@ function dedupeMirrored(sorted: MappingSpec[]): MappingSpec[] {
   });
 }
 
-/** The group's header conditions in Emissary order; a `*` hostname adds no `:authority` condition. */
+/**
+ * The group's header conditions in Emissary order; `:authority: *` (which counts in ordering)
+ * matches everything and is left out, as v3route.py `generate_headers` does.
+ */
 function headerMatches(m: MappingSpec): HeaderMatch[] {
-  return orderedHeaders(m).map((h) => {
+  const conditions = orderedHeaders(m).filter(
+    (h) => !(h.name === ':authority' && !h.regex && h.value === '*'),
+  );
+  return conditions.map((h) => {
     if (h.name === ':authority' && !h.regex && typeof h.value === 'string') {
       const host = h.value;
       if (host.startsWith('*')) return { name: h.name, match: 'suffix', value: host.slice(1) };

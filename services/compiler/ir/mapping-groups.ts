@@ -42,14 +42,19 @@ function coreKeys(m: MappingSpec, module: AmbassadorModule): Record<string, unkn
   return out;
 }
 
+/**
+ * Groups Mappings in the given order, which becomes each group's member order (Emissary's: by
+ * resource key `name.namespace`; it decides the weight remainder and last-wins merges).
+ */
 export function groupMappings(
   mappings: readonly MappingSpec[],
   module: AmbassadorModule,
   diagnostics: Diagnostic[],
+  keyOf: (m: MappingSpec) => string = groupKey,
 ): MappingGroup[] {
   const groups = new Map<string, MappingGroup & { core: Record<string, unknown>; firstName: string }>();
   for (const m of mappings) {
-    const key = groupKey(m);
+    const key = keyOf(m);
     const core = coreKeys(m, module);
     let g = groups.get(key);
     if (!g) {

@@ -2,36 +2,45 @@
  * Route grouping key and ordering (emissary.md §2.1, §2.3). The ordering tuple is Emissary's
  * `_route_weight`: [precedence, len(prefix), Σ header lengths, Σ query lengths, prefix, method,
  * header keys…]; a header's length is len(name) + len(value or "*") and the hostname counts as an
- * `:authority` header (`:method` too). Groups are emitted in descending tuple order.
+ * `:authority` header (`:method` too) — `hostname: "*"` included, as in Emissary, so a `*` Mapping
+ * with a header can outrank a host-specific one with the same prefix. Only a Mapping that names no
+ * host at all has no `:authority`. Groups are emitted in descending tuple order.
  */
 import type { MappingHeader, MappingSpec } from '../sources/types.ts';
 
 export type OrderTuple = readonly (string | number)[];
 
-/** Mappings with equal keys form one group and split its traffic. */
-export function groupKey(m: MappingSpec): string {
+/**
+ * Mappings with equal keys form one group and split its traffic (irhttpmapping.py `_group_id`).
+ * A host-less Mapping and a `hostname: "*"` one never share a group (the latter has an
+ * `:authority` condition). `hostSelectorLabels` is Emissary's extra group-id input for a Mapping
+ * without an exact host: the matchLabels of every Host whose mappingSelector selects it
+ * (ir/host-selection.ts `hostSelectorLabels`).
+ */
+export function groupKey(m: MappingSpec, hostSelectorLabels = ''): string {
   const conds = (list: readonly MappingHeader[]) => list.map((h) => [h.name, h.value, h.regex === true]);
   return JSON.stringify([
     m.prefix,
     conds(m.headers),
-    m.hostname,
+    m.hostless ? null : m.hostname,
     m.hostRegex,
     conds(m.queryParameters),
     m.precedence,
+    hostSelectorLabels,
   ]);
 }
 
 /**
  * The Mapping's header conditions in Emissary's order (headers, regex_headers, `:authority`,
- * `:method`), with `regex` flags; `:authority` is left out for `*`.
+ * `:method`), with `regex` flags. `:authority` is present whenever the Mapping names a host, `*`
+ * included (the route match drops `*` again: build-ir.ts `headerMatches`).
  */
 export function orderedHeaders(m: MappingSpec): MappingHeader[] {
   const method = m.headers.filter((h) => h.name === ':method');
   const rest = m.headers.filter((h) => h.name !== ':method');
-  const authority: MappingHeader[] =
-    m.hostname === '*'
-      ? []
-      : [{ name: ':authority', value: m.hostname, ...(m.hostRegex ? { regex: true } : {}) }];
+  const authority: MappingHeader[] = m.hostless
+    ? []
+    : [{ name: ':authority', value: m.hostname, ...(m.hostRegex ? { regex: true } : {}) }];
   return [...rest, ...authority, ...method];
 }
 

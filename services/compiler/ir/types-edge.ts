@@ -355,6 +355,4 @@ export interface EdgeIR {
   clusters: EdgeCluster[];
   extAuthz?: ExtAuthz;
   rateLimit?: RateLimit;
-  /** `metadata.labels` of every Mapping, keyed by `mappingKey(source)` (for Host mappingSelector). */
-  mappingLabels: Map<string, Record<string, string>>;
 }

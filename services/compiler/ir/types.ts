@@ -87,6 +87,14 @@ export interface RouteGroup {
   hostname: string;
   /** True when the hostname is an RE2 regex (`host_regex`). */
   hostRegex: boolean;
+  /**
+   * Set when the group's Mappings name no host. `selector`: Emissary 2.0+ — only a Host whose
+   * mappingSelector matches `labels` takes the group; `every-host`: Ambassador 1.x — every Host
+   * takes it (Module `hostless_mappings: every_host`).
+   */
+  hostless?: 'selector' | 'every-host';
+  /** Union of the forwarding Mappings' `metadata.labels` (later members win), for Host mappingSelectors. */
+  labels: Record<string, string>;
   /** One route per Mapping: weighted Mappings first (insertion order), then unweighted ones. Empty for a redirect group. */
   routes: HttpRoute[];
   /** For a `host_redirect` group: its single redirect route. */

@@ -27,7 +27,8 @@ export function parseMatchLabels(
   err: ErrorSink,
   warn: ErrorSink,
 ): Record<string, string> | undefined | false {
-  if (value === undefined || value === null) return undefined;
+  // An empty map is "no selector" in Emissary (Python falsiness); `{matchLabels: {}}` selects every Mapping.
+  if (!isTruthySelector(value)) return undefined;
   if (!isPlainObject(value)) {
     err(field, `${field} must be a label selector map, got ${describeType(value)}`);
     return false;
@@ -45,6 +46,10 @@ export function parseMatchLabels(
     return false;
   }
   return { ...(labels as Record<string, string>) };
+}
+
+function isTruthySelector(value: unknown): boolean {
+  return value !== undefined && value !== null && !(isPlainObject(value) && Object.keys(value).length === 0);
 }
 
 export function parseHost(
@@ -71,7 +76,8 @@ export function parseHost(
     );
   }
 
-  const selectorField = own(spec, 'mappingSelector') !== undefined ? 'mappingSelector' : 'selector';
+  // irhost.py: `selector` is read when `mappingSelector` is falsy (absent, null or `{}`).
+  const selectorField = isTruthySelector(own(spec, 'mappingSelector')) ? 'mappingSelector' : 'selector';
   const mappingSelector = parseMatchLabels(own(spec, selectorField), selectorField, err, warn);
 
   let tlsSecret: SecretRef | undefined;

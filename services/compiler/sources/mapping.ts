@@ -156,6 +156,7 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
   const hostField =
     get('hostname') !== undefined ? 'hostname' : get('host') !== undefined ? 'host' : undefined;
   let hostname = '*';
+  let hostless = hostField === undefined;
   if (hostField) {
     const h = get(hostField);
     if (hostRegex) {
@@ -172,6 +173,7 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
   if (authority && !hostField && typeof authority.value === 'string') {
     hostname = checkHostGlob(authority.value, 'headers.:authority', error) ?? '*';
     headers = headers.filter((h) => h !== authority);
+    hostless = false;
   }
   const method = get('method');
   const methodRegex = opt('method_regex', readBool) ?? false;
@@ -296,6 +298,7 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
     headers: [...headers, ...(methodHeader ? [methodHeader] : [])],
     queryParameters: [...(query ?? []), ...(regexQuery ?? [])],
     hostname,
+    hostless,
     hostRegex: hostRegex && hostField !== undefined,
     rewrite,
     regexRewrite,

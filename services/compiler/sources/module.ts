@@ -122,6 +122,12 @@ export interface AmbassadorModule {
   };
   /** RE2 max_program_size for every generated regex (`regex_max_size`, 200). */
   regexMaxSize: number;
+  /**
+   * Which Hosts take a Mapping that names no host (Attaché's `hostless_mappings`): `selector_only`
+   * (default, Emissary 2.0+: only Hosts whose mappingSelector matches its labels) or `every_host`
+   * (opt-in, Ambassador 1.x: routed on every Host).
+   */
+  hostlessMappings: 'selector_only' | 'every_host';
   /** `default_label_domain` ("ambassador"). */
   defaultLabelDomain: string;
   /** `default_labels`: domain → specifiers prepended to every label group of that domain. */
@@ -137,6 +143,7 @@ export const DEFAULT_MODULE: AmbassadorModule = Object.freeze({
   resolver: 'kubernetes-service',
   mappingDefaults: {},
   regexMaxSize: 200,
+  hostlessMappings: 'selector_only',
   defaultLabelDomain: 'ambassador',
   defaultLabels: {},
   hcm: { useRemoteAddress: true },
@@ -253,6 +260,14 @@ export function parseAmbassadorModule(
         break;
       case 'defaults':
         parseDefaults(value, m, err, warn);
+        break;
+      case 'hostless_mappings':
+        if (value === 'selector_only' || value === 'every_host') m.hostlessMappings = value;
+        else
+          err(
+            key,
+            `hostless_mappings must be "selector_only" (Emissary 2.0+) or "every_host" (Ambassador 1.x), got ${JSON.stringify(value)}`,
+          );
         break;
       case 'regex_max_size':
         if (isSafeInteger(value) && value > 0) m.regexMaxSize = value;

@@ -149,6 +149,12 @@ export interface MappingSpec {
   queryParameters: MappingHeader[];
   /** `spec.hostname` (or the deprecated `host`), `*` when absent; a regex when `hostRegex`. */
   hostname: string;
+  /**
+   * True when the Mapping names no host at all (no `hostname`, `host` or exact `:authority`
+   * header). Emissary 2.0+ associates such a Mapping with no Host unless a Host's
+   * `mappingSelector` matches its labels (irhost.py `matches_httpgroup`); `hostname` is then `*`.
+   */
+  hostless: boolean;
   /** True when `host_regex` made the host an RE2 regex. */
   hostRegex: boolean;
   /** Value for Envoy `prefix_rewrite`; undefined when rewriting is disabled (`rewrite: ""`) or regex_rewrite wins. */

@@ -15,7 +15,7 @@ import { translateEndpoints } from './endpoint.ts';
 import { hcmSettings, usesCors } from './hcm-settings.ts';
 import { translateSocketListeners } from './listener.ts';
 import { translateSecret } from './secret.ts';
-import { routeEntries } from './virtual-hosts.ts';
+import { hostlessDiagnostics, routeEntries } from './virtual-hosts.ts';
 
 export function translate(ir: IR, edge: EdgeIR): { resources: EnvoyResource[]; diagnostics: Diagnostic[] } {
   const api = translateApiListeners(ir);
@@ -32,6 +32,7 @@ export function translate(ir: IR, edge: EdgeIR): { resources: EnvoyResource[]; d
     });
     return false;
   });
+  diagnostics.push(...hostlessDiagnostics(ir, listeners));
   const resources = [
     ...translateSocketListeners(
       { ...edge, listeners },

@@ -12,15 +12,14 @@
  * When both variants would Route, one unconditioned route is emitted instead of two (same
  * behaviour, half the routes; Emissary emits both).
  *
- * Host ↔ group association is Emissary's strict mode: the Mapping hostname glob must overlap the
- * Host's hostname (a host_regex Mapping matches every Host), and when the Host has a
- * mappingSelector, some Mapping of the group must carry those labels too.
+ * Host ↔ group association is Emissary's strict mode (`hostTakesGroup`).
  */
 import type { Route } from '../../../proto/gen/envoy/config/route/v3/Route.ts';
 import type { VirtualHost } from '../../../proto/gen/envoy/config/route/v3/VirtualHost.ts';
+import type { Diagnostic } from '../compile.ts';
 import { hostGlobsOverlap, labelsMatch } from '../ir/build-edge.ts';
 import type { IR, RouteGroup } from '../ir/types.ts';
-import { type EdgeIR, type HostIR, mappingKey, type SocketListener } from '../ir/types-edge.ts';
+import type { EdgeIR, HostIR, SocketListener } from '../ir/types-edge.ts';
 import { extAuthzDisabled } from './ext-authz.ts';
 import { cumulativeFraction, translateRedirect, translateRoute } from './route.ts';
 
@@ -48,17 +47,56 @@ export function routeEntries(ir: IR): RouteEntry[] {
   }));
 }
 
-/** Whether a Host takes a route group (irhost.py `matches_httpgroup`, strict mode). */
+/**
+ * Whether a Host takes a route group: irhost.py `matches_httpgroup` in its default strict mode.
+ * - The Mapping hostname glob must overlap the Host's hostname (`host_regex` matches every Host).
+ * - A Host with a mappingSelector also requires it to match the group's labels.
+ * - A group whose Mappings name no host is taken only through a matching mappingSelector
+ *   ("A Mapping that specifies no host can never match a Host that specifies no
+ *   mappingSelector"), unless Module `hostless_mappings: every_host` asks for Ambassador 1.x's
+ *   behaviour, where it matches every Host's hostname.
+ */
 export function hostTakesGroup(
-  host: HostIR,
+  host: Pick<HostIR, 'hostname' | 'mappingSelector'>,
   group: RouteGroup,
-  edge: Pick<EdgeIR, 'mappingLabels'>,
 ): boolean {
-  const hostMatch = group.hostRegex || hostGlobsOverlap(host.hostname, group.hostname || '*');
-  if (!hostMatch) return false;
-  if (!host.mappingSelector) return true;
-  const sources = [...group.routes.map((r) => r.source), ...(group.redirect ? [group.redirect.source] : [])];
-  return sources.some((s) => labelsMatch(host.mappingSelector, edge.mappingLabels.get(mappingKey(s)) ?? {}));
+  const selected = host.mappingSelector ? labelsMatch(host.mappingSelector, group.labels) : undefined;
+  if (group.hostless === 'selector') return selected === true;
+  const hostMatch =
+    group.hostless === 'every-host' || group.hostRegex || hostGlobsOverlap(host.hostname, group.hostname);
+  return hostMatch && selected !== false;
+}
+
+/**
+ * Warnings on Mappings that name no host, saying which rule applied: not routed at all (Emissary
+ * 2.0+, when no Host's mappingSelector selects them) or routed on every Host (the Ambassador 1.x
+ * opt-in), and how to change it.
+ */
+export function hostlessDiagnostics(ir: IR, listeners: readonly SocketListener[]): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const g of ir.groups) {
+    if (!g.hostless) continue;
+    const what = g.redirect ? `redirect for prefix ${g.prefix}` : `prefix ${g.prefix}`;
+    let message: string;
+    if (g.hostless === 'every-host') {
+      message =
+        `this Mapping names no host; ambassador Module hostless_mappings: every_host routes its ${what} on every Host ` +
+        '(Ambassador 1.x behaviour). Emissary 2.0+ would not route it: add hostname: "*" to keep it routed without the setting';
+    } else {
+      const taken = listeners.some((l) =>
+        l.hosts.some((h) => listenerServesHost(l, h) && hostTakesGroup(h, g)),
+      );
+      if (taken) continue;
+      message =
+        `this Mapping names no host (no hostname or host) and no Host's mappingSelector matches its labels, so, as in ` +
+        `Emissary 2.0+, it is associated with no Host and its ${what} answers 404. Add hostname: "*" to route it on ` +
+        'every Host (or a hostname, or labels a Host mappingSelector selects); ambassador Module ' +
+        'hostless_mappings: every_host restores Ambassador 1.x behaviour (host-less Mappings on every Host)';
+    }
+    const sources = g.redirect ? [g.redirect.source] : g.routes.map((r) => r.source);
+    for (const source of sources) out.push({ severity: 'warning', source, field: 'hostname', message });
+  }
+  return out;
 }
 
 /** Whether a listener serves a Host at all: an INSECURE listener drops Hosts that reject insecure requests. */
@@ -87,7 +125,7 @@ export function virtualHost(
       : candidates;
   const routes: Route[] = [];
   for (const entry of entries) {
-    if (!hostTakesGroup(host, entry.group, edge)) continue;
+    if (!hostTakesGroup(host, entry.group)) continue;
     for (const route of entry.routes) {
       for (const c of collapsed) {
         const action = route.match?.prefix === ACME_PREFIX ? 'Route' : c.action;

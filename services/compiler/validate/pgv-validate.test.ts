@@ -422,6 +422,7 @@ function manyRoutes(n: number): SourceRecord[] {
         kind: 'Mapping',
         metadata: { name: `m-${i}`, namespace: 'default' },
         spec: {
+          hostname: '*',
           prefix: `/api/${i}/`,
           service: `svc-${i % services}`,
           headers: i % 3 === 0 ? { 'x-tenant': `t${i}` } : undefined,
