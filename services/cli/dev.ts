@@ -62,6 +62,8 @@ export interface DevOptions {
   pollIntervalMs?: number;
   /** Extra compile options per group (e.g. which source clusters are local for endpoint priorities). */
   compileOptions?: CompilerRunnerOptions['compileOptions'];
+  /** Called after each commit (e.g. a StatusPublisher's `onCommit`). */
+  onCommit?: CompilerRunnerOptions['onCommit'];
   log: Logger;
   registry: Registry;
   onFatal: (err: unknown) => void;
@@ -123,6 +125,7 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     maxDelayMs: o.maxDelayMs,
     retention: 50,
     ...(o.compileOptions ? { compileOptions: o.compileOptions } : {}),
+    ...(o.onCommit ? { onCommit: o.onCommit } : {}),
     onFatal: o.onFatal,
   });
   const cache = new SnapshotCache({ store, log: log.child({ tier: 'cache' }), registry });

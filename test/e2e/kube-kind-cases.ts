@@ -1,7 +1,7 @@
 /**
  * The kinds table of the Kubernetes ingestion end-to-end test (kubernetes-ingest.test.ts): for
  * every kind the ingestor watches, the objects a create, an update and a delete apply in the
- * fake API server, and a probe that reads the kind's effect — through a gRPC client's routing
+ * API server (fake or real), and a probe that reads the kind's effect — through a gRPC client's routing
  * (Mapping, Service, EndpointSlice) or from the snapshot committed in Redis (the others).
  * Also the object builders and snapshot readers the test's scenarios share.
  */

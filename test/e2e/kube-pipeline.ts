@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { startDevPipeline } from '../../services/cli/dev.ts';
+import { type DevOptions, startDevPipeline } from '../../services/cli/dev.ts';
 import type { EventLog, LoggedEvent } from '../../shared/events/event-log.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
@@ -23,7 +23,11 @@ export const GROUP = 'default';
 export type KubePipeline = Awaited<ReturnType<typeof startDevPipeline>>;
 
 /** Starts the compiler, cache and ADS server (free port) on NATS and Redis. */
-export async function startKubePipeline(o: { natsUrl: string; redisUrl: string }): Promise<KubePipeline> {
+export async function startKubePipeline(o: {
+  natsUrl: string;
+  redisUrl: string;
+  onCommit?: DevOptions['onCommit'];
+}): Promise<KubePipeline> {
   const log = createLogger('e2e-kube', process.env.ATTACHE_LOG_LEVEL ?? 'warn');
   return startDevPipeline({
     configDirs: [],
@@ -40,6 +44,7 @@ export async function startKubePipeline(o: { natsUrl: string; redisUrl: string }
     log,
     registry: new Registry(),
     onFatal: (err) => log.error({ err }, 'fatal'),
+    ...(o.onCommit ? { onCommit: o.onCommit } : {}),
   });
 }
 
@@ -135,4 +140,90 @@ export async function waitLogged(
     },
     { timeoutMs, intervalMs: 50 },
   );
+}
+
+// ---- changing a cluster and waiting for the pipeline -------------------------------------------
+
+/** The objects a change touches, as the kinds table writes them (test/e2e/kube-kind-cases.ts). */
+export interface KubeChange {
+  apply?: readonly TestObject[];
+  /** Applied first, like `apply`, but the ingestor must not publish them: nothing wants them. */
+  applyUnpublished?: readonly TestObject[];
+  remove?: readonly TestObject[];
+}
+
+export interface TestObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Writes objects to one API server, the fake or the real one. */
+export interface KubeWriter {
+  /** Creates or updates the object; returns the resourceVersion the server gave it. */
+  apply(o: TestObject): Promise<string>;
+  /** Deletes it; false when it did not exist. */
+  remove(o: TestObject): Promise<boolean>;
+}
+
+/** The kind an object's events carry (the kind itself; AmbassadorMappings keep theirs). */
+export const eventKind = (o: TestObject) => o.kind;
+
+export const keyOf = (kind: string, namespace: string, name: string) => `${kind} ${namespace}/${name}`;
+
+export const objectKeyOf = (o: TestObject) =>
+  keyOf(eventKind(o), o.metadata.namespace ?? '', o.metadata.name);
+
+/** Events of one source cluster (no resync markers) by `kind namespace/name`. */
+export function byObject(logged: readonly LoggedEvent[], cluster: string): Map<string, LoggedEvent[]> {
+  const out = new Map<string, LoggedEvent[]>();
+  for (const e of logged) {
+    const ev = e.event;
+    if (ev.cluster !== cluster || ev.op === 'resync') continue;
+    const k = keyOf(ev.kind, ev.namespace, ev.name);
+    out.set(k, [...(out.get(k) ?? []), e]);
+  }
+  return out;
+}
+
+/**
+ * Applies and removes objects in an API server, then waits until each change the ingestor of
+ * `cluster` must publish is in the log and the head snapshot includes it. Returns the first
+ * sequence after the changes were made.
+ */
+export async function changeAndWait(
+  pipeline: KubePipeline,
+  kube: KubeWriter,
+  cluster: string,
+  step: KubeChange,
+): Promise<number> {
+  const fromSeq = (await pipeline.events.lastSeq()) + 1;
+  const logged = byObject(await readEvents(pipeline.events, 1), cluster);
+  const liveInLog = (o: TestObject) => logged.get(objectKeyOf(o))?.at(-1)?.event.op === 'upsert';
+  const expected: ExpectedChange[] = [];
+  for (const o of step.applyUnpublished ?? []) await kube.apply(o);
+  for (const o of step.apply ?? [])
+    expected.push({
+      cluster,
+      kind: eventKind(o),
+      namespace: o.metadata.namespace ?? '',
+      name: o.metadata.name,
+      op: 'upsert',
+      resourceVersion: await kube.apply(o),
+    });
+  for (const o of step.remove ?? []) {
+    assert.ok(await kube.remove(o), `${objectKeyOf(o)} existed`);
+    if (liveInLog(o))
+      expected.push({
+        cluster,
+        kind: eventKind(o),
+        namespace: o.metadata.namespace ?? '',
+        name: o.metadata.name,
+        op: 'delete',
+      });
+  }
+  if (expected.length > 0)
+    await waitCommitted(pipeline.store, await waitLogged(pipeline.events, fromSeq, expected));
+  return fromSeq;
 }

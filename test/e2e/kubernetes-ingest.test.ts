@@ -1,6 +1,7 @@
 /**
- * Kubernetes ingestion, end to end on real parts: a fake API server (test/fake-kube — the one
- * stand-in, because no kube-apiserver can run here), the KubernetesIngestor, a real
+ * Kubernetes ingestion, end to end on real parts but a fake API server (test/fake-kube: it can
+ * drop every watch at a chosen instant and forget history on demand, which the real API server
+ * suite, kubernetes-real.test.ts, cannot; that suite runs the same kinds table), the KubernetesIngestor, a real
  * `nats-server -js`, the compiler runner, a real `redis-server` snapshot store, the fan-out's ADS
  * server, two gRPC echo backends (`stable`, `canary`) and real @grpc/grpc-js-xds clients.
  *
@@ -18,7 +19,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { KubernetesIngestor } from '../../services/ingestor/kubernetes/kubernetes-ingestor.ts';
 import { testIngestor, V3 } from '../../services/ingestor/kubernetes/testing.ts';
-import type { LoggedEvent } from '../../shared/events/event-log.ts';
 import { LISTENER_TYPE } from '../../shared/xds/type-urls.ts';
 import { type FakeKube, startFakeKube } from '../fake-kube/fake-kube.ts';
 import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
@@ -36,13 +36,19 @@ import {
   kindCases,
   mapping,
   type Probes,
-  type Step,
   service,
   slice,
 } from './kube-kind-cases.ts';
 import {
+  byObject,
+  changeAndWait,
   type ExpectedChange,
+  eventKind,
+  type KubeChange,
   type KubePipeline,
+  type KubeWriter,
+  keyOf,
+  objectKeyOf,
   readEvents,
   readHeadSnapshot,
   startKubePipeline,
@@ -57,27 +63,6 @@ const CLUSTER = 'kube';
 const stable: EchoBackend = await startEchoBackend('stable');
 const canary: EchoBackend = await startEchoBackend('canary');
 const KIND_CASES = kindCases({ stable: stable.port, canary: canary.port });
-
-// ---- helpers over the log ------------------------------------------------------------------
-
-/** The kind an object's events carry: AmbassadorMappings are published as Mappings. */
-const eventKind = (o: KubeObject) => (o.kind === 'AmbassadorMapping' ? 'Mapping' : o.kind);
-
-const keyOf = (kind: string, namespace: string, name: string) => `${kind} ${namespace}/${name}`;
-
-const objectKeyOf = (o: KubeObject) => keyOf(eventKind(o), o.metadata.namespace ?? '', o.metadata.name);
-
-/** Events of one source cluster (no resync markers) by `kind namespace/name`. */
-function byObject(logged: readonly LoggedEvent[], cluster: string): Map<string, LoggedEvent[]> {
-  const out = new Map<string, LoggedEvent[]>();
-  for (const e of logged) {
-    const ev = e.event;
-    if (ev.cluster !== cluster || ev.op === 'resync') continue;
-    const k = keyOf(ev.kind, ev.namespace, ev.name);
-    out.set(k, [...(out.get(k) ?? []), e]);
-  }
-  return out;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -129,39 +114,11 @@ describe('kubernetes ingest end to end', () => {
     };
   }
 
-  /** Whether the log's newest event for the object (of this cluster) is an upsert. */
-  async function liveInLog(o: KubeObject): Promise<boolean> {
-    const events = byObject(await readEvents(pipeline.events, 1), CLUSTER).get(objectKeyOf(o));
-    return events?.at(-1)?.event.op === 'upsert';
-  }
-
-  /**
-   * Applies and removes objects in the API server, then waits until each change the ingestor
-   * must publish is in the log and the head snapshot includes it. Returns the first sequence
-   * after the changes were made.
-   */
-  async function change(step: Pick<Step, 'apply' | 'applyUnpublished' | 'remove'>): Promise<number> {
-    const fromSeq = (await pipeline.events.lastSeq()) + 1;
-    const expected: ExpectedChange[] = [];
-    const live = new Set<string>();
-    for (const o of step.remove ?? []) if (await liveInLog(o)) live.add(objectKeyOf(o));
-    for (const o of step.applyUnpublished ?? []) kube.apply(o);
-    for (const o of step.apply ?? []) expected.push(applied(o));
-    for (const o of step.remove ?? []) {
-      assert.ok(kube.delete(o, o.metadata.namespace, o.metadata.name), `${objectKeyOf(o)} existed`);
-      if (live.has(objectKeyOf(o)))
-        expected.push({
-          cluster: CLUSTER,
-          kind: eventKind(o),
-          namespace: o.metadata.namespace ?? '',
-          name: o.metadata.name,
-          op: 'delete',
-        });
-    }
-    if (expected.length > 0)
-      await waitCommitted(pipeline.store, await waitLogged(pipeline.events, fromSeq, expected));
-    return fromSeq;
-  }
+  const writer: KubeWriter = {
+    apply: async (o) => applied(o).resourceVersion ?? '',
+    remove: async (o) => kube.delete(o, o.metadata.namespace, o.metadata.name),
+  };
+  const change = (step: KubeChange) => changeAndWait(pipeline, writer, CLUSTER, step);
 
   /**
    * `kind namespace/name@resourceVersion` of every live object in a namespace (Mappings, Services,

@@ -1,6 +1,6 @@
 /**
- * Two Kubernetes clusters, end to end: two fake API servers (`east`, `west`; the one stand-in —
- * no kube-apiserver can run here) each watched by a real KubernetesIngestor publishing into a
+ * Two Kubernetes clusters, end to end: two fake API servers (`east`, `west`; cheap to start —
+ * a real kube-apiserver pair takes 10–40 s here) each watched by a real KubernetesIngestor publishing into a
  * real nats-server -js; the compiler (local cluster east, prefer-local), Redis, the ADS server,
  * two gRPC echo backends and a real @grpc/grpc-js-xds client.
  *

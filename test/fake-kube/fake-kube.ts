@@ -1,6 +1,8 @@
 /**
  * A protocol-faithful fake Kubernetes API server for tests: the one stand-in the test suite
- * allows, because no kube-apiserver can be installed on the build machines. Real clients
+ * allows, for faults a real kube-apiserver cannot be made to show on demand (every watch dropped
+ * at a chosen instant, history forgotten, per-resource 403s, stalls) and where starting one is
+ * too slow; test/e2e/kubernetes-real.test.ts runs against the real one (../shared/envtest). Real clients
  * (`@kubernetes/client-node` informers, `Watch`, typed APIs) talk to it over HTTP on loopback.
  *
  * What it does:

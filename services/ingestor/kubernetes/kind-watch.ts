@@ -6,19 +6,26 @@
  * - lists are raw and paged (kube-http.ts); every completed list, the first and every relist
  *   the ListWatch makes after a 410, is reported with all its items so the owner can publish
  *   tombstones for what disappeared while it was not watching;
- * - any error other than 410 stops a 1.x ListWatch: the watch is then restarted with backoff as a
- *   new ListWatch (a full relist, so nothing that happened during the gap is missed). A missing
- *   kind (404) or an RBAC denial (403) is retried the same way and never affects other kinds;
+ * - any error other than 410 stops a 1.x ListWatch. A broken connection (or a 5xx) after a
+ *   completed list resumes the same ListWatch with backoff from its last resourceVersion, like
+ *   client-go's reflector: an API server restart costs every watch one request, not a full relist;
+ *   if the history it resumes from is gone, the server answers 410 and the ListWatch relists (and
+ *   the relist is swept for what disappeared). A missing kind (404), an RBAC denial (403), or a
+ *   failed list starts over with a new ListWatch: rediscovery and a full relist, with backoff. None
+ *   of this ever affects other kinds;
+ * - watch requests carry `timeoutSeconds` and bookmarks and a client-side idle timer
+ *   (live-watch.ts), so a silently dead connection is noticed;
  * - the cache here holds normalized objects and drops events that repeat what it holds (the
  *   ListWatch replays its list as adds).
  */
-import { type KubeConfig, type KubernetesListObject, ListWatch, Watch } from '@kubernetes/client-node';
+import { type KubeConfig, type KubernetesListObject, ListWatch } from '@kubernetes/client-node';
 import type { SourceObject } from '../../../shared/events/envelope.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import { type Backoff, backoffDelay } from '../shared/retry.ts';
 import { kindId, type WatchedKind } from './kinds.ts';
 import { KubeApiError, type KubeObject, listAll, servedVersion } from './kube-http.ts';
+import { LiveWatch, type LiveWatchOptions } from './live-watch.ts';
 import { normalizeKubeObject } from './normalize.ts';
 
 export type FailureReason = 'NotFound' | 'Forbidden' | 'Error';
@@ -30,6 +37,8 @@ export interface KindWatchHandlers {
   deleted(w: KindWatch, obj: SourceObject): void;
   /** The watch stopped and will be restarted after `retryInMs`. */
   failed(w: KindWatch, reason: FailureReason, err: unknown, retryInMs: number): void;
+  /** A watch resumed after `failed` and the server is talking again (a relist reports `listed`). */
+  recovered(w: KindWatch): void;
 }
 
 export interface KindWatchOptions {
@@ -42,6 +51,8 @@ export interface KindWatchOptions {
   /** Restart delays after a failure. */
   retry: Backoff;
   pageSize?: number;
+  /** Liveness of watch requests (live-watch.ts); tests shorten the timeout. */
+  liveness?: LiveWatchOptions;
 }
 
 export function classify(err: unknown): FailureReason {
@@ -128,7 +139,14 @@ export class KindWatch {
 
     const lw: ListWatch<KubeObject> = new ListWatch(
       path,
-      new Watch(kc),
+      new LiveWatch(kc, {
+        ...this.opts.liveness,
+        onActivity: () => {
+          if (this.lw !== lw || this.failures === 0) return;
+          this.failures = 0;
+          this.opts.handlers.recovered(this);
+        },
+      }),
       () => this.list(lw, path, version),
       false,
     );
@@ -137,9 +155,16 @@ export class KindWatch {
     lw.on('delete', (o) => this.onDelete(lw, o));
     lw.on('error', (err) => {
       if (this.lw !== lw || this.closed) return; // our own stop() reports an AbortError
+      const reason = classify(err);
+      if (reason === 'Error' && lw.latestResourceVersion() !== '') {
+        this.retryLater(reason, err, () => {
+          if (this.lw === lw && !this.closed) void lw.start();
+        });
+        return;
+      }
       this.lw = undefined;
       void lw.stop();
-      this.fail(classify(err), err);
+      this.fail(reason, err);
     });
     this.lw = lw;
     await lw.start();
@@ -186,12 +211,17 @@ export class KindWatch {
     this.opts.handlers.deleted(this, obj);
   }
 
+  /** Starts over: rediscovery, a new ListWatch, a full list. */
   private fail(reason: FailureReason, err: unknown): void {
+    this.retryLater(reason, err, () => void this.run());
+  }
+
+  private retryLater(reason: FailureReason, err: unknown, retry: () => void): void {
     if (this.closed) return;
     const delay = Math.round(backoffDelay(this.failures++, this.opts.retry));
     this.opts.log.debug({ kind: this.id, reason, err: errorMessage(err), retryInMs: delay }, 'watch stopped');
     this.opts.handlers.failed(this, reason, err, delay);
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.run(), delay);
+    this.timer = setTimeout(retry, delay);
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The Kubernetes kinds the ingestor watches, where the API serves them and under which kind their
  * events are published. getambassador.io kinds are watched in v3alpha1, or v2 when a cluster
- * does not serve v3alpha1 (both are stored alike by the API server); x.getambassador.io
- * AmbassadorMappings are published as kind Mapping, carrying their object unchanged.
+ * does not serve v3alpha1 (both are stored alike by the API server). Every watched kind is
+ * published under its own API kind, so objects of different API groups never share a log key: a
+ * getambassador.io `Mapping` and an x.getambassador.io `AmbassadorMapping` with the same
+ * namespace/name are two objects (the compiler reads both as Mappings).
  */
 
 export interface WatchedKind {
@@ -65,7 +67,7 @@ export const AMBASSADOR_KINDS: readonly WatchedKind[] = [
 ];
 
 export const AMBASSADOR_MAPPING: WatchedKind = {
-  kind: 'Mapping',
+  kind: 'AmbassadorMapping',
   apiKind: 'AmbassadorMapping',
   group: 'x.getambassador.io',
   versions: ['v3alpha1'],

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
+import { ENVELOPE_VERSION } from '../../../shared/events/envelope.ts';
+import type { LoggedEvent } from '../../../shared/events/event-log.ts';
 import { MemoryEventLog } from '../../../shared/events/memory-event-log.ts';
 import { clusterSubjects, subjectMatches } from '../../../shared/events/subjects.ts';
 import { startFakeKube } from '../../../test/fake-kube/fake-kube.ts';
@@ -101,6 +103,7 @@ describe('KubernetesIngestor', () => {
     const first = await readAll(events);
     const kinds = [
       ...AMBASSADOR_KINDS,
+      'AmbassadorMapping',
       'Service',
       'EndpointSlice',
       'Endpoints',
@@ -134,7 +137,7 @@ describe('KubernetesIngestor', () => {
       );
     }
     const xm = upserted.find((e) => e.event.name === 'xm');
-    assert.deepEqual([xm?.event.kind, xm?.event.object?.kind], ['Mapping', 'AmbassadorMapping']);
+    assert.deepEqual([xm?.event.kind, xm?.event.object?.kind], ['AmbassadorMapping', 'AmbassadorMapping']);
     const svc = upserted.find((e) => e.event.kind === 'Service')?.event.object;
     assert.equal(svc?.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
     assert.equal(svc?.metadata.annotations?.keep, 'me');
@@ -161,6 +164,47 @@ describe('KubernetesIngestor', () => {
       m?.event.resourceVersion,
       fake.get({ apiVersion: V3, kind: 'Mapping' }, 'default', 'a-mapping')?.metadata.resourceVersion,
     );
+  });
+
+  test('kubernetes ingestor — a Mapping and an AmbassadorMapping with one namespace/name are two log objects; old logs holding AmbassadorMappings as Mapping are migrated', async () => {
+    const fake = await setup();
+    const xm = (prefix: string) => ({
+      apiVersion: 'x.getambassador.io/v3alpha1',
+      kind: 'AmbassadorMapping',
+      metadata: { name: 'same', namespace: 'default' },
+      spec: { prefix },
+    });
+    fake.apply(ambassador('Mapping', 'same', { prefix: '/plain/' }));
+    fake.apply(xm('/x/'));
+    const prefixOf = (e: LoggedEvent | undefined) =>
+      (e?.event.object?.spec as { prefix?: string } | undefined)?.prefix;
+    const events = new MemoryEventLog();
+    // What an older ingestor published for the AmbassadorMapping: kind Mapping, group x.getambassador.io.
+    await events.publish({
+      v: ENVELOPE_VERSION,
+      cluster: 'kube',
+      kind: 'Mapping',
+      namespace: 'default',
+      name: 'legacy',
+      op: 'upsert',
+      resourceVersion: '1',
+      generation: 0,
+      observedAt: new Date(0).toISOString(),
+      ingestor: 'k8s/kube/old',
+      object: { ...xm('/legacy/'), metadata: { name: 'legacy', namespace: 'default' } },
+    });
+    const ingestor = run(testIngestor(fake, events));
+    await ingestor.start();
+    const live = [...finalStates(await readAll(events)).values()]
+      .filter((e) => e.event.op === 'upsert')
+      .map((e) => `${e.event.kind} ${e.event.name} ${prefixOf(e)}`);
+    assert.deepEqual(live.sort(), ['AmbassadorMapping same /x/', 'Mapping same /plain/']);
+    fake.apply(xm('/x2/'));
+    await eventually(async () => {
+      const m = finalStates(await readAll(events));
+      assert.equal(prefixOf(m.get('AmbassadorMapping default/same')), '/x2/');
+      assert.equal(prefixOf(m.get('Mapping default/same')), '/plain/');
+    });
   });
 
   test('kubernetes ingestor — a restart publishes tombstones for objects deleted while it was down, and nothing for unchanged ones', async () => {

@@ -10,7 +10,7 @@
  * `resync` marker, so no delete is missed and nothing stale survives a gap.
  *
  * What is published:
- * - every getambassador.io kind, x.getambassador.io AmbassadorMappings (as kind Mapping),
+ * - every getambassador.io kind, x.getambassador.io AmbassadorMappings,
  *   Services, EndpointSlices, Ingresses, IngressClasses;
  * - Endpoints only of Services that have no EndpointSlice;
  * - Secrets only while a Host or TLSContext refers to them (secret-refs.ts): a secret gets an
@@ -38,6 +38,7 @@ import { readPublishedState } from '../shared/published-state.ts';
 import { type Backoff, retryUntilDone } from '../shared/retry.ts';
 import { type FailureReason, KindWatch } from './kind-watch.ts';
 import {
+  AMBASSADOR_MAPPING,
   DEPENDENT_KINDS,
   ENDPOINT_SLICE,
   ENDPOINTS,
@@ -79,6 +80,17 @@ export interface KubernetesIngestorOptions {
 
 const SOURCE = 'k8s';
 const DEFAULT_WATCH_RETRY: Backoff = { initialMs: 1_000, maxMs: 30_000, factor: 2 };
+
+/**
+ * Whether a logged identity is an object of this watched kind. Logs written before
+ * AmbassadorMappings had their own kind hold them as kind `Mapping` of group x.getambassador.io:
+ * they count as AmbassadorMappings, so the first list tombstones those old keys (the objects are
+ * republished under their own kind) instead of leaving duplicates behind.
+ */
+function sameKind(id: { kind: string; group: string }, kind: WatchedKind): boolean {
+  if (id.group !== kind.group) return false;
+  return id.kind === kind.kind || (kind === AMBASSADOR_MAPPING && id.kind === 'Mapping');
+}
 
 const isHostOrTlsContext = (k: WatchedKind) =>
   k.group === 'getambassador.io' && (k.kind === 'Host' || k.kind === 'TLSContext');
@@ -216,6 +228,7 @@ export class KubernetesIngestor implements Runner {
             upsert: (w, obj) => this.onUpsert(w, obj),
             deleted: (w, obj) => this.onDeleted(w, obj),
             failed: (w, reason, err, retryInMs) => this.onFailed(w, reason, err, retryInMs),
+            recovered: (w) => this.markAvailable(w),
           },
         });
         created.push(w);
@@ -239,14 +252,18 @@ export class KubernetesIngestor implements Runner {
 
   private onListed(w: KindWatch, items: readonly SourceObject[], resourceVersion: string): void {
     this.kubeMetrics.lists.inc({ cluster: this.opts.cluster, kind: kindId(w.kind) });
-    for (const reason of ['NotFound', 'Forbidden', 'Error'])
-      this.kubeMetrics.kindUnavailable.set({ cluster: this.opts.cluster, kind: kindId(w.kind), reason }, 0);
+    this.markAvailable(w);
     if (w.kind === ENDPOINT_SLICE) this.rebuildSliceIndex();
     this.sweep(w, items, resourceVersion);
     if (isHostOrTlsContext(w.kind)) this.refreshSecretRefs(true);
     if (w.kind === ENDPOINT_SLICE) this.resweepKind(ENDPOINTS);
     this.resyncWanted = true;
     setImmediate(() => this.afterIdle());
+  }
+
+  private markAvailable(w: KindWatch): void {
+    for (const reason of ['NotFound', 'Forbidden', 'Error'])
+      this.kubeMetrics.kindUnavailable.set({ cluster: this.opts.cluster, kind: kindId(w.kind), reason }, 0);
   }
 
   private onUpsert(w: KindWatch, obj: SourceObject): void {
@@ -296,13 +313,9 @@ export class KubernetesIngestor implements Runner {
     }
     const gone = [...this.queue.identities()].filter(
       (id) =>
-        id.kind === w.kind.kind &&
-        id.group === w.kind.group &&
-        w.covers(id.namespace) &&
-        !seen.has(id.key) &&
-        this.queue.isLive(id.key),
+        sameKind(id, w.kind) && w.covers(id.namespace) && !seen.has(id.key) && this.queue.isLive(id.key),
     );
-    for (const id of gone) this.offerDelete(w, id.namespace, id.name, resourceVersion);
+    for (const id of gone) this.offer(w, { ...id, op: 'delete', resourceVersion, hash: '' });
   }
 
   private resweepKind(kind: WatchedKind): void {

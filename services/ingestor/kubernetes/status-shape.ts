@@ -1,7 +1,7 @@
 /**
  * What the compiler's per-object status looks like on a Kubernetes object (pure).
  *
- * - Mapping (and the other getambassador.io kinds that have a status subresource and no richer
+ * - Mapping, AmbassadorMapping (to its own x.getambassador.io resource) (and the other getambassador.io kinds that have a status subresource and no richer
  *   status of their own): Emissary's Mapping status, `{state: Running}` when accepted and
  *   `{state: Inactive, reason}` when rejected.
  * - Host: Emissary's Host status, `{state: Ready}` or `{state: Error, errorReason}`; the other
@@ -15,6 +15,7 @@ import type { ObjectStatus } from '../../../shared/events/status-keys.ts';
 /** API coordinates of the kinds whose status is written back. */
 export const STATUS_KINDS: Readonly<Record<string, { group: string; plural: string }>> = {
   Mapping: { group: 'getambassador.io', plural: 'mappings' },
+  AmbassadorMapping: { group: 'x.getambassador.io', plural: 'ambassadormappings' },
   Host: { group: 'getambassador.io', plural: 'hosts' },
 };
 
