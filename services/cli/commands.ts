@@ -24,7 +24,11 @@ const adminHost = {
   default: '0.0.0.0',
   description: 'address the admin HTTP port binds to',
 } as const;
-const nats = { type: 'string', description: 'NATS URL with JetStream, e.g. nats://127.0.0.1:4222' } as const;
+const nats = {
+  type: 'string',
+  description:
+    'NATS URL with JetStream, e.g. nats://127.0.0.1:4222; several comma-separated (every node of a cluster)',
+} as const;
 const redis = { type: 'string', description: 'Redis URL, e.g. redis://127.0.0.1:6379' } as const;
 const redisPrefix = { type: 'string', default: 'attache:', description: 'key prefix in Redis' } as const;
 const groups = {
@@ -123,6 +127,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
       'max-delay-ms': { type: 'number', default: 500, description: 'hard maximum delay after a change' },
       retention: { type: 'number', default: 50, description: 'snapshot versions kept per group in Redis' },
+      'stream-replicas': {
+        type: 'number',
+        default: 1,
+        description:
+          'replicas of the event stream and the status bucket (3 on a NATS cluster); the compiler sets them, other tiers keep them',
+      },
       'lease-ttl-ms': {
         type: 'number',
         default: 3000,

@@ -34,10 +34,12 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     log,
   });
   const natsSecurity = natsSecurityFromFlags(flags);
+  const replicas = flag.num(flags, 'stream-replicas');
   const events = await JetStreamEventLog.connect({
     url: flag.str(flags, 'nats') ?? '',
     security: natsSecurity,
     log,
+    replicas,
   });
   const groups = flag.list(flags, 'group');
   const endpointPolicy = endpointPolicyFromFlags(
@@ -52,6 +54,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
         log,
         registry,
         groups,
+        replicas,
       })
     : undefined;
   const compiler = new CompilerRunner({

@@ -12,6 +12,7 @@
  * - Writes run one batch at a time, off the compile path. A failed write is logged and retried with
  *   the next commit; it never blocks or fails a commit.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
@@ -23,7 +24,7 @@ import {
   STATUS_BUCKET,
   statusKey,
 } from '../../shared/events/status-keys.ts';
-import type { NatsSecurity } from '../../shared/runtime/connection-flags.ts';
+import { type NatsSecurity, natsServers } from '../../shared/runtime/connection-flags.ts';
 import { errorMessage } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
@@ -31,7 +32,7 @@ import { type GroupStatus, identity, mergeStatuses, objectStatuses } from './obj
 import type { CommittedCompile } from './runner.ts';
 
 export interface StatusPublisherOptions {
-  /** NATS URL (JetStream enabled). */
+  /** NATS URL(s) (JetStream enabled), comma-separated for a cluster. */
   url: string;
   /** Credentials and TLS. */
   security?: NatsSecurity;
@@ -41,6 +42,8 @@ export interface StatusPublisherOptions {
   groups: readonly string[];
   /** Bucket name; default `ATTACHE_STATUS`. */
   bucket?: string;
+  /** Replicas of the bucket's stream (NATS cluster): set at creation and enforced after. */
+  replicas?: number;
 }
 
 export class StatusPublisher implements Runner {
@@ -69,10 +72,21 @@ export class StatusPublisher implements Runner {
   async start(): Promise<void> {
     this.nc = await connect({
       ...this.opts.security,
-      servers: this.opts.url,
+      servers: natsServers(this.opts.url),
       name: 'attache-status-publisher',
     });
-    this.kv = await new Kvm(this.nc).create(this.opts.bucket ?? STATUS_BUCKET, { history: 1 });
+    const bucket = this.opts.bucket ?? STATUS_BUCKET;
+    const replicas = this.opts.replicas;
+    this.kv = await new Kvm(this.nc).create(bucket, { history: 1, ...(replicas ? { replicas } : {}) });
+    if (replicas) {
+      // An existing bucket keeps the replicas it was created with unless its stream is updated.
+      const jsm = await jetstreamManager(this.nc);
+      const info = await jsm.streams.info(`KV_${bucket}`);
+      if (info.config.num_replicas !== replicas) {
+        await jsm.streams.update(`KV_${bucket}`, { ...info.config, num_replicas: replicas });
+        this.opts.log.info({ bucket, replicas }, 'status bucket replicas updated');
+      }
+    }
     for await (const key of await this.kv.keys()) {
       const entry = await this.kv.get(key);
       const parts = parseStatusKey(key);

@@ -7,7 +7,11 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
-import { type NatsSecurity, natsSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
+import {
+  type NatsSecurity,
+  natsSecurityFromFlags,
+  natsServers,
+} from '../../shared/runtime/connection-flags.ts';
 import { fleetFilter, type StatusEvent } from './fleet/fleet-messages.ts';
 
 /** One version of one type across the fleet. */
@@ -119,7 +123,7 @@ export async function collectStatus(
 ): Promise<StatusEvent[]> {
   const nc = await connect({
     ...security,
-    servers: url.split(',').map((s) => s.trim()),
+    servers: natsServers(url),
     name: 'attache-status',
   });
   const out: StatusEvent[] = [];

@@ -33,7 +33,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
-import type { NatsSecurity } from '../runtime/connection-flags.ts';
+import { type NatsSecurity, natsServers } from '../runtime/connection-flags.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { decodeEvent, type EventEnvelope, encodeEvent } from './envelope.ts';
@@ -49,7 +49,7 @@ import type {
 import { messageIdFor, STREAM_NAME, STREAM_SUBJECTS, subjectFor, subjectMatches } from './subjects.ts';
 
 export interface JetStreamEventLogOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; a string may list several, comma-separated. */
   url: string | string[];
   /** Credentials and TLS (shared/runtime/connection-flags.ts). */
   security?: NatsSecurity;
@@ -60,7 +60,11 @@ export interface JetStreamEventLogOptions {
   maxAgeSeconds?: number;
   /** How long a message id is remembered for de-duplication; default 2 minutes. */
   duplicateWindowMs?: number;
-  /** Stream replicas (a NATS cluster); default 1. */
+  /**
+   * Stream replicas (a NATS cluster). When given, the stream is created with, or updated to, this
+   * many; when absent, a new stream gets 1 and an existing one keeps its own (so ingestors, which
+   * may not change the stream, never undo the compiler's setting).
+   */
   replicas?: number;
   /** Connection name shown by `nats server report connections`; default `attache-event-log`. */
   name?: string;
@@ -114,7 +118,7 @@ export class JetStreamEventLog implements EventLog {
     try {
       nc = await connect({
         ...opts.security,
-        servers: opts.url,
+        servers: natsServers(opts.url),
         name: opts.name ?? 'attache-event-log',
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
@@ -141,14 +145,17 @@ export class JetStreamEventLog implements EventLog {
           pullExpiresMs: Math.max(1_000, opts.pullExpiresMs ?? 5_000),
         },
       );
-      await self.ensureStream({
-        name: streamName,
-        subjects: [...STREAM_SUBJECTS],
-        storage: StorageType.File,
-        duplicate_window: (opts.duplicateWindowMs ?? 120_000) * MS_TO_NANOS,
-        max_age: (opts.maxAgeSeconds ?? 0) * 1_000 * MS_TO_NANOS,
-        num_replicas: opts.replicas ?? 1,
-      });
+      await self.ensureStream(
+        {
+          name: streamName,
+          subjects: [...STREAM_SUBJECTS],
+          storage: StorageType.File,
+          duplicate_window: (opts.duplicateWindowMs ?? 120_000) * MS_TO_NANOS,
+          max_age: (opts.maxAgeSeconds ?? 0) * 1_000 * MS_TO_NANOS,
+          num_replicas: opts.replicas ?? 1,
+        },
+        opts.replicas !== undefined,
+      );
       self.watchConnection();
       return self;
     } catch (err) {
@@ -335,7 +342,10 @@ export class JetStreamEventLog implements EventLog {
     return this.closing;
   }
 
-  private async ensureStream(wanted: Partial<StreamConfig> & { name: string }): Promise<void> {
+  private async ensureStream(
+    wanted: Partial<StreamConfig> & { name: string },
+    enforceReplicas: boolean,
+  ): Promise<void> {
     let current: StreamConfig;
     try {
       current = (await this.jsm.streams.info(wanted.name)).config;
@@ -355,14 +365,14 @@ export class JetStreamEventLog implements EventLog {
       [...current.subjects].sort().join() !== [...(wanted.subjects ?? [])].sort().join() ||
       current.duplicate_window !== wanted.duplicate_window ||
       current.max_age !== wanted.max_age ||
-      current.num_replicas !== wanted.num_replicas;
+      (enforceReplicas && current.num_replicas !== wanted.num_replicas);
     if (!differs) return;
     await this.jsm.streams.update(wanted.name, {
       ...current,
       subjects: wanted.subjects,
       duplicate_window: wanted.duplicate_window,
       max_age: wanted.max_age,
-      num_replicas: wanted.num_replicas,
+      num_replicas: enforceReplicas ? wanted.num_replicas : current.num_replicas,
     });
     this.log.info('updated event stream settings');
   }

@@ -62,6 +62,15 @@ export const REDIS_CONNECTION_FLAGS = {
   'redis-key': { type: 'string', description: 'PEM private key for --redis-cert' },
 } as const satisfies FlagSpecs;
 
+/**
+ * The servers of a `--nats` value: one URL or several separated by commas (every node of a NATS
+ * cluster, so a client can start, and reconnect, while any one of them is down).
+ */
+export function natsServers(url: string | readonly string[]): string[] {
+  const list = typeof url === 'string' ? url.split(',') : [...url];
+  return list.map((s) => s.trim()).filter((s) => s !== '');
+}
+
 /** What a NATS connection adds to `connect()` beyond servers and name. */
 export type NatsSecurity = Pick<NodeConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'>;
 

@@ -116,6 +116,60 @@ export async function startNats(config?: ServerConfig): Promise<TestServer> {
   return server;
 }
 
+/** A JetStream cluster of `nats-server` processes on loopback, routed to each other. */
+export interface NatsCluster {
+  /** The nodes; node i runs with `--server_name n<i>`. */
+  readonly nodes: readonly TestServer[];
+  /** Every node's client URL, comma-separated (what `--nats` takes). */
+  readonly urls: string;
+  /** The node whose server name is `name` (e.g. a stream leader's). */
+  node(name: string): TestServer | undefined;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts `size` `nats-server -js` nodes (server names n0…, cluster `attache-test`), each with its
+ * own store directory and every other node as a route. Resolves once every client port listens;
+ * JetStream elects its meta leader shortly after, so the first stream request may need a retry.
+ */
+export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+  const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
+  const routes = clusterPorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  const nodes = ports.map((port, i) => {
+    const dir = tempDir(`nats-n${i}`);
+    return new ProcessServer(port, `nats://127.0.0.1:${port}`, dir, 'nats-server', [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-js',
+      '-sd',
+      path.join(dir, 'js'),
+      '--server_name',
+      `n${i}`,
+      '--cluster_name',
+      'attache-test',
+      '--cluster',
+      `nats://127.0.0.1:${clusterPorts[i]}`,
+      '--routes',
+      routes,
+    ]);
+  });
+  await Promise.all(nodes.map((n) => n.start()));
+  return {
+    nodes,
+    urls: nodes.map((n) => n.url).join(','),
+    node: (name) => {
+      const m = /^n(\d+)$/.exec(name);
+      return m ? nodes[Number(m[1])] : undefined;
+    },
+    dispose: async () => {
+      await Promise.all(nodes.map((n) => n.dispose()));
+    },
+  };
+}
+
 /**
  * Starts `redis-server` on a free loopback port, without persistence; with `config`, through that
  * start script (which `exec`s redis-server with the same arguments), its ACL file in the data dir.

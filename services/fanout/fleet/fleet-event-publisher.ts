@@ -6,7 +6,7 @@
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
-import type { NatsSecurity } from '../../../shared/runtime/connection-flags.ts';
+import { type NatsSecurity, natsServers } from '../../../shared/runtime/connection-flags.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
@@ -117,7 +117,7 @@ export class FleetEventPublisher implements Runner {
       try {
         nc = await connect({
           ...this.opts.security,
-          servers: this.opts.servers.split(',').map((s) => s.trim()),
+          servers: natsServers(this.opts.servers),
           name: this.opts.name ?? 'attache-fanout-fleet-events',
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1000,

@@ -14,7 +14,7 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import { STATUS_BUCKET } from '../../../shared/events/status-keys.ts';
-import type { NatsSecurity } from '../../../shared/runtime/connection-flags.ts';
+import { type NatsSecurity, natsServers } from '../../../shared/runtime/connection-flags.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import { LeaderElector } from './leader-election.ts';
@@ -84,7 +84,7 @@ export function statusWriteBack(o: StatusWriteBackOptions): StatusWriteBack {
     async start() {
       nc = await connect({
         ...o.natsSecurity,
-        servers: o.natsUrl,
+        servers: natsServers(o.natsUrl),
         name: `attache-status-writer-${o.cluster}`,
       });
       kv = await new Kvm(nc).create(STATUS_BUCKET, { history: 1 });
