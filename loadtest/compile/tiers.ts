@@ -1,0 +1,221 @@
+/**
+ * The benchmark's tier phase: a real `nats-server -js` and `redis-server` (test harness, free
+ * ports), the generated objects published into the event log as an ingestor would, and the
+ * compiled `attache compile` as its own process. Latencies run from just before an event is
+ * published to the moment the snapshot log in Redis shows a commit whose version (the sequence of
+ * the last folded event) covers it. The compiler's debounce window is part of that path; it is
+ * reported beside the numbers and subtracted in the `…ExclDebounce` figures.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { loadDirectory } from '../../services/ingestor/fs/load-directory.ts';
+import { ENVELOPE_VERSION, type EventEnvelope, type SourceObject } from '../../shared/events/envelope.ts';
+import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
+import { silentLogger } from '../../shared/runtime/logger.ts';
+import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { freePort } from '../../test/harness/ports.ts';
+import { startNats, startRedis } from '../../test/harness/servers.ts';
+import { AttacheChild } from '../fleet/attache-child.ts';
+import { type Dist, dist } from '../fleet/stats.ts';
+import { type BenchShape, endpointSliceYaml, endpointsOf, mappingYaml } from './generate.ts';
+
+export interface TierOptions {
+  /** Single changes measured per kind (Mapping, endpoint). */
+  changes: number;
+  burst: number;
+  debounceMs: number;
+  maxDelayMs: number;
+  timeoutMs: number;
+  logFile: string;
+}
+
+export interface TierResult {
+  events: number;
+  /** Compiler process start → /readyz (folds the whole log, compiles, commits). */
+  startupMs: number;
+  debounceMs: number;
+  mappingChangeMs: Dist | null;
+  mappingChangeExclDebounceMs: Dist | null;
+  endpointChangeMs: Dist | null;
+  endpointChangeExclDebounceMs: Dist | null;
+  burst: { changes: number; versionsCommitted: number; lastEventToLastCommitMs: number };
+  compilerPeakRssBytes: number | null;
+}
+
+const CLUSTER = 'bench';
+
+function envelope(object: SourceObject, rv: string): EventEnvelope {
+  return {
+    v: ENVELOPE_VERSION,
+    cluster: CLUSTER,
+    kind: object.kind,
+    namespace: object.metadata.namespace ?? '',
+    name: object.metadata.name,
+    op: 'upsert',
+    resourceVersion: rv,
+    generation: 0,
+    observedAt: new Date().toISOString(),
+    ingestor: 'bench/compile',
+    object,
+  };
+}
+
+/** Follows the snapshot log and resolves waits for a version at or past a sequence. */
+class CommitClock {
+  private readonly commits: { version: number; at: number }[] = [];
+  private readonly abort = new AbortController();
+  private waiters: { seq: number; resolve: (at: number) => void }[] = [];
+  private loop?: Promise<void>;
+
+  constructor(private readonly store: RedisSnapshotStore) {}
+
+  async start(): Promise<void> {
+    const after = await this.store.logPosition();
+    this.loop = (async () => {
+      for await (const e of this.store.tail({ ...(after ? { after } : {}), signal: this.abort.signal })) {
+        const at = performance.now();
+        this.commits.push({ version: e.version, at });
+        const ready = this.waiters.filter((w) => w.seq <= e.version);
+        this.waiters = this.waiters.filter((w) => w.seq > e.version);
+        for (const w of ready) w.resolve(at);
+      }
+    })().catch(() => {});
+  }
+
+  /** performance.now() of the first commit covering `seq`. */
+  until(seq: number, timeoutMs: number): Promise<number> {
+    const done = this.commits.find((c) => c.version >= seq);
+    if (done) return Promise.resolve(done.at);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(
+        () => reject(new Error(`no commit covered seq ${seq} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        seq,
+        resolve: (at) => {
+          clearTimeout(t);
+          resolve(at);
+        },
+      });
+    });
+  }
+
+  countSince(at: number): number {
+    return this.commits.filter((c) => c.at >= at).length;
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+}
+
+export async function measureTiers(dir: string, shape: BenchShape, opts: TierOptions): Promise<TierResult> {
+  const nats = await startNats();
+  const redis = await startRedis();
+  let compiler: AttacheChild | undefined;
+  const events = await JetStreamEventLog.connect({ url: nats.url, log: silentLogger() });
+  const store = await RedisSnapshotStore.connect({ url: redis.url, log: silentLogger() });
+  const clock = new CommitClock(store);
+  try {
+    const { documents } = await loadDirectory(dir);
+    for (let i = 0; i < documents.length; i += 256) {
+      await Promise.all(
+        documents
+          .slice(i, i + 256)
+          .map((d) =>
+            events.publish({ ...envelope(d.object, '1'), origin: { file: d.file, document: d.document } }),
+          ),
+      );
+    }
+    await clock.start();
+    const adminPort = await freePort();
+    const t0 = performance.now();
+    compiler = new AttacheChild(
+      'compiler',
+      [
+        'compile',
+        ...['--nats', nats.url, '--redis', redis.url, '--admin-port', String(adminPort)],
+        ...['--admin-host', '127.0.0.1', '--debounce-ms', String(opts.debounceMs)],
+        ...['--max-delay-ms', String(opts.maxDelayMs)],
+      ],
+      opts.logFile,
+    );
+    await compiler.waitReady(adminPort, opts.timeoutMs);
+    const startupMs = performance.now() - t0;
+
+    const timeChange = async (object: SourceObject, rv: string): Promise<number> => {
+      const start = performance.now();
+      const ack = await events.publish(envelope(object, rv));
+      return (await clock.until(ack.seq, opts.timeoutMs)) - start;
+    };
+    const mappingMs: number[] = [];
+    const endpointMs: number[] = [];
+    for (let k = 1; k <= opts.changes; k++) {
+      const i = (k * 7919) % shape.mappings;
+      mappingMs.push(await timeChange(parse(mappingYaml(i, shape, k)) as SourceObject, `m${k}`));
+      const s = (k * 31) % shape.services;
+      endpointMs.push(
+        await timeChange(
+          parse(endpointSliceYaml(s, Math.max(1, endpointsOf(s, shape)), k)) as SourceObject,
+          `e${k}`,
+        ),
+      );
+    }
+
+    const burstStart = performance.now();
+    let lastSeq = 0;
+    for (let k = 0; k < opts.burst; k += 64) {
+      const acks = await Promise.all(
+        Array.from({ length: Math.min(64, opts.burst - k) }, (_, j) => {
+          const n = opts.changes + 1 + k + j;
+          return events.publish(
+            envelope(parse(mappingYaml(n % shape.mappings, shape, n)) as SourceObject, `b${n}`),
+          );
+        }),
+      );
+      lastSeq = Math.max(lastSeq, ...acks.map((a) => a.seq));
+    }
+    const lastEventAt = performance.now();
+    const lastCommitAt = await clock.until(lastSeq, opts.timeoutMs);
+    const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(safeRead(`/proc/${compiler.pid}/status`));
+    const minus = (xs: number[]) => xs.map((x) => Math.max(0, x - opts.debounceMs));
+    return {
+      events: documents.length,
+      startupMs,
+      debounceMs: opts.debounceMs,
+      mappingChangeMs: dist(mappingMs),
+      mappingChangeExclDebounceMs: dist(minus(mappingMs)),
+      endpointChangeMs: dist(endpointMs),
+      endpointChangeExclDebounceMs: dist(minus(endpointMs)),
+      burst: {
+        changes: opts.burst,
+        versionsCommitted: clock.countSince(burstStart),
+        lastEventToLastCommitMs: Math.round(lastCommitAt - lastEventAt),
+      },
+      compilerPeakRssBytes: hwm ? Number(hwm[1]) * 1024 : null,
+    };
+  } finally {
+    await compiler?.stop();
+    await clock.close();
+    await store.close();
+    await events.close();
+    await redis.stop();
+    await nats.stop();
+  }
+}
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function defaultLogFile(): string {
+  return path.join(os.tmpdir(), `attache-bench-compile-${process.pid}.log`);
+}
