@@ -2,26 +2,44 @@
  * The compiler's world state: the latest version of every source object, folded from the event
  * log in sequence order and keyed by (cluster, kind, namespace, name). A delete removes the key;
  * a resync marker changes nothing (it only tells readers a relist finished).
+ *
+ * Two indexes serve the endpoint fast path (endpoint-fast-path.ts): Services and endpoint objects
+ * by `namespace/service`, and the sorted record list, kept across content-only updates so a
+ * commit after an endpoint change does not re-sort every key.
  */
 import { type EventEnvelope, objectKey } from '../../shared/events/envelope.ts';
 import type { SourceRecord } from './compile.ts';
+import { endpointServiceId } from './endpoint-fast-path.ts';
 
 export class WorldState {
   private readonly objects = new Map<string, SourceRecord>();
+  private readonly byService = new Map<string, Set<string>>();
+  /** records() as last returned, valid while no key was added or removed. */
+  private sorted: { keys: string[]; records: SourceRecord[] } | undefined;
+  /** Keys whose record changed since `sorted` was built. */
+  private readonly replaced = new Set<string>();
   /** Sequence of the last event folded; 0 before any. */
   lastSeq = 0;
 
-  /** Folds one event; events must arrive in increasing sequence order. */
-  apply(seq: number, event: EventEnvelope): void {
-    if (seq <= this.lastSeq) return;
+  /**
+   * Folds one event; events must arrive in increasing sequence order. Returns the record the
+   * event replaced or deleted (undefined for a new object, a resync or an old event).
+   */
+  apply(seq: number, event: EventEnvelope): SourceRecord | undefined {
+    if (seq <= this.lastSeq) return undefined;
     this.lastSeq = seq;
-    if (event.op === 'resync') return;
+    if (event.op === 'resync') return undefined;
     const key = objectKey(event);
+    const before = this.objects.get(key);
     if (event.op === 'delete') {
-      this.objects.delete(key);
-      return;
+      if (before) {
+        this.objects.delete(key);
+        this.unindex(key, before);
+        this.sorted = undefined;
+      }
+      return before;
     }
-    if (!event.object) return;
+    if (!event.object) return undefined;
     const record: SourceRecord = {
       cluster: event.cluster,
       object: event.object,
@@ -30,14 +48,67 @@ export class WorldState {
     };
     if (event.origin) record.origin = event.origin;
     this.objects.set(key, record);
+    if (before) {
+      this.unindex(key, before);
+      this.replaced.add(key);
+    } else this.sorted = undefined;
+    this.index(key, record);
+    return before;
   }
 
   /** Every live object, sorted by key, so compile input order never depends on arrival order. */
   records(): SourceRecord[] {
-    return [...this.objects.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+    if (!this.sorted) {
+      const keys = [...this.objects.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.sorted = { keys, records: keys.map((k) => this.objects.get(k)!) };
+    } else if (this.replaced.size > 0) {
+      // A fresh array: callers may still hold the previous one.
+      const { keys } = this.sorted;
+      this.sorted = {
+        keys,
+        records: keys.map((k, i) => (this.replaced.has(k) ? this.objects.get(k)! : this.sorted!.records[i]!)),
+      };
+    }
+    this.replaced.clear();
+    return this.sorted.records;
+  }
+
+  /** The current record of an object key (`objectKey`). */
+  get(key: string): SourceRecord | undefined {
+    return this.objects.get(key);
+  }
+
+  /** Services, Endpoints and EndpointSlices of one `namespace/service`, in every source cluster. */
+  serviceObjects(serviceId: string): SourceRecord[] {
+    return [...(this.byService.get(serviceId) ?? [])].map((k) => this.objects.get(k)!);
   }
 
   get size(): number {
     return this.objects.size;
   }
+
+  private index(key: string, r: SourceRecord): void {
+    const id = serviceIdOf(r);
+    if (id === undefined) return;
+    let keys = this.byService.get(id);
+    if (!keys) {
+      keys = new Set();
+      this.byService.set(id, keys);
+    }
+    keys.add(key);
+  }
+
+  private unindex(key: string, r: SourceRecord): void {
+    const id = serviceIdOf(r);
+    if (id === undefined) return;
+    const keys = this.byService.get(id);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byService.delete(id);
+  }
+}
+
+function serviceIdOf(r: SourceRecord): string | undefined {
+  const m = r.object.metadata;
+  if (r.object.kind === 'Service') return `${m.namespace || 'default'}/${m.name}`;
+  return endpointServiceId(r.object.kind, m.namespace ?? '', m.name, r.object);
 }

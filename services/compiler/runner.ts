@@ -11,12 +11,17 @@
  *   `maxDelayMs` after the first pending change, so a steady stream of changes cannot starve it.
  * - Snapshot version = sequence of the last folded event (provenance), so replaying the log to that
  *   sequence rebuilds the identical snapshot, and versions only move forward.
+ * - Endpoint fast path: when every event since the last build updated an existing EndpointSlice
+ *   or Endpoints object (same Service, same origin), only the affected ClusterLoadAssignments are
+ *   recomputed on top of that build (endpoint-fast-path.ts); the output is the one a full
+ *   compile would give, and anything else falls back to a full compile.
  * - User errors are diagnostics (logged when they appear, served at /debug/status); a system error
  *   (invalid generated output) commits nothing and the last good snapshot keeps serving; a fenced
  *   commit is examined by the leadership: store data lost → new epoch and commit again; another
  *   replica leads → step down to standby (fatal only without a lease, i.e. a single replica).
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { objectKey } from '../../shared/events/envelope.ts';
 import type { EventLog } from '../../shared/events/event-log.ts';
 import { errorMessage, InvalidOutputError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
@@ -30,9 +35,21 @@ import {
   type Diagnostic,
   type SourceRecord,
 } from './compile.ts';
+import {
+  type EndpointChanges,
+  endpointServiceId,
+  isFastPathUpdate,
+  recompileEndpoints,
+} from './endpoint-fast-path.ts';
 import { Leadership } from './runner-leadership.ts';
 import { type BuiltSnapshot, buildSnapshot } from './runner-snapshot.ts';
 import { WorldState } from './runner-world.ts';
+
+/** Endpoint changes since the world was at `sinceSeq`, with their Services' objects as of now. */
+type FastPathChanges = EndpointChanges & {
+  sinceSeq: number;
+  objectsOf: (serviceId: string) => SourceRecord[];
+};
 
 export interface CompilerRunnerOptions {
   events: EventLog;
@@ -89,6 +106,13 @@ export class CompilerRunner implements Runner {
   private readonly leadership: Leadership;
   /** Last snapshot built per group (committed or not): a new leader commits it without compiling. */
   private readonly built = new Map<string, BuiltCompile>();
+  /**
+   * Endpoint-object updates folded since the world was at `pendingSince` (the last compileAll),
+   * or null once anything else was folded: then the next build is a full compile.
+   */
+  private pendingEndpoints: { services: Set<string>; objects: EndpointChanges['objects'][number][] } | null =
+    null;
+  private pendingSince = 0;
   private readonly status = new Map<string, GroupStatus>();
   private started = false;
   private loop?: Promise<void>;
@@ -136,6 +160,12 @@ export class CompilerRunner implements Runner {
         name: 'attache_compiler_diagnostics',
         help: 'current diagnostics by group and severity',
         labelNames: ['group', 'severity'],
+        registers: [r],
+      }),
+      fastPath: new Counter({
+        name: 'attache_compiler_endpoint_fast_path_total',
+        help: 'snapshots built by the endpoint fast path instead of a full compile',
+        labelNames: ['group'],
         registers: [r],
       }),
       objects: new Gauge({
@@ -227,8 +257,22 @@ export class CompilerRunner implements Runner {
   }
 
   private fold(seq: number, event: Parameters<WorldState['apply']>[1]): void {
-    this.world.apply(seq, event);
+    if (seq <= this.world.lastSeq) return;
+    const before = this.world.apply(seq, event);
     this.metrics.events.inc();
+    if (event.op === 'resync' || !this.pendingEndpoints) return;
+    const after = event.op === 'upsert' ? this.world.get(objectKey(event)) : undefined;
+    const m = after?.object.metadata;
+    const service = m && endpointServiceId(after.object.kind, m.namespace ?? '', m.name, after.object);
+    if (service && isFastPathUpdate(before, after)) {
+      this.pendingEndpoints.services.add(service);
+      this.pendingEndpoints.objects.push({
+        cluster: event.cluster,
+        kind: event.kind,
+        namespace: event.namespace,
+        name: event.name,
+      });
+    } else this.pendingEndpoints = null;
   }
 
   private async follow(): Promise<void> {
@@ -286,12 +330,22 @@ export class CompilerRunner implements Runner {
   }
 
   private async compileAll(): Promise<void> {
+    // Everything a group's build reads is taken now: later groups run after earlier commits
+    // (awaits), while the log may have moved on.
     const records = this.world.records();
     const seq = this.world.lastSeq;
+    const pending = this.pendingEndpoints;
+    let changes: FastPathChanges | undefined;
+    if (pending) {
+      const byService = new Map([...pending.services].map((id) => [id, this.world.serviceObjects(id)]));
+      changes = { ...pending, sinceSeq: this.pendingSince, objectsOf: (id) => byService.get(id) ?? [] };
+    }
+    this.pendingEndpoints = { services: new Set(), objects: [] };
+    this.pendingSince = seq;
     this.metrics.objects.set(this.world.size);
     for (const group of this.opts.groups) {
       if (this.abort.signal.aborted) return;
-      await this.compileGroup(group, records, seq);
+      await this.compileGroup(group, records, seq, changes);
     }
   }
 
@@ -299,6 +353,7 @@ export class CompilerRunner implements Runner {
     group: string,
     records: ReturnType<WorldState['records']>,
     seq: number,
+    changes?: FastPathChanges,
   ): Promise<void> {
     const status = this.status.get(group);
     if (!status || seq === 0 || (status.version !== null && seq <= status.version)) return;
@@ -313,7 +368,14 @@ export class CompilerRunner implements Runner {
       ({ result, snapshot } = previous);
     } else {
       try {
-        result = compile(records, { ...this.opts.compileOptions?.(group), group });
+        const opts = { ...this.opts.compileOptions?.(group), group };
+        // The fast path builds on the previous build only when the changes start right there.
+        const fast =
+          previous && changes?.sinceSeq === previous.seq
+            ? recompileEndpoints(previous.result, changes, changes.objectsOf, opts)
+            : null;
+        if (fast) this.metrics.fastPath.inc({ group });
+        result = fast ?? compile(records, opts);
       } catch (err) {
         const outcome = err instanceof InvalidOutputError ? 'invalid_output' : 'error';
         this.metrics.compiles.inc({ group, outcome });
