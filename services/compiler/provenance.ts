@@ -111,16 +111,35 @@ export function buildProvenance(
     m.set(key, s);
     for (const id of known(refs)) s.add(id);
   };
-  const serviceObjects = (namespace: string, service: string): string[] => {
-    const out: string[] = [];
-    for (const [id, o] of objects) {
-      if (o.namespace !== namespace) continue;
-      if (o.kind === 'Service' && o.name === service) out.push(id);
-      else if (o.kind === 'Endpoints' && o.name === service) out.push(id);
-      else if (o.kind === 'EndpointSlice' && sliceService(records, o) === service) out.push(id);
-    }
-    return out;
-  };
+  // Services and endpoint objects by `namespace/service`, in `objects` order: built once, since
+  // scanning every object (and every record, for a slice's label) per cluster is cubic at scale.
+  const sliceLabels = new Map<string, string | undefined>();
+  for (const r of records) {
+    if (r.object.kind !== 'EndpointSlice') continue;
+    const id = objectId({
+      cluster: r.cluster,
+      kind: r.object.kind,
+      namespace: r.object.metadata.namespace ?? '',
+      name: r.object.metadata.name,
+    });
+    if (!sliceLabels.has(id)) sliceLabels.set(id, r.object.metadata.labels?.['kubernetes.io/service-name']);
+  }
+  const byService = new Map<string, string[]>();
+  for (const [id, o] of objects) {
+    const service =
+      o.kind === 'Service' || o.kind === 'Endpoints'
+        ? o.name
+        : o.kind === 'EndpointSlice'
+          ? sliceLabels.get(id)
+          : undefined;
+    if (service === undefined) continue;
+    const key = `${o.namespace}/${service}`;
+    const list = byService.get(key);
+    if (list) list.push(id);
+    else byService.set(key, [id]);
+  }
+  const serviceObjects = (namespace: string, service: string): string[] =>
+    byService.get(`${namespace}/${service}`) ?? [];
   const edsSources = new Map<string, Set<string>>();
   for (const c of ir.clusters) {
     const ids: (SourceRef | string)[] = [...c.sources];
@@ -229,17 +248,6 @@ function secretObjects(objects: ReadonlyMap<string, ProvenanceObject>, sdsName: 
   return [...objects]
     .filter(([, o]) => o.kind === 'Secret' && o.namespace === m[1] && o.name === m[2])
     .map(([id]) => id);
-}
-
-function sliceService(records: readonly SourceRecord[], o: ProvenanceObject): string | undefined {
-  const r = records.find(
-    (x) =>
-      x.cluster === o.cluster &&
-      x.object.kind === o.kind &&
-      (x.object.metadata.namespace ?? '') === o.namespace &&
-      x.object.metadata.name === o.name,
-  );
-  return r?.object.metadata.labels?.['kubernetes.io/service-name'];
 }
 
 interface IndexedRoute {
