@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { dist } from '../fleet/stats.ts';
 import { type BenchShape, writeInput } from './generate.ts';
-import { defaultLogFile, measureTiers, type TierResult } from './tiers.ts';
+import { defaultLogFile, measureTiers, progress, type TierResult } from './tiers.ts';
 import { emissaryAvailable, type ProcessRun, runAttacheTranslate, runEmissary } from './whole-process.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -70,6 +70,7 @@ const attacheRuns: ProcessRun[] = [];
 const emissaryRuns: ProcessRun[] = [];
 let emissaryError: string | null = emissarySkip;
 for (let r = 0; r < rounds; r++) {
+  progress(`whole process: round ${r + 1} of ${rounds}`);
   attacheRuns.push(await runAttacheTranslate(inDir, path.join(scratch, 'attache-out')));
   if (emissaryError === null) {
     try {
@@ -100,6 +101,7 @@ if (emissaryRuns.length > 0) {
 }
 
 // 2. In process, in a child so its peak RSS is the compiler's alone.
+progress('in process: full compiles');
 const child = spawnSync(
   process.execPath,
   ['--import', 'tsx', path.join(HERE, 'in-process.ts'), inDir, values.runs, '2'],

@@ -117,6 +117,13 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
   const nats = await startNats();
   const redis = await startRedis();
   let compiler: AttacheChild | undefined;
+  // Interrupted (Ctrl-C, timeout): take the servers and the compiler down with the benchmark.
+  const onSignal = () => {
+    compiler?.killNow();
+    void Promise.all([nats.stop(), redis.stop()]).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const events = await JetStreamEventLog.connect({ url: nats.url, log: silentLogger() });
   const store = await RedisSnapshotStore.connect({ url: redis.url, log: silentLogger() });
   const clock = new CommitClock(store);
@@ -131,6 +138,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
           ),
       );
     }
+    progress(`tiers: ${documents.length} objects in the log`);
     await clock.start();
     const adminPort = await freePort();
     const t0 = performance.now();
@@ -146,6 +154,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     );
     await compiler.waitReady(adminPort, opts.timeoutMs);
     const startupMs = performance.now() - t0;
+    progress(`tiers: compiler ready in ${Math.round(startupMs)} ms`);
 
     const timeChange = async (object: SourceObject, rv: string): Promise<number> => {
       const start = performance.now();
@@ -166,6 +175,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       );
     }
 
+    progress('tiers: single changes done');
     const burstStart = performance.now();
     let lastSeq = 0;
     for (let k = 0; k < opts.burst; k += 64) {
@@ -199,6 +209,8 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       compilerPeakRssBytes: hwm ? Number(hwm[1]) * 1024 : null,
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await compiler?.stop();
     await clock.close();
     await store.close();
@@ -214,6 +226,11 @@ function safeRead(file: string): string {
   } catch {
     return '';
   }
+}
+
+/** One line on stderr, so a long run shows where it is. */
+export function progress(line: string): void {
+  process.stderr.write(`[bench:compile ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
 export function defaultLogFile(): string {
