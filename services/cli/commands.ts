@@ -4,6 +4,7 @@
  */
 import type { FlagSpecs } from '../../shared/runtime/config.ts';
 import { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS } from '../../shared/runtime/connection-flags.ts';
+import { SECRET_KEY_FLAGS } from '../../shared/runtime/secret-keys.ts';
 import { KUBERNETES_INGEST_FLAGS } from '../ingestor/kubernetes/flags.ts';
 
 export interface CommandSpec {
@@ -62,6 +63,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       bind: { type: 'string', default: '127.0.0.1', description: 'address the xDS and admin ports bind to' },
       nats: { ...nats, description: `${nats.description}; embedded in-memory log when absent` },
       ...NATS_CONNECTION_FLAGS,
+      ...SECRET_KEY_FLAGS,
       redis: { ...redis, description: `${redis.description}; embedded in-memory store when absent` },
       ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
@@ -92,6 +94,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       cluster: { type: 'string', required: true, description: 'source name this directory publishes as' },
       nats: { ...nats, required: true },
       ...NATS_CONNECTION_FLAGS,
+      ...SECRET_KEY_FLAGS,
       'admin-port': adminPort(8879),
       'admin-host': adminHost,
       'poll-interval-ms': {
@@ -113,6 +116,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: {
       nats: { ...nats, required: true },
       ...NATS_CONNECTION_FLAGS,
+      ...SECRET_KEY_FLAGS,
       redis: { ...redis, required: true },
       ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
@@ -164,6 +168,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: {
       redis: { ...redis, required: true },
       ...REDIS_CONNECTION_FLAGS,
+      ...SECRET_KEY_FLAGS,
       'redis-prefix': redisPrefix,
       'xds-port': { type: 'number', default: 18000, description: 'ADS gRPC port' },
       bind: { type: 'string', default: '0.0.0.0', description: 'address the xDS port binds to' },
@@ -236,6 +241,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: {
       nats: { ...nats, required: true },
       ...NATS_CONNECTION_FLAGS,
+      ...SECRET_KEY_FLAGS,
       out: { type: 'string', required: true, description: 'output directory' },
       group: { type: 'string', default: 'default', description: 'configuration group (ambassador_id)' },
       'to-seq': { type: 'number', description: 'last event sequence to include (default: the whole log)' },

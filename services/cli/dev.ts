@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { EventLog } from '../../shared/events/event-log.ts';
 import { MemoryEventLog } from '../../shared/events/memory-event-log.ts';
+import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import {
@@ -33,6 +34,7 @@ import {
   runService,
   startRunners,
 } from '../../shared/runtime/runner.ts';
+import { type KeyRing, keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { MemorySnapshotStore } from '../../shared/snapshot/memory-snapshot-store.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
@@ -60,6 +62,8 @@ export interface DevOptions {
   debounceMs: number;
   maxDelayMs: number;
   pollIntervalMs?: number;
+  /** Seal Secret material in the log and SDS blobs in the store; without, plaintext and a warning. */
+  secretKeys?: KeyRing;
   /** Extra compile options per group (e.g. which source clusters are local for endpoint priorities). */
   compileOptions?: CompilerRunnerOptions['compileOptions'];
   /** Called after each commit (e.g. a StatusPublisher's `onCommit`). */
@@ -90,6 +94,16 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
   } else {
     events = new MemoryEventLog();
   }
+  if (!o.secretKeys) {
+    log.warn(
+      'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): Secret material is kept unencrypted (acceptable for attache dev only)',
+    );
+  }
+  events = new SecretSealingEventLog(events, {
+    ...(o.secretKeys ? { keys: o.secretKeys } : {}),
+    plaintext: 'allow',
+    log,
+  });
   let store: SnapshotStore;
   if (o.redisUrl) {
     const { RedisSnapshotStore } = await import('../../shared/snapshot/redis-snapshot-store.ts');
@@ -126,9 +140,15 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     retention: 50,
     ...(o.compileOptions ? { compileOptions: o.compileOptions } : {}),
     ...(o.onCommit ? { onCommit: o.onCommit } : {}),
+    ...(o.secretKeys ? { secretKeys: o.secretKeys } : {}),
     onFatal: o.onFatal,
   });
-  const cache = new SnapshotCache({ store, log: log.child({ tier: 'cache' }), registry });
+  const cache = new SnapshotCache({
+    store,
+    log: log.child({ tier: 'cache' }),
+    registry,
+    ...(o.secretKeys ? { secretKeys: o.secretKeys } : {}),
+  });
   const fleet = new FleetReporter({
     fanoutId: `dev/${os.hostname()}`,
     source: { groups: () => ads.groups(), summary: (group) => ads.summary(group) },
@@ -179,6 +199,7 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
   const natsUrl = flag.str(flags, 'nats');
   const redisUrl = flag.str(flags, 'redis');
   const secretNamespaces = secretNamespacesFromFlags(flag.list(flags, 'secret-namespace'));
+  const secretKeys = keyRingFromFlags(flags);
   const p = await buildDevPipeline({
     configDirs: flag.list(flags, 'config').map((d) => path.resolve(d)),
     cluster: flag.str(flags, 'cluster') ?? 'local',
@@ -192,6 +213,7 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     compileOptions: () => ({ secretNamespaces }),
+    ...(secretKeys ? { secretKeys } : {}),
     log,
     registry: createRegistry('dev'),
     onFatal: fatal.raise,

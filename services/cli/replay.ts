@@ -9,9 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EventLog } from '../../shared/events/event-log.ts';
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
+import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
+import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { compile } from '../compiler/compile.ts';
@@ -32,11 +34,15 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
   const log = createLogger('attache-replay');
   const group = flag.str(flags, 'group') ?? 'default';
   const out = flag.str(flags, 'out') ?? '';
-  const events = await JetStreamEventLog.connect({
-    url: flag.str(flags, 'nats') ?? '',
-    security: natsSecurityFromFlags(flags),
-    log,
-  });
+  const keys = keyRingFromFlags(flags);
+  const events = new SecretSealingEventLog(
+    await JetStreamEventLog.connect({
+      url: flag.str(flags, 'nats') ?? '',
+      security: natsSecurityFromFlags(flags),
+      log,
+    }),
+    { ...(keys ? { keys } : {}), plaintext: 'refuse', log },
+  );
   try {
     const toSeq = typeof flags['to-seq'] === 'number' ? flags['to-seq'] : undefined;
     const { result, snapshot } = await replaySnapshot(events, group, toSeq);

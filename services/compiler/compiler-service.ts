@@ -11,12 +11,14 @@
  *   5. admin          — /readyz turns green once the first snapshot is committed; /debug/status
  */
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
+import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
+import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { endpointPolicyFromFlags } from './endpoint-policy-flags.ts';
 import { CompilerRunner } from './runner.ts';
@@ -35,11 +37,22 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
   });
   const natsSecurity = natsSecurityFromFlags(flags);
   const replicas = flag.num(flags, 'stream-replicas');
-  const events = await JetStreamEventLog.connect({
+  const secretKeys = keyRingFromFlags(flags);
+  if (!secretKeys) {
+    log.error(
+      'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): Secrets are not used, so no TLS certificate reaches Envoy',
+    );
+  }
+  const jetstream = await JetStreamEventLog.connect({
     url: flag.str(flags, 'nats') ?? '',
     security: natsSecurity,
     log,
     replicas,
+  });
+  const events = new SecretSealingEventLog(jetstream, {
+    ...(secretKeys ? { keys: secretKeys } : {}),
+    plaintext: 'refuse',
+    log,
   });
   const groups = flag.list(flags, 'group');
   const endpointPolicy = endpointPolicyFromFlags(
@@ -68,6 +81,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     retention: flag.num(flags, 'retention'),
     onFatal: fatal.raise,
     lease: store.leaderLease('compiler', flag.num(flags, 'lease-ttl-ms')),
+    ...(secretKeys ? { secretKeys } : {}),
     compileOptions: (group) => ({ ...endpointPolicy(group), secretNamespaces }),
     ...(status ? { onCommit: status.onCommit } : {}),
   });

@@ -165,7 +165,9 @@ describe('isolation', () => {
     assert.equal(clusters.length, baseline.resources.filter((r) => r.typeUrl === CLUSTER_TYPE).length + 1);
     const own = clusters.find((c) => /^cluster_echo_9000_default_s[0-9a-f]{8}$/.test(c));
     assert.ok(own, `no separate cluster among ${clusters.join(', ')}`);
-    const warnings = diagnosticsOf(result, 'aaa-plain').filter((d) => d.message.startsWith('cluster settings'));
+    const warnings = diagnosticsOf(result, 'aaa-plain').filter((d) =>
+      d.message.startsWith('cluster settings'),
+    );
     assert.equal(warnings.length, 1);
     assert.match(
       warnings[0]!.message,

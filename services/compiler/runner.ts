@@ -26,7 +26,9 @@ import type { EventLog } from '../../shared/events/event-log.ts';
 import { errorMessage, InvalidOutputError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
+import type { KeyRing } from '../../shared/runtime/secret-keys.ts';
 import type { LeaderLease } from '../../shared/snapshot/leader-lease.ts';
+import { sealSecretBlobs } from '../../shared/snapshot/sealed-blobs.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import {
   type CompileOptions,
@@ -69,6 +71,8 @@ export interface CompilerRunnerOptions {
   lease?: LeaderLease;
   /** Compile options beyond the group (the multi-cluster endpoint policy); none by default. */
   compileOptions?: (group: string) => Omit<CompileOptions, 'group'>;
+  /** Seals SDS blobs before they are committed (shared/snapshot/sealed-blobs.ts); plaintext without. */
+  secretKeys?: KeyRing;
   /** Called after each successful commit (status publishing); must not throw. */
   onCommit?: (commit: CommittedCompile) => void;
 }
@@ -399,7 +403,9 @@ export class CompilerRunner implements Runner {
     const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
     // Every blob goes with every commit: the store skips the ones it already holds cheaply, and a
     // blob last referenced by a collected manifest may be gone, so "known" locally proves nothing.
-    const blobs = snapshot.blobs;
+    const blobs = this.opts.secretKeys
+      ? sealSecretBlobs(snapshot.manifest, snapshot.blobs, this.opts.secretKeys)
+      : snapshot.blobs;
     let committed: Awaited<ReturnType<SnapshotStore['commit']>>;
     const epoch = this.leadership.epoch(group);
     try {

@@ -18,6 +18,7 @@ import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runt
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
+import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
 import { durationFlag, tlsFlags } from './fanout-flags.ts';
@@ -36,7 +37,13 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     security: redisSecurityFromFlags(flags),
     log,
   });
-  const cache = new SnapshotCache({ store, log, registry });
+  const secretKeys = keyRingFromFlags(flags);
+  if (!secretKeys) {
+    log.error(
+      'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): snapshots with SDS secrets cannot be opened and are not served',
+    );
+  }
+  const cache = new SnapshotCache({ store, log, registry, ...(secretKeys ? { secretKeys } : {}) });
   const fanoutId = flag.str(flags, 'fanout-id') ?? os.hostname();
   const natsUrl = flag.str(flags, 'nats');
   const publisher = natsUrl

@@ -4,7 +4,9 @@
  * separate `attache` processes with their own users (passwords from the environment only), and
  * forged writes are refused — an ingestor publishing on another cluster's subjects, a fan-out
  * publishing an event, anyone deleting from the log, the fan-out writing to Redis, anonymous
- * clients anywhere.
+ * clients anywhere. With a TLS Secret in the configuration and secret keys on every tier, every
+ * NATS message and every Redis value is scanned afterwards: no PEM and no base64 private key,
+ * while the fan-out still serves the certificate and key over SDS.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -15,8 +17,11 @@ import { after, before, describe, test } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
+import { parseAllDocuments } from 'yaml';
+import { RawAdsClient } from '../../services/fanout/testing/raw-ads-client.ts';
 import { type EventEnvelope, encodeEvent } from '../../shared/events/envelope.ts';
 import { STREAM_NAME, subjectFor } from '../../shared/events/subjects.ts';
+import { SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
 import { eventually } from '../harness/eventually.ts';
 import { freePort } from '../harness/ports.ts';
@@ -25,7 +30,8 @@ import { compileArgs, fanoutArgs, ingestFsArgs } from '../harness/tier-args.ts';
 import { writeAtomic } from '../harness/write-atomic.ts';
 
 const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '../..');
-const pw = () => randomBytes(12).toString('hex');
+/** nats-server parses a password variable's value: it must start with a letter (k8s/nats.conf). */
+const pw = () => `p${randomBytes(12).toString('hex')}`;
 const PASSWORDS = {
   ATTACHE_NATS_ADMIN_PASSWORD: pw(),
   ATTACHE_NATS_INGEST_LOCAL_PASSWORD: pw(),
@@ -54,6 +60,37 @@ function natsConfigWithSecondCluster(dir: string): string {
   return file;
 }
 
+/** A real certificate and key (the golden case's), as Secret data. */
+function tlsData(): { 'tls.crt': string; 'tls.key': string } {
+  const text = fs.readFileSync(
+    path.join(ROOT, 'testdata/compiler/edge-secret-groups/in/secrets.yaml'),
+    'utf8',
+  );
+  const own = parseAllDocuments(text)
+    .map((d) => d.toJS() as { metadata?: { name?: string }; data?: { 'tls.crt': string; 'tls.key': string } })
+    .find((d) => d?.metadata?.name === 'own-cert');
+  assert.ok(own?.data);
+  return own.data;
+}
+const TLS = tlsData();
+const KEY_PEM = Buffer.from(TLS['tls.key'], 'base64');
+const SECRET_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+
+/** The forms a leaked private key would take in a stored value. */
+function leakedKey(value: Buffer): string | undefined {
+  const body = KEY_PEM.toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('-----'))
+    .join('');
+  const forms: [string, Buffer][] = [
+    ['PEM header', Buffer.from('PRIVATE KEY')],
+    ['base64 PEM', Buffer.from(TLS['tls.key'].slice(0, 40))],
+    ['base64 key body', Buffer.from(body.slice(0, 40))],
+    ['DER key', Buffer.from(body, 'base64').subarray(0, 40)],
+  ];
+  return forms.find(([, f]) => value.includes(f))?.[0];
+}
+
 function tombstone(cluster: string): EventEnvelope {
   return {
     v: 1,
@@ -74,6 +111,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
   let redis: TestServer;
   let dir: string;
   const processes: AttacheProcess[] = [];
+  let fanoutXdsPort = 0;
   const conns: NatsConnection[] = [];
   const natsAs = async (user: string, password: string) => {
     const nc = await connect({ servers: nats.url, user, pass: password });
@@ -105,6 +143,19 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
         'kind: Mapping',
         'metadata: { name: echo, namespace: default }',
         'spec: { hostname: echo.local, prefix: /, service: echo }',
+        '---',
+        'apiVersion: getambassador.io/v3alpha1',
+        'kind: Host',
+        'metadata: { name: echo, namespace: default }',
+        'spec: { hostname: echo.local, tlsSecret: { name: echo-cert } }',
+        '---',
+        'apiVersion: v1',
+        'kind: Secret',
+        'metadata: { name: echo-cert, namespace: default }',
+        'type: kubernetes.io/tls',
+        'data:',
+        `  tls.crt: ${TLS['tls.crt']}`,
+        `  tls.key: ${TLS['tls.key']}`,
       ].join('\n'),
     );
     const [ingestAdmin, compileAdmin, fanoutAdmin, xdsPort] = await Promise.all([
@@ -118,6 +169,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
       {
         ATTACHE_NATS_USER: 'ingest-local',
         ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_INGEST_LOCAL_PASSWORD,
+        ATTACHE_SECRET_KEYS: SECRET_KEYS,
       },
     );
     const compile = startAttache(
@@ -127,6 +179,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
         ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_COMPILER_PASSWORD,
         ATTACHE_REDIS_USER: 'compiler',
         ATTACHE_REDIS_PASSWORD: PASSWORDS.ATTACHE_REDIS_COMPILER_PASSWORD,
+        ATTACHE_SECRET_KEYS: SECRET_KEYS,
       },
     );
     const fanout = startAttache(
@@ -136,9 +189,11 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
         ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_FANOUT_PASSWORD,
         ATTACHE_REDIS_USER: 'fanout',
         ATTACHE_REDIS_PASSWORD: PASSWORDS.ATTACHE_REDIS_FANOUT_PASSWORD,
+        ATTACHE_SECRET_KEYS: SECRET_KEYS,
       },
     );
     processes.push(ingest, compile, fanout);
+    fanoutXdsPort = xdsPort;
     await Promise.all([
       ingest.waitReady(ingestAdmin, 60_000),
       compile.waitReady(compileAdmin, 60_000),
@@ -166,10 +221,94 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
     for (const p of processes) {
       assert.doesNotMatch(
         p.output(),
-        /Permissions Violation|NOPERM/,
+        /Permissions Violation|NOPERM|can't run this command/,
         `${p.args.slice(0, 2).join(' ')} hit no ACL`,
       );
     }
+  });
+
+  test('secrets at rest — SDS serves the key, yet no NATS message and no Redis value holds it', async () => {
+    assert.ok(fanoutXdsPort > 0, 'the tiers run (previous test)');
+    const client = new RawAdsClient(fanoutXdsPort);
+    const tails = () =>
+      processes.map((p) => `--- ${p.args.slice(0, 2).join(' ')}\n${p.output().slice(-3000)}`).join('\n');
+    try {
+      const served = await eventually(
+        async () => {
+          client.send({
+            node: { id: 'scan' },
+            type_url: SECRET_TYPE,
+            resource_names: ['tls/default/echo-cert'],
+          });
+          const res = await client.next(5_000);
+          if (!res.names.includes('tls/default/echo-cert')) throw new Error(`got ${res.names.join(',')}`);
+          return res.resources[0] as { tls_certificate?: { private_key?: { inline_bytes?: Uint8Array } } };
+        },
+        { timeoutMs: 30_000 },
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n${tails()}`);
+      });
+      assert.deepEqual(
+        Buffer.from(served.tls_certificate?.private_key?.inline_bytes ?? []),
+        KEY_PEM,
+        'the fan-out opened the sealed SDS blob and serves the real key',
+      );
+    } finally {
+      client.close();
+    }
+
+    const leaks: string[] = [];
+    const admin = await natsAs('admin', PASSWORDS.ATTACHE_NATS_ADMIN_PASSWORD);
+    const jsm = await jetstreamManager(admin);
+    let scanned = 0;
+    for (const name of await jsm.streams.names().next()) {
+      const { state } = await jsm.streams.info(name);
+      for (let seq = state.first_seq; seq <= state.last_seq && state.messages > 0; seq++) {
+        const m = await jsm.streams.getMessage(name, { seq }).catch(() => null);
+        if (!m) continue;
+        scanned++;
+        const form = leakedKey(Buffer.from(m.data));
+        if (form) leaks.push(`NATS ${name} #${seq} ${m.subject}: ${form}`);
+      }
+    }
+    assert.ok(scanned >= 3, `scanned ${scanned} NATS messages`);
+
+    const redisAdmin = new Redis(redis.url, {
+      username: 'compiler',
+      password: PASSWORDS.ATTACHE_REDIS_COMPILER_PASSWORD,
+      lazyConnect: true,
+    });
+    let values = 0;
+    try {
+      await redisAdmin.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redisAdmin.scan(cursor, 'MATCH', 'attache:*', 'COUNT', 500);
+        cursor = next;
+        for (const key of keys) {
+          const type = await redisAdmin.type(key);
+          const parts: Buffer[] =
+            type === 'string'
+              ? [(await redisAdmin.getBuffer(key)) ?? Buffer.alloc(0)]
+              : type === 'set'
+                ? await redisAdmin.smembersBuffer(key)
+                : type === 'zset'
+                  ? await redisAdmin.zrangeBuffer(key, 0, -1)
+                  : type === 'hash'
+                    ? Object.values(await redisAdmin.hgetallBuffer(key))
+                    : type === 'stream'
+                      ? (await redisAdmin.xrangeBuffer(key, '-', '+')).flatMap(([, fields]) => fields)
+                      : [];
+          values++;
+          const form = parts.map(leakedKey).find(Boolean);
+          if (form) leaks.push(`Redis ${key} (${type}): ${form}`);
+        }
+      } while (cursor !== '0');
+    } finally {
+      redisAdmin.disconnect();
+    }
+    assert.ok(values >= 5, `scanned ${values} Redis keys`);
+    assert.deepEqual(leaks, [], 'no private key at rest');
   });
 
   test('locked down — forged publishes are refused: another cluster’s subject, a fan-out publishing an event', async () => {

@@ -4,6 +4,7 @@
  * references them (ir/build-edge.ts). No diagnostic ever includes Secret content.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { REFUSED_ANNOTATION } from '../../../shared/events/sealed-secrets.ts';
 import type { Diagnostic } from '../compile.ts';
 import { SECRET_GROUPS_ANNOTATION } from '../ir/secret-access.ts';
 import type { SecretData } from '../ir/types-edge.ts';
@@ -18,6 +19,16 @@ export function parseTlsSecret(
   source: SourceRef,
   diagnostics: Diagnostic[],
 ): SecretData | undefined {
+  const refused = own(own(own(obj, 'metadata'), 'annotations'), REFUSED_ANNOTATION);
+  if (typeof refused === 'string') {
+    diagnostics.push({
+      severity: 'error',
+      source,
+      field: 'data',
+      message: `Secret data not available: ${refused}`,
+    });
+    return undefined;
+  }
   const data = own(obj, 'data');
   const stringData = own(obj, 'stringData');
   const read = (key: string): Uint8Array | undefined | false => {

@@ -14,10 +14,12 @@ import { abortableSleep } from '../../../shared/runtime/abortable-sleep.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
+import type { KeyRing } from '../../../shared/runtime/secret-keys.ts';
 import type { Manifest } from '../../../shared/snapshot/manifest.ts';
+import { openSecretBlob } from '../../../shared/snapshot/sealed-blobs.ts';
 import type { SnapshotStore } from '../../../shared/snapshot/snapshot-store.ts';
 import { resourceHash } from '../../../shared/xds/encoding.ts';
-import { isTypeUrl, type TypeUrl } from '../../../shared/xds/type-urls.ts';
+import { isTypeUrl, SECRET_TYPE, type TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type {
   CachedResource,
   GroupSnapshot,
@@ -33,6 +35,8 @@ export interface SnapshotCacheOptions {
   registry: Registry;
   /** Pause before re-opening the tail after a store error. */
   retryDelayMs?: number;
+  /** Opens sealed SDS blobs (shared/snapshot/sealed-blobs.ts). */
+  secretKeys?: KeyRing;
 }
 
 interface HeldBlob {
@@ -181,14 +185,23 @@ export class SnapshotCache implements Runner, SnapshotSource {
     const got = await this.opts.store.getBlobs([...typeOf.keys()]);
     this.fetchedCounter.inc(got.size);
     for (const [hash, typeUrl] of typeOf) {
-      const bytes = got.get(hash);
+      let bytes = got.get(hash);
+      let reason = bytes ? 'hash mismatch' : 'missing';
+      if (bytes && typeUrl === SECRET_TYPE) {
+        try {
+          bytes = openSecretBlob(hash, bytes, this.opts.secretKeys);
+        } catch (err) {
+          bytes = undefined;
+          reason = errorMessage(err);
+        }
+      }
       if (!bytes || resourceHash(typeUrl, bytes) !== hash) {
         this.log.error(
           {
             group: manifest.group,
             version: manifest.version,
             hash,
-            reason: bytes ? 'hash mismatch' : 'missing',
+            reason,
           },
           'snapshot references an unusable blob; keeping the previous snapshot',
         );

@@ -4,6 +4,7 @@
  */
 import type { FlagSpecs } from '../../../shared/runtime/config.ts';
 import { NATS_CONNECTION_FLAGS } from '../../../shared/runtime/connection-flags.ts';
+import { SECRET_KEY_FLAGS } from '../../../shared/runtime/secret-keys.ts';
 
 export const KUBERNETES_INGEST_FLAGS = {
   cluster: {
@@ -27,6 +28,7 @@ export const KUBERNETES_INGEST_FLAGS = {
     description: 'NATS URL with JetStream, e.g. nats://127.0.0.1:4222',
   },
   ...NATS_CONNECTION_FLAGS,
+  ...SECRET_KEY_FLAGS,
   'max-buffered-objects': {
     type: 'number',
     default: 10_000,

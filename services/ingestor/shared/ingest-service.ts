@@ -5,13 +5,16 @@
  *   3. admin     — last, so /readyz only turns green once the initial state is published
  */
 import type { Registry } from 'prom-client';
+import type { EventLog } from '../../../shared/events/event-log.ts';
 import { JetStreamEventLog } from '../../../shared/events/jetstream-event-log.ts';
+import { SecretSealingEventLog } from '../../../shared/events/sealed-secrets.ts';
 import { AdminServer } from '../../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../../shared/runtime/config.ts';
 import { natsSecurityFromFlags } from '../../../shared/runtime/connection-flags.ts';
 import { createLogger, type Logger } from '../../../shared/runtime/logger.ts';
 import { createRegistry } from '../../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../../shared/runtime/runner.ts';
+import { keyRingFromFlags } from '../../../shared/runtime/secret-keys.ts';
 
 /** What an ingest command's runners are built from. */
 export interface IngestContext {
@@ -20,7 +23,8 @@ export interface IngestContext {
   /** The service logger, already bound to the cluster. */
   log: Logger;
   registry: Registry;
-  events: JetStreamEventLog;
+  /** The event log; Secret material is sealed on the way in (shared/events/sealed-secrets.ts). */
+  events: EventLog;
 }
 
 /**
@@ -36,9 +40,20 @@ export async function runIngestService(
   const log = createLogger(loggerName).child({ cluster });
   const registry = createRegistry('ingestor');
   const fatal = fatalChannel();
-  const events = await JetStreamEventLog.connect({
+  const keys = keyRingFromFlags(flags);
+  if (!keys) {
+    log.error(
+      'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): Secrets are published without their data, so no TLS certificate reaches Envoy',
+    );
+  }
+  const jetstream = await JetStreamEventLog.connect({
     url: flag.str(flags, 'nats') ?? '',
     security: natsSecurityFromFlags(flags),
+    log,
+  });
+  const events = new SecretSealingEventLog(jetstream, {
+    ...(keys ? { keys } : {}),
+    plaintext: 'refuse',
     log,
   });
   const runners: Runner[] = [];
