@@ -86,7 +86,7 @@ describe('sealed secrets', () => {
     assert.ok(!rawText(stored!).includes('PRIVATE KEY'), 'no PEM in the stored event');
     assert.ok(!rawText(stored!).includes(Buffer.from(KEY_PEM).toString('base64')), 'no base64 PEM');
     assert.equal(
-      (stored?.object?.metadata.annotations as Record<string, string>)['attache.io/groups'],
+      ((stored?.object?.metadata.annotations ?? {}) as Record<string, string>)['attache.io/groups'],
       'a',
       'annotations other than last-applied stay readable',
     );
@@ -104,7 +104,7 @@ describe('sealed secrets', () => {
     const [refused] = await all(inner);
     assert.equal(refused?.object?.data, undefined);
     assert.match(
-      (refused?.object?.metadata.annotations as Record<string, string>)[REFUSED_ANNOTATION] ?? '',
+      ((refused?.object?.metadata.annotations ?? {}) as Record<string, string>)[REFUSED_ANNOTATION] ?? '',
       /no secret keys/,
     );
     assert.ok(!rawText(refused!).includes('PRIVATE KEY'));
@@ -122,7 +122,7 @@ describe('sealed secrets', () => {
       new SecretSealingEventLog(sealed, { keys: new KeyRing([k2]), plaintext: 'refuse', log }),
     );
     assert.match(
-      (wrongKey?.object?.metadata.annotations as Record<string, string>)[REFUSED_ANNOTATION] ?? '',
+      ((wrongKey?.object?.metadata.annotations ?? {}) as Record<string, string>)[REFUSED_ANNOTATION] ?? '',
       /key id k1/,
     );
   });
