@@ -57,6 +57,9 @@ export function translateApiListeners(ir: IR): { resources: EnvoyResource[]; dia
 }
 
 function apiRoutes(ir: IR, group: RouteGroup, host: string, diagnostics: Diagnostic[]): Route[] {
+  // A host-less Mapping routes only where a Host's mappingSelector takes it (Emissary 2.0+); an
+  // API listener stands for no Host, so it never carries one (unless hostless_mappings: every_host).
+  if (group.hostless === 'selector') return [];
   const verdict = evaluateAuthority(group.headers, host);
   if (!verdict.matches) return [];
   const sources = group.redirect ? [group.redirect.source] : group.routes.map((r) => r.source);
