@@ -24,6 +24,7 @@ import { buildEdge, edgeLookups } from './ir/build-edge.ts';
 import { buildIR } from './ir/build-ir.ts';
 import { applyEndpointPolicy, type RemoteEndpointsMode } from './ir/endpoint-policy.ts';
 import { buildProvenance } from './provenance.ts';
+import { type SizeRejection, safeId, sizeRejections } from './size-limits.ts';
 import { parseSources } from './sources/parse-sources.ts';
 import { translate } from './translate/translate.ts';
 import { validateOutput } from './validate-output.ts';
@@ -92,7 +93,36 @@ export interface CompileResult {
   provenance: Provenance;
 }
 
+/** Rounds of size-limit rejection before the output is declared unpublishable. */
+const MAX_SIZE_ROUNDS = 8;
+
 export function compile(records: readonly SourceRecord[], opts: CompileOptions): CompileResult {
+  // Size limits (size-limits.ts): while the output is larger than clients accept, reject its
+  // largest contributors and compile the rest again. Output under the limits takes one round.
+  const rejected: SizeRejection[] = [];
+  let input = records;
+  for (let round = 0; ; round++) {
+    const result = compileOnce(input, opts);
+    const more = sizeRejections(result.resources, result.provenance, input);
+    if (more.length === 0) {
+      if (rejected.length === 0) return result;
+      return {
+        ...result,
+        diagnostics: [...result.diagnostics, ...rejected.map((r) => r.diagnostic)].sort(compareDiagnostics),
+      };
+    }
+    if (round + 1 >= MAX_SIZE_ROUNDS) {
+      throw new InvalidOutputError(
+        `group ${opts.group}: the output stays over the xDS size limits after rejecting ${rejected.length + more.length} objects; nothing is published`,
+      );
+    }
+    rejected.push(...more);
+    const drop = new Set(more.map((r) => r.id));
+    input = input.filter((r) => !drop.has(safeId(r) ?? ''));
+  }
+}
+
+function compileOnce(records: readonly SourceRecord[], opts: CompileOptions): CompileResult {
   const sources = parseSources(records, opts.group);
   const access = { group: opts.group, namespaceGroups: opts.secretNamespaces ?? {} };
   const lookups = edgeLookups(sources, access);

@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import type { SourceObject } from '../../shared/events/envelope.ts';
 import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import { type CompileResult, compile, type SourceRecord } from './compile.ts';
+import { RESOURCE_LIMIT } from './size-limits.ts';
 import { re2Problem, re2ProgramSizeAtLeast } from './sources/re2.ts';
 
 const mapping = (name: string, spec: Record<string, unknown>): SourceRecord => ({
@@ -208,5 +209,46 @@ describe('re2', () => {
     assert.equal(re2ProgramSizeAtLeast('abc|defgh'), 7);
     assert.equal(re2ProgramSizeAtLeast('^/literal/prefix[0-9]'), 3);
     assert.equal(re2ProgramSizeAtLeast('é'), 4);
+  });
+});
+
+describe('size limits', () => {
+  const baseline = compile(GOOD, { group: 'default' });
+  const huge = (name: string, kib: number) =>
+    mapping(name, { prefix: `/${name}/${'x'.repeat(kib * 1024)}`, service: 'echo:9000', grpc: true });
+
+  test('size limits — seven Mappings with 700 KB prefixes are rejected, the rest serve unchanged', () => {
+    const bad = Array.from({ length: 7 }, (_, i) => huge(`big-${i}`, 700));
+    const result = compile([...GOOD, ...bad], { group: 'default' });
+    assertGoodUnchanged(baseline, result);
+    assert.equal(result.resources.length, baseline.resources.length);
+    for (let i = 0; i < 7; i++) {
+      const errors = diagnosticsOf(result, `big-${i}`).filter((d) => d.severity === 'error');
+      assert.equal(errors.length, 1, `big-${i}`);
+      assert.match(errors[0]!.message, /encodes to 70\d\.\d KiB, over the 256\.0 KiB limit per route/);
+      assert.equal(errors[0]!.source.file, `big-${i}.yaml`);
+    }
+    for (const r of result.resources) assert.ok(r.bytes.length <= RESOURCE_LIMIT);
+  });
+
+  test('size limits — a route configuration over the limit sheds its largest contributors only', () => {
+    // 16 × 200 KiB routes ≈ 3.2 MiB in one RouteConfiguration: each route is fine alone.
+    const bulky = Array.from({ length: 16 }, (_, i) => huge(`bulky-${String(i).padStart(2, '0')}`, 200 + i));
+    const result = compile([...GOOD, ...bulky], { group: 'default' });
+    for (const r of result.resources)
+      assert.ok(r.bytes.length <= RESOURCE_LIMIT, `${r.name} ${r.bytes.length}`);
+    const rejected = bulky
+      .map((b) => (b.object as { metadata: { name: string } }).metadata.name)
+      .filter((n) => diagnosticsOf(result, n).some((d) => d.severity === 'error'));
+    assert.ok(rejected.length >= 1 && rejected.length <= 3, `rejected ${rejected.join(', ')}`);
+    assert.ok(rejected.includes('bulky-15'), 'the largest contributor goes first');
+    const err = diagnosticsOf(result, 'bulky-15').find((d) => d.severity === 'error')!;
+    assert.match(
+      err.message,
+      /RouteConfiguration .* would encode to .* over the 3072\.0 KiB .*contributes 215\.\d KiB/,
+    );
+    // Every good route is still there, byte-identical.
+    const after = routes(result);
+    for (const [key, route] of routes(baseline)) assert.equal(after.get(key), route, `${key} changed`);
   });
 });
