@@ -40,6 +40,13 @@ export interface SourceRecord {
   resourceVersion?: string;
   /** Sequence of the event that last changed the object (provenance only). */
   seq?: number;
+  /**
+   * Why the object's latest version could not be ingested (a `reject` event); compile reports it
+   * as an error on the object. `object` is then the last version that could, if any.
+   */
+  rejected?: string;
+  /** True when `object` only names the object (no version was ever ingested); it is not parsed. */
+  stub?: true;
 }
 
 export interface CompileOptions {

@@ -6,9 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { SourceObject } from '../../shared/events/envelope.ts';
+import {
+  ENVELOPE_VERSION,
+  type EventEnvelope,
+  INGEST_ERROR_API_VERSION,
+  INGEST_ERROR_KIND,
+  type SourceObject,
+} from '../../shared/events/envelope.ts';
 import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import { type CompileResult, compile, type SourceRecord } from './compile.ts';
+import { WorldState } from './runner-world.ts';
 import { RESOURCE_LIMIT } from './size-limits.ts';
 import { re2Problem, re2ProgramSizeAtLeast } from './sources/re2.ts';
 
@@ -252,3 +259,84 @@ describe('size limits', () => {
     for (const [key, route] of routes(baseline)) assert.equal(after.get(key), route, `${key} changed`);
   });
 });
+
+describe('ingest problems', () => {
+  const envelope = (op: EventEnvelope['op'], extra: Partial<EventEnvelope> = {}): EventEnvelope => ({
+    v: ENVELOPE_VERSION,
+    cluster: 'local',
+    kind: 'Mapping',
+    namespace: 'default',
+    name: 'echo',
+    op,
+    resourceVersion: op,
+    generation: 0,
+    observedAt: '2026-01-01T00:00:00Z',
+    ingestor: 'fs/local/test',
+    origin: { file: 'echo.yaml', document: 0 },
+    ...extra,
+  });
+
+  test('ingest problems — a rejected version keeps the last good one serving and says why', () => {
+    const world = new WorldState();
+    world.apply(1, envelope('upsert', { object: GOOD[0]!.object }));
+    const served = compile(world.records(), { group: 'default' });
+    world.apply(2, envelope('reject', { reason: 'event is 9000000 bytes, over the NATS max_payload' }));
+    const result = compile(world.records(), { group: 'default' });
+    assertGoodUnchanged(served, result);
+    const errors = diagnosticsOf(result, 'echo').filter((d) => d.severity === 'error');
+    assert.equal(errors.length, 1);
+    assert.match(
+      errors[0]!.message,
+      /latest version could not be ingested: event is 9000000 bytes.*previous version keeps serving/,
+    );
+    assert.equal(errors[0]!.source.file, 'echo.yaml');
+
+    world.apply(3, envelope('delete'));
+    assert.equal(world.size, 0, 'a delete clears the rejection with the object');
+  });
+
+  test('ingest problems — a rejected object never ingested is reported, not served', () => {
+    const world = new WorldState();
+    world.apply(1, envelope('reject', { reason: 'too large' }));
+    const result = compile(world.records(), { group: 'default' });
+    assert.deepEqual(
+      result.diagnostics.map((d) => [d.source.kind, d.source.name, d.message]),
+      [['Mapping', 'echo', 'its latest version could not be ingested: too large; it is not served']],
+    );
+  });
+
+  test('ingest problems — IngestError objects become diagnostics naming file, document and object', () => {
+    const record: SourceRecord = {
+      cluster: 'local',
+      object: {
+        apiVersion: INGEST_ERROR_API_VERSION,
+        kind: INGEST_ERROR_KIND,
+        metadata: { name: 'b.yaml#1' },
+        spec: {
+          file: 'b.yaml',
+          document: 1,
+          line: 7,
+          kind: 'Mapping',
+          name: 'echo',
+          message: 'duplicate Mapping default/echo',
+        },
+      },
+    };
+    const result = compile([...GOOD, record], { group: 'default' });
+    assertGoodUnchanged(baseline(), result);
+    const d = result.diagnostics.find((x) => x.source.file === 'b.yaml');
+    assert.deepEqual(d?.source, {
+      cluster: 'local',
+      kind: 'Mapping',
+      namespace: 'default',
+      name: 'echo',
+      file: 'b.yaml',
+      document: 1,
+    });
+    assert.equal(d?.message, 'cannot be ingested (line 7): duplicate Mapping default/echo');
+  });
+});
+
+function baseline(): CompileResult {
+  return compile(GOOD, { group: 'default' });
+}

@@ -1,7 +1,8 @@
 /**
  * The compiler's world state: the latest version of every source object, folded from the event
  * log in sequence order and keyed by (cluster, kind, namespace, name). A delete removes the key;
- * a resync marker changes nothing (it only tells readers a relist finished).
+ * a resync marker changes nothing (it only tells readers a relist finished); a reject marks the
+ * object's latest version as unpublishable without dropping the version already held.
  *
  * Two indexes serve the endpoint fast path (endpoint-fast-path.ts): Services and endpoint objects
  * by `namespace/service`, and the sorted record list, kept across content-only updates so a
@@ -39,14 +40,30 @@ export class WorldState {
       }
       return before;
     }
-    if (!event.object) return undefined;
-    const record: SourceRecord = {
-      cluster: event.cluster,
-      object: event.object,
-      resourceVersion: event.resourceVersion,
-      seq,
-    };
-    if (event.origin) record.origin = event.origin;
+    let record: SourceRecord;
+    if (event.op === 'reject') {
+      // The last version folded keeps serving; without one, a stub stands for the object so its
+      // status can say why it is missing (compile reports every record with `rejected`).
+      const base: SourceRecord = before ?? {
+        cluster: event.cluster,
+        object: {
+          apiVersion: '',
+          kind: event.kind,
+          metadata: { name: event.name, ...(event.namespace ? { namespace: event.namespace } : {}) },
+        },
+        stub: true,
+        seq,
+      };
+      record = {
+        ...base,
+        rejected: event.reason ?? 'the ingestor could not publish it',
+        ...(event.origin ? { origin: event.origin } : {}),
+      };
+    } else {
+      if (!event.object) return undefined;
+      record = { cluster: event.cluster, object: event.object, resourceVersion: event.resourceVersion, seq };
+      if (event.origin) record.origin = event.origin;
+    }
     this.objects.set(key, record);
     if (before) {
       this.unindex(key, before);

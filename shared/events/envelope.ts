@@ -3,13 +3,20 @@
  * folded by the compiler. Encoded with msgpackr using plain maps (no shared structure tables), so
  * every message decodes on its own, forever, whichever producer wrote it.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Packr } from 'msgpackr';
 
 /** Envelope schema version; bump on incompatible changes and keep decoding old ones. */
 export const ENVELOPE_VERSION = 1;
 
-/** What happened to the object. `resync` marks the end of a full relist by one ingestor. */
-export type EventOp = 'upsert' | 'delete' | 'resync';
+/**
+ * What happened to the object. `resync` marks the end of a full relist by one ingestor. `reject`
+ * says the ingestor saw a version of the object it could not publish (too large for the log even
+ * compressed, not UTF-8, …): it carries no object, only `reason`; the compiler keeps serving the
+ * last version it has, if any, and reports the object as invalid. Readers that predate `reject`
+ * ignore it (no object to fold).
+ */
+export type EventOp = 'upsert' | 'delete' | 'resync' | 'reject';
 
 /** The object metadata the compiler needs. Never includes managedFields. */
 export interface ObjectMeta {
@@ -55,12 +62,32 @@ export interface EventEnvelope {
   object?: SourceObject;
   /** Where a YAML-sourced object came from (file path relative to the directory, document index). */
   origin?: { file: string; document: number };
+  /** Why the observed version could not be published; present on `reject` only. */
+  reason?: string;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
 
+/**
+ * Objects whose msgpack encoding is larger than this travel deflated, in `objectZ` instead of
+ * `object`: large annotations and ConfigMap-like payloads compress several times over, which keeps
+ * them under the log's message size limit. Readers that predate `objectZ` see an upsert without an
+ * object and ignore it.
+ */
+export const COMPRESS_OVER_BYTES = 64 * 1024;
+
+/** Bound on an inflated object, so a hostile compressed payload cannot exhaust memory. */
+const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+
 /** Encodes an envelope for the wire. */
 export function encodeEvent(event: EventEnvelope): Uint8Array {
+  if (event.object) {
+    const object = packr.pack(event.object);
+    if (object.length > COMPRESS_OVER_BYTES) {
+      const { object: _, ...rest } = event;
+      return packr.pack({ ...rest, objectZ: deflateRawSync(object) });
+    }
+  }
   return packr.pack(event);
 }
 
@@ -68,12 +95,44 @@ export function encodeEvent(event: EventEnvelope): Uint8Array {
 export function decodeEvent(bytes: Uint8Array): EventEnvelope {
   const value: unknown = packr.unpack(bytes);
   if (!value || typeof value !== 'object') throw new Error('event is not a map');
-  const e = value as Partial<EventEnvelope>;
+  const e = value as Partial<EventEnvelope> & { objectZ?: Uint8Array };
   if (e.v !== ENVELOPE_VERSION) throw new Error(`unsupported event envelope version ${String(e.v)}`);
   if (typeof e.cluster !== 'string' || typeof e.kind !== 'string' || typeof e.op !== 'string') {
     throw new Error('event is missing cluster, kind or op');
   }
+  if (e.objectZ !== undefined) {
+    const { objectZ, ...rest } = e;
+    return {
+      ...rest,
+      object: packr.unpack(inflateRawSync(objectZ, { maxOutputLength: MAX_INFLATED_BYTES })),
+    } as EventEnvelope;
+  }
   return e as EventEnvelope;
+}
+
+/**
+ * A problem an ingestor found in its source that names no publishable object (a YAML document that
+ * does not parse, a file that is not UTF-8, a duplicate identity), carried as an object of its own
+ * so it reaches the compiler's diagnostics, `/debug/status` and `attache status`: upserted while
+ * the problem lasts, deleted when it is gone. `metadata.name` is `<file>#<document>` (or the file).
+ */
+export const INGEST_ERROR_API_VERSION = 'attache.io/v1';
+export const INGEST_ERROR_KIND = 'IngestError';
+
+export interface IngestErrorSpec {
+  file: string;
+  document?: number;
+  line?: number;
+  /** Kind and name of the object concerned, when the problem is about one. */
+  kind?: string;
+  name?: string;
+  message: string;
+}
+
+/** The `reject` event standing for an upsert that could not be published, and why. */
+export function rejectEventFor(upsert: EventEnvelope, reason: string): EventEnvelope {
+  const { object: _, ...rest } = upsert;
+  return { ...rest, op: 'reject', reason: reason.length > 1000 ? `${reason.slice(0, 1000)}…` : reason };
 }
 
 /** Kinds whose changes travel on the endpoint subjects and may take the compiler's fast path. */

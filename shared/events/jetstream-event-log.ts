@@ -34,7 +34,7 @@ import {
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
 import { type NatsSecurity, natsServers } from '../runtime/connection-flags.ts';
-import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
+import { AttacheError, DependencyError, EventTooLargeError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { decodeEvent, type EventEnvelope, encodeEvent } from './envelope.ts';
 import type {
@@ -172,8 +172,18 @@ export class JetStreamEventLog implements EventLog {
     const msgID = opts?.msgId ?? messageIdFor(event);
     const subject = subjectFor(event);
     if (this.closing) throw new DependencyError(`event log is closed; cannot publish ${msgID}`);
+    const bytes = encodeEvent(event);
+    // The server's max_payload (our NATS configuration raises it to 8 MiB; the default is 1 MiB).
+    const limit = this.nc.info?.max_payload;
+    if (limit !== undefined && bytes.length > limit) {
+      throw new EventTooLargeError(
+        `event ${msgID} is ${bytes.length} bytes after compression, over the NATS max_payload of ${limit} bytes`,
+        bytes.length,
+        limit,
+      );
+    }
     try {
-      const ack = await this.js.publish(subject, encodeEvent(event), {
+      const ack = await this.js.publish(subject, bytes, {
         msgID,
         timeout: this.limits.publishTimeoutMs,
         expect: { streamName: this.streamName },

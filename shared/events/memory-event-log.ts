@@ -4,7 +4,8 @@
  * message ids for `dedupWindowMs` (default 2 minutes, like JetStream's default window).
  */
 import { EventEmitter } from 'node:events';
-import type { EventEnvelope } from './envelope.ts';
+import { EventTooLargeError } from '../runtime/errors.ts';
+import { type EventEnvelope, encodeEvent } from './envelope.ts';
 import type {
   DurableDelivery,
   DurableOptions,
@@ -23,13 +24,28 @@ export class MemoryEventLog implements EventLog {
   private readonly appended = new EventEmitter();
   private closed = false;
 
-  constructor(private readonly dedupWindowMs = 120_000) {
+  /**
+   * `maxPayloadBytes` mirrors NATS `max_payload` (8 MiB in our server configuration): a larger
+   * encoded event is refused with EventTooLargeError, as the JetStream log refuses it.
+   */
+  constructor(
+    private readonly dedupWindowMs = 120_000,
+    private readonly maxPayloadBytes = 8 * 1024 * 1024,
+  ) {
     this.appended.setMaxListeners(0);
   }
 
   async publish(event: EventEnvelope, opts?: { msgId?: string }): Promise<PublishAck> {
     if (this.closed) throw new Error('event log is closed');
     const id = opts?.msgId ?? messageIdFor(event);
+    const size = encodeEvent(event).length;
+    if (size > this.maxPayloadBytes) {
+      throw new EventTooLargeError(
+        `event ${id} is ${size} bytes after compression, over the log's max_payload of ${this.maxPayloadBytes} bytes`,
+        size,
+        this.maxPayloadBytes,
+      );
+    }
     const now = Date.now();
     const seen = this.ids.get(id);
     if (seen && now - seen.at < this.dedupWindowMs) return { seq: seen.seq, duplicate: true };

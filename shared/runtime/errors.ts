@@ -22,6 +22,20 @@ export class FencedError extends AttacheError {}
 /** Generated Envoy configuration failed validation: nothing is published, the last good stays. */
 export class InvalidOutputError extends AttacheError {}
 
+/**
+ * An event is larger than the log accepts (NATS `max_payload`), even compressed. Retrying cannot
+ * fix it: the publisher records the object as rejected instead and goes on with other changes.
+ */
+export class EventTooLargeError extends AttacheError {
+  constructor(
+    message: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(message);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -8,7 +8,12 @@
  * becomes Hosts and Mappings (sources/ingress.ts). Those are expanded here, before the kind
  * dispatch, and parsed exactly like objects read from the cluster.
  */
-import type { SourceObject } from '../../../shared/events/envelope.ts';
+import {
+  INGEST_ERROR_API_VERSION,
+  INGEST_ERROR_KIND,
+  type IngestErrorSpec,
+  type SourceObject,
+} from '../../../shared/events/envelope.ts';
 import { canonicalJson } from '../../../shared/snapshot/manifest.ts';
 import { sha256Hex } from '../../../shared/xds/encoding.ts';
 import type { SourceRecord } from '../compile.ts';
@@ -63,6 +68,16 @@ export function parseSources(records: readonly SourceRecord[], group: string): P
   for (const record of pickClusterWinners(records, group, out.diagnostics)) {
     const source = sourceRefOf(record);
     if (!source) continue;
+    if (record.rejected !== undefined) {
+      out.diagnostics.push({
+        severity: 'error',
+        source,
+        message:
+          `its latest version could not be ingested: ${record.rejected}; ` +
+          (record.stub ? 'it is not served' : 'the previous version keeps serving'),
+      });
+      if (record.stub) continue;
+    }
     guarded(out, source, () => {
       const obj = record.object as unknown;
       parseRecord(obj, source, group, out, false);
@@ -156,6 +171,24 @@ function parseRecord(
       if (apiVersion !== 'discovery.k8s.io/v1' || !source.name) return;
       const slice = parseEndpointSlice(obj, source, out.diagnostics);
       if (slice) out.endpoints.push(slice);
+      return;
+    }
+    case INGEST_ERROR_KIND: {
+      if (apiVersion !== INGEST_ERROR_API_VERSION) return;
+      const spec = own(obj, 'spec') as Partial<IngestErrorSpec> | undefined;
+      if (typeof spec?.message !== 'string' || typeof spec.file !== 'string') return;
+      out.diagnostics.push({
+        severity: 'error',
+        source: {
+          cluster: source.cluster,
+          kind: typeof spec.kind === 'string' ? spec.kind : 'File',
+          namespace: source.namespace,
+          name: typeof spec.name === 'string' ? spec.name : spec.file,
+          file: spec.file,
+          ...(typeof spec.document === 'number' ? { document: spec.document } : {}),
+        },
+        message: `cannot be ingested${typeof spec.line === 'number' ? ` (line ${spec.line})` : ''}: ${spec.message}`,
+      });
       return;
     }
     case 'Secret': {

@@ -74,11 +74,21 @@ function setup(t: TestContext, events: EventLog = new MemoryEventLog()) {
   };
 }
 
-/** `op kind namespace/name` of each event, the shape most assertions compare. */
+/**
+ * `op kind namespace/name` of each event, the shape most assertions compare. IngestError events
+ * (load problems made visible to the compiler) are left out; {@link ingestErrors} lists them.
+ */
 function ops(events: LoggedEvent[]): string[] {
-  return events.map(({ event: e }) =>
-    e.op === 'resync' ? 'resync' : `${e.op} ${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}`,
-  );
+  return events
+    .filter(({ event: e }) => e.kind !== 'IngestError')
+    .map(({ event: e }) =>
+      e.op === 'resync' ? 'resync' : `${e.op} ${e.kind} ${e.namespace ? `${e.namespace}/` : ''}${e.name}`,
+    );
+}
+
+/** `op name` of each IngestError event. */
+function ingestErrors(events: LoggedEvent[]): string[] {
+  return events.filter(({ event: e }) => e.kind === 'IngestError').map(({ event: e }) => `${e.op} ${e.name}`);
 }
 
 async function eventually<T>(
@@ -231,7 +241,11 @@ describe('FsIngestor', () => {
 
     h.write('m.yaml', 'apiVersion: v1\nkind: [broken\n');
     await ingestor.flush();
-    assert.deepEqual(await h.read(before + 1), [], 'a broken file must not delete what it defined');
+    const broken = await h.read(before + 1);
+    assert.deepEqual(ops(broken), [], 'a broken file must not delete what it defined');
+    assert.deepEqual(ingestErrors(broken), ['upsert m.yaml#0'], 'the parse error reaches the log');
+    const spec = broken[0]?.event.object?.spec as { message?: string } | undefined;
+    assert.match(String(spec?.message), /invalid YAML/);
     const warning = logs.lines().find((l) => l.level === 40 && l.file === 'm.yaml');
     assert.ok(warning, 'the LoadError is logged at warn');
     assert.equal(warning.document, 0);
@@ -241,11 +255,13 @@ describe('FsIngestor', () => {
     // A document without metadata.name holds deletes the same way: the object may be in there.
     h.write('m.yaml', mapping('a', '/a/'), 'apiVersion: v1\nkind: Mapping\nmetadata: {}');
     await ingestor.flush();
-    assert.deepEqual(await h.read(before + 1), []);
+    assert.deepEqual(ops(await h.read(before + 1)), []);
 
     h.write('m.yaml', mapping('a', '/a-v2/'));
     await ingestor.flush();
-    assert.deepEqual(ops(await h.read(before + 1)), ['upsert Mapping default/a', 'delete Mapping default/b']);
+    const fixed = await h.read(before + 1);
+    assert.deepEqual(ops(fixed), ['upsert Mapping default/a', 'delete Mapping default/b']);
+    assert.ok(ingestErrors(fixed).includes('delete m.yaml#0'), 'the fixed file clears its IngestError');
     assert.equal(await metricValue(registry, 'attache_ingestor_load_errors', { cluster: CLUSTER }), 0);
   });
 
@@ -268,7 +284,7 @@ describe('FsIngestor', () => {
     const before = await h.events.lastSeq();
     fs.renameSync(sub, path.join(h.dir, 'unmounted'));
     await ingestor.flush();
-    assert.deepEqual(await h.read(before + 1), [], 'an unreadable root holds every object');
+    assert.deepEqual(ops(await h.read(before + 1)), [], 'an unreadable root holds every object');
     fs.mkdirSync(sub);
     fs.writeFileSync(path.join(sub, 'a.yaml'), mapping('a', '/a/'));
     await ingestor.flush();
@@ -487,5 +503,75 @@ describe('FsIngestor', () => {
     await ingestor.close();
     assert.equal(ingestor.ready(), false);
     await assert.rejects(ingestor.flush(), /closed/);
+  });
+});
+
+describe('FsIngestor isolation', () => {
+  test('fs ingestor — an object too large for the log is recorded as rejected and later changes flow on', async (t) => {
+    // A log with a 64 KiB max_payload stands in for NATS's; the JetStream log refuses the same way.
+    const h = setup(t, new MemoryEventLog(120_000, 64 * 1024));
+    h.write('a.yaml', mapping('first', '/first/'));
+    const ingestor = await h.start();
+    const before = await h.events.lastSeq();
+    // Random text does not compress: far over the limit even deflated.
+    const noise = Array.from({ length: 200_000 }, () => Math.random().toString(36).slice(2, 3)).join('');
+    h.write(
+      'b.yaml',
+      [
+        'apiVersion: getambassador.io/v3alpha1',
+        'kind: Mapping',
+        'metadata:',
+        '  name: huge',
+        `  annotations: { note: "${noise}" }`,
+        'spec:',
+        '  prefix: /huge/',
+        '  service: backend:80',
+      ].join('\n'),
+    );
+    h.write('c.yaml', mapping('after', '/after/'));
+    await ingestor.flush();
+    const added = await h.read(before + 1);
+    assert.deepEqual(ops(added), ['reject Mapping default/huge', 'upsert Mapping default/after']);
+    const rejected = added.find((e) => e.event.op === 'reject')!.event;
+    assert.match(String(rejected.reason), /over the log's max_payload of 65536 bytes/);
+    assert.equal(rejected.object, undefined);
+
+    // Nothing is retried while the file is unchanged; deleting it publishes the tombstone.
+    const mid = await h.events.lastSeq();
+    await ingestor.flush();
+    assert.deepEqual(ops(await h.read(mid + 1)), []);
+    h.remove('b.yaml');
+    await ingestor.flush();
+    assert.deepEqual(ops(await h.read(mid + 1)), ['delete Mapping default/huge']);
+    assert.ok(ingestor.ready());
+  });
+
+  test('fs ingestor — bytes that are not UTF-8 are an IngestError naming the file and byte offset', async (t) => {
+    const h = setup(t);
+    const ingestor = await h.start();
+    const before = await h.events.lastSeq();
+    const text = Buffer.from(`${mapping('latin', '/caf')}`, 'utf8');
+    fs.writeFileSync(path.join(h.dir, 'latin.yaml'), Buffer.concat([text, Buffer.from([0xe9, 0x2f, 0x0a])]));
+    await ingestor.flush();
+    const added = await h.read(before + 1);
+    assert.deepEqual(ops(added), [], 'nothing mangled is published');
+    assert.deepEqual(ingestErrors(added), ['upsert latin.yaml']);
+    const spec = added[0]?.event.object?.spec as { message?: string } | undefined;
+    assert.equal(spec?.message, `not valid UTF-8: invalid byte 0xe9 at byte offset ${text.length}`);
+  });
+
+  test('fs ingestor — a source whose publishes keep failing is reported stalled', async (t) => {
+    const events = new FlakyEventLog(new MemoryEventLog());
+    const h = setup(t, events);
+    const registry = new Registry();
+    const ingestor = await h.start({ registry, stallAfterMs: 0 });
+    assert.ok(ingestor.ready());
+    events.failing = true;
+    h.write('m.yaml', mapping('a', '/a/'));
+    void ingestor.flush().catch(() => {});
+    await eventually('stalled', async () => (ingestor.ready() ? undefined : true));
+    assert.equal(await metricValue(registry, 'attache_ingestor_stalled', { cluster: CLUSTER }), 1);
+    events.failing = false;
+    await eventually('recovered', async () => (ingestor.ready() ? true : undefined));
   });
 });

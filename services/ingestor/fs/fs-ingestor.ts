@@ -14,9 +14,17 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Registry } from 'prom-client';
-import { objectKey } from '../../../shared/events/envelope.ts';
-import type { EventLog } from '../../../shared/events/event-log.ts';
-import { ConfigError, errorMessage } from '../../../shared/runtime/errors.ts';
+import {
+  type EventEnvelope,
+  INGEST_ERROR_API_VERSION,
+  INGEST_ERROR_KIND,
+  type IngestErrorSpec,
+  objectKey,
+  rejectEventFor,
+  type SourceObject,
+} from '../../../shared/events/envelope.ts';
+import type { EventLog, PublishAck } from '../../../shared/events/event-log.ts';
+import { ConfigError, EventTooLargeError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import { contentHash } from '../shared/canonical.ts';
@@ -52,6 +60,8 @@ export interface FsIngestorOptions {
   watch?: boolean;
   /** Retry backoff for publishing and reading the log. */
   backoff?: Backoff;
+  /** After how long without a successful publish, while changes are pending, the source counts as stalled (default 60 s). */
+  stallAfterMs?: number;
 }
 
 const SOURCE = 'fs';
@@ -81,6 +91,8 @@ export class FsIngestor implements Runner {
   private timer?: NodeJS.Timeout;
   private isReady = false;
   private closed = false;
+  /** When a publish last succeeded, or pending changes last appeared after none were pending. */
+  private progressAt = Date.now();
 
   constructor(private readonly opts: FsIngestorOptions) {
     this.ingestorId = opts.ingestorId ?? `fs/${opts.cluster}/${os.hostname()}`;
@@ -107,7 +119,9 @@ export class FsIngestor implements Runner {
         namespace: event.namespace,
         name: event.name,
         seq,
-        live: event.op === 'upsert',
+        // A rejected version is held like a live one (its delete must still be published); its
+        // content is unknown here, so the next scan tries it once more.
+        live: event.op === 'upsert' || event.op === 'reject',
         hash: event.object ? contentHash(event.object) : '',
         ...(event.origin ? { origin: event.origin } : {}),
       });
@@ -131,8 +145,17 @@ export class FsIngestor implements Runner {
     this.timer = setInterval(() => this.scans.trigger(), this.opts.pollIntervalMs ?? 1000);
   }
 
+  /** Ready once reconciled, and not while changes have waited without any publish succeeding. */
   ready(): boolean {
-    return this.isReady;
+    return this.isReady && !this.stalled();
+  }
+
+  /** Changes are pending and nothing has been published for the stall threshold. */
+  stalled(): boolean {
+    const stalled =
+      this.pending.size > 0 && Date.now() - this.progressAt > (this.opts.stallAfterMs ?? 60_000);
+    this.metrics.stalled.set(this.labels, stalled ? 1 : 0);
+    return stalled;
   }
 
   /**
@@ -189,14 +212,25 @@ export class FsIngestor implements Runner {
       const known = this.logged.get(key);
       if (known) known.origin = origin;
     });
+    // Load problems travel as IngestError objects, so the compiler's status shows them.
+    for (const e of result.errors) {
+      const name = e.document === undefined ? e.file : `${e.file}#${e.document}`;
+      const object = ingestErrorObject(name, e);
+      const identity = { kind: INGEST_ERROR_KIND, namespace: '', name };
+      const key = objectKey({ cluster, ...identity });
+      const origin = { file: e.file, document: e.document ?? 0 };
+      desired.set(key, { ...identity, object, hash: contentHash(object), origin, order: desired.size });
+    }
     this.desired = desired;
     this.incomplete = result.incomplete;
 
     const pending = new Set<string>();
     for (const key of desired.keys()) if (this.changeFor(key)) pending.add(key);
     for (const key of this.logged.keys()) if (this.changeFor(key)) pending.add(key);
+    if (this.pending.size === 0 && pending.size > 0) this.progressAt = Date.now();
     this.pending = pending;
     this.updatePendingGauge();
+    this.stalled();
     this.watcher?.sync(result.directories);
     if (pending.size > 0) this.publisher.trigger();
   }
@@ -216,18 +250,36 @@ export class FsIngestor implements Runner {
 
   private async publish(change: Change): Promise<void> {
     const { cluster, events, log } = this.opts;
-    const event = eventFor(change, {
+    let event = eventFor(change, {
       cluster,
       ingestor: this.ingestorId,
       observedAt: new Date().toISOString(),
     });
-    const ack = await publishWithRetry(events, event, {
-      signal: this.abort.signal,
-      log,
-      backoff: this.opts.backoff,
-      context: { kind: event.kind, namespace: event.namespace, name: event.name, op: event.op },
-      onFailure: () => this.metrics.publishFailures.inc(this.labels),
-    });
+    const send = (e: EventEnvelope) =>
+      publishWithRetry(events, e, {
+        signal: this.abort.signal,
+        log,
+        backoff: this.opts.backoff,
+        context: { kind: e.kind, namespace: e.namespace, name: e.name, op: e.op },
+        onFailure: () => this.metrics.publishFailures.inc(this.labels),
+      });
+    let ack: PublishAck;
+    try {
+      ack = await send(event);
+    } catch (err) {
+      // An object too large for the log even compressed can never be published: record it as
+      // rejected (so the compiler reports it and keeps its last good version) and move on; the
+      // content hash is remembered, so it is tried again only once its file changes.
+      if (!(err instanceof EventTooLargeError) || change.op !== 'upsert') throw err;
+      event = rejectEventFor(event, `${err.message}; the object is not published`);
+      log.warn(
+        { kind: event.kind, namespace: event.namespace, name: event.name, file: event.origin?.file },
+        `cannot publish ${event.kind} ${event.namespace}/${event.name}: ${err.message}`,
+      );
+      ack = await send(event);
+      this.metrics.rejected.inc(this.labels);
+    }
+    this.progressAt = Date.now();
     const prev = change.prev;
     this.logged.set(change.key, {
       kind: event.kind,
@@ -295,4 +347,16 @@ export class FsIngestor implements Runner {
     this.reportedErrors = current;
     this.metrics.loadErrors.set(this.labels, errors.length);
   }
+}
+
+function ingestErrorObject(name: string, e: LoadError): SourceObject {
+  const spec: IngestErrorSpec = {
+    file: e.file,
+    ...(e.document !== undefined ? { document: e.document } : {}),
+    ...(e.line !== undefined ? { line: e.line } : {}),
+    ...(e.kind ? { kind: e.kind } : {}),
+    ...(e.name ? { name: e.name } : {}),
+    message: e.message,
+  };
+  return { apiVersion: INGEST_ERROR_API_VERSION, kind: INGEST_ERROR_KIND, metadata: { name }, spec };
 }

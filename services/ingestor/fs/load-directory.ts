@@ -143,18 +143,40 @@ export async function scanDirectory(dir: string, opts: ScanOptions = {}): Promis
 
 /** Reads and parses one file; undefined when it no longer exists. */
 async function readAndParse(dir: string, file: string, cache?: ParseCache): Promise<ParsedFile | undefined> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await fs.readFile(path.join(dir, ...file.split('/')), 'utf8');
+    bytes = await fs.readFile(path.join(dir, ...file.split('/')));
   } catch (err) {
     if (code(err) === 'ENOENT') return undefined;
     return { documents: [], errors: [{ file, message: `cannot read file: ${errorMessage(err)}` }] };
+  }
+  const text = bytes.toString('utf8');
+  const bad = invalidUtf8Offset(bytes, text);
+  if (bad !== undefined) {
+    // Never guess: U+FFFD in a prefix or a header value would be served as written.
+    return {
+      documents: [],
+      errors: [
+        {
+          file,
+          message: `not valid UTF-8: invalid byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at byte offset ${bad}`,
+        },
+      ],
+    };
   }
   const hit = cache?.get(file);
   if (hit && hit.text === text) return hit.parsed;
   const parsed = parseYamlFile(file, text);
   cache?.set(file, { text, parsed });
   return parsed;
+}
+
+/** Byte offset of the first byte that is not valid UTF-8, or undefined when all of it is. */
+export function invalidUtf8Offset(bytes: Uint8Array, decoded: string): number | undefined {
+  if (!decoded.includes('\uFFFD')) return undefined;
+  const again = Buffer.from(decoded, 'utf8');
+  for (let i = 0; i < bytes.length; i++) if (again[i] !== bytes[i]) return i;
+  return undefined; // every U+FFFD was written as such
 }
 
 async function mapLimited<T, R>(

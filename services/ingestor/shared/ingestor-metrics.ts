@@ -16,6 +16,10 @@ export interface IngestorMetrics {
   pending: Gauge<Labels>;
   /** Source documents currently rejected (bad YAML, missing fields, duplicates). */
   loadErrors: Gauge<Labels>;
+  /** Objects recorded as rejected because they could not be published (too large for the log). */
+  rejected: Counter<Labels>;
+  /** 1 while changes are pending and no publish has succeeded for the stall threshold, else 0. */
+  stalled: Gauge<Labels>;
 }
 
 export function ingestorMetrics(registry: Registry): IngestorMetrics {
@@ -40,6 +44,18 @@ export function ingestorMetrics(registry: Registry): IngestorMetrics {
       'source',
       'cluster',
     ]),
+    rejected: counter(
+      registry,
+      'attache_ingestor_rejected_objects_total',
+      'Objects recorded as rejected because they could not be published (too large for the log)',
+      ['source', 'cluster'],
+    ),
+    stalled: gauge(
+      registry,
+      'attache_ingestor_stalled',
+      '1 while changes are pending and none has been published for the stall threshold',
+      ['source', 'cluster'],
+    ),
   };
 }
 

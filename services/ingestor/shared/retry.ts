@@ -4,7 +4,7 @@
  * aborts, which rejects with the signal's reason.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage } from '../../../shared/runtime/errors.ts';
+import { EventTooLargeError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 
 export interface Backoff {
@@ -36,7 +36,11 @@ export interface RetryOptions {
   onFailure?: (err: unknown, attempt: number) => void;
 }
 
-/** Calls `fn` until it resolves; every failure is logged at warn and followed by a backoff delay. */
+/**
+ * Calls `fn` until it resolves; every failure is logged at warn and followed by a backoff delay.
+ * An EventTooLargeError is rethrown at once: the same event can never fit, so retrying it would
+ * only hold up every change behind it.
+ */
 export async function retryUntilDone<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     opts.signal.throwIfAborted();
@@ -44,6 +48,7 @@ export async function retryUntilDone<T>(fn: () => Promise<T>, opts: RetryOptions
       return await fn();
     } catch (err) {
       opts.signal.throwIfAborted();
+      if (err instanceof EventTooLargeError) throw err;
       opts.onFailure?.(err, attempt);
       const delayMs = Math.round(backoffDelay(attempt, opts.backoff));
       opts.log.warn(
