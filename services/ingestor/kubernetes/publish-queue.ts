@@ -15,10 +15,15 @@
  *   returning to an earlier state (a Secret referenced, unreferenced, referenced again, all at the
  *   same resourceVersion) is a new message.
  */
-import { ENVELOPE_VERSION, type EventEnvelope, type SourceObject } from '../../../shared/events/envelope.ts';
+import {
+  ENVELOPE_VERSION,
+  type EventEnvelope,
+  rejectEventFor,
+  type SourceObject,
+} from '../../../shared/events/envelope.ts';
 import type { EventLog, PublishAck } from '../../../shared/events/event-log.ts';
 import { messageIdFor } from '../../../shared/events/subjects.ts';
-import { errorMessage } from '../../../shared/runtime/errors.ts';
+import { EventTooLargeError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import { publishWithRetry } from '../shared/publish-with-retry.ts';
 import { resyncMarker } from '../shared/published-state.ts';
@@ -187,15 +192,30 @@ export class PublishQueue {
       ingestor: ingestorId,
       ...(state.op === 'upsert' && state.object ? { object: state.object } : {}),
     };
-    try {
-      const ack = await publishWithRetry(events, event, {
+    const send = (e: EventEnvelope) =>
+      publishWithRetry(events, e, {
         signal,
         log,
         ...(backoff ? { backoff } : {}),
-        msgId: `${messageIdFor(event)}@${prevSeq}`,
-        context: { kind: event.kind, namespace: event.namespace, name: event.name, op: event.op },
+        msgId: `${messageIdFor(e)}@${prevSeq}`,
+        context: { kind: e.kind, namespace: e.namespace, name: e.name, op: e.op },
         onFailure: () => this.opts.onPublishFailure?.(),
       });
+    try {
+      let ack: PublishAck;
+      try {
+        ack = await send(event);
+      } catch (err) {
+        // Too large for the log even compressed: record the object as rejected (the compiler keeps
+        // its last good version and says why) instead of retrying it forever. The state counts as
+        // published, so only a newer version of the object is tried again.
+        if (!(err instanceof EventTooLargeError) || event.op !== 'upsert') throw err;
+        log.warn(
+          { key: state.key, err: err.message },
+          'object too large for the event log; recorded as rejected',
+        );
+        ack = await send(rejectEventFor(event, `${err.message}; the object is not published`));
+      }
       const { key, kind, namespace, name, group } = state;
       this.logged.set(key, {
         key,
@@ -211,7 +231,7 @@ export class PublishQueue {
       this.lastSeq = Math.max(this.lastSeq, ack.seq);
       this.opts.onPublished?.(event, ack);
     } catch (err) {
-      // publishWithRetry gives up only when the ingestor closes.
+      // publishWithRetry gives up only when the ingestor closes (or on an oversize reject event).
       if (!signal.aborted) log.error({ err: errorMessage(err), key: state.key }, 'publish abandoned');
     } finally {
       this.inflight.delete(state.key);
