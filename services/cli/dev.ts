@@ -23,7 +23,9 @@ import {
   type NatsSecurity,
   natsSecurityFromFlags,
   type RedisSecurity,
+  type RedisSentinel,
   redisSecurityFromFlags,
+  redisSentinelFromFlags,
 } from '../../shared/runtime/connection-flags.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
@@ -57,6 +59,8 @@ export interface DevOptions {
   natsSecurity?: NatsSecurity;
   /** Redis credentials and TLS, with redisUrl. */
   redisSecurity?: RedisSecurity;
+  /** Redis Sentinel, with redisUrl. */
+  redisSentinel?: RedisSentinel;
   redisUrl?: string;
   redisPrefix: string;
   debounceMs: number;
@@ -106,11 +110,14 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
   });
   let store: SnapshotStore;
   if (o.redisUrl) {
-    const { RedisSnapshotStore } = await import('../../shared/snapshot/redis-snapshot-store.ts');
+    const { RedisSnapshotStore, withSentinel } = await import(
+      '../../shared/snapshot/redis-snapshot-store.ts'
+    );
     store = await RedisSnapshotStore.connect({
       url: o.redisUrl,
       prefix: o.redisPrefix,
       security: o.redisSecurity ?? {},
+      ...withSentinel(o.redisSentinel),
       log,
     });
   } else {
@@ -208,7 +215,7 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     xdsPort: flag.num(flags, 'xds-port'),
     adminPort: flag.num(flags, 'admin-port'),
     ...(natsUrl ? { natsUrl, natsSecurity: natsSecurityFromFlags(flags) } : {}),
-    ...(redisUrl ? { redisUrl, redisSecurity: redisSecurityFromFlags(flags) } : {}),
+    ...(redisUrl ? { redisUrl, redisSecurity: redisSecurityFromFlags(flags), ...sentinelOf(flags) } : {}),
     redisPrefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
@@ -228,4 +235,9 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     'attache dev starting',
   );
   return runService(p.runners, log, fatal);
+}
+
+function sentinelOf(flags: Record<string, FlagValue>): { redisSentinel?: RedisSentinel } {
+  const sentinel = redisSentinelFromFlags(flags);
+  return sentinel ? { redisSentinel: sentinel } : {};
 }

@@ -11,11 +11,15 @@ import type { EventLog } from '../../shared/events/event-log.ts';
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
-import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
+import {
+  natsSecurityFromFlags,
+  redisSecurityFromFlags,
+  redisSentinelFromFlags,
+} from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
-import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { compile } from '../compiler/compile.ts';
 import { buildSnapshot } from '../compiler/runner-snapshot.ts';
 import { WorldState } from '../compiler/runner-world.ts';
@@ -58,6 +62,7 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
       url: redisUrl,
       prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
       security: redisSecurityFromFlags(flags),
+      ...withSentinel(redisSentinelFromFlags(flags)),
       log,
     });
     try {

@@ -14,12 +14,16 @@ import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
-import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
+import {
+  natsSecurityFromFlags,
+  redisSecurityFromFlags,
+  redisSentinelFromFlags,
+} from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
 import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
-import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { endpointPolicyFromFlags } from './endpoint-policy-flags.ts';
 import { CompilerRunner } from './runner.ts';
 import { secretNamespacesFromFlags } from './secret-namespace-flags.ts';
@@ -33,6 +37,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     url: flag.str(flags, 'redis') ?? '',
     prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
     security: redisSecurityFromFlags(flags),
+    ...withSentinel(redisSentinelFromFlags(flags)),
     log,
   });
   const natsSecurity = natsSecurityFromFlags(flags);

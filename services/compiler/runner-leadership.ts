@@ -149,11 +149,12 @@ export class Leadership {
           'leader lease could not be renewed in time; stopping commits until it is claimed again',
         );
       } else if (!this.leader) {
-        this.opts.log.debug({ err: errorMessage(err) }, 'leader lease claim failed');
+        this.opts.log.warn({ err: errorMessage(err) }, 'leader lease claim failed; retrying');
       }
       return;
     }
     if (!held) {
+      this.opts.log.debug('leader lease held by another compiler');
       if (this.leader) {
         this.leader = false;
         this.opts.log.warn('another compiler holds the leader lease; continuing as a standby');

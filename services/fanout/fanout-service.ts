@@ -14,12 +14,16 @@
 import os from 'node:os';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
-import { natsSecurityFromFlags, redisSecurityFromFlags } from '../../shared/runtime/connection-flags.ts';
+import {
+  natsSecurityFromFlags,
+  redisSecurityFromFlags,
+  redisSentinelFromFlags,
+} from '../../shared/runtime/connection-flags.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
 import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
-import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
 import { durationFlag, tlsFlags } from './fanout-flags.ts';
 import { FleetEventPublisher } from './fleet/fleet-event-publisher.ts';
@@ -35,6 +39,7 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     url: flag.str(flags, 'redis') ?? '',
     prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
     security: redisSecurityFromFlags(flags),
+    ...withSentinel(redisSentinelFromFlags(flags)),
     log,
   });
   const secretKeys = keyRingFromFlags(flags);

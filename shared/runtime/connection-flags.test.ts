@@ -7,8 +7,10 @@ import { parseFlags } from './config.ts';
 import {
   NATS_CONNECTION_FLAGS,
   natsSecurityFromFlags,
+  natsServers,
   REDIS_CONNECTION_FLAGS,
   redisSecurityFromFlags,
+  redisSentinelFromFlags,
 } from './connection-flags.ts';
 import { ConfigError } from './errors.ts';
 
@@ -58,4 +60,27 @@ test('connection flags — secrets and TLS material from files; conflicting meth
   assert.throws(() => natsSecurityFromFlags(missing), /cannot read/);
   const halfTls = parseFlags(specs, ['--redis-cert', file('c', 'c')], {});
   assert.throws(() => redisSecurityFromFlags(halfTls), /go together/);
+});
+
+test('connection flags — several NATS URLs, comma-separated; Redis sentinels as host:port', () => {
+  assert.deepEqual(natsServers('nats://a:4222, nats://b:4222,,nats://c:4222'), [
+    'nats://a:4222',
+    'nats://b:4222',
+    'nats://c:4222',
+  ]);
+  assert.equal(redisSentinelFromFlags(parseFlags(specs, [], {})), undefined);
+  assert.deepEqual(
+    redisSentinelFromFlags(parseFlags(specs, ['--redis-sentinel', 's1:26379,[::1]:26380'], {})),
+    {
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'attache',
+    },
+  );
+  assert.throws(
+    () => redisSentinelFromFlags(parseFlags(specs, ['--redis-sentinel', 's1'], {})),
+    (err: unknown) => err instanceof ConfigError && err.message.includes('"s1" is not host:port'),
+  );
 });

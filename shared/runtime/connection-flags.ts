@@ -60,6 +60,16 @@ export const REDIS_CONNECTION_FLAGS = {
   },
   'redis-cert': { type: 'string', description: 'PEM client certificate for Redis (mutual TLS)' },
   'redis-key': { type: 'string', description: 'PEM private key for --redis-cert' },
+  'redis-sentinel': {
+    type: 'string',
+    description:
+      'Redis Sentinel addresses host:port,host:port…: the primary is asked of them and followed across failovers (the host in --redis is then ignored; its user, password and db apply)',
+  },
+  'redis-master-name': {
+    type: 'string',
+    default: 'attache',
+    description: 'the primary name the sentinels monitor (with --redis-sentinel)',
+  },
 } as const satisfies FlagSpecs;
 
 /**
@@ -79,6 +89,25 @@ export interface RedisSecurity {
   username?: string;
   password?: string;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+/** Where the Redis primary is found when Redis Sentinel manages it. */
+export interface RedisSentinel {
+  sentinels: { host: string; port: number }[];
+  /** The primary's name in the sentinels' configuration. */
+  name: string;
+}
+
+/** `--redis-sentinel` and `--redis-master-name`; undefined without sentinels. */
+export function redisSentinelFromFlags(flags: Record<string, FlagValue>): RedisSentinel | undefined {
+  const list = flag.str(flags, 'redis-sentinel');
+  if (list === undefined || list.trim() === '') return undefined;
+  const sentinels = list.split(',').map((item) => {
+    const m = /^\s*([^:\s]+|\[[^\]]+\]):(\d+)\s*$/.exec(item);
+    if (!m) throw new ConfigError(`--redis-sentinel: ${JSON.stringify(item)} is not host:port`);
+    return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  });
+  return { sentinels, name: flag.str(flags, 'redis-master-name') ?? 'attache' };
 }
 
 /** Reads the NATS credential and TLS flags (files are read now: a bad path fails at start). */

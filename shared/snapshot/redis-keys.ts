@@ -26,7 +26,8 @@
  * that cannot collide with another group's keys, break the `{…}` hash tag, or act as a SCAN glob.
  *
  * The commit script touches blob keys, group keys, the groups set and the log in one atomic
- * step, so the store needs a single Redis primary (replicas are fine; Redis Cluster is not).
+ * step, so the store needs a single Redis primary (replicas and Sentinel are fine; Redis Cluster
+ * is not: README, High availability).
  */
 
 /** Escapes a group name for use inside keys (reversible with {@link unescapeGroup}). */

@@ -15,7 +15,7 @@
  */
 import { Redis } from 'ioredis';
 import { abortableSleep } from '../runtime/abortable-sleep.ts';
-import type { RedisSecurity } from '../runtime/connection-flags.ts';
+import type { RedisSecurity, RedisSentinel } from '../runtime/connection-flags.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
@@ -31,6 +31,11 @@ export interface RedisSnapshotStoreOptions {
   url: string;
   /** ACL user, password and TLS (shared/runtime/connection-flags.ts). */
   security?: RedisSecurity;
+  /**
+   * Redis Sentinel: the primary is looked up from the sentinels (the host in `url` is ignored)
+   * and followed across failovers.
+   */
+  sentinel?: RedisSentinel;
   /** Key prefix; several installations can share one Redis under different prefixes. */
   prefix?: string;
   log: Logger;
@@ -131,7 +136,9 @@ export class RedisSnapshotStore implements SnapshotStore {
 
   /** Connects and waits until Redis answers; fails with a DependencyError if it cannot. */
   static async connect(opts: RedisSnapshotStoreOptions): Promise<RedisSnapshotStore> {
-    const where = redisAddress(opts.url);
+    const where = opts.sentinel
+      ? `sentinel primary ${JSON.stringify(opts.sentinel.name)} via ${opts.sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`
+      : redisAddress(opts.url);
     const log = opts.log.child({ component: 'redis-snapshot-store', redis: where });
     const redis = new Redis(opts.url, {
       ...opts.security,
@@ -141,6 +148,15 @@ export class RedisSnapshotStore implements SnapshotStore {
       // the connection itself keeps reconnecting in the background.
       maxRetriesPerRequest: 1,
       commandTimeout: opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+      ...(opts.sentinel
+        ? {
+            sentinels: opts.sentinel.sentinels,
+            name: opts.sentinel.name,
+          }
+        : {}),
+      // A primary demoted to replica refuses writes: reconnect (to the new primary, through the
+      // sentinels) and resend the command.
+      reconnectOnError: (err: Error) => (err.message.startsWith('READONLY') ? 2 : false),
     });
     const health = new ConnectionHealth(redis, log, opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     try {
@@ -480,6 +496,11 @@ export class RedisSnapshotStore implements SnapshotStore {
       );
     }
   }
+}
+
+/** The `sentinel` option when sentinels are configured (spread into the connect options). */
+export function withSentinel(sentinel: RedisSentinel | undefined): { sentinel?: RedisSentinel } {
+  return sentinel ? { sentinel } : {};
 }
 
 /** host:port of a Redis URL, without credentials, for messages and logs. */

@@ -174,7 +174,10 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
  * Starts `redis-server` on a free loopback port, without persistence; with `config`, through that
  * start script (which `exec`s redis-server with the same arguments), its ACL file in the data dir.
  */
-export async function startRedis(config?: ServerConfig): Promise<TestServer> {
+export async function startRedis(
+  config?: ServerConfig,
+  extraArgs: readonly string[] = [],
+): Promise<TestServer> {
   const port = await freePort();
   const dir = tempDir('redis');
   const args = [
@@ -188,6 +191,7 @@ export async function startRedis(config?: ServerConfig): Promise<TestServer> {
     'no',
     '--dir',
     dir,
+    ...extraArgs,
   ];
   const server = config
     ? new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'sh', [config.file, ...args], {
@@ -197,4 +201,56 @@ export async function startRedis(config?: ServerConfig): Promise<TestServer> {
     : new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'redis-server', args);
   await server.start();
   return server;
+}
+
+/** A Redis primary, one replica and one Sentinel (quorum 1) watching them, on loopback. */
+export interface RedisSentinelSet {
+  readonly primary: TestServer;
+  readonly replica: TestServer;
+  readonly sentinel: TestServer;
+  /** The name the sentinel monitors the primary under. */
+  readonly masterName: string;
+  /** `127.0.0.1:<sentinel port>`, what `--redis-sentinel` takes. */
+  readonly sentinelAddress: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Starts a primary, a replica of it and a Sentinel that declares the primary down after
+ * `downAfterMs` and then promotes the replica.
+ */
+export async function startRedisSentinel(downAfterMs = 1000): Promise<RedisSentinelSet> {
+  const masterName = 'attache';
+  const primary = await startRedis();
+  const replica = await startRedis(undefined, ['--replicaof', '127.0.0.1', String(primary.port)]);
+  const port = await freePort();
+  const dir = tempDir('sentinel');
+  const conf = path.join(dir, 'sentinel.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${masterName} 127.0.0.1 ${primary.port} 1`,
+      `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+      `sentinel failover-timeout ${masterName} 10000`,
+      '',
+    ].join('\n'),
+  );
+  const sentinel = new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'redis-server', [
+    conf,
+    '--sentinel',
+  ]);
+  await sentinel.start();
+  return {
+    primary,
+    replica,
+    sentinel,
+    masterName,
+    sentinelAddress: `127.0.0.1:${port}`,
+    dispose: async () => {
+      await Promise.all([sentinel.dispose(), primary.dispose(), replica.dispose()]);
+    },
+  };
 }
