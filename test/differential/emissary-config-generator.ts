@@ -135,6 +135,7 @@ export function generateConfig(seed: number): GeneratedConfig {
     const argo = !redirect && members === 2 && chance(0.5);
     const app = pick(APPS);
     const labels = chance(0.35) && selectors.length > 0 ? { team: pick(selectors) } : undefined;
+    let weightSum = 0;
     for (let k = 0; k < members; k++) {
       let name = argo
         ? k === 0
@@ -157,11 +158,14 @@ export function generateConfig(seed: number): GeneratedConfig {
       }
       if (argo && k === 1) spec.weight = pick([0, 10, 30, 50, 100]);
       else if (!argo && members > 1 && chance(0.4)) spec.weight = pick([10, 20, 25, 33, 50]);
+      weightSum += typeof spec.weight === 'number' ? spec.weight : 0;
       const metadata: Json = { name, namespace: ns };
       // Argo's canary copy drops labels.
       if (labels && !(argo && k === 1)) metadata.labels = labels;
       objects.push({ apiVersion, kind: 'Mapping', metadata, spec });
     }
+    // Emissary posts an error and still routes (thresholds past 100); Attaché drops the group.
+    if (weightSum > 100 && !documented.includes('weight-over-100')) documented.push('weight-over-100');
   }
 
   const authorities = [
