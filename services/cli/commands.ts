@@ -102,6 +102,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: 1000,
         description: 'full rescan interval (safety net for fs.watch)',
       },
+      'anti-entropy-interval-ms': {
+        type: 'number',
+        default: 60_000,
+        description:
+          'compare what the event log holds for this cluster with the directory and republish what differs (lost or forged events); 0 = off',
+      },
     },
   },
   {

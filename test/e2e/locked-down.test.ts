@@ -19,7 +19,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
 import { RawAdsClient } from '../../services/fanout/testing/raw-ads-client.ts';
-import { type EventEnvelope, encodeEvent } from '../../shared/events/envelope.ts';
+import { decodeEvent, type EventEnvelope, encodeEvent } from '../../shared/events/envelope.ts';
 import { STREAM_NAME, subjectFor } from '../../shared/events/subjects.ts';
 import { SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
@@ -91,13 +91,13 @@ function leakedKey(value: Buffer): string | undefined {
   return forms.find(([, f]) => value.includes(f))?.[0];
 }
 
-function tombstone(cluster: string): EventEnvelope {
+function tombstone(cluster: string, name = 'forged-target'): EventEnvelope {
   return {
     v: 1,
     cluster,
     kind: 'Mapping',
     namespace: 'default',
-    name: 'echo',
+    name,
     op: 'delete',
     resourceVersion: 'forged',
     generation: 0,
@@ -165,7 +165,13 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
       freePort(),
     ]);
     const ingest = startAttache(
-      ingestFsArgs({ dir: config, cluster: 'local', natsUrl: nats.url, adminPort: ingestAdmin }),
+      ingestFsArgs({
+        dir: config,
+        cluster: 'local',
+        natsUrl: nats.url,
+        adminPort: ingestAdmin,
+        extra: ['--anti-entropy-interval-ms', '1000'],
+      }),
       {
         ATTACHE_NATS_USER: 'ingest-local',
         ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_INGEST_LOCAL_PASSWORD,
@@ -309,6 +315,38 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
     }
     assert.ok(values >= 5, `scanned ${values} Redis keys`);
     assert.deepEqual(leaks, [], 'no private key at rest');
+  });
+
+  test('anti-entropy — a tombstone published by hand with admin credentials is repaired by the ingestor within its period', async () => {
+    const admin = await natsAs('admin', PASSWORDS.ATTACHE_NATS_ADMIN_PASSWORD);
+    const jsm = await jetstreamManager(admin);
+    const subject = subjectFor({
+      cluster: 'local',
+      kind: 'Mapping',
+      namespace: 'default',
+      name: 'echo',
+      op: 'upsert',
+    });
+    const original = await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subject });
+    assert.ok(original, 'the ingestor published the Mapping');
+    const forged = await jetstream(admin).publish(
+      subject,
+      encodeEvent({ ...tombstone('local', 'echo'), resourceVersion: 'by-hand' }),
+      {
+        msgID: `by-hand-${Date.now()}`,
+      },
+    );
+    const repaired = await eventually(
+      async () => {
+        const m = await jsm.streams.getMessage(STREAM_NAME, { last_by_subj: subject });
+        if (!m || m.seq <= forged.seq) throw new Error('not repaired yet');
+        return m;
+      },
+      { timeoutMs: 20_000 },
+    );
+    assert.equal(decodeEvent(repaired.data).op, 'upsert');
+    assert.deepEqual(decodeEvent(repaired.data).object, decodeEvent(original.data).object);
+    assert.match(processes[0]?.output() ?? '', /anti-entropy: the event log disagrees/);
   });
 
   test('locked down — forged publishes are refused: another cluster’s subject, a fan-out publishing an event', async () => {

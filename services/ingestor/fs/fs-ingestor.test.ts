@@ -504,6 +504,39 @@ describe('FsIngestor', () => {
     assert.equal(ingestor.ready(), false);
     await assert.rejects(ingestor.flush(), /closed/);
   });
+
+  test('fs ingestor — anti-entropy republishes an object whose newest event is a forged tombstone, within its period', async (t) => {
+    const env = setup(t);
+    env.write('a.yaml', mapping('kept', '/kept/'), mapping('victim', '/victim/'));
+    const registry = new Registry();
+    const { log, lines } = captureLogs();
+    await env.start({ antiEntropyIntervalMs: 100, registry, log });
+    const original = (await env.read()).find((e) => e.event.name === 'victim' && e.event.op === 'upsert');
+    assert.ok(original);
+    // Someone with write access to the log (an operator, a compromised client) publishes a
+    // tombstone the directory does not support.
+    const forged = await env.events.publish({
+      ...original.event,
+      op: 'delete',
+      object: undefined,
+      resourceVersion: 'forged',
+    });
+    const repaired = await eventually('the upsert to be republished after the tombstone', async () =>
+      (await env.read(forged.seq + 1)).find((e) => e.event.name === 'victim' && e.event.op === 'upsert'),
+    );
+    assert.deepEqual(repaired.event.object, original.event.object, 'the directory’s object, unchanged');
+    assert.equal(
+      await metricValue(registry, 'attache_ingestor_anti_entropy_repairs_total', { cluster: CLUSTER }),
+      1,
+    );
+    assert.ok(
+      lines().some((l) => String(l.msg).startsWith('anti-entropy:') && l.level === 40),
+      'a warning says so',
+    );
+    // Nothing else was republished, and the repair is not repeated.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(ops(await env.read(forged.seq + 1)), ['upsert Mapping default/victim']);
+  });
 });
 
 describe('FsIngestor isolation', () => {

@@ -24,6 +24,7 @@ import {
   type SourceObject,
 } from '../../../shared/events/envelope.ts';
 import type { EventLog, PublishAck } from '../../../shared/events/event-log.ts';
+import { messageIdFor } from '../../../shared/events/subjects.ts';
 import { ConfigError, EventTooLargeError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
@@ -58,6 +59,13 @@ export interface FsIngestorOptions {
   ingestorId?: string;
   /** Use `fs.watch` hints (default true); without them changes arrive with the next rescan. */
   watch?: boolean;
+  /**
+   * Anti-entropy period (default 60 s; 0 turns it off): re-reads what the log holds for this
+   * cluster since the last check, and where its newest event for an object is not the one this
+   * ingestor published (a lost event, or a forged one such as a tombstone published by someone
+   * else), takes the log's word for it, so the next scan republishes what the directory holds.
+   */
+  antiEntropyIntervalMs?: number;
   /** Retry backoff for publishing and reading the log. */
   backoff?: Backoff;
   /** After how long without a successful publish, while changes are pending, the source counts as stalled (default 60 s). */
@@ -85,6 +93,17 @@ export class FsIngestor implements Runner {
   private readonly cache: ParseCache = new Map();
   private reportedErrors = new Map<string, LoadError>();
   private readonly scans = new SerialTask(() => this.scan());
+  /** Anti-entropy is due: the next scan first compares the log with `logged`. */
+  private checkLog = false;
+  /** Sequence up to which anti-entropy has read the log. */
+  private checkedSeq = 0;
+  private antiEntropyTimer?: NodeJS.Timeout;
+  /**
+   * Objects being repaired → the sequence of the log's disagreeing event. Their republished event
+   * gets a message id naming that sequence: the original id may still be in the log's
+   * de-duplication window, which would swallow the repair.
+   */
+  private readonly repairs = new Map<string, number>();
   private readonly publisher = new SerialTask(() => this.drain());
   private readonly abort = new AbortController();
   private watcher?: DirectoryWatcher;
@@ -127,6 +146,7 @@ export class FsIngestor implements Runner {
       });
     }
     this.lastSeq = state.lastSeq;
+    this.checkedSeq = state.lastSeq;
 
     await this.scans.request();
     await this.publisher.request();
@@ -143,6 +163,13 @@ export class FsIngestor implements Runner {
       this.scans.trigger(); // syncs the watcher with the tree and covers changes made during start-up
     }
     this.timer = setInterval(() => this.scans.trigger(), this.opts.pollIntervalMs ?? 1000);
+    const antiEntropy = this.opts.antiEntropyIntervalMs ?? 60_000;
+    if (antiEntropy > 0) {
+      this.antiEntropyTimer = setInterval(() => {
+        this.checkLog = true;
+        this.scans.trigger();
+      }, antiEntropy);
+    }
   }
 
   /** Ready once reconciled, and not while changes have waited without any publish succeeding. */
@@ -173,13 +200,80 @@ export class FsIngestor implements Runner {
     this.closed = true;
     this.isReady = false;
     clearInterval(this.timer);
+    clearInterval(this.antiEntropyTimer);
     this.watcher?.close();
     this.abort.abort(new Error('fs ingestor closed'));
     await Promise.all([this.scans.settled(), this.publisher.settled()]);
   }
 
+  /**
+   * Anti-entropy: folds the cluster's events since the last check and adopts the log's newest
+   * event for every object where it differs from what this ingestor recorded publishing. The
+   * reconciliation that follows (same comparison as at start-up, reconcile.ts) republishes the
+   * directory's state for those objects.
+   */
+  private async compareWithLog(): Promise<void> {
+    const { cluster, events, log } = this.opts;
+    const diverged: string[] = [];
+    try {
+      const state = await readPublishedState(events, cluster, this.checkedSeq + 1);
+      for (const [key, { seq, event }] of state.objects) {
+        const mine = this.logged.get(key);
+        const live = event.op === 'upsert';
+        const hash = event.object ? contentHash(event.object) : '';
+        if (mine && mine.seq >= seq) continue;
+        if (!mine && !live) {
+          // A tombstone for an object this ingestor never published: nothing live to repair.
+          this.logged.set(key, {
+            kind: event.kind,
+            namespace: event.namespace,
+            name: event.name,
+            seq,
+            live,
+            hash,
+          });
+          continue;
+        }
+        const same = mine !== undefined && mine.live === live && (!live || mine.hash === hash);
+        if (same) {
+          mine.seq = seq;
+          continue;
+        }
+        diverged.push(key);
+        this.repairs.set(key, seq);
+        this.logged.set(key, {
+          kind: event.kind,
+          namespace: event.namespace,
+          name: event.name,
+          seq,
+          live,
+          hash,
+          ...(mine?.origin ? { origin: mine.origin } : event.origin ? { origin: event.origin } : {}),
+        });
+      }
+      this.checkedSeq = Math.max(this.checkedSeq, state.lastSeq);
+      this.lastSeq = Math.max(this.lastSeq, state.lastSeq);
+    } catch (err) {
+      log.warn(
+        { err: errorMessage(err) },
+        'anti-entropy could not read the event log; trying again next period',
+      );
+      return;
+    }
+    if (diverged.length === 0) return;
+    this.metrics.antiEntropyRepairs.inc(this.labels, diverged.length);
+    log.warn(
+      { objects: diverged.slice(0, 20), count: diverged.length },
+      'anti-entropy: the event log disagrees with what this ingestor published (lost or forged events); republishing the source state',
+    );
+  }
+
   private async scan(): Promise<void> {
     if (this.closed) return;
+    if (this.checkLog) {
+      this.checkLog = false;
+      await this.compareWithLog();
+    }
     const { dir, cluster, log } = this.opts;
     let result: Awaited<ReturnType<typeof scanDirectory>>;
     try {
@@ -255,11 +349,13 @@ export class FsIngestor implements Runner {
       ingestor: this.ingestorId,
       observedAt: new Date().toISOString(),
     });
+    const repairOf = this.repairs.get(change.key);
     const send = (e: EventEnvelope) =>
       publishWithRetry(events, e, {
         signal: this.abort.signal,
         log,
         backoff: this.opts.backoff,
+        ...(repairOf !== undefined ? { msgId: `${messageIdFor(e)}/repair.${repairOf}` } : {}),
         context: { kind: e.kind, namespace: e.namespace, name: e.name, op: e.op },
         onFailure: () => this.metrics.publishFailures.inc(this.labels),
       });
@@ -280,6 +376,7 @@ export class FsIngestor implements Runner {
       this.metrics.rejected.inc(this.labels);
     }
     this.progressAt = Date.now();
+    this.repairs.delete(change.key);
     const prev = change.prev;
     this.logged.set(change.key, {
       kind: event.kind,

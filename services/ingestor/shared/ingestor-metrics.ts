@@ -20,6 +20,8 @@ export interface IngestorMetrics {
   rejected: Counter<Labels>;
   /** 1 while changes are pending and no publish has succeeded for the stall threshold, else 0. */
   stalled: Gauge<Labels>;
+  /** Objects anti-entropy found the log to disagree about (lost or forged events), each republished. */
+  antiEntropyRepairs: Counter<Labels>;
 }
 
 export function ingestorMetrics(registry: Registry): IngestorMetrics {
@@ -54,6 +56,12 @@ export function ingestorMetrics(registry: Registry): IngestorMetrics {
       registry,
       'attache_ingestor_stalled',
       '1 while changes are pending and none has been published for the stall threshold',
+      ['source', 'cluster'],
+    ),
+    antiEntropyRepairs: counter(
+      registry,
+      'attache_ingestor_anti_entropy_repairs_total',
+      'Objects whose newest event in the log disagreed with what this ingestor published (lost or forged events); the source state is republished',
       ['source', 'cluster'],
     ),
   };

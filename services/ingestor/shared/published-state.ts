@@ -14,11 +14,18 @@ export interface PublishedState {
   lastSeq: number;
 }
 
-/** Reads the cluster's events from sequence 1 up to the log's current end and folds them. */
-export async function readPublishedState(events: EventLog, cluster: string): Promise<PublishedState> {
+/**
+ * Reads the cluster's events from `fromSeq` (default 1: everything) up to the log's current end
+ * and folds them. From a later sequence it yields only the objects changed since.
+ */
+export async function readPublishedState(
+  events: EventLog,
+  cluster: string,
+  fromSeq = 1,
+): Promise<PublishedState> {
   const objects = new Map<string, LoggedEvent>();
   let lastSeq = 0;
-  for await (const logged of events.read({ fromSeq: 1, subjects: clusterSubjects(cluster) })) {
+  for await (const logged of events.read({ fromSeq, subjects: clusterSubjects(cluster) })) {
     lastSeq = Math.max(lastSeq, logged.seq);
     // A subject filter on the escaped cluster token is exact, but stay strict about the payload too.
     if (logged.event.cluster !== cluster || logged.event.op === 'resync') continue;
