@@ -18,11 +18,22 @@ import { formatPgvProblem, type PgvStats, validateResourceBytes } from './valida
 type Json = Record<string, unknown>;
 
 /**
+ * protoc-gen-validate results by (content hash, name), across calls. The walk is a function of
+ * the type URL and bytes (which the hash covers) and the name (which its messages quote), and it
+ * is most of validation's cost; a compiler recompiles mostly unchanged output, so an unchanged
+ * resource is not walked again. Bounded: past the limit, entries the latest call did not see go.
+ * Not used when `pgvStats` is asked for (the stats count a walk).
+ */
+const pgvChecked = new Map<string, string[]>();
+const PGV_CACHE_LIMIT = 200_000;
+
+/**
  * Returns every problem found; an empty list means the output is consistent. `pgvStats`, when
  * given, accumulates what the structural validator visited and could not check.
  */
 export function validateOutput(resources: readonly CompiledResource[], pgvStats?: PgvStats): string[] {
   const problems: string[] = [];
+  const seen = new Set<string>();
   const byType = new Map<string, Map<string, Json>>();
   for (const r of resources) {
     let names = byType.get(r.typeUrl);
@@ -43,8 +54,17 @@ export function validateOutput(resources: readonly CompiledResource[], pgvStats?
     const inner = r.typeUrl === ENDPOINT_TYPE ? decoded.cluster_name : decoded.name;
     if (inner !== r.name) problems.push(`${r.typeUrl} ${r.name} carries the name ${String(inner)}`);
     names.set(r.name, decoded);
-    for (const p of validateResourceBytes(r.typeUrl, r.name, r.bytes, pgvStats))
-      problems.push(formatPgvProblem(p));
+    const key = `${r.hash}\0${r.name}`;
+    let found = pgvStats ? undefined : pgvChecked.get(key);
+    if (!found) {
+      found = validateResourceBytes(r.typeUrl, r.name, r.bytes, pgvStats).map(formatPgvProblem);
+      if (!pgvStats) pgvChecked.set(key, found);
+    }
+    seen.add(key);
+    problems.push(...found);
+  }
+  if (pgvChecked.size > PGV_CACHE_LIMIT) {
+    for (const key of pgvChecked.keys()) if (!seen.has(key)) pgvChecked.delete(key);
   }
   problems.push(...checkConsistency(byType));
   return problems;
