@@ -115,14 +115,17 @@ export function buildProvenance(
   // scanning every object (and every record, for a slice's label) per cluster is cubic at scale.
   const sliceLabels = new Map<string, string | undefined>();
   for (const r of records) {
-    if (r.object.kind !== 'EndpointSlice') continue;
+    const o = r.object as Partial<SourceObject> | null | undefined;
+    const m = o?.metadata;
+    if (o?.kind !== 'EndpointSlice' || typeof m !== 'object' || m === null) continue;
     const id = objectId({
       cluster: r.cluster,
-      kind: r.object.kind,
-      namespace: r.object.metadata.namespace ?? '',
-      name: r.object.metadata.name,
+      kind: o.kind,
+      namespace: typeof m.namespace === 'string' ? m.namespace : '',
+      name: typeof m.name === 'string' ? m.name : '',
     });
-    if (!sliceLabels.has(id)) sliceLabels.set(id, r.object.metadata.labels?.['kubernetes.io/service-name']);
+    const label = (m.labels as Record<string, unknown> | undefined)?.['kubernetes.io/service-name'];
+    if (!sliceLabels.has(id)) sliceLabels.set(id, typeof label === 'string' ? label : undefined);
   }
   const byService = new Map<string, string[]>();
   for (const [id, o] of objects) {
