@@ -98,6 +98,8 @@ export interface CompileResult {
   diagnostics: Diagnostic[];
   /** Which source objects produced each resource, virtual host and route. */
   provenance: Provenance;
+  /** Set when objects were left out to fit the size limits: the endpoint fast path cannot build on it. */
+  sizeRejected?: true;
 }
 
 /** Rounds of size-limit rejection before the output is declared unpublishable. */
@@ -116,6 +118,7 @@ export function compile(records: readonly SourceRecord[], opts: CompileOptions):
       return {
         ...result,
         diagnostics: [...result.diagnostics, ...rejected.map((r) => r.diagnostic)].sort(compareDiagnostics),
+        sizeRejected: true,
       };
     }
     if (round + 1 >= MAX_SIZE_ROUNDS) {

@@ -15,6 +15,9 @@
  * - provenance (provenance.ts) names endpoint objects by identity only, so it stays the same as
  *   long as the set of endpoint objects, their Services and their YAML origins do not change.
  *
+ * - size limits (size-limits.ts) reject objects only when the output is over a limit: the fast
+ *   path declines when the new output is, or when the previous build had rejected objects.
+ *
  * So the fast path is only for updates of existing endpoint objects that keep their Service and
  * origin (the caller checks that, see {@link isFastPathUpdate}), and it declines (returns null, and
  * the caller compiles in full) whenever a diagnostic could change: a changed endpoint object that
@@ -28,6 +31,7 @@ import type { CompiledResource, CompileOptions, CompileResult, Diagnostic, Sourc
 import { encodeResources } from './encode.ts';
 import { prioritize } from './ir/endpoint-policy.ts';
 import { indexKube, resolveEndpoints } from './ir/endpoints.ts';
+import { withinLimits } from './size-limits.ts';
 import { own } from './sources/fields.ts';
 import { parseEndpointSlice, parseEndpoints, parseService, SERVICE_NAME_LABEL } from './sources/kube.ts';
 import type { KubeEndpoints, KubeService, SourceRef } from './sources/types.ts';
@@ -95,7 +99,7 @@ export function recompileEndpoints(
   objectsOf: (serviceId: string) => readonly SourceRecord[],
   opts: CompileOptions,
 ): CompileResult | null {
-  if (touchesDiagnostics(previous.diagnostics, changes.objects)) return null;
+  if (previous.sizeRejected || touchesDiagnostics(previous.diagnostics, changes.objects)) return null;
   const claNames = new Map<string, string[]>();
   for (const r of previous.resources) {
     if (r.typeUrl !== ENDPOINT_TYPE || !r.name.startsWith('k8s/')) continue;
@@ -132,6 +136,8 @@ export function recompileEndpoints(
   const resources = previous.resources.map((r) =>
     r.typeUrl === ENDPOINT_TYPE ? (byName.get(r.name) ?? r) : r,
   );
+  // Over a size limit, a full compile rejects objects (size-limits.ts): let it.
+  if (!withinLimits(resources)) return null;
   return { ...previous, resources };
 }
 

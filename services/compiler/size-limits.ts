@@ -161,7 +161,7 @@ export function sizeRejections(
 }
 
 /** The cheap check that settles almost every compile: nothing is near a limit. */
-function withinLimits(resources: readonly CompiledResource[]): boolean {
+export function withinLimits(resources: readonly CompiledResource[]): boolean {
   const totals = new Map<string, number>();
   for (const r of resources) {
     // A route can only exceed ROUTE_LIMIT inside a route configuration at least that large.
