@@ -13,6 +13,7 @@ import {
   ROUTE_TYPE,
   shortName,
 } from '../../shared/xds/type-urls.ts';
+import { fleetMetadata } from './fleet-auth.ts';
 import type { SimStream, StreamContext } from './stream-context.ts';
 
 /** The bookkeeping every type subscription has, whatever the protocol. */
@@ -66,7 +67,9 @@ export abstract class EnvoyStream<S extends TypeProgress> implements SimStream {
 
   open(): void {
     if (this.closed) return;
-    const call = this.ctx.channel(this.index).makeBidiStreamRequest(this.methodPath, pass, pass);
+    const call = this.ctx
+      .channel(this.index)
+      .makeBidiStreamRequest(this.methodPath, pass, pass, fleetMetadata());
     this.call = call;
     this.nodeSent = false;
     this.ctx.observe.calling(this.index);

@@ -11,6 +11,7 @@ import { freePort } from '../../test/harness/ports.ts';
 import { startNats, startRedis, type TestServer } from '../../test/harness/servers.ts';
 import { compileArgs, fanoutArgs, ingestFsArgs } from '../../test/harness/tier-args.ts';
 import { AttacheChild } from './attache-child.ts';
+import { fleetTokenArgs } from './fleet-auth.ts';
 import { type FleetConfigShape, writeInitialConfig } from './fleet-config.ts';
 
 export interface PipelineOptions {
@@ -84,7 +85,12 @@ export class FleetPipeline {
     const n = ++this.fanoutStarts;
     const child = this.spawn(
       `fanout-${n}`,
-      fanoutArgs({ redisUrl: this.redis.url, xdsPort: this.xdsPort, adminPort: this.fanoutAdmin }),
+      fanoutArgs({
+        redisUrl: this.redis.url,
+        xdsPort: this.xdsPort,
+        adminPort: this.fanoutAdmin,
+        auth: fleetTokenArgs(this.configDir),
+      }),
     );
     this.fanoutChild = child;
     await child.waitReady(this.fanoutAdmin, this.opts.readyTimeoutMs);

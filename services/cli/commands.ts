@@ -32,6 +32,11 @@ const nats = {
 } as const;
 const redis = { type: 'string', description: 'Redis URL, e.g. redis://127.0.0.1:6379' } as const;
 const redisPrefix = { type: 'string', default: 'attache:', description: 'key prefix in Redis' } as const;
+const tokensFile = {
+  type: 'string',
+  description:
+    'file of bearer tokens for xDS clients, one "<group>[,<group>...] <token|sha256:hex>" per line (the table itself may instead be in ATTACHE_XDS_TOKENS)',
+} as const;
 const groups = {
   type: 'string',
   multiple: true,
@@ -61,6 +66,12 @@ export const COMMANDS: readonly CommandSpec[] = [
       'xds-port': { type: 'number', default: 18000, description: 'ADS gRPC port' },
       'admin-port': adminPort(8877),
       bind: { type: 'string', default: '127.0.0.1', description: 'address the xDS and admin ports bind to' },
+      'tokens-file': tokensFile,
+      'allow-unauthenticated': {
+        type: 'boolean',
+        description:
+          'serve xDS clients without credentials (default: on when --bind is loopback, off otherwise)',
+      },
       nats: { ...nats, description: `${nats.description}; embedded in-memory log when absent` },
       ...NATS_CONNECTION_FLAGS,
       ...SECRET_KEY_FLAGS,
@@ -197,6 +208,19 @@ export const COMMANDS: readonly CommandSpec[] = [
         type: 'string',
         description:
           'PEM CA for client certificates (mutual TLS); binds each node to the group its certificate names (URI SAN spiffe://<td>/group/<g> or CN group:<g>)',
+      },
+      'trust-domain': {
+        type: 'string',
+        multiple: true,
+        description:
+          'SPIFFE trust domain whose client certificate IDs name groups (repeatable); when set, other domains and CN group:<g> are refused',
+      },
+      'tokens-file': tokensFile,
+      'allow-unauthenticated': {
+        type: 'boolean',
+        default: false,
+        description:
+          'INSECURE: serve xDS clients that present no credential, in any group they claim (logs a warning per stream)',
       },
       'max-connection-age': {
         type: 'string',

@@ -44,7 +44,8 @@ import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
 import { FleetReporter } from '../fanout/fleet/fleet-reporter.ts';
 import { nackSourcesFor } from '../fanout/fleet/nack-sources.ts';
-import { AdsServerRunner } from '../fanout/server/ads-server.ts';
+import { authFlags } from '../fanout/fanout-flags.ts';
+import { type AdsAuthOptions, AdsServerRunner, isLoopback } from '../fanout/server/ads-server.ts';
 import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
 
 export interface DevOptions {
@@ -52,6 +53,8 @@ export interface DevOptions {
   cluster: string;
   groups: readonly string[];
   bind: string;
+  /** How xDS clients authenticate (runDev: anonymous by default only on a loopback bind). */
+  auth: AdsAuthOptions;
   xdsPort: number;
   adminPort: number;
   natsUrl?: string;
@@ -170,6 +173,7 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     registry,
     defaultGroup: o.groups[0] ?? 'default',
     events: fleet,
+    auth: o.auth,
   });
   const runners: Runner[] = [];
   const admin = new AdminServer({
@@ -207,11 +211,18 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
   const redisUrl = flag.str(flags, 'redis');
   const secretNamespaces = secretNamespacesFromFlags(flag.list(flags, 'secret-namespace'));
   const secretKeys = keyRingFromFlags(flags);
+  const bind = flag.str(flags, 'bind') ?? '127.0.0.1';
+  // Anonymous xDS clients by default only when nobody but this machine can connect.
+  const auth = authFlags(
+    { ...flags, 'allow-unauthenticated': flags['allow-unauthenticated'] ?? isLoopback(bind) },
+    undefined,
+  );
   const p = await buildDevPipeline({
     configDirs: flag.list(flags, 'config').map((d) => path.resolve(d)),
     cluster: flag.str(flags, 'cluster') ?? 'local',
     groups: flag.list(flags, 'group'),
-    bind: flag.str(flags, 'bind') ?? '127.0.0.1',
+    bind,
+    auth,
     xdsPort: flag.num(flags, 'xds-port'),
     adminPort: flag.num(flags, 'admin-port'),
     ...(natsUrl ? { natsUrl, natsSecurity: natsSecurityFromFlags(flags) } : {}),

@@ -1,11 +1,12 @@
 /**
- * Reading the `attache fanout` flags that need more than a lookup: TLS material from files and
- * durations such as `30m`, `10s` or `1500ms`.
+ * Reading the `attache fanout` flags that need more than a lookup: TLS material from files,
+ * client authentication, and durations such as `30m`, `10s` or `1500ms`.
  */
 import fs from 'node:fs';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import { ConfigError } from '../../shared/runtime/errors.ts';
-import type { AdsTlsOptions } from './server/ads-server.ts';
+import type { AdsAuthOptions, AdsTlsOptions } from './server/ads-server.ts';
+import { TOKENS_ENV, TokenTable } from './server/bearer-tokens.ts';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -29,6 +30,8 @@ export function tlsFlags(flags: Record<string, FlagValue>): AdsTlsOptions | unde
   const cert = flag.str(flags, 'tls-cert');
   const key = flag.str(flags, 'tls-key');
   const ca = flag.str(flags, 'client-ca');
+  const trustDomains = flag.list(flags, 'trust-domain').map((d) => d.toLowerCase());
+  if (trustDomains.length > 0 && !ca) throw new ConfigError('--trust-domain needs --client-ca (mutual TLS)');
   if (!cert && !key) {
     if (ca) throw new ConfigError('--client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)');
     return undefined;
@@ -44,6 +47,26 @@ export function tlsFlags(flags: Record<string, FlagValue>): AdsTlsOptions | unde
   return {
     cert: read('tls-cert', cert),
     key: read('tls-key', key),
-    ...(ca ? { clientCa: read('client-ca', ca) } : {}),
+    ...(ca ? { clientCa: read('client-ca', ca), trustDomains } : {}),
   };
+}
+
+/**
+ * Client authentication from `--tokens-file` / `ATTACHE_XDS_TOKENS` and `--allow-unauthenticated`.
+ * Refuses to start a server nobody could authenticate to unless anonymous clients are explicitly
+ * allowed: an unauthenticated fleet is never the silent default.
+ */
+export function authFlags(
+  flags: Record<string, FlagValue>,
+  tls: AdsTlsOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): AdsAuthOptions {
+  const tokens = TokenTable.load(flag.str(flags, 'tokens-file'), env);
+  const allowUnauthenticated = flag.bool(flags, 'allow-unauthenticated');
+  if (!tokens && !tls?.clientCa && !allowUnauthenticated) {
+    throw new ConfigError(
+      `xDS clients must authenticate: give --tokens-file (or ${TOKENS_ENV}) for bearer tokens and/or --client-ca for mutual TLS, or run with --allow-unauthenticated (insecure: any peer receives any group)`,
+    );
+  }
+  return { ...(tokens ? { tokens } : {}), allowUnauthenticated };
 }

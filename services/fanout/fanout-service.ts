@@ -25,7 +25,7 @@ import { fatalChannel, type Runner, runService } from '../../shared/runtime/runn
 import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
-import { durationFlag, tlsFlags } from './fanout-flags.ts';
+import { authFlags, durationFlag, tlsFlags } from './fanout-flags.ts';
 import { FleetEventPublisher } from './fleet/fleet-event-publisher.ts';
 import { FleetReporter } from './fleet/fleet-reporter.ts';
 import { nackSourcesFor } from './fleet/nack-sources.ts';
@@ -33,6 +33,8 @@ import { AdsServerRunner } from './server/ads-server.ts';
 
 export async function runFanout(flags: Record<string, FlagValue>): Promise<never> {
   const log = createLogger('attache-fanout');
+  const tls = tlsFlags(flags);
+  const auth = authFlags(flags, tls);
   const registry = createRegistry('fanout');
   const fatal = fatalChannel();
   const store = await RedisSnapshotStore.connect({
@@ -69,7 +71,8 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     registry,
     defaultGroup: flag.str(flags, 'default-group') ?? 'default',
     events: fleet,
-    tls: tlsFlags(flags),
+    tls,
+    auth,
     maxConnectionAgeMs: durationFlag(flags, 'max-connection-age', '30m'),
     drainWindowMs: durationFlag(flags, 'drain-window', '10s'),
     initialPushConcurrency: flag.num(flags, 'initial-push-concurrency'),

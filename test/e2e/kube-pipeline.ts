@@ -34,6 +34,8 @@ export async function startKubePipeline(o: {
     cluster: 'unused',
     groups: [GROUP],
     bind: '127.0.0.1',
+    // Loopback, as `attache dev` defaults to; these tests are not about authentication.
+    auth: { allowUnauthenticated: true },
     xdsPort: 0,
     adminPort: 0,
     natsUrl: o.natsUrl,

@@ -48,7 +48,14 @@ export async function startMulticlusterPipeline(o: {
     onCommit: status.onCommit,
   });
   const cache = new SnapshotCache({ store, log, registry });
-  const ads = new AdsServerRunner({ cache, host: '127.0.0.1', port: 0, log, registry });
+  const ads = new AdsServerRunner({
+    auth: { allowUnauthenticated: true },
+    cache,
+    host: '127.0.0.1',
+    port: 0,
+    log,
+    registry,
+  });
   const runners: Runner[] = [
     { name: 'event-log', start: async () => {}, ready: () => true, close: () => events.close() },
     { name: 'snapshot-store', start: async () => {}, ready: () => true, close: () => store.close() },

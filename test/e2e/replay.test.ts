@@ -37,6 +37,8 @@ async function pipeline(dir: string, extra: { natsUrl?: string; redisUrl?: strin
     cluster: 'replay',
     groups: ['default'],
     bind: '127.0.0.1',
+    // Loopback, as `attache dev` defaults to; these tests are not about authentication.
+    auth: { allowUnauthenticated: true },
     xdsPort,
     adminPort,
     redisPrefix,

@@ -187,6 +187,8 @@ before(async () => {
     cluster: 'e2e',
     groups: [GROUP],
     bind: '127.0.0.1',
+    // Loopback, as `attache dev` defaults to; these tests are not about authentication.
+    auth: { allowUnauthenticated: true },
     xdsPort,
     adminPort: await freePort(),
     redisPrefix: 'attache:',

@@ -43,8 +43,17 @@ export function compileArgs(o: { natsUrl: string; redisUrl: string; adminPort: n
   ];
 }
 
-/** `attache fanout`: serves the committed snapshots over ADS on 127.0.0.1:`xdsPort`. */
-export function fanoutArgs(o: { redisUrl: string; xdsPort: number; adminPort: number }): string[] {
+/**
+ * `attache fanout`: serves the committed snapshots over ADS on 127.0.0.1:`xdsPort`. `auth` are
+ * its client-authentication flags; default `--allow-unauthenticated` (what grpc-js-xds clients
+ * need: they cannot send credentials, see the README).
+ */
+export function fanoutArgs(o: {
+  redisUrl: string;
+  xdsPort: number;
+  adminPort: number;
+  auth?: readonly string[];
+}): string[] {
   return [
     'fanout',
     '--redis',
@@ -55,6 +64,7 @@ export function fanoutArgs(o: { redisUrl: string; xdsPort: number; adminPort: nu
     '127.0.0.1',
     '--admin-port',
     String(o.adminPort),
+    ...(o.auth ?? ['--allow-unauthenticated']),
     ...ADMIN_HOST,
   ];
 }

@@ -13,8 +13,10 @@ export class AdsMetrics {
   readonly nacks: Counter<'type' | 'group'>;
   /** Requests ignored because their nonce was not the last one sent for that type. */
   readonly staleNonces: Counter<'type' | 'group'>;
-  /** Streams refused because the client certificate does not allow the claimed group. */
+  /** Streams refused because their credential does not allow the group they ask for. */
   readonly permissionDenied: Counter;
+  /** Streams refused because they carry no valid credential. */
+  readonly unauthenticated: Counter;
   /** Streams the server ended, by reason (max_age, drain, shutdown). */
   readonly streamsEnded: Counter<'reason'>;
   /** Streams waiting for an initial-push permit. */
@@ -47,7 +49,12 @@ export class AdsMetrics {
     });
     this.permissionDenied = new Counter({
       name: 'attache_fanout_permission_denied_total',
-      help: 'Streams refused because the client certificate does not allow the group the node claims',
+      help: 'Streams refused because their credential does not allow the group they ask for',
+      registers: [registry],
+    });
+    this.unauthenticated = new Counter({
+      name: 'attache_fanout_unauthenticated_total',
+      help: 'Streams refused because they carry no valid credential (UNAUTHENTICATED)',
       registers: [registry],
     });
     this.streamsEnded = new Counter({

@@ -12,6 +12,8 @@ import type { SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents } from './ads-events.ts';
 import { AdsMetrics } from './ads-metrics.ts';
 import { adsServiceDefinition, TYPE_SERVICES, typeServiceDefinition } from './ads-service.ts';
+import type { ClientAuthOptions } from './client-auth.ts';
+import { ClientMistakes } from './client-mistakes.ts';
 import { type GroupSummary, StreamHub, type StreamStatus } from './stream-hub.ts';
 
 export type { StreamStatus } from './stream-hub.ts';
@@ -25,7 +27,12 @@ export interface AdsTlsOptions {
    * (mutual TLS) and each stream's group is bound to the certificate identity (peer-identity.ts).
    */
   clientCa?: Buffer;
+  /** With `clientCa`: SPIFFE trust domains whose IDs name groups (empty: any, and CN `group:<g>`). */
+  trustDomains?: readonly string[];
 }
+
+/** How clients authenticate, apart from certificates (which come with {@link AdsTlsOptions}). */
+export type AdsAuthOptions = Omit<ClientAuthOptions, 'certificates'>;
 
 export interface AdsServerRunnerOptions {
   cache: SnapshotSource;
@@ -39,6 +46,11 @@ export interface AdsServerRunnerOptions {
   events?: AdsEvents;
   /** Plaintext when absent. */
   tls?: AdsTlsOptions;
+  /**
+   * Client authentication (client-auth.ts): bearer tokens and whether anonymous streams are served.
+   * Certificates authenticate when `tls.clientCa` is set. Required: there is no silent default.
+   */
+  auth: AdsAuthOptions;
   /** Streams end with OK after this age ± 10 % so fleets rebalance; absent or 0: never. */
   maxConnectionAgeMs?: number;
   /** close() ends open streams spread over this window (default 0: all at once). */
@@ -49,6 +61,11 @@ export interface AdsServerRunnerOptions {
   shutdownGraceMs?: number;
 }
 
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export class AdsServerRunner implements Runner {
   readonly name = 'ads-server';
   private server?: grpc.Server;
@@ -56,10 +73,12 @@ export class AdsServerRunner implements Runner {
   private boundPort = 0;
   private readonly log: Logger;
   private readonly metrics: AdsMetrics;
+  private readonly mistakes: ClientMistakes;
 
   constructor(private readonly opts: AdsServerRunnerOptions) {
     this.log = opts.log.child({ component: 'ads' });
     this.metrics = new AdsMetrics(opts.registry);
+    this.mistakes = new ClientMistakes({ log: this.log, registry: opts.registry });
   }
 
   /** The bound port once started (the configured one before). */
@@ -93,11 +112,15 @@ export class AdsServerRunner implements Runner {
       source: this.opts.cache,
       metrics: this.metrics,
       log: this.log,
+      mistakes: this.mistakes,
+      auth: {
+        ...this.opts.auth,
+        ...(tls?.clientCa ? { certificates: { trustDomains: tls.trustDomains ?? [] } } : {}),
+      },
       defaultGroup: this.opts.defaultGroup ?? 'default',
       events: this.opts.events,
       initialPushConcurrency: this.opts.initialPushConcurrency,
       maxConnectionAgeMs: this.opts.maxConnectionAgeMs,
-      bindGroupsToCertificates: tls?.clientCa !== undefined,
     });
     const server = new grpc.Server();
     server.addService(adsServiceDefinition, {
@@ -132,10 +155,30 @@ export class AdsServerRunner implements Runner {
     }
     this.server = server;
     this.hub = hub;
+    const auth = this.opts.auth;
     this.log.info(
-      { host: this.opts.host, port: this.boundPort, tls: tls ? (tls.clientCa ? 'mutual' : 'server') : 'off' },
+      {
+        host: this.opts.host,
+        port: this.boundPort,
+        tls: tls ? (tls.clientCa ? 'mutual' : 'server') : 'off',
+        tokens: auth.tokens?.size ?? 0,
+        trustDomains: tls?.clientCa ? (tls.trustDomains ?? []) : undefined,
+        anonymous: auth.allowUnauthenticated,
+      },
       'xDS listening',
     );
+    if (auth.allowUnauthenticated) {
+      this.log.warn(
+        { host: this.opts.host, port: this.boundPort },
+        'xDS clients are NOT authenticated (--allow-unauthenticated): any peer that can connect receives any group, secrets included',
+      );
+    }
+    if (auth.tokens && !tls && !isLoopback(this.opts.host)) {
+      this.log.warn(
+        { host: this.opts.host },
+        'bearer tokens are accepted over plaintext on a non-loopback address: anyone on the path can read them (use --tls-cert/--tls-key)',
+      );
+    }
   }
 
   ready(): boolean {

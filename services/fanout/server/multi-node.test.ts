@@ -33,6 +33,7 @@ describe('fan-out across nodes', () => {
     otherCache = new SnapshotCache({ store: f.store, log: f.log, registry: new Registry() });
     await otherCache.start();
     other = new AdsServerRunner({
+      auth: { allowUnauthenticated: true },
       cache: otherCache,
       host: '127.0.0.1',
       port: 0,

@@ -1,46 +1,54 @@
 /**
  * Which group a node belongs to, and which groups its client certificate allows.
  *
- * Group claim: `node.metadata.ambassador_id` when it is a non-empty string, else the server's
- * default group.
+ * Group claim: `node.metadata.ambassador_id` when it is a non-empty string. The claim only
+ * narrows what the stream's credential allows (client-auth.ts); it never grants a group.
  *
  * Certificate rule (only with mutual TLS, i.e. when the server verifies client certificates): a
  * certificate allows group G when it carries
- *   - a URI SAN `spiffe://<any trust domain>/group/<G>` (G percent-decoded), or
- *   - a subject common name `group:<G>`.
- * A certificate may allow several groups. A certificate that allows none is refused for every
- * group. The trust domain is not checked: trust comes from the client CA the server was given.
- * A node whose claimed group is not allowed is refused with PERMISSION_DENIED.
+ *   - a URI SAN `spiffe://<trust domain>/group/<G>` (G percent-decoded), or
+ *   - a subject common name `group:<G>` — only when no trust domain is configured.
+ * With trust domains configured (`--trust-domain`), only SPIFFE IDs in one of them count: the CA
+ * may sign for several domains, and a common name carries no domain at all. Without, any trust
+ * domain is accepted and trust comes from the client CA alone. A certificate may allow several
+ * groups; one that allows none authenticates for no group.
  */
 import type { PeerCertificate } from 'node:tls';
 import type { DiscoveryRequest } from './discovery-codec.ts';
 
 export type NodeInfo = NonNullable<DiscoveryRequest['node']>;
 
-/** `node.metadata.ambassador_id` when it is a non-empty string, else the default group. */
-export function groupOf(node: NodeInfo | null | undefined, defaultGroup: string): string {
+/** `node.metadata.ambassador_id` when it is a non-empty string, else undefined. */
+export function claimedGroup(node: NodeInfo | null | undefined): string | undefined {
   const v = node?.metadata?.fields?.ambassador_id;
-  return v?.stringValue ? v.stringValue : defaultGroup;
+  return v?.stringValue ? v.stringValue : undefined;
 }
 
-const SPIFFE_GROUP = /^spiffe:\/\/[^/]+\/group\/([^/]+)$/;
+const SPIFFE_GROUP = /^spiffe:\/\/([^/]+)\/group\/([^/]+)$/;
 const CN_GROUP = /^group:(.+)$/;
 
-/** The groups a verified client certificate allows (see the rule above), sorted and unique. */
-export function groupsFromCertificate(cert: PeerCertificate | undefined): string[] {
+/**
+ * The groups a verified client certificate allows (see the rule above), sorted and unique.
+ * `trustDomains` empty: any trust domain, and `group:<G>` common names.
+ */
+export function groupsFromCertificate(
+  cert: PeerCertificate | undefined,
+  trustDomains: readonly string[] = [],
+): string[] {
   if (!cert) return [];
   const out = new Set<string>();
   for (const entry of splitSubjectAltName(cert.subjectaltname ?? '')) {
     if (!entry.startsWith('URI:')) continue;
     const m = SPIFFE_GROUP.exec(entry.slice(4));
-    if (m?.[1]) {
-      try {
-        out.add(decodeURIComponent(m[1]));
-      } catch {
-        // A malformed escape names no group.
-      }
+    if (!m?.[1] || !m[2]) continue;
+    if (trustDomains.length > 0 && !trustDomains.includes(m[1].toLowerCase())) continue;
+    try {
+      out.add(decodeURIComponent(m[2]));
+    } catch {
+      // A malformed escape names no group.
     }
   }
+  if (trustDomains.length > 0) return [...out].sort();
   const cns = cert.subject?.CN;
   for (const cn of Array.isArray(cns) ? cns : cns ? [cns] : []) {
     const m = CN_GROUP.exec(cn);

@@ -59,7 +59,15 @@ describe('fan-out SotW ADS protocol', () => {
   before(async () => {
     cache = new SnapshotCache({ store, log, registry });
     await cache.start();
-    ads = new AdsServerRunner({ cache, host: '127.0.0.1', port: 0, log, registry, defaultGroup: 'default' });
+    ads = new AdsServerRunner({
+      auth: { allowUnauthenticated: true },
+      cache,
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      registry,
+      defaultGroup: 'default',
+    });
     await ads.start();
   });
 
@@ -331,7 +339,14 @@ describe('fan-out ADS server lifecycle', () => {
     await new TestCommitter(store, 'default').commit(1, [edsCluster('c')]);
     const cache = new SnapshotCache({ store, log, registry });
     await cache.start();
-    const ads = new AdsServerRunner({ cache, host: '127.0.0.1', port: 0, log, registry });
+    const ads = new AdsServerRunner({
+      auth: { allowUnauthenticated: true },
+      cache,
+      host: '127.0.0.1',
+      port: 0,
+      log,
+      registry,
+    });
     await ads.start();
     assert.ok(ads.port > 0);
     assert.equal(ads.ready(), true);

@@ -15,9 +15,10 @@ import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
+import { authenticate, type ClientAuthOptions } from './client-auth.ts';
+import type { ClientMistakes } from './client-mistakes.ts';
 import { DeltaStream } from './delta-stream.ts';
 import { InitialPushGate } from './initial-push-gate.ts';
-import { groupsFromCertificate } from './peer-identity.ts';
 import { SotwStream } from './sotw-stream.ts';
 import type { StreamCall, StreamContext, TypeStatus, XdsStream } from './xds-stream.ts';
 
@@ -25,6 +26,9 @@ export interface StreamHubOptions {
   source: SnapshotSource;
   metrics: AdsMetrics;
   log: Logger;
+  mistakes: ClientMistakes;
+  /** How streams authenticate (client-auth.ts). */
+  auth: ClientAuthOptions;
   /** Group for nodes whose metadata names none. */
   defaultGroup: string;
   events?: AdsEvents;
@@ -32,8 +36,6 @@ export interface StreamHubOptions {
   initialPushConcurrency?: number;
   /** Streams are ended with OK after this age ± 10 % (jittered); 0 or absent: never. */
   maxConnectionAgeMs?: number;
-  /** Client certificates are verified: bind each stream's group to its certificate identity. */
-  bindGroupsToCertificates?: boolean;
 }
 
 export interface StreamStatus {
@@ -98,6 +100,7 @@ export class StreamHub {
       source: opts.source,
       metrics: opts.metrics,
       log: opts.log,
+      mistakes: opts.mistakes,
       events: opts.events,
       defaultGroup: opts.defaultGroup,
       gate: new InitialPushGate(opts.initialPushConcurrency ?? 64),
@@ -139,14 +142,28 @@ export class StreamHub {
       });
       return;
     }
-    const allowed = this.opts.bindGroupsToCertificates
-      ? groupsFromCertificate(call.getAuthContext()?.sslPeerCertificate)
-      : null;
+    const auth = authenticate(this.opts.auth, call.metadata, call.getAuthContext()?.sslPeerCertificate);
+    if ('refused' in auth) {
+      // Refused before a single request is read: no resources, no fleet events.
+      const { code, details, reason } = auth.refused;
+      if (code === grpc.status.PERMISSION_DENIED) this.opts.metrics.permissionDenied.inc();
+      else this.opts.metrics.unauthenticated.inc();
+      this.opts.mistakes.report(reason, { peer: call.getPeer(), details }, 'xDS stream refused');
+      call.emit('error', { code, details });
+      return;
+    }
+    const principal = auth.principal;
+    if (principal.via === 'anonymous') {
+      this.opts.log.warn(
+        { peer: call.getPeer() },
+        'unauthenticated xDS stream accepted (--allow-unauthenticated): it may ask for any group',
+      );
+    }
     const out = call as unknown as StreamCall;
     const stream =
       protocol === 'sotw'
-        ? new SotwStream(this.ctx, out, onlyType, allowed)
-        : new DeltaStream(this.ctx, out, onlyType, allowed);
+        ? new SotwStream(this.ctx, out, onlyType, principal)
+        : new DeltaStream(this.ctx, out, onlyType, principal);
     const age = this.opts.maxConnectionAgeMs ?? 0;
     if (age > 0) stream.deadline = Date.now() + age * (0.9 + Math.random() * 0.2);
     this.all.add(stream);

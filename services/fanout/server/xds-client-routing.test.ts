@@ -83,6 +83,7 @@ describe('fan-out ADS with a real grpc-js-xds client', () => {
     cache = new SnapshotCache({ store, log, registry });
     await cache.start();
     ads = new AdsServerRunner({
+      auth: { allowUnauthenticated: true },
       cache,
       host: '127.0.0.1',
       port: 0,

@@ -24,16 +24,20 @@ import { isTypeUrl, PUSH_ORDER, shortName, type TypeUrl } from '../../../shared/
 import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents, StreamPeer } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
+import { type Principal, resolveGroup } from './client-auth.ts';
+import type { ClientMistakes } from './client-mistakes.ts';
 import type { InitialPushGate } from './initial-push-gate.ts';
-import { groupOf, type NodeInfo } from './peer-identity.ts';
+import type { NodeInfo } from './peer-identity.ts';
 
 /** Everything streams of one server share (one object, not one per stream). */
 export interface StreamContext {
   readonly source: Pick<SnapshotSource, 'current'>;
   readonly metrics: AdsMetrics;
   readonly log: Logger;
+  /** Rate-limited, truncated warnings about what clients get wrong. */
+  readonly mistakes: ClientMistakes;
   readonly events?: AdsEvents;
-  /** Group for nodes whose metadata names none. */
+  /** Group for nodes whose metadata names none (and whose credential allows it). */
   readonly defaultGroup: string;
   readonly gate: InitialPushGate;
   /** The stream learned its group (first request accepted). */
@@ -93,8 +97,8 @@ export abstract class XdsStream {
     protected readonly call: StreamCall,
     /** Set for a per-type service: the only type this stream serves. */
     readonly onlyType: TypeUrl | undefined,
-    /** With mutual TLS: the groups the client certificate allows; null without. */
-    readonly allowedGroups: readonly string[] | null,
+    /** Who the client authenticated as, and which groups it may receive. */
+    readonly principal: Principal,
   ) {}
 
   /** Handles one decoded request. */
@@ -138,7 +142,11 @@ export abstract class XdsStream {
 
   /** Logs a request that could not be handled; the stream stays open. */
   requestFailed(err: unknown): void {
-    this.ctx.log.error({ err: String(err), node: this.peer?.nodeId }, 'request handling failed');
+    this.ctx.mistakes.report(
+      'request_failed',
+      { err: String(err), node: this.peer?.nodeId },
+      'request handling failed',
+    );
   }
 
   /** The type a request is about, or undefined (after a one-time warning) if not served here. */
@@ -146,9 +154,11 @@ export abstract class XdsStream {
     const t = this.onlyType && typeUrl === '' ? this.onlyType : typeUrl;
     if (isTypeUrl(t) && (!this.onlyType || t === this.onlyType)) return t;
     this.warned ??= new Set();
-    if (!this.warned.has(t)) {
-      this.warned.add(t);
-      this.ctx.log.warn(
+    if (!this.warned.has(t) && this.warned.size < 8) {
+      // Remember a few (short) ones only: a hostile client must not grow this set.
+      if (t.length <= 256) this.warned.add(t);
+      this.ctx.mistakes.report(
+        'unknown_type',
         { node: this.peer?.nodeId, typeUrl: t, only: this.onlyType },
         'request for a type this stream does not serve; ignored',
       );
@@ -157,32 +167,36 @@ export abstract class XdsStream {
   }
 
   /**
-   * Maps the first request's node to its group and checks it against the certificate. Returns
-   * null when refused (the stream is then ended with PERMISSION_DENIED).
+   * Maps the first request's node to its group within what the credential allows. Returns null
+   * when refused (the stream is then ended with PERMISSION_DENIED).
    */
   protected identify(node: NodeInfo | null | undefined): StreamPeer | null {
-    const peer: StreamPeer = {
-      nodeId: node?.id ?? '',
-      cluster: node?.cluster ?? '',
-      group: groupOf(node, this.ctx.defaultGroup),
-    };
-    if (this.allowedGroups && !this.allowedGroups.includes(peer.group)) {
+    const resolved = resolveGroup(this.principal, node, this.ctx.defaultGroup);
+    if ('denied' in resolved) {
       this.ctx.metrics.permissionDenied.inc();
-      this.ctx.log.warn(
-        { node: peer.nodeId, group: peer.group, allowed: this.allowedGroups },
-        'node claims a group its client certificate does not allow; refused',
+      this.ctx.mistakes.report(
+        'permission_denied',
+        {
+          node: node?.id,
+          claimed: node?.metadata?.fields?.ambassador_id?.stringValue,
+          allowed: this.principal.groups,
+          credential: this.principal.name,
+        },
+        'node asks for a group its credential does not allow; refused',
       );
       this.close('permission denied');
       try {
-        this.call.emit('error', {
-          code: grpc.status.PERMISSION_DENIED,
-          details: `client certificate does not allow group "${peer.group}"`,
-        });
+        this.call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: resolved.denied });
       } catch {
         // The call is already gone.
       }
       return null;
     }
+    const peer: StreamPeer = {
+      nodeId: node?.id ?? '',
+      cluster: node?.cluster ?? '',
+      group: resolved.group,
+    };
     this.peer = peer;
     this.ctx.events?.onConnect?.(peer);
     this.ctx.joined(this);

@@ -13,7 +13,7 @@ import { RawDeltaClient } from './raw-delta-client.ts';
 import type { RawClientOptions } from './raw-stream.ts';
 import { TestCommitter, type TestResource } from './test-snapshots.ts';
 
-export type ServerOverrides = Partial<Omit<AdsServerRunnerOptions, 'cache' | 'log' | 'registry'>>;
+export type ServerOverrides = Partial<Omit<AdsServerRunnerOptions, 'cache' | 'registry'>>;
 
 export class AdsFixture {
   readonly log = silentLogger();
@@ -57,6 +57,8 @@ export class AdsFixture {
       registry,
       defaultGroup: 'default',
       ...overrides,
+      // Protocol tests are not about authentication: anonymous unless the test says otherwise.
+      auth: overrides.auth ?? { allowUnauthenticated: true },
     });
     await ads.start();
     this.servers.push(ads);

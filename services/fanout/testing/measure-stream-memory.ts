@@ -83,7 +83,14 @@ export async function measureStreamMemory(
   await new TestCommitter(store, 'default').commit(1, world());
   const cache = new SnapshotCache({ store, log, registry: new Registry() });
   await cache.start();
-  const ads = new AdsServerRunner({ cache, host: '127.0.0.1', port: 0, log, registry: new Registry() });
+  const ads = new AdsServerRunner({
+    auth: { allowUnauthenticated: true },
+    cache,
+    host: '127.0.0.1',
+    port: 0,
+    log,
+    registry: new Registry(),
+  });
   await ads.start();
   // Warm every shared structure (served sets, encoded bodies, diffs) with a few streams first, so
   // the difference measured is per-stream state only.

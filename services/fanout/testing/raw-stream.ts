@@ -16,6 +16,10 @@ export interface RawClientOptions {
   channelOptions?: grpc.ChannelOptions;
   /** Open the stream on this client's channel instead of a new one (not closed by close()). */
   shared?: grpc.Client;
+  /** Sent as `authorization: Bearer <token>` in the stream's metadata. */
+  token?: string;
+  /** Extra metadata (e.g. a malformed `authorization`). */
+  metadata?: Record<string, string>;
 }
 
 const passThrough = (b: Buffer): Buffer => b;
@@ -48,7 +52,10 @@ export class RawStream<Res> {
         opts.channelOptions,
       );
     this.owned = !opts.shared;
-    this.call = this.client.makeBidiStreamRequest(opts.path ?? defaultPath, passThrough, passThrough);
+    const md = new grpc.Metadata();
+    if (opts.token !== undefined) md.set('authorization', `Bearer ${opts.token}`);
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
+    this.call = this.client.makeBidiStreamRequest(opts.path ?? defaultPath, passThrough, passThrough, md);
     this.call.on('data', (bytes: Buffer) => {
       this.queue.push(decode(bytes));
       this.waiter?.();

@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, type TestContext, test } from 'node:test';
-import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { EventLog, LoggedEvent } from '../../../shared/events/event-log.ts';
 import { MemoryEventLog } from '../../../shared/events/memory-event-log.ts';
 import { ConfigError } from '../../../shared/runtime/errors.ts';
-import { type Logger, silentLogger } from '../../../shared/runtime/logger.ts';
+import { silentLogger } from '../../../shared/runtime/logger.ts';
+import { captureLogs } from '../../../test/harness/capture-logs.ts';
 import { FlakyEventLog } from '../shared/flaky-event-log.ts';
 import { FsIngestor, type FsIngestorOptions } from './fs-ingestor.ts';
 
@@ -103,25 +102,6 @@ async function eventually<T>(
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-function captureLogs(): { log: Logger; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return {
-    log: pino({ level: 'debug' }, stream),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
 }
 
 async function metricValue(
