@@ -42,9 +42,9 @@ import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
 import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts';
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
+import { authFlags } from '../fanout/fanout-flags.ts';
 import { FleetReporter } from '../fanout/fleet/fleet-reporter.ts';
 import { nackSourcesFor } from '../fanout/fleet/nack-sources.ts';
-import { authFlags } from '../fanout/fanout-flags.ts';
 import { type AdsAuthOptions, AdsServerRunner, isLoopback } from '../fanout/server/ads-server.ts';
 import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
 
