@@ -89,7 +89,14 @@ export class FleetPipeline {
         redisUrl: this.redis.url,
         xdsPort: this.xdsPort,
         adminPort: this.fanoutAdmin,
-        auth: fleetTokenArgs(this.configDir),
+        // One loopback address and few connections stand for a whole fleet: no per-client stream limits.
+        auth: [
+          ...fleetTokenArgs(this.configDir),
+          '--max-streams-per-peer',
+          '0',
+          '--max-streams-per-connection',
+          '0',
+        ],
       }),
     );
     this.fanoutChild = child;

@@ -5,6 +5,7 @@
 import type { FlagSpecs } from '../../shared/runtime/config.ts';
 import { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS } from '../../shared/runtime/connection-flags.ts';
 import { SECRET_KEY_FLAGS } from '../../shared/runtime/secret-keys.ts';
+import { DEFAULT_CACHE_BUDGET, DEFAULT_LIMITS } from '../fanout/server/client-limits.ts';
 import { KUBERNETES_INGEST_FLAGS } from '../ingestor/kubernetes/flags.ts';
 
 export interface CommandSpec {
@@ -236,6 +237,44 @@ export const COMMANDS: readonly CommandSpec[] = [
         type: 'number',
         default: 64,
         description: 'streams writing their initial responses at once (reconnect storms)',
+      },
+      'max-request-bytes': {
+        type: 'number',
+        default: DEFAULT_LIMITS.maxRequestBytes,
+        description:
+          'largest xDS request message accepted (RESOURCE_EXHAUSTED beyond; 0 = gRPC default of no limit)',
+      },
+      'max-names-per-stream': {
+        type: 'number',
+        default: DEFAULT_LIMITS.maxNamesPerStream,
+        description:
+          'resource names one stream may subscribe to over all types (stream ended RESOURCE_EXHAUSTED beyond; 0 = no limit)',
+      },
+      'max-type-url-length': {
+        type: 'number',
+        default: DEFAULT_LIMITS.maxTypeUrlLength,
+        description: 'longest type_url accepted (stream ended INVALID_ARGUMENT beyond; 0 = no limit)',
+      },
+      'max-streams-per-connection': {
+        type: 'number',
+        default: DEFAULT_LIMITS.maxStreamsPerConnection,
+        description: 'open xDS streams on one client connection (0 = no limit)',
+      },
+      'max-streams-per-peer': {
+        type: 'number',
+        default: DEFAULT_LIMITS.maxStreamsPerPeer,
+        description:
+          'open xDS streams from one client IP address (0 = no limit; raise it when many clients share an address, e.g. behind NAT)',
+      },
+      'subscription-cache-bytes': {
+        type: 'number',
+        default: DEFAULT_CACHE_BUDGET.subscriptionBytes,
+        description: 'byte budget of the shared (interned) subscription cache',
+      },
+      'served-set-cache-bytes': {
+        type: 'number',
+        default: DEFAULT_CACHE_BUDGET.servedSetBytes,
+        description: 'byte budget of the shared served-set cache (per type version and subscription)',
       },
     },
   },

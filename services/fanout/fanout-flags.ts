@@ -7,6 +7,7 @@ import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import { ConfigError } from '../../shared/runtime/errors.ts';
 import type { AdsAuthOptions, AdsTlsOptions } from './server/ads-server.ts';
 import { TOKENS_ENV, TokenTable } from './server/bearer-tokens.ts';
+import type { AdsLimits, ServedSetCacheBudget } from './server/client-limits.ts';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -69,4 +70,30 @@ export function authFlags(
     );
   }
   return { ...(tokens ? { tokens } : {}), allowUnauthenticated };
+}
+
+/** Per-client limits and cache budgets from their flags (every one has a default). */
+export function limitFlags(flags: Record<string, FlagValue>): {
+  limits: AdsLimits;
+  caches: ServedSetCacheBudget;
+} {
+  const nonNegative = (name: string) => {
+    const n = flag.num(flags, name);
+    if (!Number.isInteger(n) || n < 0)
+      throw new ConfigError(`--${name} must be a whole number ≥ 0, got ${n}`);
+    return n;
+  };
+  return {
+    limits: {
+      maxRequestBytes: nonNegative('max-request-bytes'),
+      maxNamesPerStream: nonNegative('max-names-per-stream'),
+      maxTypeUrlLength: nonNegative('max-type-url-length'),
+      maxStreamsPerConnection: nonNegative('max-streams-per-connection'),
+      maxStreamsPerPeer: nonNegative('max-streams-per-peer'),
+    },
+    caches: {
+      subscriptionBytes: nonNegative('subscription-cache-bytes'),
+      servedSetBytes: nonNegative('served-set-cache-bytes'),
+    },
+  };
 }

@@ -25,16 +25,19 @@ import { fatalChannel, type Runner, runService } from '../../shared/runtime/runn
 import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
-import { authFlags, durationFlag, tlsFlags } from './fanout-flags.ts';
+import { authFlags, durationFlag, limitFlags, tlsFlags } from './fanout-flags.ts';
 import { FleetEventPublisher } from './fleet/fleet-event-publisher.ts';
 import { FleetReporter } from './fleet/fleet-reporter.ts';
 import { nackSourcesFor } from './fleet/nack-sources.ts';
 import { AdsServerRunner } from './server/ads-server.ts';
+import { configureServedSetCaches } from './server/served-set.ts';
 
 export async function runFanout(flags: Record<string, FlagValue>): Promise<never> {
   const log = createLogger('attache-fanout');
   const tls = tlsFlags(flags);
   const auth = authFlags(flags, tls);
+  const { limits, caches } = limitFlags(flags);
+  configureServedSetCaches(caches);
   const registry = createRegistry('fanout');
   const fatal = fatalChannel();
   const store = await RedisSnapshotStore.connect({
@@ -73,6 +76,7 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     events: fleet,
     tls,
     auth,
+    limits,
     maxConnectionAgeMs: durationFlag(flags, 'max-connection-age', '30m'),
     drainWindowMs: durationFlag(flags, 'drain-window', '10s'),
     initialPushConcurrency: flag.num(flags, 'initial-push-concurrency'),

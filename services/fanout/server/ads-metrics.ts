@@ -3,6 +3,7 @@
  * protocol and fixed reasons, never node or stream ids.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { servedSetCacheStats } from './served-set.ts';
 
 export class AdsMetrics {
   /** Open ADS streams per group. */
@@ -21,6 +22,8 @@ export class AdsMetrics {
   readonly streamsEnded: Counter<'reason'>;
   /** Streams waiting for an initial-push permit. */
   readonly initialPushQueued: Gauge;
+  /** Streams or requests refused because they exceeded a per-client limit, by limit. */
+  readonly limitHits: Counter<'limit'>;
 
   constructor(registry: Registry) {
     this.streams = new Gauge({
@@ -67,6 +70,31 @@ export class AdsMetrics {
       name: 'attache_fanout_initial_push_queued',
       help: 'Streams waiting for an initial-push permit (reconnect storm back-pressure)',
       registers: [registry],
+    });
+    this.limitHits = new Counter({
+      name: 'attache_fanout_limit_hits_total',
+      help: 'Streams or requests refused for exceeding a per-client limit (request_bytes, names_per_stream, type_url_bytes, streams_per_connection, streams_per_peer)',
+      labelNames: ['limit'],
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'attache_fanout_cache_bytes',
+      help: 'Estimated bytes held by the shared subscription and served-set caches (byte-bounded)',
+      labelNames: ['cache'],
+      registers: [registry],
+      collect() {
+        for (const [cache, s] of Object.entries(servedSetCacheStats())) this.set({ cache }, s.bytes);
+      },
+    });
+    new Counter({
+      name: 'attache_fanout_cache_evictions_total',
+      help: 'Entries evicted from the shared caches to stay within their byte budget',
+      labelNames: ['cache'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [cache, s] of Object.entries(servedSetCacheStats())) this.inc({ cache }, s.evictions);
+      },
     });
   }
 }

@@ -13,6 +13,7 @@ import type { AdsEvents } from './ads-events.ts';
 import { AdsMetrics } from './ads-metrics.ts';
 import { adsServiceDefinition, TYPE_SERVICES, typeServiceDefinition } from './ads-service.ts';
 import type { ClientAuthOptions } from './client-auth.ts';
+import { type AdsLimits, DEFAULT_LIMITS } from './client-limits.ts';
 import { ClientMistakes } from './client-mistakes.ts';
 import { type GroupSummary, StreamHub, type StreamStatus } from './stream-hub.ts';
 
@@ -51,6 +52,8 @@ export interface AdsServerRunnerOptions {
    * Certificates authenticate when `tls.clientCa` is set. Required: there is no silent default.
    */
   auth: AdsAuthOptions;
+  /** Per-client limits; each absent one takes its {@link DEFAULT_LIMITS} value. */
+  limits?: Partial<AdsLimits>;
   /** Streams end with OK after this age ± 10 % so fleets rebalance; absent or 0: never. */
   maxConnectionAgeMs?: number;
   /** close() ends open streams spread over this window (default 0: all at once). */
@@ -81,6 +84,27 @@ export class AdsServerRunner implements Runner {
     this.mistakes = new ClientMistakes({ log: this.log, registry: opts.registry });
   }
 
+  /**
+   * A server interceptor that counts requests grpc-js refused for exceeding the request size:
+   * grpc-js reads the length prefix and answers RESOURCE_EXHAUSTED itself, before our handler
+   * sees anything, by calling `sendStatus` on its own call object; wrapping that method on the
+   * call is the only place the refusal is visible.
+   */
+  private readonly countOversizeRequests: grpc.ServerInterceptor = (_method, call) => {
+    const send = call.sendStatus.bind(call);
+    call.sendStatus = (status) => {
+      if (
+        status.code === grpc.status.RESOURCE_EXHAUSTED &&
+        /^Received message larger than max/.test(status.details)
+      ) {
+        this.metrics.limitHits.inc({ limit: 'request_bytes' });
+        this.mistakes.report('request_bytes', { details: status.details }, 'xDS request refused: too large');
+      }
+      send(status);
+    };
+    return new grpc.ServerInterceptingCall(call);
+  };
+
   /** The bound port once started (the configured one before). */
   get port(): number {
     return this.boundPort || this.opts.port;
@@ -108,7 +132,9 @@ export class AdsServerRunner implements Runner {
 
   async start(): Promise<void> {
     const tls = this.opts.tls;
+    const limits: AdsLimits = { ...DEFAULT_LIMITS, ...this.opts.limits };
     const hub = new StreamHub({
+      limits,
       source: this.opts.cache,
       metrics: this.metrics,
       log: this.log,
@@ -122,7 +148,10 @@ export class AdsServerRunner implements Runner {
       initialPushConcurrency: this.opts.initialPushConcurrency,
       maxConnectionAgeMs: this.opts.maxConnectionAgeMs,
     });
-    const server = new grpc.Server();
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': limits.maxRequestBytes > 0 ? limits.maxRequestBytes : -1,
+      interceptors: [this.countOversizeRequests],
+    });
     server.addService(adsServiceDefinition, {
       StreamAggregatedResources: hub.handler('sotw'),
       DeltaAggregatedResources: hub.handler('delta'),

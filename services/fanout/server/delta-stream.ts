@@ -88,6 +88,9 @@ export class DeltaStream extends XdsStream {
         this.ctx.log.debug({ node: peer.nodeId, typeUrl, nonce: req.response_nonce }, 'stale nonce');
       }
     }
+    const declared = first ? Object.keys(req.initial_resource_versions ?? {}).length : 0;
+    const bound = state.sub.names.length + req.resource_names_subscribe.length + declared;
+    if (!this.withinNameLimit(index, bound)) return;
     const changed = this.updateSubscription(typeUrl, state, req, first);
     if (first) {
       const declared = Object.entries(req.initial_resource_versions ?? {});

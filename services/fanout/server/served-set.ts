@@ -12,6 +12,8 @@
 import { typeVersion } from '../../../shared/snapshot/manifest.ts';
 import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type { CachedResource, TypeSnapshot } from '../cache/group-snapshot.ts';
+import { ByteBoundedLru } from './byte-bounded-lru.ts';
+import { DEFAULT_CACHE_BUDGET, type ServedSetCacheBudget } from './client-limits.ts';
 import { encodeResponseBody, withNonce } from './discovery-codec.ts';
 
 /**
@@ -28,18 +30,24 @@ export interface Subscription {
   readonly key: string;
 }
 
-/** Bounds the intern table; past it the table restarts (held subscriptions stay valid, just unshared). */
-const MAX_INTERNED = 65_536;
-const interned = new Map<string, Subscription>();
+/**
+ * The intern table, bounded by bytes: evicted subscriptions stay valid for whoever holds them,
+ * they are just no longer shared with new streams.
+ */
+const interned = new ByteBoundedLru<string, Subscription>(DEFAULT_CACHE_BUDGET.subscriptionBytes);
+
+/** Estimated heap bytes of a subscription: its key, its name array and the names themselves. */
+export function subscriptionBytes(sub: Subscription): number {
+  return 64 + 2 * sub.key.length + 16 * sub.names.length;
+}
 
 export function subscription(wildcard: boolean, names: Iterable<string>): Subscription {
   const sorted = [...new Set(names)].filter((n) => n !== '*').sort();
   const key = `${wildcard ? '*' : '-'}\u0000${sorted.join('\u0000')}`;
   const hit = interned.get(key);
   if (hit) return hit;
-  if (interned.size >= MAX_INTERNED) interned.clear();
   const sub: Subscription = { wildcard, names: sorted, key };
-  interned.set(key, sub);
+  interned.set(key, sub, subscriptionBytes(sub));
   return sub;
 }
 
@@ -96,10 +104,44 @@ export class ServedSet {
 /** Kept for callers of the SotW path: a served set is its encoded response. */
 export type EncodedResponse = ServedSet;
 
-/** Bounds the per-type-version cache when many clients each name a different set. */
-const MAX_SETS_PER_TYPE_VERSION = 4096;
-
+/** Served sets per type snapshot, for lookup; what they may hold in total is bounded by `served`. */
 const cache = new WeakMap<TypeSnapshot, Map<string, ServedSet>>();
+/** Every cached served set with its owning per-type map, least recently used first. */
+const served = new ByteBoundedLru<ServedSet, Map<string, ServedSet>>(
+  DEFAULT_CACHE_BUDGET.servedSetBytes,
+  (set, owner) => {
+    if (owner.get(set.sub.key) === set) owner.delete(set.sub.key);
+  },
+);
+
+/** Sets the byte budgets of the shared caches (process-wide; shrinks them at once if smaller). */
+export function configureServedSetCaches(budget: ServedSetCacheBudget): void {
+  interned.resize(budget.subscriptionBytes);
+  served.resize(budget.servedSetBytes);
+}
+
+/** Bytes held and evictions so far, per shared cache (for metrics). */
+export function servedSetCacheStats(): Record<
+  'subscriptions' | 'served_sets',
+  { bytes: number; evictions: number }
+> {
+  return {
+    subscriptions: { bytes: interned.bytes, evictions: interned.evictions },
+    served_sets: { bytes: served.bytes, evictions: served.evictions },
+  };
+}
+
+/**
+ * Estimated heap bytes of a served set: its arrays, its own name map (unless it shares the type's),
+ * its subscription, and the SotW body and response it encodes on first use.
+ */
+function servedSetBytes(set: ServedSet, sharesTypeMap: boolean): number {
+  let anyBytes = 0;
+  for (const r of set.resources) anyBytes += r.any.length;
+  const perResource = sharesTypeMap ? 16 : 80;
+  return 128 + perResource * set.resources.length + subscriptionBytes(set.sub) + 2 * anyBytes;
+}
+
 const emptyTypes = new Map<TypeUrl, TypeSnapshot>();
 
 /** The type snapshot to serve when a snapshot lacks the type: empty, with a content version. */
@@ -120,22 +162,25 @@ export function servedSet(type: TypeSnapshot, sub: Subscription): ServedSet {
     cache.set(type, perType);
   }
   const hit = perType.get(sub.key);
-  if (hit) return hit;
-  const served = servedResources(type, sub);
-  const everything = served.length === type.resources.size;
+  if (hit) {
+    served.get(hit);
+    return hit;
+  }
+  const resources = servedResources(type, sub);
+  const everything = resources.length === type.resources.size;
   const version = everything
     ? type.version
     : typeVersion(
-        served.map((r) => ({
+        resources.map((r) => ({
           name: r.name,
           hash: r.hash,
           ...(r.onDemand ? { onDemand: true as const } : {}),
         })),
       );
-  const byName = everything ? type.resources : new Map(served.map((r) => [r.name, r]));
-  const set = new ServedSet(type.typeUrl, sub, version, served, byName);
-  if (perType.size >= MAX_SETS_PER_TYPE_VERSION) perType.clear();
-  perType.set(sub.key, set);
+  const byName = everything ? type.resources : new Map(resources.map((r) => [r.name, r]));
+  const set = new ServedSet(type.typeUrl, sub, version, resources, byName);
+  // Cached only within the budget; a set larger than all of it is still served, just not shared.
+  if (served.set(set, perType, servedSetBytes(set, everything))) perType.set(sub.key, set);
   return set;
 }
 

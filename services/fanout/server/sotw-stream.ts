@@ -82,6 +82,7 @@ export class SotwStream extends XdsStream {
       }
       this.recordAnswer(peer, typeUrl, state, req);
     }
+    if (!this.withinNameLimit(index, req.resource_names.length)) return;
     state.sub = nextSubscription(typeUrl, state, req.resource_names, first);
     if (!state.sub) {
       // Unsubscribed: a later subscription must be answered even if its version is unchanged.

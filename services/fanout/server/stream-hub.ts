@@ -16,11 +16,12 @@ import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
 import { authenticate, type ClientAuthOptions } from './client-auth.ts';
+import type { AdsLimits } from './client-limits.ts';
 import type { ClientMistakes } from './client-mistakes.ts';
 import { DeltaStream } from './delta-stream.ts';
 import { InitialPushGate } from './initial-push-gate.ts';
 import { SotwStream } from './sotw-stream.ts';
-import type { StreamCall, StreamContext, TypeStatus, XdsStream } from './xds-stream.ts';
+import type { StreamCall, StreamContext, StreamLimits, TypeStatus, XdsStream } from './xds-stream.ts';
 
 export interface StreamHubOptions {
   source: SnapshotSource;
@@ -29,6 +30,7 @@ export interface StreamHubOptions {
   mistakes: ClientMistakes;
   /** How streams authenticate (client-auth.ts). */
   auth: ClientAuthOptions;
+  limits: HubLimits;
   /** Group for nodes whose metadata names none. */
   defaultGroup: string;
   events?: AdsEvents;
@@ -36,6 +38,16 @@ export interface StreamHubOptions {
   initialPushConcurrency?: number;
   /** Streams are ended with OK after this age ± 10 % (jittered); 0 or absent: never. */
   maxConnectionAgeMs?: number;
+}
+
+/** Limits on streams (0 disables one); per-stream ones are passed on to every stream. */
+export type HubLimits = StreamLimits & Pick<AdsLimits, 'maxStreamsPerConnection' | 'maxStreamsPerPeer'>;
+
+/** `host` of a grpc-js peer string `host:port` / `[v6]:port`. */
+export function peerHost(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  const host = i > 0 ? peer.slice(0, i) : peer;
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
 }
 
 export interface StreamStatus {
@@ -86,9 +98,18 @@ function onClose(this: Carrier): void {
   this[STREAM]?.close('closed');
 }
 
+function decrement(m: Map<string, number>, key: string): void {
+  const n = (m.get(key) ?? 0) - 1;
+  if (n > 0) m.set(key, n);
+  else m.delete(key);
+}
+
 export class StreamHub {
   private readonly byGroup = new Map<string, Set<XdsStream>>();
   private readonly all = new Set<XdsStream>();
+  /** Open streams per connection and per client address (for the limits). */
+  private readonly perConnection = new Map<string, number>();
+  private readonly perPeer = new Map<string, number>();
   private readonly ctx: StreamContext;
   private readonly unsubscribe: () => void;
   private readonly sweeper?: NodeJS.Timeout;
@@ -101,6 +122,7 @@ export class StreamHub {
       metrics: opts.metrics,
       log: opts.log,
       mistakes: opts.mistakes,
+      limits: opts.limits,
       events: opts.events,
       defaultGroup: opts.defaultGroup,
       gate: new InitialPushGate(opts.initialPushConcurrency ?? 64),
@@ -153,6 +175,15 @@ export class StreamHub {
       return;
     }
     const principal = auth.principal;
+    const connection = call.getPeer();
+    const remote = peerHost(connection);
+    const over = this.overStreamLimit(connection, remote);
+    if (over) {
+      this.opts.metrics.limitHits.inc({ limit: over.limit });
+      this.opts.mistakes.report(over.limit, { peer: connection }, 'xDS stream refused: too many streams');
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: over.details });
+      return;
+    }
     if (principal.via === 'anonymous') {
       this.opts.log.warn(
         { peer: call.getPeer() },
@@ -164,6 +195,10 @@ export class StreamHub {
       protocol === 'sotw'
         ? new SotwStream(this.ctx, out, onlyType, principal)
         : new DeltaStream(this.ctx, out, onlyType, principal);
+    stream.connection = connection;
+    stream.remote = remote;
+    this.perConnection.set(connection, (this.perConnection.get(connection) ?? 0) + 1);
+    this.perPeer.set(remote, (this.perPeer.get(remote) ?? 0) + 1);
     const age = this.opts.maxConnectionAgeMs ?? 0;
     if (age > 0) stream.deadline = Date.now() + age * (0.9 + Math.random() * 0.2);
     this.all.add(stream);
@@ -187,8 +222,26 @@ export class StreamHub {
     this.opts.metrics.streams.inc({ group });
   }
 
+  /** Which stream limit a new stream on `connection` from `remote` would exceed, if any. */
+  private overStreamLimit(
+    connection: string,
+    remote: string,
+  ): { limit: string; details: string } | undefined {
+    const { maxStreamsPerConnection: perConn, maxStreamsPerPeer: perPeer } = this.opts.limits;
+    if (perConn > 0 && (this.perConnection.get(connection) ?? 0) >= perConn) {
+      return { limit: 'streams_per_connection', details: `more than ${perConn} streams on one connection` };
+    }
+    if (perPeer > 0 && (this.perPeer.get(remote) ?? 0) >= perPeer) {
+      return { limit: 'streams_per_peer', details: `more than ${perPeer} streams from one address` };
+    }
+    return undefined;
+  }
+
   private leave(stream: XdsStream): void {
-    this.all.delete(stream);
+    if (this.all.delete(stream)) {
+      decrement(this.perConnection, stream.connection);
+      decrement(this.perPeer, stream.remote);
+    }
     const group = stream.peer?.group;
     if (group === undefined) return;
     const set = this.byGroup.get(group);

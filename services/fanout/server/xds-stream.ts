@@ -25,9 +25,16 @@ import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents, StreamPeer } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
 import { type Principal, resolveGroup } from './client-auth.ts';
+import type { AdsLimits } from './client-limits.ts';
 import type { ClientMistakes } from './client-mistakes.ts';
 import type { InitialPushGate } from './initial-push-gate.ts';
 import type { NodeInfo } from './peer-identity.ts';
+
+/** Per-stream limits (client-limits.ts); 0 disables one. Names count SotW names, delta subscriptions and initial versions. */
+export type StreamLimits = Readonly<Pick<AdsLimits, 'maxNamesPerStream' | 'maxTypeUrlLength'>>;
+
+/** Node ids and clusters are kept (for status and logs) cut to this many characters. */
+const MAX_NODE_FIELD = 256;
 
 /** Everything streams of one server share (one object, not one per stream). */
 export interface StreamContext {
@@ -36,6 +43,7 @@ export interface StreamContext {
   readonly log: Logger;
   /** Rate-limited, truncated warnings about what clients get wrong. */
   readonly mistakes: ClientMistakes;
+  readonly limits: StreamLimits;
   readonly events?: AdsEvents;
   /** Group for nodes whose metadata names none (and whose credential allows it). */
   readonly defaultGroup: string;
@@ -84,6 +92,13 @@ export abstract class XdsStream {
   closed = false;
   /** When max connection age ends this stream (ms since epoch). */
   deadline = Number.POSITIVE_INFINITY;
+  /** The client's address and port (its connection), set by the hub for per-connection limits. */
+  connection = '';
+  /** The client's address, set by the hub for per-peer limits. */
+  remote = '';
+  /** Names per type index, and their sum, for the names-per-stream limit. */
+  private readonly namesPerType = [0, 0, 0, 0, 0];
+  private namesTotal = 0;
   /** Dirty bit per type index: a response may be owed. */
   protected dirty = 0;
   protected nonceSeq = 0;
@@ -151,6 +166,18 @@ export abstract class XdsStream {
 
   /** The type a request is about, or undefined (after a one-time warning) if not served here. */
   protected requestType(typeUrl: string): TypeUrl | undefined {
+    const maxLength = this.ctx.limits.maxTypeUrlLength;
+    if (maxLength > 0 && typeUrl.length > maxLength) {
+      this.refuse('type_url_length', grpc.status.INVALID_ARGUMENT, `type_url longer than ${maxLength}`, {
+        typeUrl,
+      });
+      return undefined;
+    }
+    if (typeUrl === '' && !this.onlyType) {
+      // Every request on an aggregated stream names its type; one that does not is not xDS.
+      this.refuse('missing_type_url', grpc.status.INVALID_ARGUMENT, 'type_url is required on ADS', {}, false);
+      return undefined;
+    }
     const t = this.onlyType && typeUrl === '' ? this.onlyType : typeUrl;
     if (isTypeUrl(t) && (!this.onlyType || t === this.onlyType)) return t;
     this.warned ??= new Set();
@@ -193,14 +220,56 @@ export abstract class XdsStream {
       return null;
     }
     const peer: StreamPeer = {
-      nodeId: node?.id ?? '',
-      cluster: node?.cluster ?? '',
+      nodeId: (node?.id ?? '').slice(0, MAX_NODE_FIELD),
+      cluster: (node?.cluster ?? '').slice(0, MAX_NODE_FIELD),
       group: resolved.group,
     };
     this.peer = peer;
     this.ctx.events?.onConnect?.(peer);
     this.ctx.joined(this);
     return peer;
+  }
+
+  /**
+   * Records that the type at `index` will name at most `count` resources. Over the names-per-stream
+   * limit the stream is ended with RESOURCE_EXHAUSTED and false is returned (apply nothing).
+   */
+  protected withinNameLimit(index: number, count: number): boolean {
+    const max = this.ctx.limits.maxNamesPerStream;
+    const next = this.namesTotal - (this.namesPerType[index] ?? 0) + count;
+    if (max > 0 && next > max) {
+      this.refuse(
+        'names_per_stream',
+        grpc.status.RESOURCE_EXHAUSTED,
+        `more than ${max} resource names on one stream`,
+        { names: next },
+      );
+      return false;
+    }
+    this.namesTotal = next;
+    this.namesPerType[index] = count;
+    return true;
+  }
+
+  /**
+   * Ends the stream with `code`: counted under `reason` (also as a limit hit when `isLimit`), and
+   * logged at a bounded rate.
+   */
+  protected refuse(
+    reason: string,
+    code: grpc.status,
+    details: string,
+    fields: Record<string, unknown>,
+    isLimit = true,
+  ): void {
+    if (isLimit) this.ctx.metrics.limitHits.inc({ limit: reason });
+    this.ctx.mistakes.report(reason, { node: this.peer?.nodeId, ...fields }, `stream refused: ${details}`);
+    this.close(reason);
+    try {
+      this.call.emit('error', { code, details });
+    } catch {
+      // The call is already gone.
+    }
   }
 
   /** Marks the type at `index` as owing a response and writes if the stream can. */

@@ -59,6 +59,9 @@ export class AdsFixture {
       ...overrides,
       // Protocol tests are not about authentication: anonymous unless the test says otherwise.
       auth: overrides.auth ?? { allowUnauthenticated: true },
+      // Test clients share one loopback connection (grpc-js pools subchannels): no stream-count
+      // limits unless the test sets them.
+      limits: { maxStreamsPerConnection: 0, maxStreamsPerPeer: 0, ...overrides.limits },
     });
     await ads.start();
     this.servers.push(ads);

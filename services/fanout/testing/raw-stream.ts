@@ -72,6 +72,11 @@ export class RawStream<Res> {
     this.call.write(bytes);
   }
 
+  /** Writes arbitrary bytes as one request message (garbage, for hostile-client tests). */
+  writeRaw(bytes: Buffer): void {
+    this.call.write(bytes);
+  }
+
   /** The next response, waiting up to `timeoutMs`. */
   async next(timeoutMs = 3000): Promise<Res> {
     const deadline = Date.now() + timeoutMs;
