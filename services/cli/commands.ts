@@ -38,6 +38,12 @@ const tokensFile = {
   description:
     'file of bearer tokens for xDS clients, one "<group>[,<group>...] <token|sha256:hex>" per line (the table itself may instead be in ATTACHE_XDS_TOKENS)',
 } as const;
+const xdsTokens = {
+  type: 'string',
+  secret: true,
+  description:
+    'the bearer token table itself (entries separated by ; or newlines); environment only (ATTACHE_XDS_TOKENS)',
+} as const;
 const groups = {
   type: 'string',
   multiple: true,
@@ -68,6 +74,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'admin-port': adminPort(8877),
       bind: { type: 'string', default: '127.0.0.1', description: 'address the xDS and admin ports bind to' },
       'tokens-file': tokensFile,
+      'xds-tokens': xdsTokens,
       'allow-unauthenticated': {
         type: 'boolean',
         description:
@@ -217,6 +224,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           'SPIFFE trust domain whose client certificate IDs name groups (repeatable); when set, other domains and CN group:<g> are refused',
       },
       'tokens-file': tokensFile,
+      'xds-tokens': xdsTokens,
       'allow-unauthenticated': {
         type: 'boolean',
         default: false,

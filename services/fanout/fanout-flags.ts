@@ -57,12 +57,8 @@ export function tlsFlags(flags: Record<string, FlagValue>): AdsTlsOptions | unde
  * Refuses to start a server nobody could authenticate to unless anonymous clients are explicitly
  * allowed: an unauthenticated fleet is never the silent default.
  */
-export function authFlags(
-  flags: Record<string, FlagValue>,
-  tls: AdsTlsOptions | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): AdsAuthOptions {
-  const tokens = TokenTable.load(flag.str(flags, 'tokens-file'), env);
+export function authFlags(flags: Record<string, FlagValue>, tls: AdsTlsOptions | undefined): AdsAuthOptions {
+  const tokens = TokenTable.load(flag.str(flags, 'tokens-file'), flag.str(flags, 'xds-tokens'));
   const allowUnauthenticated = flag.bool(flags, 'allow-unauthenticated');
   if (!tokens && !tls?.clientCa && !allowUnauthenticated) {
     throw new ConfigError(

@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import { ConfigError } from '../../../shared/runtime/errors.ts';
 import { sha256Hex } from '../../../shared/xds/encoding.ts';
 
-/** Environment variable holding the table itself (not a path). */
+/** Environment variable holding the table itself (not a path): the secret flag `--xds-tokens`. */
 export const TOKENS_ENV = 'ATTACHE_XDS_TOKENS';
 export const MIN_TOKEN_LENGTH = 16;
 
@@ -78,10 +78,10 @@ export class TokenTable {
   }
 
   /**
-   * The table from `--tokens-file` and/or `ATTACHE_XDS_TOKENS` (both may be given; their entries
-   * are merged). Undefined when neither is set.
+   * The table from `--tokens-file` and/or the text of `ATTACHE_XDS_TOKENS` (`inline`; both may be
+   * given, their entries are merged). Undefined when neither is set.
    */
-  static load(file: string | undefined, env: NodeJS.ProcessEnv = process.env): TokenTable | undefined {
+  static load(file: string | undefined, inline: string | undefined): TokenTable | undefined {
     const parts: TokenEntry[] = [];
     if (file) {
       let text: string;
@@ -92,7 +92,6 @@ export class TokenTable {
       }
       parts.push(...TokenTable.parse(text, file).entries);
     }
-    const inline = env[TOKENS_ENV];
     if (inline) parts.push(...TokenTable.parse(inline, TOKENS_ENV).entries);
     if (!file && !inline) return undefined;
     const labels = new Set<string>();

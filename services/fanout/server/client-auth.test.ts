@@ -277,17 +277,15 @@ describe('fan-out client authentication — configuration', () => {
   });
 
   test('flags — attache fanout refuses to start without client authentication unless told to', () => {
-    assert.throws(() => authFlags({}, undefined, {}), /must authenticate/);
-    assert.equal(authFlags({ 'allow-unauthenticated': true }, undefined, {}).allowUnauthenticated, true);
+    assert.throws(() => authFlags({}, undefined), /must authenticate/);
+    assert.equal(authFlags({ 'allow-unauthenticated': true }, undefined).allowUnauthenticated, true);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-tokens-'));
     try {
       const file = path.join(dir, 'tokens');
       fs.writeFileSync(file, `blue ${BLUE_TOKEN}\n`);
-      const fromFile = authFlags({ 'tokens-file': file }, undefined, {});
+      const fromFile = authFlags({ 'tokens-file': file }, undefined);
       assert.equal(fromFile.tokens?.size, 1);
-      const both = authFlags({ 'tokens-file': file }, undefined, {
-        ATTACHE_XDS_TOKENS: `green ${GREEN_TOKEN}`,
-      });
+      const both = authFlags({ 'tokens-file': file, 'xds-tokens': `green ${GREEN_TOKEN}` }, undefined);
       assert.equal(both.tokens?.size, 2);
       assert.throws(() => tlsFlags({ 'trust-domain': ['x'] }), /needs --client-ca/);
     } finally {
