@@ -99,6 +99,8 @@ before(async () => {
     cluster: 'iso',
     groups: [GROUP],
     bind: '127.0.0.1',
+    // Loopback, as `attache dev` defaults to; these tests are not about authentication.
+    auth: { allowUnauthenticated: true },
     xdsPort,
     adminPort: await freePort(),
     natsUrl: nats.url,
