@@ -99,6 +99,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: 500,
         description: 'compiler hard maximum delay after a change',
       },
+      'sync-max-wait-ms': {
+        type: 'number',
+        default: 30_000,
+        description:
+          'longest the compiler holds commits while a source cluster is between a relist and its resync marker (0: never)',
+      },
     },
   },
   {
@@ -155,6 +161,12 @@ export const COMMANDS: readonly CommandSpec[] = [
         description: 'quiet window after a change before compiling',
       },
       'max-delay-ms': { type: 'number', default: 500, description: 'hard maximum delay after a change' },
+      'sync-max-wait-ms': {
+        type: 'number',
+        default: 30_000,
+        description:
+          'longest the compiler holds commits while a source cluster is between a relist and its resync marker (0: never)',
+      },
       retention: { type: 'number', default: 50, description: 'snapshot versions kept per group in Redis' },
       'stream-replicas': {
         type: 'number',

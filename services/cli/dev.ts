@@ -68,6 +68,8 @@ export interface DevOptions {
   redisPrefix: string;
   debounceMs: number;
   maxDelayMs: number;
+  /** Longest a syncing source cluster holds commits (compiler default when absent). */
+  syncMaxWaitMs?: number;
   pollIntervalMs?: number;
   /** Seal Secret material in the log and SDS blobs in the store; without, plaintext and a warning. */
   secretKeys?: KeyRing;
@@ -148,6 +150,7 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     debounceMs: o.debounceMs,
     maxDelayMs: o.maxDelayMs,
     retention: 50,
+    ...(o.syncMaxWaitMs !== undefined ? { syncMaxWaitMs: o.syncMaxWaitMs } : {}),
     ...(o.compileOptions ? { compileOptions: o.compileOptions } : {}),
     ...(o.onCommit ? { onCommit: o.onCommit } : {}),
     ...(o.secretKeys ? { secretKeys: o.secretKeys } : {}),
@@ -232,6 +235,7 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     compileOptions: () => ({ secretNamespaces }),
     ...(secretKeys ? { secretKeys } : {}),
+    syncMaxWaitMs: flag.num(flags, 'sync-max-wait-ms'),
     log,
     registry: createRegistry('dev'),
     onFatal: fatal.raise,

@@ -84,6 +84,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     retention: flag.num(flags, 'retention'),
+    syncMaxWaitMs: flag.num(flags, 'sync-max-wait-ms'),
     onFatal: fatal.raise,
     lease: store.leaderLease('compiler', flag.num(flags, 'lease-ttl-ms')),
     ...(secretKeys ? { secretKeys } : {}),

@@ -15,6 +15,9 @@
  *   or Endpoints object (same Service, same origin), only the affected ClusterLoadAssignments are
  *   recomputed on top of that build (endpoint-fast-path.ts); the output is the one a full
  *   compile would give, and anything else falls back to a full compile.
+ * - Sync barrier (sync-barrier.ts): nothing is committed while a source cluster is between the
+ *   start of a (re)list and its `resync` marker, for at most `syncMaxWaitMs` (then the commit goes
+ *   ahead with a warning), so no snapshot is built from half of a cluster's state.
  * - User errors are diagnostics (logged when they appear, served at /debug/status); a system error
  *   (invalid generated output) commits nothing and the last good snapshot keeps serving; a fenced
  *   commit is examined by the leadership: store data lost → new epoch and commit again; another
@@ -46,6 +49,7 @@ import {
 import { Leadership } from './runner-leadership.ts';
 import { type BuiltSnapshot, buildSnapshot } from './runner-snapshot.ts';
 import { WorldState } from './runner-world.ts';
+import { SyncBarrier } from './sync-barrier.ts';
 
 /** Endpoint changes since the world was at `sinceSeq`, with their Services' objects as of now. */
 type FastPathChanges = EndpointChanges & {
@@ -75,6 +79,8 @@ export interface CompilerRunnerOptions {
   secretKeys?: KeyRing;
   /** Called after each successful commit (status publishing); must not throw. */
   onCommit?: (commit: CommittedCompile) => void;
+  /** Longest a syncing source cluster holds commits (default 30 s; 0: never hold). */
+  syncMaxWaitMs?: number;
 }
 
 /** What one successful commit was compiled from, and the diagnostics it produced. */
@@ -125,9 +131,12 @@ export class CompilerRunner implements Runner {
   private compiling?: Promise<void>;
   private dirty = false;
   private commits = 0;
+  private readonly barrier: SyncBarrier;
+  private barrierTimer?: NodeJS.Timeout;
   private readonly metrics;
 
   constructor(private readonly opts: CompilerRunnerOptions) {
+    this.barrier = new SyncBarrier(opts.syncMaxWaitMs ?? 30_000);
     this.leadership = new Leadership({
       store: opts.store,
       groups: opts.groups,
@@ -185,6 +194,11 @@ export class CompilerRunner implements Runner {
           this.set(leadership.isLeader() ? 1 : 0);
         },
       }),
+      held: new Counter({
+        name: 'attache_compiler_sync_holds_total',
+        help: 'compiles deferred because a source cluster was between a relist and its resync marker',
+        registers: [r],
+      }),
     };
   }
 
@@ -231,6 +245,7 @@ export class CompilerRunner implements Runner {
     this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.barrierTimer);
     await this.loop?.catch(() => {});
     await this.compiling?.catch(() => {});
     await this.leadership.close();
@@ -263,6 +278,7 @@ export class CompilerRunner implements Runner {
   private fold(seq: number, event: Parameters<WorldState['apply']>[1]): void {
     if (seq <= this.world.lastSeq) return;
     const before = this.world.apply(seq, event);
+    this.barrier.observe(event);
     this.metrics.events.inc();
     if (event.op === 'resync' || !this.pendingEndpoints) return;
     const after = event.op === 'upsert' ? this.world.get(objectKey(event)) : undefined;
@@ -334,6 +350,7 @@ export class CompilerRunner implements Runner {
   }
 
   private async compileAll(): Promise<void> {
+    if (this.heldBySync()) return;
     // Everything a group's build reads is taken now: later groups run after earlier commits
     // (awaits), while the log may have moved on.
     const records = this.world.records();
@@ -492,6 +509,33 @@ export class CompilerRunner implements Runner {
     for (const severity of ['error', 'warning'] as const) {
       this.metrics.diagnostics.set({ group, severity }, after.filter((d) => d.severity === severity).length);
     }
+  }
+
+  /**
+   * Whether a source cluster's open sync holds commits now; if so, a compile is scheduled for when
+   * the hold runs out (the `resync` marker, when it comes first, schedules one by itself).
+   */
+  private heldBySync(): boolean {
+    const { holdUntil, expired } = this.barrier.check();
+    for (const { cluster, syncingMs } of expired)
+      this.opts.log.warn(
+        { cluster, syncingMs, maxWaitMs: this.opts.syncMaxWaitMs ?? 30_000 },
+        'source cluster still syncing after the maximum wait (--sync-max-wait-ms): committing without its resync marker',
+      );
+    if (holdUntil === undefined) return false;
+    this.metrics.held.inc();
+    if (!this.barrierTimer) {
+      this.barrierTimer = setTimeout(
+        () => {
+          this.barrierTimer = undefined;
+          if (!this.abort.signal.aborted) this.schedule();
+        },
+        Math.max(0, holdUntil - Date.now()),
+      );
+      this.barrierTimer.unref();
+    }
+    this.opts.log.debug({ syncing: this.barrier.open() }, 'commit held: source clusters are syncing');
+    return true;
   }
 
   private retrySoon(): void {

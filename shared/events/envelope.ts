@@ -60,6 +60,12 @@ export interface EventEnvelope {
   ingestor: string;
   /** The object as observed; present on `upsert`, absent on `delete` and `resync`. */
   object?: SourceObject;
+  /**
+   * Set on the upserts and deletes a full (re)list publishes: until this cluster's next `resync`
+   * marker the log holds only part of the cluster's state, and the compiler holds its commits
+   * (sync barrier, services/compiler/sync-barrier.ts). Absent on watch events.
+   */
+  relist?: true;
   /** Where a YAML-sourced object came from (file path relative to the directory, document index). */
   origin?: { file: string; document: number };
   /** Why the observed version could not be published; present on `reject` only. */

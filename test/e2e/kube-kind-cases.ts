@@ -74,11 +74,12 @@ const TLS_PAIRS = (() => {
   return { example: data('example-cert'), wild: data('wild-cert') };
 })();
 
-function tlsSecret(name: string, pair: keyof typeof TLS_PAIRS): KubeObject {
+/** A kubernetes.io/tls Secret with a valid pair (CN=example.test or CN=wild.test). */
+export function tlsSecret(name: string, pair: keyof typeof TLS_PAIRS, namespace = 'default'): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name, namespace: 'default' },
+    metadata: { name, namespace },
     type: 'kubernetes.io/tls',
     data: TLS_PAIRS[pair],
   };

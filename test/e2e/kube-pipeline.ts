@@ -60,6 +60,15 @@ export interface DecodedSnapshot {
 export async function readHeadSnapshot(store: SnapshotStore, group = GROUP): Promise<DecodedSnapshot> {
   const version = await store.head(group);
   assert.ok(version !== null, `group ${group} has no committed snapshot`);
+  return readSnapshot(store, group, version);
+}
+
+/** One committed version of the group's snapshot, every resource decoded. */
+export async function readSnapshot(
+  store: SnapshotStore,
+  group: string,
+  version: number,
+): Promise<DecodedSnapshot> {
   const manifest = await store.getManifest(group, version);
   assert.ok(manifest, `manifest ${group}@${version} is missing`);
   const byType = new Map<string, Map<string, Record<string, unknown>>>();

@@ -10,8 +10,10 @@
  * object stored); every kind's create/update/delete reaches the fan-out (the kinds table of
  * kube-kind-cases.ts); status write-back (Mapping, AmbassadorMapping, Host) without loops; kill -9
  * of the ingestor with deletes while it was down; the API server restarted (etcd history compacted
- * in between, so resumed watches get a real 410) under the running ingestor; and, over the whole
- * run, zero RBAC denials for the least-privilege ServiceAccount.
+ * in between, so resumed watches get a real 410) under the running ingestor; a cold start of a
+ * second cluster with Hosts, TLS Secrets and Mappings (the compiler's sync barrier: no snapshot
+ * with part of them, no transient `error` status); and, over the whole run, zero RBAC denials for
+ * the least-privilege ServiceAccount.
  *
  * The fake API server (test/fake-kube) stays for what the real one cannot be made to show on
  * demand: dropping every watch at a chosen instant while history is forgotten (the 410 relist
@@ -22,10 +24,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { parseAllDocuments } from 'yaml';
 import { StatusPublisher } from '../../services/compiler/status-publisher.ts';
+import { clusterStatusFilter, decodeStatus, STATUS_BUCKET } from '../../shared/events/status-keys.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
+import { ROUTE_TYPE, SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
 import { eventually } from '../harness/eventually.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
@@ -42,6 +48,7 @@ import {
   type Probes,
   service,
   slice,
+  tlsSecret,
 } from './kube-kind-cases.ts';
 import {
   byObject,
@@ -51,7 +58,9 @@ import {
   type KubeWriter,
   readEvents,
   readHeadSnapshot,
+  readSnapshot,
   startKubePipeline,
+  waitCommitted,
   waitLogged,
 } from './kube-pipeline.ts';
 
@@ -216,7 +225,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     );
   }
 
-  test('real API server — the ingestor runs with the shipped ServiceAccount token and every kind it watches is served', async () => {
+  test('real API server — cold start of ingestor and compiler with the shipped ServiceAccount token on a cluster with Hosts, TLS Secrets and Mappings: no committed snapshot holds part of them, no status ever reads error', async (t) => {
     saKubeconfig = await kube.serviceAccountKubeconfig('attache', 'attache-ingestor');
     // Ingress status reads the Attaché Service in the attache namespace; give it one.
     await kube.apply({
@@ -229,8 +238,79 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
       },
       spec: { ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
     });
-    ingestor = await startIngestor();
-    await change({ apply: BASELINE });
+    // The cluster as the ingestor first finds it. Secrets are published only once a Host refers
+    // to them, so they reach the log after the Hosts: a commit in between would serve Hosts
+    // without TLS and write an `error` status (the compiler's sync barrier prevents that).
+    const NS = 'cold';
+    const N = 6;
+    const coldObjects: KubeObject[] = [];
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    for (let i = 0; i < N; i++) {
+      coldObjects.push(
+        tlsSecret(`cert-${i}`, 'example', NS),
+        {
+          apiVersion: 'getambassador.io/v3alpha1',
+          kind: 'Host',
+          metadata: { name: `h${i}`, namespace: NS },
+          spec: { hostname: `h${i}.cold.test`, tlsSecret: { name: `cert-${i}` } },
+        },
+        mapping(`m${i}`, NS, { hostname: `h${i}.cold.test`, prefix: '/', service: 'quote.default:80' }),
+      );
+    }
+    for (const o of [...BASELINE, ...coldObjects]) await kube.apply(o);
+    // Every status the compiler publishes for the cluster, as it happens.
+    const nc = await connect({ servers: nats.url });
+    const kv = await new Kvm(nc).create(STATUS_BUCKET, { history: 1 });
+    const seen: string[] = [];
+    const watch = await kv.watch({ key: clusterStatusFilter(CLUSTER) });
+    void (async () => {
+      for await (const e of watch) {
+        const st = e.operation === 'PUT' ? decodeStatus(e.string()) : undefined;
+        if (st) seen.push(`${e.key} ${st.state} ${st.reason}`);
+      }
+    })();
+    try {
+      ingestor = await startIngestor();
+      const marker = (await readEvents(pipeline.events, 1)).find((e) => e.event.op === 'resync');
+      assert.ok(marker, 'the ingestor published its resync marker');
+      await waitCommitted(pipeline.store, marker.seq);
+      const accepted = (kind: string) =>
+        seen.filter((x) => x.includes(`.${kind}.${NS}.`) && x.includes(' accepted')).length;
+      await eventually(
+        () => {
+          assert.equal(accepted('Host'), N, seen.join('\n'));
+          assert.equal(accepted('Mapping'), N, seen.join('\n'));
+        },
+        { timeoutMs: 30_000 },
+      );
+      // Every snapshot committed: none of the cold Hosts and Secrets, or all of them.
+      const versions = await pipeline.store.versions('default');
+      const partial: string[] = [];
+      for (const v of versions) {
+        const snap = await readSnapshot(pipeline.store, 'default', v);
+        const secrets = [...snap.of(SECRET_TYPE).keys()].filter((n) => n.startsWith(`tls/${NS}/`)).length;
+        const hosts = new Set(
+          [...snap.of(ROUTE_TYPE).values()]
+            .flatMap((rc) => (rc.virtual_hosts as { domains?: string[] }[] | undefined) ?? [])
+            .flatMap((vh) => vh.domains ?? [])
+            .filter((d) => d.includes('.cold.test'))
+            .map((d) => d.split(':')[0]),
+        ).size;
+        if (!((secrets === 0 && hosts === 0) || (secrets === N && hosts === N)))
+          partial.push(`v${v}: ${secrets} of ${N} TLS Secrets, ${hosts} of ${N} Hosts`);
+      }
+      t.diagnostic(`cold start: ${versions.length} snapshots committed, ${seen.length} statuses published`);
+      assert.ok(versions.length >= 1);
+      assert.deepEqual(partial, [], 'no snapshot holds part of the cluster');
+      assert.deepEqual(
+        seen.filter((x) => !x.includes(' accepted')),
+        [],
+        'no status ever read error',
+      );
+    } finally {
+      watch.stop();
+      await nc.close();
+    }
     for (const reason of ['NotFound', 'Forbidden', 'Error'])
       assert.equal(
         await ingestorMetric('attache_ingestor_kube_kind_unavailable', { reason }),
@@ -238,6 +318,8 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
         `no kind is unavailable (${reason})`,
       );
     assert.doesNotMatch(ingestor.output(), /cannot watch/);
+    // The kinds below run without Hosts (a Host changes which Mappings a hostname gets).
+    await change({ remove: coldObjects });
   });
 
   for (const c of kindCases({ stable: 0, canary: 0 })) {

@@ -4,7 +4,9 @@
  *
  * Start-up reconciles against the log, not against memory: it folds what the log says this
  * cluster last published, lists every kind, publishes upserts for new or changed objects and
- * tombstones for objects that vanished while nothing was watching, then a `resync` marker. After
+ * tombstones for objects that vanished while nothing was watching, then a `resync` marker. Every
+ * event a (re)list publishes carries `relist`, so the compiler holds its commits until the marker
+ * (no snapshot from half a sync: a Host without its Secret). After
  * that, watch events are published as they come. Every later full list (after a 410, a dropped
  * connection that could not resume, a restarted watch) is swept the same way and followed by a
  * `resync` marker, so no delete is missed and nothing stale survives a gap.
@@ -113,6 +115,8 @@ export class KubernetesIngestor implements Runner {
   /** Service (`ns/name`) → number of its EndpointSlices. */
   private readonly serviceSlices = new Map<string, number>();
   private resyncWanted = false;
+  /** True while sweep() runs: what it offers is part of a (re)list. */
+  private sweeping = false;
   private resyncing = false;
   private started = false;
   private isReady = false;
@@ -306,6 +310,15 @@ export class KubernetesIngestor implements Runner {
    * watch's kind and scope that the log (or the queue) holds live but the list no longer has.
    */
   private sweep(w: KindWatch, items: Iterable<SourceObject>, resourceVersion: string): void {
+    this.sweeping = true;
+    try {
+      this.sweepItems(w, items, resourceVersion);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private sweepItems(w: KindWatch, items: Iterable<SourceObject>, resourceVersion: string): void {
     const seen = new Set<string>();
     for (const obj of items) {
       seen.add(this.keyOf(w.kind, obj.metadata.namespace ?? '', obj.metadata.name));
@@ -359,7 +372,7 @@ export class KubernetesIngestor implements Runner {
   }
 
   private offer(w: KindWatch, state: DesiredState): void {
-    if (this.queue.offer(state) === 'overflow') {
+    if (this.queue.offer(this.sweeping ? { ...state, relist: true } : state) === 'overflow') {
       if (!this.dirty.has(w)) {
         this.opts.log.warn(
           { kind: w.id, buffered: this.queue.size },

@@ -47,6 +47,8 @@ export interface DesiredState extends ObjectIdentity {
   object?: SourceObject;
   /** changeHash of the object for upserts, '' for deletes. */
   hash: string;
+  /** Observed by a full (re)list: the event carries `relist` (the compiler's sync barrier). */
+  relist?: true;
 }
 
 /** What the log holds for one object: its newest upsert or delete. */
@@ -128,8 +130,10 @@ export class PublishQueue {
       if (this.pending.delete(state.key)) this.sizeChanged();
       return 'unchanged';
     }
-    if (!this.pending.has(state.key) && this.pending.size >= this.maxPending) return 'overflow';
-    this.pending.set(state.key, state);
+    const replaced = this.pending.get(state.key);
+    if (!replaced && this.pending.size >= this.maxPending) return 'overflow';
+    // A relist's state coalesced with a later watch event still belongs to the relist.
+    this.pending.set(state.key, replaced?.relist ? { ...state, relist: true } : state);
     this.sizeChanged();
     this.pump();
     return 'queued';
@@ -191,6 +195,7 @@ export class PublishQueue {
       observedAt: new Date().toISOString(),
       ingestor: ingestorId,
       ...(state.op === 'upsert' && state.object ? { object: state.object } : {}),
+      ...(state.relist ? { relist: true as const } : {}),
     };
     const send = (e: EventEnvelope) =>
       publishWithRetry(events, e, {
