@@ -27,6 +27,8 @@ export async function startKubePipeline(o: {
   natsUrl: string;
   redisUrl: string;
   onCommit?: DevOptions['onCommit'];
+  /** Keys that open Secrets sealed by ingestor processes (ATTACHE_SECRET_KEYS). */
+  secretKeys?: DevOptions['secretKeys'];
 }): Promise<KubePipeline> {
   const log = createLogger('e2e-kube', process.env.ATTACHE_LOG_LEVEL ?? 'warn');
   return startDevPipeline({
@@ -47,6 +49,7 @@ export async function startKubePipeline(o: {
     registry: new Registry(),
     onFatal: (err) => log.error({ err }, 'fatal'),
     ...(o.onCommit ? { onCommit: o.onCommit } : {}),
+    ...(o.secretKeys ? { secretKeys: o.secretKeys } : {}),
   });
 }
 

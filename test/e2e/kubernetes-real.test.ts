@@ -20,6 +20,7 @@
  * counting test), per-kind 403/404 injection, and slow or stalled responses.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,6 +32,7 @@ import { parseAllDocuments } from 'yaml';
 import { StatusPublisher } from '../../services/compiler/status-publisher.ts';
 import { clusterStatusFilter, decodeStatus, STATUS_BUCKET } from '../../shared/events/status-keys.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
+import { KeyRing, parseKeyList } from '../../shared/runtime/secret-keys.ts';
 import { ROUTE_TYPE, SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -65,6 +67,8 @@ import {
 } from './kube-pipeline.ts';
 
 const missing = kubeApiServerMissing();
+/** The ingestor process seals Secret material with it; the in-process compiler opens it. */
+const SECRET_KEYS = `k1:${randomBytes(32).toString('base64')}`;
 const CLUSTER = 'real';
 const K8S = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../k8s');
 const log = createLogger('e2e-real-kube', process.env.ATTACHE_LOG_LEVEL ?? 'warn');
@@ -143,7 +147,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
         '--admin-port',
         String(adminPort),
       ],
-      { ATTACHE_LOG_LEVEL: 'info' },
+      { ATTACHE_LOG_LEVEL: 'info', ATTACHE_SECRET_KEYS: SECRET_KEYS },
     );
     await proc.waitReady(adminPort, 60_000);
     return proc;
@@ -172,7 +176,12 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     ]);
     status = new StatusPublisher({ url: nats.url, log, registry: new Registry(), groups: ['default'] });
     await status.start();
-    pipeline = await startKubePipeline({ natsUrl: nats.url, redisUrl: redis.url, onCommit: status.onCommit });
+    pipeline = await startKubePipeline({
+      natsUrl: nats.url,
+      redisUrl: redis.url,
+      onCommit: status.onCommit,
+      secretKeys: new KeyRing(parseKeyList(SECRET_KEYS, 'SECRET_KEYS')),
+    });
     adminPort = await freePort();
   });
 
