@@ -13,6 +13,8 @@ import { Registry } from 'prom-client';
 import { type DevOptions, startDevPipeline } from '../../services/cli/dev.ts';
 import type { EventLog, LoggedEvent } from '../../shared/events/event-log.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
+import type { KeyRing } from '../../shared/runtime/secret-keys.ts';
+import { openSecretBlob } from '../../shared/snapshot/sealed-blobs.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { decodeResource } from '../../shared/xds/encoding.ts';
 import type { TypeUrl } from '../../shared/xds/type-urls.ts';
@@ -60,17 +62,22 @@ export interface DecodedSnapshot {
 }
 
 /** The group's head snapshot as committed in the store, every resource decoded. */
-export async function readHeadSnapshot(store: SnapshotStore, group = GROUP): Promise<DecodedSnapshot> {
+export async function readHeadSnapshot(
+  store: SnapshotStore,
+  group = GROUP,
+  keys?: KeyRing,
+): Promise<DecodedSnapshot> {
   const version = await store.head(group);
   assert.ok(version !== null, `group ${group} has no committed snapshot`);
-  return readSnapshot(store, group, version);
+  return readSnapshot(store, group, version, keys);
 }
 
-/** One committed version of the group's snapshot, every resource decoded. */
+/** One committed version of the group's snapshot, every resource decoded (SDS blobs opened with `keys`). */
 export async function readSnapshot(
   store: SnapshotStore,
   group: string,
   version: number,
+  keys?: KeyRing,
 ): Promise<DecodedSnapshot> {
   const manifest = await store.getManifest(group, version);
   assert.ok(manifest, `manifest ${group}@${version} is missing`);
@@ -82,7 +89,7 @@ export async function readSnapshot(
     for (const e of list) {
       const bytes = blobs.get(e.hash);
       assert.ok(bytes, `blob ${e.hash} of ${e.name} is missing`);
-      decoded.set(e.name, decodeResource(type, bytes));
+      decoded.set(e.name, decodeResource(type, openSecretBlob(e.hash, bytes, keys)));
     }
     byType.set(type, decoded);
   }

@@ -69,6 +69,7 @@ import {
 const missing = kubeApiServerMissing();
 /** The ingestor process seals Secret material with it; the in-process compiler opens it. */
 const SECRET_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+const KEYS = new KeyRing(parseKeyList(SECRET_KEYS, 'SECRET_KEYS'));
 const CLUSTER = 'real';
 const K8S = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../k8s');
 const log = createLogger('e2e-real-kube', process.env.ATTACHE_LOG_LEVEL ?? 'warn');
@@ -119,7 +120,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     return c;
   };
   const probes: Probes = {
-    snapshot: () => readHeadSnapshot(pipeline.store),
+    snapshot: () => readHeadSnapshot(pipeline.store, 'default', KEYS),
     async traffic(host) {
       // A 5 s deadline per RPC: on this shared 2-core machine a 1 s one sometimes expires under load.
       const counts = await clientFor(host).countBackends(10, 5000);
@@ -180,7 +181,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
       natsUrl: nats.url,
       redisUrl: redis.url,
       onCommit: status.onCommit,
-      secretKeys: new KeyRing(parseKeyList(SECRET_KEYS, 'SECRET_KEYS')),
+      secretKeys: KEYS,
     });
     adminPort = await freePort();
   });
@@ -296,7 +297,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
       const versions = await pipeline.store.versions('default');
       const partial: string[] = [];
       for (const v of versions) {
-        const snap = await readSnapshot(pipeline.store, 'default', v);
+        const snap = await readSnapshot(pipeline.store, 'default', v, KEYS);
         const secrets = [...snap.of(SECRET_TYPE).keys()].filter((n) => n.startsWith(`tls/${NS}/`)).length;
         const hosts = new Set(
           [...snap.of(ROUTE_TYPE).values()]
