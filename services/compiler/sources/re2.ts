@@ -7,14 +7,25 @@
  * Two checks:
  * - Syntax and RE2's own limits (repetition counts over 1000, nested repetition whose product is
  *   over 1000, unsupported Perl operators): the exact RE2 build grpc-js-xds uses (re2-wasm),
- *   compiled the way grpc-js-xds compiles it (`^…$`, flag `u`) and also bare, as Envoy compiles it.
+ *   compiled the way grpc-js-xds compiles it (`^…$`, flag `u`). Results are cached per pattern:
+ *   re2-wasm takes milliseconds per pattern.
  * - Program size: Envoy rejects a regex whose compiled RE2 program is larger than the
  *   `google_re2.max_program_size` we emit (Module `regex_max_size`, 200 by default). No RE2
  *   binding exposes `ProgramSize()`, so {@link re2ProgramSizeAtLeast} computes a lower bound from
  *   the pattern's structure; a pattern over the limit by that bound is certainly rejected by Envoy.
  *   Patterns under the bound but over the real limit are not caught (documented in FEATURES.md).
  */
-import { RE2 } from 're2-wasm';
+import re2wasm from 're2-wasm/build/wasm/re2.js';
+
+/** The Emscripten-bound RE2 class inside re2-wasm (build/wasm/re2.d.ts). */
+const { WrappedRE2 } = re2wasm as unknown as {
+  WrappedRE2: new (
+    pattern: string,
+    ignoreCase: boolean,
+    multiline: boolean,
+    dotAll: boolean,
+  ) => { ok(): boolean; error(): string; delete(): void };
+};
 
 const problems = new Map<string, string | null>();
 const CACHE_LIMIT = 10_000;
@@ -35,17 +46,22 @@ function compileProblem(pattern: string): string | null {
   // rejects as invalid escape sequences.
   const jsOnly = /(?:^|[^\\])(?:\\\\)*\\([uc])/.exec(pattern);
   if (jsOnly) return `invalid escape sequence: \\${jsOnly[1]}`;
-  for (const p of [pattern, `^${pattern}$`]) {
-    try {
-      new RE2(p, 'u');
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      // "Invalid regular expression: /…/u: <reason>": keep the reason, the pattern is known.
-      const reason = /\/u: (.*)$/s.exec(msg)?.[1] ?? msg;
-      return reason.length > 200 ? `${reason.slice(0, 200)}…` : reason;
-    }
+  // Envoy compiles the pattern bare; wrapped as grpc-js-xds wraps it, a trailing backslash would
+  // escape the `$` and pass.
+  if (/(?:^|[^\\])(?:\\\\)*\\$/.test(pattern)) return 'trailing \\';
+  // RE2 itself, without re2-wasm's RegExp-compatibility layer: that layer rewrites only
+  // JavaScript-isms (rejected above) and leaks every regex that fails to compile.
+  const compiled = new WrappedRE2(`^${pattern}$`, false, false, false);
+  try {
+    if (compiled.ok()) return null;
+    const reason = compiled.error();
+    return reason.length > 200 ? `${reason.slice(0, 200)}…` : reason;
+  } finally {
+    // re2-wasm never frees a compiled regex on its own and its WebAssembly heap is a fixed 16 MiB:
+    // without this, a long-running compiler runs out after a few thousand patterns and every
+    // later regex would be "rejected".
+    compiled.delete();
   }
-  return null;
 }
 
 // ---- program size lower bound -----------------------------------------------------------------
