@@ -121,11 +121,18 @@ describe('JetStream cluster — stream leader killed during publishing', () => {
     const leaderAfter = await eventually(streamLeader, { timeoutMs: 30_000 });
     assert.notEqual(leaderAfter, leaderBefore, 'a surviving node leads the stream');
 
-    const counts = new Map<string, number>();
-    const last = await log.lastSeq();
-    for await (const e of log.read({ fromSeq: 1, toSeq: last })) {
-      counts.set(e.event.name, (counts.get(e.event.name) ?? 0) + 1);
-    }
+    // Reading back creates a consumer, which a cluster still settling after the kill may time out.
+    const { counts, last } = await eventually(
+      async () => {
+        const counts = new Map<string, number>();
+        const last = await log.lastSeq();
+        for await (const e of log.read({ fromSeq: 1, toSeq: last })) {
+          counts.set(e.event.name, (counts.get(e.event.name) ?? 0) + 1);
+        }
+        return { counts, last };
+      },
+      { timeoutMs: 60_000, intervalMs: 1_000 },
+    );
     const missing = [...acked].filter((n) => !counts.has(n));
     const duplicated = [...counts].filter(([, c]) => c > 1).map(([n]) => n);
     assert.deepEqual(missing, [], 'no acknowledged event lost');

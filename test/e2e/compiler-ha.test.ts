@@ -9,7 +9,8 @@
  *   3. The leader is paused (SIGSTOP): the standby takes over; the old leader, resumed
  *      (SIGCONT), cannot overwrite newer snapshots and rejoins as a standby instead of exiting.
  *
- * Recovery times are reported as diagnostics, not asserted (`loadtest/ha` measures them).
+ * Recovery times are reported as diagnostics, not asserted. ATTACHE_HA_MAPPINGS sets how many
+ * filler Mappings the world holds (default 200).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -33,7 +34,7 @@ import { createXdsEchoClient, FAILED, type XdsEchoClient } from '../harness/xds-
 import { backendsYaml, baseMappingYaml, HOST, writeAtomic } from './canary-scenario.ts';
 
 /** Mappings besides the echo route, so a recommit has real work to do. */
-const FILLER = 200;
+const FILLER = Number(process.env.ATTACHE_HA_MAPPINGS ?? 200);
 const LEASE_TTL_MS = 2000;
 
 function fillerYaml(n: number): string {
