@@ -2,6 +2,7 @@
  * Every `attache` subcommand and its flags, in one table. The CLI parses with it, `--help` prints
  * it, and the docker-compose / Kubernetes manifest tests validate service commands against it.
  */
+import { ADMIN_ACCESS_FLAGS } from '../../shared/runtime/admin-server.ts';
 import type { FlagSpecs } from '../../shared/runtime/config.ts';
 import { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS } from '../../shared/runtime/connection-flags.ts';
 import { SECRET_KEY_FLAGS } from '../../shared/runtime/secret-keys.ts';
@@ -122,6 +123,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...SECRET_KEY_FLAGS,
       'admin-port': adminPort(8879),
       'admin-host': adminHost,
+      ...ADMIN_ACCESS_FLAGS,
       'poll-interval-ms': {
         type: 'number',
         default: 1000,
@@ -155,6 +157,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'secret-namespace': secretNamespace,
       'admin-port': adminPort(8878),
       'admin-host': adminHost,
+      ...ADMIN_ACCESS_FLAGS,
       'debounce-ms': {
         type: 'number',
         default: 50,
@@ -211,6 +214,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       bind: { type: 'string', default: '0.0.0.0', description: 'address the xDS port binds to' },
       'admin-port': adminPort(8877),
       'admin-host': adminHost,
+      ...ADMIN_ACCESS_FLAGS,
       'default-group': {
         type: 'string',
         default: 'default',

@@ -28,6 +28,7 @@ import {
   redisSentinelFromFlags,
 } from '../../shared/runtime/connection-flags.ts';
 import { createLogger, type Logger } from '../../shared/runtime/logger.ts';
+import { isLoopback } from '../../shared/runtime/loopback.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import {
   closeRunners,
@@ -45,7 +46,7 @@ import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
 import { authFlags } from '../fanout/fanout-flags.ts';
 import { FleetReporter } from '../fanout/fleet/fleet-reporter.ts';
 import { nackSourcesFor } from '../fanout/fleet/nack-sources.ts';
-import { type AdsAuthOptions, AdsServerRunner, isLoopback } from '../fanout/server/ads-server.ts';
+import { type AdsAuthOptions, AdsServerRunner } from '../fanout/server/ads-server.ts';
 import { FsIngestor } from '../ingestor/fs/fs-ingestor.ts';
 
 export interface DevOptions {

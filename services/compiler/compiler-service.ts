@@ -12,7 +12,7 @@
  */
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
-import { AdminServer } from '../../shared/runtime/admin-server.ts';
+import { AdminServer, adminTokenFromFlags } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import {
   natsSecurityFromFlags,
@@ -99,6 +99,7 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
     new AdminServer({
       host: flag.str(flags, 'admin-host') ?? '0.0.0.0',
       port: flag.num(flags, 'admin-port'),
+      token: adminTokenFromFlags(flags),
       registry,
       runners: () => runners,
       log,

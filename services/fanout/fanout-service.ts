@@ -12,7 +12,7 @@
  *   6. admin          — /readyz, /metrics, /debug/fleet
  */
 import os from 'node:os';
-import { AdminServer } from '../../shared/runtime/admin-server.ts';
+import { AdminServer, adminTokenFromFlags } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import {
   natsSecurityFromFlags,
@@ -90,6 +90,7 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     new AdminServer({
       host: flag.str(flags, 'admin-host') ?? '0.0.0.0',
       port: flag.num(flags, 'admin-port'),
+      token: adminTokenFromFlags(flags),
       registry,
       runners: () => runners,
       debug: {

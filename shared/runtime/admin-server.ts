@@ -1,15 +1,51 @@
 /**
  * The admin HTTP port every service exposes: `/healthz` (process alive), `/readyz` (every runner
  * ready), `/metrics` (Prometheus text) and service-specific JSON routes under `/debug/`.
+ *
+ * Access rule. `/healthz`, `/readyz` and `/metrics` are public: kubelet probes and Prometheus
+ * reach them on a wide bind, and they show no configuration. Every other route (the `debug` map:
+ * `/debug/*`, and whatever later shows configuration or snapshots) is sensitive:
+ * - bound to a loopback address (`--admin-host 127.0.0.1`): served, only local processes can
+ *   connect (`kubectl port-forward` arrives from loopback too);
+ * - bound wider: served only with `Authorization: Bearer <admin token>` (`--admin-token-file` or
+ *   `ATTACHE_ADMIN_TOKEN`, compared as hashes in constant time); without a configured token every
+ *   sensitive route answers 403 and says how to enable it; with a wrong or missing one, 401.
+ * Register new sensitive routes through `debug`; nothing else is needed for them to be protected.
  */
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { sha256Hex } from '../xds/encoding.ts';
+import type { FlagSpecs, FlagValue } from './config.ts';
+import { secretValue } from './connection-flags.ts';
+import { ConfigError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { isLoopback } from './loopback.ts';
 import type { Runner } from './runner.ts';
 
 /** A JSON debug route: returns the body to serialize, or null for 404. */
 export type DebugHandler = (url: URL) => Promise<unknown | null>;
+
+/** Flags for the admin token; spread into the flag spec of every command with an admin port. */
+export const ADMIN_ACCESS_FLAGS = {
+  'admin-token': {
+    type: 'string',
+    secret: true,
+    description:
+      'bearer token for /debug/* when the admin port binds beyond loopback; environment only (ATTACHE_ADMIN_TOKEN)',
+  },
+  'admin-token-file': { type: 'string', description: 'file holding the admin bearer token' },
+} as const satisfies FlagSpecs;
+
+/** The admin token from `ATTACHE_ADMIN_TOKEN` or `--admin-token-file`, if any (≥ 16 characters). */
+export function adminTokenFromFlags(flags: Record<string, FlagValue>): string | undefined {
+  const token = secretValue(flags, 'admin-token');
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError('the admin token must be at least 16 characters (e.g. openssl rand -hex 24)');
+  }
+  return token;
+}
 
 export interface AdminServerOptions {
   host: string;
@@ -17,17 +53,24 @@ export interface AdminServerOptions {
   registry: Registry;
   /** Runners whose readiness `/readyz` reports. */
   runners: () => readonly Runner[];
-  /** Extra routes by path (e.g. `/debug/snapshot`). */
+  /** Sensitive routes by path (e.g. `/debug/snapshot`): see the access rule above. */
   debug?: Record<string, DebugHandler>;
+  /** Bearer token that opens the sensitive routes on a non-loopback bind. */
+  token?: string;
   log: Logger;
 }
+
+const PUBLIC = new Set(['/healthz', '/readyz', '/metrics']);
 
 export class AdminServer implements Runner {
   readonly name = 'admin';
   private server?: http.Server;
   private listening = false;
+  private readonly tokenDigest?: Buffer;
 
-  constructor(private readonly opts: AdminServerOptions) {}
+  constructor(private readonly opts: AdminServerOptions) {
+    if (opts.token !== undefined) this.tokenDigest = Buffer.from(sha256Hex(opts.token), 'hex');
+  }
 
   /** The bound port (useful when started with port 0). */
   get port(): number {
@@ -51,7 +94,8 @@ export class AdminServer implements Runner {
       });
     });
     this.listening = true;
-    this.opts.log.info({ port: this.port }, 'admin listening');
+    const debugAccess = isLoopback(this.opts.host) ? 'loopback' : this.tokenDigest ? 'token' : 'closed';
+    this.opts.log.info({ port: this.port, debug: debugAccess }, 'admin listening');
   }
 
   ready(): boolean {
@@ -65,6 +109,23 @@ export class AdminServer implements Runner {
     this.listening = false;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Why a sensitive route is refused for `req`, or undefined when it may be served. */
+  private refusal(req: http.IncomingMessage): { status: 401 | 403; text: string } | undefined {
+    if (isLoopback(this.opts.host)) return undefined;
+    if (!this.tokenDigest) {
+      return {
+        status: 403,
+        text: 'this route shows configuration: bind the admin port to loopback (--admin-host 127.0.0.1) or set ATTACHE_ADMIN_TOKEN / --admin-token-file\n',
+      };
+    }
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+    const presented = Buffer.from(sha256Hex(m?.[1] ?? ''), 'hex');
+    if (!m || !timingSafeEqual(presented, this.tokenDigest)) {
+      return { status: 401, text: 'admin token required: Authorization: Bearer <token>\n' };
+    }
+    return undefined;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -86,8 +147,18 @@ export class AdminServer implements Runner {
       res.writeHead(200, { 'content-type': this.opts.registry.contentType }).end(body);
       return;
     }
-    const handler = this.opts.debug?.[url.pathname];
+    const handler = PUBLIC.has(url.pathname) ? undefined : this.opts.debug?.[url.pathname];
     if (handler) {
+      const refused = this.refusal(req);
+      if (refused) {
+        res
+          .writeHead(refused.status, {
+            'content-type': 'text/plain',
+            ...(refused.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+          })
+          .end(refused.text);
+        return;
+      }
       const body = await handler(url);
       if (body === null) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

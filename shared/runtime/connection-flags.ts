@@ -160,7 +160,7 @@ export function redisSecurityFromFlags(flags: Record<string, FlagValue>): RedisS
 }
 
 /** `--X` (environment only) or `--X-file`, not both; trailing newlines of a file are dropped. */
-function secretValue(flags: Record<string, FlagValue>, name: string): string | undefined {
+export function secretValue(flags: Record<string, FlagValue>, name: string): string | undefined {
   const direct = flag.str(flags, name);
   const file = flag.str(flags, `${name}-file`);
   if (direct !== undefined && file !== undefined) {

@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import { isLoopback } from '../../../shared/runtime/loopback.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import type { SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents } from './ads-events.ts';
@@ -62,11 +63,6 @@ export interface AdsServerRunnerOptions {
   initialPushConcurrency?: number;
   /** How long close() lets calls finish after the drain before forcing the shutdown. */
   shutdownGraceMs?: number;
-}
-
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 export class AdsServerRunner implements Runner {

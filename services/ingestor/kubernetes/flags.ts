@@ -2,6 +2,8 @@
  * Flags of `attache ingest kubernetes`. Kept apart from the service so the CLI's command table can
  * list them without loading the Kubernetes client.
  */
+
+import { ADMIN_ACCESS_FLAGS } from '../../../shared/runtime/admin-server.ts';
 import type { FlagSpecs } from '../../../shared/runtime/config.ts';
 import { NATS_CONNECTION_FLAGS } from '../../../shared/runtime/connection-flags.ts';
 import { SECRET_KEY_FLAGS } from '../../../shared/runtime/secret-keys.ts';
@@ -41,6 +43,7 @@ export const KUBERNETES_INGEST_FLAGS = {
     description: 'admin HTTP port: /healthz, /readyz, /metrics, /debug/*',
   },
   'admin-host': { type: 'string', default: '0.0.0.0', description: 'address the admin HTTP port binds to' },
+  ...ADMIN_ACCESS_FLAGS,
   'write-status': {
     type: 'boolean',
     default: true,

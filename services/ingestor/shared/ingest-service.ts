@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { EventLog } from '../../../shared/events/event-log.ts';
 import { JetStreamEventLog } from '../../../shared/events/jetstream-event-log.ts';
 import { SecretSealingEventLog } from '../../../shared/events/sealed-secrets.ts';
-import { AdminServer } from '../../../shared/runtime/admin-server.ts';
+import { AdminServer, adminTokenFromFlags } from '../../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../../shared/runtime/config.ts';
 import { natsSecurityFromFlags } from '../../../shared/runtime/connection-flags.ts';
 import { createLogger, type Logger } from '../../../shared/runtime/logger.ts';
@@ -68,6 +68,7 @@ export async function runIngestService(
     new AdminServer({
       host: flag.str(flags, 'admin-host') ?? '0.0.0.0',
       port: flag.num(flags, 'admin-port'),
+      token: adminTokenFromFlags(flags),
       registry,
       runners: () => runners,
       log,
