@@ -156,9 +156,14 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     const startupMs = performance.now() - t0;
     progress(`tiers: compiler ready in ${Math.round(startupMs)} ms`);
 
+    // A change keeps the object's YAML position, as the directory ingestor's events do.
+    const origins = new Map(documents.map((d) => [`${d.object.kind}/${d.object.metadata.name}`, d]));
     const timeChange = async (object: SourceObject, rv: string): Promise<number> => {
       const start = performance.now();
-      const ack = await events.publish(envelope(object, rv));
+      const at = origins.get(`${object.kind}/${object.metadata.name}`);
+      const e = envelope(object, rv);
+      if (at) e.origin = { file: at.file, document: at.document };
+      const ack = await events.publish(e);
       return (await clock.until(ack.seq, opts.timeoutMs)) - start;
     };
     const mappingMs: number[] = [];
