@@ -471,6 +471,33 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     assert.deepEqual(denials, [], 'the ingestor logged no denial');
   });
 
+  test('real API server — idle: the ingestor makes no LIST requests (watches, not polls) and the Lease costs one request per 2 s', async (t) => {
+    // CI watches 20 s; ATTACHE_IDLE_WINDOW_MS=300000 runs the 5-minute window of issue 13.
+    const windowMs = Number(process.env.ATTACHE_IDLE_WINDOW_MS ?? 20_000);
+    t.diagnostic(`idle window ${windowMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 2_000)); // writes of the previous case settle
+    const count = async () => ({
+      list: await kube.requestCount({ verb: 'LIST' }),
+      leaseGet: await kube.requestCount({ verb: 'GET', resource: 'leases' }),
+      leasePut: await kube.requestCount({ verb: 'PUT', resource: 'leases' }),
+      watch: await kube.requestCount({ verb: 'WATCH' }),
+    });
+    const before = await count();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const after = await count();
+    const delta = Object.fromEntries(
+      Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]),
+    ) as typeof before;
+    t.diagnostic(
+      `over ${windowMs / 1000} s idle: ${delta.list} LIST, ${delta.watch} WATCH (re)starts, ` +
+        `${delta.leaseGet} GET and ${delta.leasePut} PUT of the Lease`,
+    );
+    assert.equal(delta.list, 0, 'no LIST while idle');
+    // One renewal per retry period (2 s), plus slack for timer drift on this busy machine.
+    assert.ok(delta.leasePut <= Math.ceil(windowMs / 2_000) + 2, `${delta.leasePut} Lease PUTs`);
+    assert.ok(delta.leaseGet <= 2, `${delta.leaseGet} Lease GETs: a leader renews without reading`);
+  });
+
   test('real API server — restarted (history compacted meanwhile) under a running ingestor: watches resume, a 410 relists, every change arrives once', async (t) => {
     const NS = 'apirestart';
     await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });

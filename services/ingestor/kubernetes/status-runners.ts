@@ -38,7 +38,6 @@ export interface StatusWriteBackOptions {
   /** Election timings (tests shorten them). */
   retryPeriodMs?: number;
   leaseDurationSec?: number;
-  ingressIntervalMs?: number;
 }
 
 export interface StatusWriteBack {
@@ -77,7 +76,6 @@ export function statusWriteBack(o: StatusWriteBackOptions): StatusWriteBack {
     ...(o.serviceName ? { serviceName: o.serviceName } : {}),
     log: o.log,
     isLeader: () => elector.isLeader(),
-    ...(o.ingressIntervalMs !== undefined ? { intervalMs: o.ingressIntervalMs } : {}),
   });
   const bucket: Runner = {
     name: 'status-bucket',

@@ -219,8 +219,8 @@ describe('status write-back', () => {
       kubeConfig: kube.kubeconfig(),
       serviceNamespace: 'attache',
       log,
-      intervalMs: 60_000,
     });
+    await sync.start();
     await sync.syncNow();
     const ING = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' };
     const lbOf = (n: string) =>
@@ -231,6 +231,25 @@ describe('status write-back', () => {
     assert.equal(sync.written, 2);
     await sync.syncNow();
     assert.equal(sync.written, 2, 'in-sync Ingresses are not written again');
+    // Inputs are watched: a new load-balancer address reaches the Ingresses with no call here,
+    // and nothing is listed again to find it.
+    const lists = () => kube.requests().filter((r) => r.verb === 'list').length;
+    const listsBefore = lists();
+    kube.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name: 'attache',
+        namespace: 'attache',
+        labels: { 'app.kubernetes.io/component': 'ambassador-service' },
+      },
+      spec: { type: 'LoadBalancer', ports: [{ port: 80 }] },
+      status: { loadBalancer: { ingress: [{ ip: '203.0.113.8' }] } },
+    });
+    await eventually(() => assert.deepEqual(lbOf('by-class'), { ingress: [{ ip: '203.0.113.8' }] }));
+    await eventually(() => assert.deepEqual(lbOf('by-annotation'), { ingress: [{ ip: '203.0.113.8' }] }));
+    assert.equal(lbOf('not-ours'), undefined);
+    assert.equal(lists(), listsBefore, 'no list: the change arrived through the watches');
     await sync.close();
   });
 });
