@@ -65,7 +65,13 @@ const redis = await startRedis();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-hostile-'));
 let child: AttacheChild | undefined;
 try {
-  const store = await RedisSnapshotStore.connect({ url: redis.url, prefix: 'attache:', log: silentLogger() });
+  // This process also generates the attack and is CPU-bound meanwhile: be patient with Redis.
+  const store = await RedisSnapshotStore.connect({
+    url: redis.url,
+    prefix: 'attache:',
+    log: silentLogger(),
+    commandTimeoutMs: 120_000,
+  });
   const committer = new TestCommitter(store, 'default');
   let version = 1;
   await committer.commit(version, [edsCluster('c-1')]);
@@ -112,8 +118,8 @@ try {
     while (attacking) {
       version++;
       const t0 = performance.now();
-      await committer.commit(version, [edsCluster(`c-${version}`)]);
       try {
+        await committer.commit(version, [edsCluster(`c-${version}`)]);
         const res = await real.next(60_000);
         real.ack(res);
         if (res.names[0] === `c-${version}`) latencies.push(performance.now() - t0);
