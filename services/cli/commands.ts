@@ -45,6 +45,18 @@ const xdsTokens = {
   description:
     'the bearer token table itself (entries separated by ; or newlines); environment only (ATTACHE_XDS_TOKENS)',
 } as const;
+/** Event-stream retention, applied by the process that owns it (the compiler, or `attache dev`). */
+const logRetention = {
+  'log-max-age-hours': {
+    type: 'number',
+    description:
+      'drop events older than this from the NATS event stream (0 = keep forever); replay and the debugging tools then start at the oldest retained event. Unset: leave the stream as it is',
+  },
+  'log-max-bytes': {
+    type: 'number',
+    description: 'cap the NATS event stream at this many bytes, dropping the oldest events (0 = unlimited)',
+  },
+} as const;
 const groups = {
   type: 'string',
   multiple: true,
@@ -183,6 +195,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         description:
           'leader lease expiry: one replica commits, the others are warm standbys that take over this long after it dies',
       },
+      ...logRetention,
       'local-cluster': {
         type: 'string',
         multiple: true,

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { EventLog } from '../../shared/events/event-log.ts';
 import { MemoryEventLog } from '../../shared/events/memory-event-log.ts';
+import { retentionFromFlags, type StreamRetention } from '../../shared/events/retention.ts';
 import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { AdminServer } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
@@ -67,6 +68,8 @@ export interface DevOptions {
   redisSentinel?: RedisSentinel;
   redisUrl?: string;
   redisPrefix: string;
+  /** NATS event-stream retention (with --nats); the stream keeps its limits when absent. */
+  logRetention?: StreamRetention | undefined;
   debounceMs: number;
   maxDelayMs: number;
   /** Longest a syncing source cluster holds commits (compiler default when absent). */
@@ -100,7 +103,12 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
   let events: EventLog;
   if (o.natsUrl) {
     const { JetStreamEventLog } = await import('../../shared/events/jetstream-event-log.ts');
-    events = await JetStreamEventLog.connect({ url: o.natsUrl, security: o.natsSecurity ?? {}, log });
+    events = await JetStreamEventLog.connect({
+      url: o.natsUrl,
+      security: o.natsSecurity ?? {},
+      log,
+      ...(o.logRetention ? { retention: o.logRetention } : {}),
+    });
   } else {
     events = new MemoryEventLog();
   }
@@ -232,6 +240,10 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     ...(natsUrl ? { natsUrl, natsSecurity: natsSecurityFromFlags(flags) } : {}),
     ...(redisUrl ? { redisUrl, redisSecurity: redisSecurityFromFlags(flags), ...sentinelOf(flags) } : {}),
     redisPrefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
+    logRetention: retentionFromFlags(
+      flag.optionalNum(flags, 'log-max-age-hours'),
+      flag.optionalNum(flags, 'log-max-bytes'),
+    ),
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
     compileOptions: () => ({ secretNamespaces }),

@@ -11,6 +11,7 @@
  *   5. admin          — /readyz turns green once the first snapshot is committed; /debug/status
  */
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
+import { retentionFromFlags } from '../../shared/events/retention.ts';
 import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { AdminServer, adminTokenFromFlags } from '../../shared/runtime/admin-server.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
@@ -48,11 +49,16 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
       'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): Secrets are not used, so no TLS certificate reaches Envoy',
     );
   }
+  const retention = retentionFromFlags(
+    flag.optionalNum(flags, 'log-max-age-hours'),
+    flag.optionalNum(flags, 'log-max-bytes'),
+  );
   const jetstream = await JetStreamEventLog.connect({
     url: flag.str(flags, 'nats') ?? '',
     security: natsSecurity,
     log,
     replicas,
+    ...(retention ? { retention } : {}),
   });
   const events = new SecretSealingEventLog(jetstream, {
     ...(secretKeys ? { keys: secretKeys } : {}),

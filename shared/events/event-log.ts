@@ -14,6 +14,11 @@ export interface LoggedEvent {
   seq: number;
   subject: string;
   event: EventEnvelope;
+  /**
+   * When the log stored the event (ISO-8601; JetStream's message timestamp). Debugging tools use
+   * it to find "the state at 14:02"; compilers never read it.
+   */
+  time?: string;
 }
 
 /** A delivery from a durable consumer; call `ack()` once the event is fully processed. */
@@ -57,6 +62,11 @@ export interface EventLog {
   publish(event: EventEnvelope, opts?: { msgId?: string }): Promise<PublishAck>;
   /** The last sequence in the log, 0 when empty. */
   lastSeq(): Promise<number>;
+  /**
+   * The oldest sequence still stored: 1 unless retention (age or bytes) removed older events;
+   * lastSeq() + 1 when every event is gone.
+   */
+  firstSeq(): Promise<number>;
   /** Delivers stored events in sequence order from `fromSeq` up to `toSeq`, then ends. */
   read(opts: ReadOptions): AsyncIterable<LoggedEvent>;
   /** Delivers stored events from `fromSeq`, then new ones as they are appended, until aborted. */

@@ -46,6 +46,7 @@ import type {
   PublishAck,
   ReadOptions,
 } from './event-log.ts';
+import type { StreamRetention } from './retention.ts';
 import { messageIdFor, STREAM_NAME, STREAM_SUBJECTS, subjectFor, subjectMatches } from './subjects.ts';
 
 export interface JetStreamEventLogOptions {
@@ -56,8 +57,14 @@ export interface JetStreamEventLogOptions {
   log: Logger;
   /** Stream name; default {@link STREAM_NAME}. */
   streamName?: string;
-  /** Maximum event age; 0 (default) keeps events forever, which replay to any sequence needs. */
-  maxAgeSeconds?: number;
+  /**
+   * Stream retention. When given, the stream is created or updated to it (0 = unlimited); when
+   * absent, a new stream keeps everything and an existing one keeps its limits, so a process that
+   * does not own retention (ingestors, `attache replay`) never undoes the compiler's setting.
+   * Events older than the window are gone: replay and the debugging tools then start from the
+   * oldest retained event and say so.
+   */
+  retention?: StreamRetention;
   /** How long a message id is remembered for de-duplication; default 2 minutes. */
   duplicateWindowMs?: number;
   /**
@@ -151,10 +158,12 @@ export class JetStreamEventLog implements EventLog {
           subjects: [...STREAM_SUBJECTS],
           storage: StorageType.File,
           duplicate_window: (opts.duplicateWindowMs ?? 120_000) * MS_TO_NANOS,
-          max_age: (opts.maxAgeSeconds ?? 0) * 1_000 * MS_TO_NANOS,
+          max_age: (opts.retention?.maxAgeSeconds ?? 0) * 1_000 * MS_TO_NANOS,
+          max_bytes: opts.retention && opts.retention.maxBytes > 0 ? opts.retention.maxBytes : -1,
           num_replicas: opts.replicas ?? 1,
         },
         opts.replicas !== undefined,
+        opts.retention !== undefined,
       );
       self.watchConnection();
       return self;
@@ -194,6 +203,17 @@ export class JetStreamEventLog implements EventLog {
         `JetStream did not acknowledge event ${msgID} on ${subject} within ${this.limits.publishTimeoutMs} ms (${errorMessage(err)}); it may or may not be stored: retry with the same message id once NATS is reachable`,
         { cause: err },
       );
+    }
+  }
+
+  async firstSeq(): Promise<number> {
+    try {
+      const info = await this.jsm.streams.info(this.streamName);
+      return info.state.messages === 0 ? info.state.last_seq + 1 : info.state.first_seq;
+    } catch (err) {
+      throw new DependencyError(`cannot read the state of stream ${this.streamName}: ${errorMessage(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -355,6 +375,7 @@ export class JetStreamEventLog implements EventLog {
   private async ensureStream(
     wanted: Partial<StreamConfig> & { name: string },
     enforceReplicas: boolean,
+    ownsRetention: boolean,
   ): Promise<void> {
     let current: StreamConfig;
     try {
@@ -374,14 +395,14 @@ export class JetStreamEventLog implements EventLog {
     const differs =
       [...current.subjects].sort().join() !== [...(wanted.subjects ?? [])].sort().join() ||
       current.duplicate_window !== wanted.duplicate_window ||
-      current.max_age !== wanted.max_age ||
+      (ownsRetention && (current.max_age !== wanted.max_age || current.max_bytes !== wanted.max_bytes)) ||
       (enforceReplicas && current.num_replicas !== wanted.num_replicas);
     if (!differs) return;
     await this.jsm.streams.update(wanted.name, {
       ...current,
       subjects: wanted.subjects,
       duplicate_window: wanted.duplicate_window,
-      max_age: wanted.max_age,
+      ...(ownsRetention ? { max_age: wanted.max_age, max_bytes: wanted.max_bytes } : {}),
       num_replicas: enforceReplicas ? wanted.num_replicas : current.num_replicas,
     });
     this.log.info('updated event stream settings');
@@ -517,7 +538,12 @@ function matchesAny(filters: readonly string[] | undefined, subject: string): bo
 
 function toLogged(m: JsMsg): LoggedEvent {
   try {
-    return { seq: m.seq, subject: m.subject, event: decodeEvent(m.data) };
+    return {
+      seq: m.seq,
+      subject: m.subject,
+      event: decodeEvent(m.data),
+      time: new Date(Math.floor(m.info.timestampNanos / 1_000_000)).toISOString(),
+    };
   } catch (err) {
     throw new CorruptEventError(
       `event ${m.seq} on ${m.subject} is not a valid envelope (${errorMessage(err)}); inspect it with \`nats stream get\``,

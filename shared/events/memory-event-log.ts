@@ -54,6 +54,7 @@ export class MemoryEventLog implements EventLog {
       seq: this.events.length + 1,
       subject: subjectFor(event),
       event: structuredClone(event),
+      time: new Date(now).toISOString(),
     };
     this.events.push(stored);
     this.ids.set(id, { seq: stored.seq, at: now });
@@ -63,6 +64,11 @@ export class MemoryEventLog implements EventLog {
 
   async lastSeq(): Promise<number> {
     return this.events.length;
+  }
+
+  /** Nothing is ever removed from the embedded log. */
+  async firstSeq(): Promise<number> {
+    return 1;
   }
 
   async *read(opts: ReadOptions): AsyncIterable<LoggedEvent> {

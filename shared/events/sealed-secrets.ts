@@ -126,6 +126,10 @@ export class SecretSealingEventLog implements EventLog {
     return this.inner.lastSeq();
   }
 
+  firstSeq(): Promise<number> {
+    return this.inner.firstSeq();
+  }
+
   async *read(opts: ReadOptions): AsyncIterable<LoggedEvent> {
     for await (const e of this.inner.read(opts)) yield { ...e, event: this.incoming(e.event) };
   }

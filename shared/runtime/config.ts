@@ -121,6 +121,11 @@ export const flag = {
     const x = v[name];
     return typeof x === 'string' ? x : undefined;
   },
+  /** A number flag without a default: undefined when not given. */
+  optionalNum(v: Record<string, FlagValue>, name: string): number | undefined {
+    const x = v[name];
+    return typeof x === 'number' ? x : undefined;
+  },
   num(v: Record<string, FlagValue>, name: string): number {
     const x = v[name];
     if (typeof x !== 'number') throw new ConfigError(`--${name} is required`);

@@ -47,6 +47,10 @@ export class FlakyEventLog implements EventLog {
     return this.inner.lastSeq();
   }
 
+  firstSeq(): Promise<number> {
+    return this.inner.firstSeq();
+  }
+
   read(opts: ReadOptions): AsyncIterable<LoggedEvent> {
     return this.inner.read(opts);
   }
