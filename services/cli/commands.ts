@@ -57,6 +57,36 @@ const logRetention = {
     description: 'cap the NATS event stream at this many bytes, dropping the oldest events (0 = unlimited)',
   },
 } as const;
+/** Where the debugging commands read the event log (services/cli/log-source.ts). */
+const LOG_SOURCE_FLAGS = {
+  nats: { type: 'string', description: 'read the event log from NATS JetStream at this URL' },
+  ...NATS_CONNECTION_FLAGS,
+  ...SECRET_KEY_FLAGS,
+  admin: {
+    type: 'string',
+    description:
+      'read the event log from a running attache dev/compile admin port, e.g. http://127.0.0.1:8877',
+  },
+  group: { type: 'string', default: 'default', description: 'configuration group (ambassador_id)' },
+} as const;
+
+/** A point of the event log, as the debugging commands take it. */
+const POINT = {
+  type: 'string',
+  description: 'event sequence (42), snapshot version (v42) or time (2026-03-01T14:02:00Z)',
+} as const;
+/** The request `explain` and `bisect` evaluate. */
+const REQUEST_FLAGS = {
+  authority: { type: 'string', description: 'request :authority (Host)' },
+  path: { type: 'string', description: 'request path, with an optional ?query' },
+  method: { type: 'string', default: 'GET', description: 'request method' },
+  header: { type: 'string', multiple: true, description: 'request header name=value; repeatable' },
+  listener: {
+    type: 'string',
+    default: 'ambassador-listener-8080',
+    description: "listener whose routes are evaluated (an Envoy listener, or a gRPC client's authority)",
+  },
+} as const;
 const groups = {
   type: 'string',
   multiple: true,
@@ -343,20 +373,108 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: ['replay'],
-    summary: 'rebuild the snapshot for a log sequence from the event log alone and write it like translate',
+    summary:
+      'rebuild the snapshot at a point of the log (sequence, version or time) from the log alone and write it like translate',
     flags: {
-      nats: { ...nats, required: true },
-      ...NATS_CONNECTION_FLAGS,
-      ...SECRET_KEY_FLAGS,
+      ...LOG_SOURCE_FLAGS,
       out: { type: 'string', required: true, description: 'output directory' },
-      group: { type: 'string', default: 'default', description: 'configuration group (ambassador_id)' },
       'to-seq': { type: 'number', description: 'last event sequence to include (default: the whole log)' },
+      version: {
+        type: 'number',
+        description: 'a committed snapshot version (= the last sequence it folded)',
+      },
+      at: {
+        type: 'string',
+        description: 'a time (ISO-8601): the state after the last event stored at or before it',
+      },
       redis: {
         ...redis,
         description: 'when given, compare the rebuilt manifest with the one committed for that version',
       },
       ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
+    },
+  },
+  {
+    path: ['log'],
+    summary: 'print the event log: who changed what, with field-level diffs against the previous state',
+    flags: {
+      ...LOG_SOURCE_FLAGS,
+      cluster: { type: 'string', description: 'only events from this source cluster' },
+      kind: { type: 'string', description: 'only this kind (e.g. Mapping)' },
+      object: { type: 'string', description: 'only this object: NAMESPACE/NAME or NAME' },
+      'from-seq': { type: 'number', description: 'first event sequence' },
+      'to-seq': { type: 'number', description: 'last event sequence' },
+      since: { type: 'string', description: 'only events stored at or after this time (ISO-8601)' },
+      until: { type: 'string', description: 'only events stored at or before this time (ISO-8601)' },
+      follow: { type: 'boolean', default: false, description: 'keep printing new events as they arrive' },
+      json: { type: 'boolean', default: false, description: 'one JSON object per line' },
+    },
+  },
+  {
+    path: ['diff'],
+    summary:
+      'what changed between two points (resources, field diffs, routing) and the events behind each change',
+    flags: {
+      ...LOG_SOURCE_FLAGS,
+      from: { ...POINT, description: `${POINT.description}; default: the empty start of the log` },
+      to: { ...POINT, description: `${POINT.description}; default: the end of the log` },
+      json: { type: 'boolean', default: false, description: 'print JSON' },
+    },
+  },
+  {
+    path: ['explain'],
+    summary:
+      'which route takes a request (and why earlier ones did not), its targets and the objects behind it; or a resource by --name',
+    flags: {
+      ...LOG_SOURCE_FLAGS,
+      ...REQUEST_FLAGS,
+      name: {
+        type: 'string',
+        description: 'explain this route configuration, cluster, listener or secret instead of a request',
+      },
+      at: { ...POINT, description: `${POINT.description}; default: now` },
+      json: { type: 'boolean', default: false, description: 'print JSON' },
+    },
+  },
+  {
+    path: ['bisect'],
+    summary: 'find the first event after which a request stopped going where it should',
+    flags: {
+      ...LOG_SOURCE_FLAGS,
+      ...REQUEST_FLAGS,
+      'expect-cluster': {
+        type: 'string',
+        description: 'good = this cluster receives the request (default: good = the answer at --good)',
+      },
+      good: { ...POINT, description: `a point where the answer was right; default: the first event` },
+      bad: { ...POINT, description: `a point where it is wrong; default: the end of the log` },
+      json: { type: 'boolean', default: false, description: 'print JSON' },
+    },
+  },
+  {
+    path: ['plan'],
+    summary:
+      'fold proposed YAML into the current state and print the diff and routing changes (exit 2 when something changes)',
+    flags: {
+      ...LOG_SOURCE_FLAGS,
+      config: {
+        type: 'string',
+        multiple: true,
+        required: true,
+        description: 'directory of proposed YAML; repeatable',
+      },
+      cluster: {
+        type: 'string',
+        default: 'local',
+        description: 'source cluster the proposed objects belong to',
+      },
+      prune: {
+        type: 'boolean',
+        default: false,
+        description: "also delete that cluster's objects the proposal does not contain",
+      },
+      json: { type: 'boolean', default: false, description: 'print JSON' },
     },
   },
 ];

@@ -9,7 +9,8 @@
  *   3. compiler      — catches up with the log, commits, follows
  *   4. snapshot cache + fleet reporter + ADS server — serve what the compiler commits; NACKs are
  *      kept (with the source objects behind them) for the diagnostics page
- *   5. admin         — /readyz, /metrics, /debug/status
+ *   5. admin         — /readyz, /metrics, /debug/status, and the debugging routes
+ *                      (debug/admin-routes.ts: event log, /snapshot, /snapshot-external, /ui)
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +44,7 @@ import { MemorySnapshotStore } from '../../shared/snapshot/memory-snapshot-store
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
 import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts';
+import { debugRoutes } from '../debug/admin-routes.ts';
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
 import { authFlags } from '../fanout/fanout-flags.ts';
 import { FleetReporter } from '../fanout/fleet/fleet-reporter.ts';
@@ -194,7 +196,15 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     registry,
     runners: () => runners,
     log,
-    debug: { '/debug/status': async () => compiler.groupStatus() },
+    debug: {
+      '/debug/status': async () => compiler.groupStatus(),
+      ...debugRoutes({
+        events,
+        store,
+        groups: o.groups,
+        fleet: () => ({ statuses: fleet.statuses(), nacks: fleet.recentNacks }),
+      }),
+    },
   });
   runners.push(
     { name: 'event-log', start: async () => {}, ready: () => true, close: () => events.close() },

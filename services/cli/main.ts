@@ -49,6 +49,21 @@ try {
     case 'replay':
       process.exitCode = await (await import('./replay.ts')).runReplay(flags);
       break;
+    case 'log':
+      process.exitCode = await (await import('./debug-commands.ts')).runLog(flags);
+      break;
+    case 'diff':
+      process.exitCode = await (await import('./debug-commands.ts')).runDiff(flags);
+      break;
+    case 'explain':
+      process.exitCode = await (await import('./debug-commands.ts')).runExplain(flags);
+      break;
+    case 'bisect':
+      process.exitCode = await (await import('./debug-commands.ts')).runBisect(flags);
+      break;
+    case 'plan':
+      process.exitCode = await (await import('./debug-commands.ts')).runPlan(flags);
+      break;
     default:
       throw new ConfigError(`command '${name}' has no implementation`);
   }

@@ -1,61 +1,75 @@
 /**
- * `attache replay`: rebuilds the snapshot for event sequence S from the log alone (fold events
- * 1..S, compile with the same pure passes) and writes it like `translate`, plus `manifest.json`.
- * With --redis it also compares the rebuilt manifest with the one committed for version S:
- * invariant 4 says they are byte-identical. Exit 0 when written (and identical if compared),
- * 3 when the committed manifest differs.
+ * `attache replay`: rebuilds a group's snapshot as of a point of the log — an event sequence
+ * (`--to-seq`), a committed version (`--version`) or a time (`--at`, the last event stored at or
+ * before it) — from the log alone, with the compiler's own fold and passes, and writes it like
+ * `translate` plus `manifest.json` and `provenance.json`. With --redis it also compares the
+ * rebuilt manifest with the one committed for that version: invariant 4 says they are
+ * byte-identical. Exit 0 when written (and identical if compared), 3 when the committed manifest
+ * differs, 1 when the point cannot be rebuilt (outside the log or before its retained window).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EventLog } from '../../shared/events/event-log.ts';
-import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
-import { SecretSealingEventLog } from '../../shared/events/sealed-secrets.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
-import {
-  natsSecurityFromFlags,
-  redisSecurityFromFlags,
-  redisSentinelFromFlags,
-} from '../../shared/runtime/connection-flags.ts';
+import { redisSecurityFromFlags, redisSentinelFromFlags } from '../../shared/runtime/connection-flags.ts';
+import { ConfigError } from '../../shared/runtime/errors.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
-import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
-import { encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
+import { canonicalJson, encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
 import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
-import { compile } from '../compiler/compile.ts';
 import { buildSnapshot } from '../compiler/runner-snapshot.ts';
-import { WorldState } from '../compiler/runner-world.ts';
 import { toTranslateFiles } from '../compiler/translate-output.ts';
+import type { LogHistory, Point } from '../debug/log-history.ts';
+import { parsePoint } from '../debug/log-history.ts';
+import { openHistory } from './log-source.ts';
 
-/** Folds the log up to `toSeq` (default: its end) and builds that snapshot. */
-export async function replaySnapshot(events: EventLog, group: string, toSeq?: number) {
-  const end = toSeq ?? (await events.lastSeq());
-  const world = new WorldState();
-  if (end > 0) for await (const e of events.read({ fromSeq: 1, toSeq: end })) world.apply(e.seq, e.event);
-  const result = compile(world.records(), { group });
-  return { result, snapshot: buildSnapshot(group, world.lastSeq, result) };
+/** The point the flags name (`--to-seq`, `--version` or `--at`); the end of the log when none. */
+export function pointFromFlags(flags: Record<string, FlagValue>, history: LogHistory): Point {
+  const given = [
+    flag.optionalNum(flags, 'to-seq') !== undefined,
+    flag.optionalNum(flags, 'version') !== undefined,
+    flag.str(flags, 'at') !== undefined,
+  ].filter(Boolean).length;
+  if (given > 1) throw new ConfigError('give at most one of --to-seq, --version and --at');
+  const seq = flag.optionalNum(flags, 'to-seq');
+  if (seq !== undefined) return { seq };
+  const version = flag.optionalNum(flags, 'version');
+  if (version !== undefined) return { version };
+  const at = flag.str(flags, 'at');
+  if (at !== undefined) {
+    const p = parsePoint(at);
+    if (!('time' in p)) throw new ConfigError(`--at takes a time, e.g. 2026-03-01T14:02:00Z; got ${at}`);
+    return p;
+  }
+  return { seq: history.lastSeq };
+}
+
+/** Writes the snapshot at seq into dir; returns the manifest bytes. */
+export function writeReplay(
+  history: LogHistory,
+  seq: number,
+  dir: string,
+): { manifest: Manifest; bytes: Uint8Array } {
+  const result = history.compileAt(seq);
+  const { manifest } = buildSnapshot(history.group, seq, result);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, body] of Object.entries(toTranslateFiles(result)))
+    fs.writeFileSync(path.join(dir, name), body);
+  const bytes = encodeManifest(manifest);
+  fs.writeFileSync(path.join(dir, 'manifest.json'), bytes);
+  fs.writeFileSync(
+    path.join(dir, 'provenance.json'),
+    `${JSON.stringify(JSON.parse(canonicalJson(result.provenance)), null, 2)}\n`,
+  );
+  return { manifest, bytes };
 }
 
 export async function runReplay(flags: Record<string, FlagValue>): Promise<number> {
   const log = createLogger('attache-replay');
-  const group = flag.str(flags, 'group') ?? 'default';
   const out = flag.str(flags, 'out') ?? '';
-  const keys = keyRingFromFlags(flags);
-  const events = new SecretSealingEventLog(
-    await JetStreamEventLog.connect({
-      url: flag.str(flags, 'nats') ?? '',
-      security: natsSecurityFromFlags(flags),
-      log,
-    }),
-    { ...(keys ? { keys } : {}), plaintext: 'refuse', log },
-  );
+  const { history, close } = await openHistory(flags, log);
   try {
-    const toSeq = typeof flags['to-seq'] === 'number' ? flags['to-seq'] : undefined;
-    const { result, snapshot } = await replaySnapshot(events, group, toSeq);
-    fs.mkdirSync(out, { recursive: true });
-    for (const [name, body] of Object.entries(toTranslateFiles(result)))
-      fs.writeFileSync(path.join(out, name), body);
-    const rebuilt = encodeManifest(snapshot.manifest);
-    fs.writeFileSync(path.join(out, 'manifest.json'), rebuilt);
-    process.stdout.write(`rebuilt ${group} at event sequence ${snapshot.manifest.version} into ${out}\n`);
+    const seq = history.resolve(pointFromFlags(flags, history));
+    const { bytes } = writeReplay(history, seq, out);
+    process.stdout.write(`rebuilt ${history.group} at event sequence ${seq} into ${out}\n`);
     const redisUrl = flag.str(flags, 'redis');
     if (!redisUrl) return 0;
     const store = await RedisSnapshotStore.connect({
@@ -66,14 +80,12 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
       log,
     });
     try {
-      const committed: Manifest | null = await store.getManifest(group, snapshot.manifest.version);
+      const committed = await store.getManifest(history.group, seq);
       if (!committed) {
-        process.stdout.write(
-          `no committed manifest for version ${snapshot.manifest.version} (not committed or collected)\n`,
-        );
+        process.stdout.write(`no committed manifest for version ${seq} (not committed or collected)\n`);
         return 0;
       }
-      const same = Buffer.compare(Buffer.from(encodeManifest(committed)), Buffer.from(rebuilt)) === 0;
+      const same = Buffer.compare(Buffer.from(encodeManifest(committed)), Buffer.from(bytes)) === 0;
       process.stdout.write(
         same ? 'identical to the committed manifest\n' : 'DIFFERS from the committed manifest\n',
       );
@@ -82,6 +94,6 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
       await store.close();
     }
   } finally {
-    await events.close();
+    await close();
   }
 }

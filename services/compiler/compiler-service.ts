@@ -25,6 +25,7 @@ import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
 import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
 import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { debugRoutes } from '../debug/admin-routes.ts';
 import { endpointPolicyFromFlags } from './endpoint-policy-flags.ts';
 import { CompilerRunner } from './runner.ts';
 import { secretNamespacesFromFlags } from './secret-namespace-flags.ts';
@@ -109,7 +110,10 @@ export async function runCompiler(flags: Record<string, FlagValue>): Promise<nev
       registry,
       runners: () => runners,
       log,
-      debug: { '/debug/status': async () => compiler.groupStatus() },
+      debug: {
+        '/debug/status': async () => compiler.groupStatus(),
+        ...debugRoutes({ events, store, groups }),
+      },
     }),
   ];
   return runService(runners, log, fatal);

@@ -24,8 +24,20 @@ import type { Logger } from './logger.ts';
 import { isLoopback } from './loopback.ts';
 import type { Runner } from './runner.ts';
 
-/** A JSON debug route: returns the body to serialize, or null for 404. */
-export type DebugHandler = (url: URL) => Promise<unknown | null>;
+/**
+ * A debug route: returns the body to serialize as JSON, a {@link RawResponse} to send as it is
+ * (HTML pages, refusals), or null for 404. It sees the request to check who is asking.
+ */
+export type DebugHandler = (url: URL, req: http.IncomingMessage) => Promise<unknown | null>;
+
+/** A response a debug route sends verbatim. */
+export class RawResponse {
+  constructor(
+    readonly body: string,
+    readonly contentType = 'text/html; charset=utf-8',
+    readonly status = 200,
+  ) {}
+}
 
 /** Flags for the admin token; spread into the flag spec of every command with an admin port. */
 export const ADMIN_ACCESS_FLAGS = {
@@ -159,7 +171,11 @@ export class AdminServer implements Runner {
           .end(refused.text);
         return;
       }
-      const body = await handler(url);
+      const body = await handler(url, req);
+      if (body instanceof RawResponse) {
+        res.writeHead(body.status, { 'content-type': body.contentType }).end(body.body);
+        return;
+      }
       if (body === null) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;

@@ -1,0 +1,90 @@
+/**
+ * The debugging routes a process with the event log and the store mounts on its admin port
+ * (`attache dev`, `attache compile`):
+ *
+ *   /debug/events?from=F&to=T      the event log, for `attache log/diff/explain/... --admin`
+ *   /snapshot?group=G[&version=V]  the whole snapshot with secrets (operators only)
+ *   /snapshot-external?group=G     the scrubbed snapshot (no key material, invalid objects as
+ *                                  identity + errors)
+ *   /ui…                           the diagnostics page (diagnostics-page.ts)
+ *
+ * Until the admin port has an authentication mechanism, the operator-only routes (/snapshot, the
+ * event log, which carries Secret objects, and the page) answer loopback clients only.
+ */
+import type http from 'node:http';
+import type { EventLog } from '../../shared/events/event-log.ts';
+import { type DebugHandler, RawResponse } from '../../shared/runtime/admin-server.ts';
+import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
+import { type PageSources, renderPage } from './diagnostics-page.ts';
+import { EVENTS_PAGE, type EventsPage } from './http-event-source.ts';
+import { LogHistory } from './log-history.ts';
+import { externalSnapshot, internalSnapshot } from './snapshot-export.ts';
+import { viewOfStore } from './snapshot-view.ts';
+
+export interface DebugRouteSources {
+  events: Pick<EventLog, 'read' | 'lastSeq' | 'firstSeq'>;
+  store: SnapshotStore;
+  groups: readonly string[];
+  fleet?: PageSources['fleet'];
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function operatorsOnly(handler: DebugHandler): DebugHandler {
+  return async (url, req: http.IncomingMessage) => {
+    if (!LOOPBACK.has(req.socket.remoteAddress ?? ''))
+      return new RawResponse('this route answers loopback clients only\n', 'text/plain', 403);
+    return handler(url, req);
+  };
+}
+
+export function debugRoutes(src: DebugRouteSources): Record<string, DebugHandler> {
+  // One history per group, refreshed on each request: the log is read once, then only its tail.
+  const histories = new Map<string, Promise<LogHistory>>();
+  const history = async (group: string) => {
+    let h = histories.get(group);
+    if (!h) {
+      h = LogHistory.open(src.events, { group });
+      histories.set(group, h);
+      h.catch(() => histories.delete(group));
+    }
+    const opened = await h;
+    await opened.refresh();
+    return opened;
+  };
+  const pageSources: PageSources = {
+    history,
+    store: src.store,
+    groups: src.groups,
+    ...(src.fleet ? { fleet: src.fleet } : {}),
+  };
+  const snapshot =
+    (scrub: boolean): DebugHandler =>
+    async (url) => {
+      const group = url.searchParams.get('group') ?? src.groups[0] ?? 'default';
+      const version = Number(url.searchParams.get('version') ?? (await src.store.head(group)) ?? Number.NaN);
+      if (!Number.isFinite(version)) return null;
+      const view = await viewOfStore(src.store, group, version);
+      if (!view) return null;
+      return scrub ? externalSnapshot(view) : internalSnapshot(view);
+    };
+  const page: DebugHandler = async (url) => {
+    const html = await renderPage(url, pageSources);
+    return html === null ? null : new RawResponse(html);
+  };
+  const routes: Record<string, DebugHandler> = {
+    '/debug/events': operatorsOnly(async (url): Promise<EventsPage> => {
+      const [first, last] = await Promise.all([src.events.firstSeq(), src.events.lastSeq()]);
+      const from = Math.max(first, Number(url.searchParams.get('from') ?? first));
+      const to = Math.min(last, Number(url.searchParams.get('to') ?? last), from + EVENTS_PAGE - 1);
+      const events = [];
+      if (to >= from) for await (const e of src.events.read({ fromSeq: from, toSeq: to })) events.push(e);
+      return { first, last, events };
+    }),
+    '/snapshot': operatorsOnly(snapshot(false)),
+    '/snapshot-external': snapshot(true),
+  };
+  for (const p of ['/ui', '/ui/group', '/ui/object', '/ui/diff', '/ui/event', '/ui/explain'])
+    routes[p] = operatorsOnly(page);
+  return routes;
+}
