@@ -4,6 +4,7 @@
  * store committed (admin API, page); both give the same view for the same version.
  */
 
+import { isSealed } from '../../shared/runtime/secret-keys.ts';
 import { decodeManifest, encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
 import { decodeProvenance, type Provenance } from '../../shared/snapshot/provenance.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
@@ -72,7 +73,10 @@ export async function viewOfStore(
     resources: entries
       .flatMap((e) => {
         const bytes = blobs.get(e.hash);
-        return bytes ? [{ ...e, json: decodeResource(e.typeUrl, bytes) }] : [];
+        if (!bytes) return [];
+        // SDS blobs sealed at rest stay sealed here: the debugging views never need key material.
+        const json = isSealed(bytes) ? { sealed: 'encrypted at rest' } : decodeResource(e.typeUrl, bytes);
+        return [{ ...e, json }];
       })
       .sort((a, b) => cmp(a.typeUrl, b.typeUrl) || cmp(a.name, b.name)),
     diagnostics: diagnosticsBlob

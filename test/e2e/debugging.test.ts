@@ -6,8 +6,8 @@
  * - `attache explain` names the Mapping behind the matching route and why an earlier route did
  *   not match;
  * - `attache plan` predicts the diff that applying a change then produces;
- * - `/snapshot-external` never contains the TLS key that `/snapshot` serves.
- * And, on the embedded log: `bisect` finds the breaking event in a 1,000-event log.
+ * - on the embedded log of `attache dev`: `/snapshot-external` never contains the TLS key that
+ *   `/snapshot` serves, and `bisect` finds the breaking event in a 1,000-event log.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -98,10 +98,6 @@ describe('debugging — through NATS and Redis', () => {
     };
     const source = ['--nats', nats.url];
     try {
-      writeAtomic(
-        path.join(dir, 'tls.yaml'),
-        `${SECRET_DOC}---\napiVersion: getambassador.io/v3alpha1\nkind: Host\nmetadata: { name: example, namespace: default }\nspec:\n  hostname: example.test\n  tlsSecret: { name: example-cert }\n  requestPolicy: { insecure: { action: Route } }\n`,
-      );
       writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v1'));
       writeAtomic(path.join(dir, 'web.yaml'), mapping('web', '/', 'web'));
       const v1 = await settled();
@@ -205,7 +201,7 @@ describe('debugging — through NATS and Redis', () => {
         'explain',
         ...source,
         '--authority',
-        'example.test',
+        'shop.test',
         '--path',
         '/api/admin/users',
         '--at',
@@ -233,19 +229,6 @@ describe('debugging — through NATS and Redis', () => {
       assert.deepEqual(shape(pd), shape(applied), 'plan predicted exactly the applied diff');
       const again = await run(['plan', ...source, '--cluster', 'site', '--config', proposedDir]);
       assert.equal(again.code, 0, `nothing left to change:\n${again.out}`);
-
-      // The scrubbed snapshot never holds key material; the operators' one does.
-      const admin = `http://127.0.0.1:${adminPort}`;
-      const internal = await (await fetch(`${admin}/snapshot?group=default`)).text();
-      const external = await (await fetch(`${admin}/snapshot-external?group=default`)).text();
-      const pemKey = Buffer.from(TLS_KEY_B64, 'base64').toString('utf8');
-      const keyBody = pemKey.split('\n')[1] ?? '';
-      assert.ok(keyBody.length > 20, 'the test key has a body');
-      const keyAsServed = Buffer.from(pemKey).toString('base64');
-      assert.ok(internal.includes(keyAsServed), '/snapshot serves the key to operators');
-      for (const needle of [keyAsServed, TLS_KEY_B64, keyBody, 'PRIVATE KEY'])
-        assert.ok(!external.includes(needle), `/snapshot-external leaks ${needle.slice(0, 16)}…`);
-      assert.match(external, /redacted: \d+ bytes/);
     } finally {
       await p.close();
       for (const d of [dir, proposedDir, out]) fs.rmSync(d, { recursive: true, force: true });
@@ -295,4 +278,53 @@ test('debugging — bisect names the breaking event in a 1,000-event log', async
   assert.equal(r.culprit?.event.name, 'api');
   assert.equal(r.badAnswer, 'cluster_api_v2_default');
   assert.ok(r.probes.length <= 12, `binary search: ${r.probes.length} rebuilds`);
+});
+
+test('debugging — /snapshot-external never contains the key material /snapshot serves (attache dev)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-scrub-'));
+  const [xdsPort, adminPort] = await Promise.all([freePort(), freePort()]);
+  const p = await startDevPipeline({
+    configDirs: [dir],
+    cluster: 'site',
+    groups: ['default'],
+    bind: '127.0.0.1',
+    xdsPort,
+    adminPort,
+    redisPrefix: 'scrub:',
+    debounceMs: 20,
+    maxDelayMs: 200,
+    pollIntervalMs: 200,
+    log: silentLogger(),
+    registry: createRegistry('test'),
+    onFatal: (err) => {
+      throw err;
+    },
+  });
+  try {
+    writeAtomic(
+      path.join(dir, 'tls.yaml'),
+      `${SECRET_DOC}---\napiVersion: getambassador.io/v3alpha1\nkind: Host\nmetadata: { name: example, namespace: default }\nspec:\n  hostname: example.test\n  tlsSecret: { name: example-cert }\n  requestPolicy: { insecure: { action: Route } }\n`,
+    );
+    writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v1'));
+    for (const ing of p.ingestors) await ing.flush();
+    await eventually(async () => {
+      await p.compiler.idle();
+      assert.equal(await p.store.head('default'), await p.events.lastSeq());
+    });
+    // The scrubbed snapshot never holds key material; the operators' one does.
+    const admin = `http://127.0.0.1:${adminPort}`;
+    const internal = await (await fetch(`${admin}/snapshot?group=default`)).text();
+    const external = await (await fetch(`${admin}/snapshot-external?group=default`)).text();
+    const pemKey = Buffer.from(TLS_KEY_B64, 'base64').toString('utf8');
+    const keyBody = pemKey.split('\n')[1] ?? '';
+    assert.ok(keyBody.length > 20, 'the test key has a body');
+    const keyAsServed = Buffer.from(pemKey).toString('base64');
+    assert.ok(internal.includes(keyAsServed), '/snapshot serves the key to operators');
+    for (const needle of [keyAsServed, TLS_KEY_B64, keyBody, 'PRIVATE KEY'])
+      assert.ok(!external.includes(needle), `/snapshot-external leaks ${needle.slice(0, 16)}…`);
+    assert.match(external, /redacted: \d+ bytes/);
+  } finally {
+    await p.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
