@@ -90,8 +90,12 @@ export class FleetPipeline {
         xdsPort: this.xdsPort,
         adminPort: this.fanoutAdmin,
         // One loopback address and few connections stand for a whole fleet: no per-client stream limits.
+        // The simulated Envoys authenticate with a token; the real grpc-js-xds clients cannot
+        // (grpc-js-xds 1.14 opens its xDS stream without credentials, see the README's
+        // "Connecting clients"), so anonymous streams are allowed beside them.
         auth: [
           ...fleetTokenArgs(this.configDir),
+          '--allow-unauthenticated',
           '--max-streams-per-peer',
           '0',
           '--max-streams-per-connection',
