@@ -85,6 +85,8 @@ export async function measureStreamMemory(
   await cache.start();
   const ads = new AdsServerRunner({
     auth: { allowUnauthenticated: true },
+    // All clients come from one loopback address over a few connections: no per-client stream limits.
+    limits: { maxStreamsPerConnection: 0, maxStreamsPerPeer: 0 },
     cache,
     host: '127.0.0.1',
     port: 0,
