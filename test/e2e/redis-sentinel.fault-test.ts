@@ -9,6 +9,9 @@
  * committed (its store check sees the head below it, or, when the lease lapsed during the
  * failover, re-election commits its state); no client may see a version go back or lose a
  * change, and no RPC may fail.
+ *
+ * Run by `npm run test:faults` only (not `npm test`): it fails intermittently — the compiler
+ * sometimes does not re-commit to the promoted replica within 60 s — and that is not diagnosed.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
