@@ -14,15 +14,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDevPipeline } from '../../services/cli/dev.ts';
 import { bisect } from '../../services/debug/bisect.ts';
 import { LogHistory } from '../../services/debug/log-history.ts';
 import { ENVELOPE_VERSION, type EventEnvelope } from '../../shared/events/envelope.ts';
 import { MemoryEventLog } from '../../shared/events/memory-event-log.ts';
-import { silentLogger } from '../../shared/runtime/logger.ts';
-import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { startAttache } from '../harness/attache-process.ts';
-import { eventually } from '../harness/eventually.ts';
+import { settled, startTestDevPipeline } from '../harness/dev-pipeline.ts';
 import { freePort } from '../harness/ports.ts';
 import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
 import { writeAtomic } from '../harness/write-atomic.ts';
@@ -68,7 +65,7 @@ describe('debugging — through NATS and Redis', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-debug-out-'));
     const [xdsPort, adminPort] = await Promise.all([freePort(), freePort()]);
     const prefix = `debug-${xdsPort}:`;
-    const p = await startDevPipeline({
+    const p = await startTestDevPipeline({
       configDirs: [dir],
       cluster: 'site',
       groups: ['default'],
@@ -78,43 +75,25 @@ describe('debugging — through NATS and Redis', () => {
       natsUrl: nats.url,
       redisUrl: redis.url,
       redisPrefix: prefix,
-      auth: { allowUnauthenticated: true },
-      debounceMs: 20,
-      maxDelayMs: 200,
-      pollIntervalMs: 200,
-      log: silentLogger(),
-      registry: createRegistry('test'),
-      onFatal: (err) => {
-        throw err;
-      },
     });
-    const settled = async () => {
-      for (const ing of p.ingestors) await ing.flush();
-      return eventually(async () => {
-        const last = await p.events.lastSeq();
-        await p.compiler.idle();
-        assert.equal(await p.store.head('default'), last);
-        return last;
-      });
-    };
     const source = ['--nats', nats.url];
     try {
       writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v1'));
       writeAtomic(path.join(dir, 'web.yaml'), mapping('web', '/', 'web'));
-      const v1 = await settled();
+      const v1 = await settled(p);
       writeAtomic(
         path.join(dir, 'admin.yaml'),
         mapping('api-admin', '/api/admin/', 'admin', '  headers: { x-team: ops }\n'),
       );
-      const v2 = await settled();
+      const v2 = await settled(p);
       const beforeBreak = new Date().toISOString();
       await new Promise((r) => setTimeout(r, 20));
       writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v2'));
-      const v3 = await settled();
+      const v3 = await settled(p);
       writeAtomic(path.join(dir, 'docs.yaml'), mapping('docs', '/docs/', 'docs'));
-      const v4 = await settled();
+      const v4 = await settled(p);
       writeAtomic(path.join(dir, 'web.yaml'), mapping('web', '/', 'web', '  timeout_ms: 9000\n'));
-      const v5 = await settled();
+      const v5 = await settled(p);
       const versions = [v1, v2, v3, v4, v5];
       assert.deepEqual(
         (await p.store.versions('default')).filter((v) => versions.includes(v)),
@@ -219,7 +198,7 @@ describe('debugging — through NATS and Redis', () => {
       assert.equal(planned.code, 2, planned.out);
       const pd = JSON.parse(planned.out) as typeof d;
       writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v3'));
-      const v6 = await settled();
+      const v6 = await settled(p);
       const applied = JSON.parse(
         (await run(['diff', ...source, '--from', `v${v5}`, '--to', `v${v6}`, '--json'])).out,
       ) as typeof d;
@@ -284,7 +263,7 @@ test('debugging — bisect names the breaking event in a 1,000-event log', async
 test('debugging — /snapshot-external never contains the key material /snapshot serves (attache dev)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-scrub-'));
   const [xdsPort, adminPort] = await Promise.all([freePort(), freePort()]);
-  const p = await startDevPipeline({
+  const p = await startTestDevPipeline({
     configDirs: [dir],
     cluster: 'site',
     groups: ['default'],
@@ -292,15 +271,6 @@ test('debugging — /snapshot-external never contains the key material /snapshot
     xdsPort,
     adminPort,
     redisPrefix: 'scrub:',
-    auth: { allowUnauthenticated: true },
-    debounceMs: 20,
-    maxDelayMs: 200,
-    pollIntervalMs: 200,
-    log: silentLogger(),
-    registry: createRegistry('test'),
-    onFatal: (err) => {
-      throw err;
-    },
   });
   try {
     writeAtomic(
@@ -308,11 +278,7 @@ test('debugging — /snapshot-external never contains the key material /snapshot
       `${SECRET_DOC}---\napiVersion: getambassador.io/v3alpha1\nkind: Host\nmetadata: { name: example, namespace: default }\nspec:\n  hostname: example.test\n  tlsSecret: { name: example-cert }\n  requestPolicy: { insecure: { action: Route } }\n`,
     );
     writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v1'));
-    for (const ing of p.ingestors) await ing.flush();
-    await eventually(async () => {
-      await p.compiler.idle();
-      assert.equal(await p.store.head('default'), await p.events.lastSeq());
-    });
+    await settled(p);
     // The scrubbed snapshot never holds key material; the operators' one does.
     const admin = `http://127.0.0.1:${adminPort}`;
     const internal = await (await fetch(`${admin}/snapshot?group=default`)).text();

@@ -11,10 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
-import { startDevPipeline } from '../../services/cli/dev.ts';
-import { silentLogger } from '../../shared/runtime/logger.ts';
-import { createRegistry } from '../../shared/runtime/metrics.ts';
-import { eventually } from '../harness/eventually.ts';
+import { settled, startTestDevPipeline } from '../harness/dev-pipeline.ts';
 import { freePort } from '../harness/ports.ts';
 import { writeAtomic } from '../harness/write-atomic.ts';
 
@@ -36,7 +33,7 @@ test('diagnostics page — route → Mapping → version history → diff → ev
 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-ui-'));
   const [xdsPort, adminPort] = await Promise.all([freePort(), freePort()]);
-  const p = await startDevPipeline({
+  const p = await startTestDevPipeline({
     configDirs: [dir],
     cluster: 'site',
     groups: ['default'],
@@ -44,31 +41,15 @@ test('diagnostics page — route → Mapping → version history → diff → ev
     xdsPort,
     adminPort,
     redisPrefix: 'ui:',
-    auth: { allowUnauthenticated: true },
-    debounceMs: 20,
-    maxDelayMs: 200,
-    pollIntervalMs: 200,
-    log: silentLogger(),
-    registry: createRegistry('test'),
-    onFatal: (err) => {
-      throw err;
-    },
   });
-  const settle = async () => {
-    for (const ing of p.ingestors) await ing.flush();
-    await eventually(async () => {
-      await p.compiler.idle();
-      assert.equal(await p.store.head('default'), await p.events.lastSeq());
-    });
-  };
   let browser: Browser | undefined;
   try {
     // Two versions of the api Mapping, so its history has a change to diff.
     writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v1'));
     writeAtomic(path.join(dir, 'web.yaml'), mapping('web', '/', 'web'));
-    await settle();
+    await settled(p);
     writeAtomic(path.join(dir, 'api.yaml'), mapping('api', '/api/', 'api-v2'));
-    await settle();
+    await settled(p);
 
     // playwright starts Chromium with a fresh temporary profile of its own.
     browser = await chromium.launch({
