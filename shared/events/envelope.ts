@@ -97,23 +97,58 @@ export function encodeEvent(event: EventEnvelope): Uint8Array {
   return packr.pack(event);
 }
 
-/** Decodes an envelope, rejecting anything that is not a well-formed v1 event. */
+const OPS: ReadonlySet<string> = new Set<EventOp>(['upsert', 'delete', 'resync', 'reject']);
+
+/**
+ * Decodes an envelope, rejecting anything that is not a well-formed v1 event: every field a reader
+ * folds has its documented type, and an object is a map with a kind and a metadata map naming it,
+ * so a hostile or corrupt message fails here rather than deep inside a reader.
+ */
 export function decodeEvent(bytes: Uint8Array): EventEnvelope {
   const value: unknown = packr.unpack(bytes);
-  if (!value || typeof value !== 'object') throw new Error('event is not a map');
-  const e = value as Partial<EventEnvelope> & { objectZ?: Uint8Array };
+  if (!isMap(value)) throw new Error('event is not a map');
+  const e = value as Partial<EventEnvelope> & { objectZ?: unknown };
   if (e.v !== ENVELOPE_VERSION) throw new Error(`unsupported event envelope version ${String(e.v)}`);
   if (typeof e.cluster !== 'string' || typeof e.kind !== 'string' || typeof e.op !== 'string') {
     throw new Error('event is missing cluster, kind or op');
   }
+  if (!OPS.has(e.op)) throw new Error(`unknown event op ${JSON.stringify(e.op).slice(0, 40)}`);
+  if (typeof e.namespace !== 'string' || typeof e.name !== 'string') {
+    throw new Error('event namespace and name must be strings');
+  }
+  if (e.reason !== undefined && typeof e.reason !== 'string')
+    throw new Error('event reason must be a string');
+  if (
+    e.origin !== undefined &&
+    !(isMap(e.origin) && typeof e.origin.file === 'string' && Number.isInteger(e.origin.document))
+  ) {
+    throw new Error('event origin must be {file, document}');
+  }
+  let event = e as EventEnvelope;
   if (e.objectZ !== undefined) {
     const { objectZ, ...rest } = e;
-    return {
+    if (!(objectZ instanceof Uint8Array)) throw new Error('event objectZ must be bytes');
+    event = {
       ...rest,
       object: packr.unpack(inflateRawSync(objectZ, { maxOutputLength: MAX_INFLATED_BYTES })),
     } as EventEnvelope;
   }
-  return e as EventEnvelope;
+  if (event.object !== undefined) {
+    const o: unknown = event.object;
+    if (
+      !isMap(o) ||
+      typeof o.kind !== 'string' ||
+      !isMap(o.metadata) ||
+      typeof o.metadata.name !== 'string'
+    ) {
+      throw new Error('event object must be a map with a kind and metadata.name');
+    }
+  }
+  return event;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
 /**

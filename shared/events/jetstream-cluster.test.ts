@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventually } from '../../test/harness/eventually.ts';
-import { type NatsCluster, startNatsCluster } from '../../test/harness/servers.ts';
+import { type NatsCluster, startNatsCluster, type TestServer } from '../../test/harness/servers.ts';
 import { natsServers } from '../runtime/connection-flags.ts';
 import { silentLogger } from '../runtime/logger.ts';
 import { ENVELOPE_VERSION, type EventEnvelope } from './envelope.ts';
@@ -142,5 +142,85 @@ describe('JetStream cluster — stream leader killed during publishing', () => {
       `${EVENTS} events in ${elapsed} ms with ${IN_FLIGHT} in flight; leader ${leaderBefore} killed, ` +
         `${leaderAfter} took over; first ack ${firstAckAfterKill - killedAt} ms after the kill; ${retries} retried publishes`,
     );
+  });
+});
+
+describe('JetStream cluster — a follower on a surviving node when the stream leader dies', () => {
+  let cluster: NatsCluster;
+  let admin: NatsConnection;
+  const logs: JetStreamEventLog[] = [];
+
+  before(async () => {
+    cluster = await startNatsCluster(3);
+    admin = await connect({ servers: natsServers(cluster.urls), name: 'cluster-follow-admin' });
+  });
+
+  after(async () => {
+    for (const l of logs) await l.close();
+    await admin?.close();
+    await cluster?.dispose();
+  });
+
+  // The follower's ordered consumer has one replica, on one node; the follower is connected to
+  // another, so no disconnect tells the client anything when that node dies. Before `follow`
+  // replaced a silent consumer, it waited until the dead node came back (the fault suite saw 90 s).
+  test('follow — keeps delivering after the node hosting its consumer is killed', async (t) => {
+    const open = (url: string) =>
+      eventually(
+        () =>
+          JetStreamEventLog.connect({
+            url,
+            log: silentLogger(),
+            streamName: 'FOLLOW_TEST',
+            replicas: 3,
+            publishTimeoutMs: 2_000,
+            requestTimeoutMs: 2_000,
+            pullExpiresMs: 2_000,
+          }),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
+    const publisher = await open(cluster.urls);
+    logs.push(publisher);
+    await publisher.publish(event('before'));
+    const jsm = await jetstreamManager(admin, { timeout: 2_000 });
+    // Start followers on n0 until one's consumer lives on another node.
+    const follower = await open((cluster.nodes[0] as TestServer).url);
+    logs.push(follower);
+    let host: string | undefined;
+    let seen: string[] = [];
+    let abort = new AbortController();
+    let following: Promise<void> = Promise.resolve();
+    for (let attempt = 0; attempt < 20 && !host; attempt++) {
+      abort.abort();
+      await following;
+      abort = new AbortController();
+      const mine: string[] = [];
+      seen = mine;
+      const signal = abort.signal;
+      following = (async () => {
+        for await (const e of follower.follow({ fromSeq: 1, signal })) mine.push(e.event.name);
+      })();
+      await eventually(() => assert.deepEqual(mine, ['before']), { timeoutMs: 30_000 });
+      const hosts: string[] = [];
+      for await (const c of jsm.consumers.list('FOLLOW_TEST'))
+        if (c.cluster?.leader) hosts.push(c.cluster.leader);
+      if (hosts.length === 1 && hosts[0] !== 'n0') host = hosts[0];
+    }
+    try {
+      assert.ok(host, 'a follow consumer placed on a node other than the one the follower is connected to');
+      const killedAt = Date.now();
+      await cluster.node(host)?.stop('SIGKILL');
+      await eventually(() => publisher.publish(event('after')), { timeoutMs: 60_000, intervalMs: 500 });
+      await eventually(() => assert.deepEqual(seen, ['before', 'after']), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
+      t.diagnostic(
+        `consumer host ${host} killed; the next event delivered ${Date.now() - killedAt} ms after`,
+      );
+    } finally {
+      abort.abort();
+      await following;
+    }
   });
 });

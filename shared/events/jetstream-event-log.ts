@@ -3,12 +3,18 @@
  * event subject, so the stream sequence is the system's logical clock.
  *
  * - `publish` is a JetStream publish with a `Nats-Msg-Id`; the stream's duplicate window turns a
- *   retried publish into `duplicate: true` with the original sequence. Every failure (server
- *   unreachable, ack timeout) is a {@link DependencyError} after at most `publishTimeoutMs`: the
- *   event may or may not be stored, so the caller retries with the same message id.
+ *   retried publish into `duplicate: true` with the original sequence. A publish still unanswered
+ *   when the connection comes back is sent again at once (same id) rather than waiting out its
+ *   timeout. Every failure (server unreachable, ack timeout) is a {@link DependencyError} after at
+ *   most `publishTimeoutMs` since it was sent or the connection last came back: the event may or
+ *   may not be stored, so the caller retries with the same message id.
  * - `read` and `follow` use ordered consumers (ephemeral, in-memory, no acks) that the client
  *   recreates from the next sequence after a disconnect or a server restart, so delivery has no
- *   gap and no duplicate. `follow` also rebuilds its consumer itself if the client gives up.
+ *   gap and no duplicate. `follow` also rebuilds its consumer itself if the client gives up, or
+ *   when its consumer falls silent: an ordered consumer has one replica, on the server that led
+ *   the stream when it was made; if that server dies, the client waits for it to come back (its
+ *   checks answer neither "found" nor "not found"), so after {@link SILENT_HEARTBEATS} missed
+ *   heartbeats `follow` makes a new one, which the surviving servers host.
  * - `durable` is a durable pull consumer with explicit acks (see {@link JetStreamEventLog.durable}).
  *
  * nats-server 2.9 accepts one `filter_subject` per consumer, so several subject filters are sent
@@ -47,7 +53,14 @@ import type {
   ReadOptions,
 } from './event-log.ts';
 import type { StreamRetention } from './retention.ts';
-import { messageIdFor, STREAM_NAME, STREAM_SUBJECTS, subjectFor, subjectMatches } from './subjects.ts';
+import {
+  messageIdFor,
+  STREAM_NAME,
+  STREAM_SUBJECTS,
+  subjectFor,
+  subjectMatches,
+  undecodableEvent,
+} from './subjects.ts';
 
 export interface JetStreamEventLogOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`; a string may list several, comma-separated. */
@@ -92,13 +105,14 @@ type Limits = Required<
   Pick<JetStreamEventLogOptions, 'publishTimeoutMs' | 'requestTimeoutMs' | 'ackWaitMs' | 'pullExpiresMs'>
 >;
 
-/** An event in the stream whose payload is not a valid envelope. Retrying cannot fix it. */
-export class CorruptEventError extends AttacheError {}
-
 const MS_TO_NANOS = 1_000_000;
 const PULL_BATCH = 256;
 const MAX_ACK_PENDING = 1_000;
 const RETRY_DELAYS_MS = [100, 250, 500, 1_000, 2_000, 5_000];
+/** Missed idle heartbeats (one per half pull expiry) after which `follow` replaces its consumer. */
+const SILENT_HEARTBEATS = 4;
+/** Pull expiries without a delivery, while the stream has more, after which `follow` replaces its consumer. */
+const STALLED_PULLS = 3;
 
 export class JetStreamEventLog implements EventLog {
   private closing?: Promise<void>;
@@ -191,19 +205,57 @@ export class JetStreamEventLog implements EventLog {
         limit,
       );
     }
-    try {
-      const ack = await this.js.publish(subject, bytes, {
+    // An attempt unanswered when the connection comes back (sent before the outage, or buffered
+    // during it and sent to a server whose JetStream was not yet up) may never be answered: it is
+    // sent again at once under the same message id (the duplicate window makes that safe) with a
+    // fresh timeout, instead of waiting its timeout out. Right after a restart JetStream may
+    // answer "no responders" for a moment; that is retried until the deadline too.
+    let deadline = Date.now() + this.limits.publishTimeoutMs;
+    let resent = 0;
+    for (;;) {
+      const reconnect = this.nextReconnect();
+      const attempt = this.js.publish(subject, bytes, {
         msgID,
-        timeout: this.limits.publishTimeoutMs,
+        timeout: Math.max(1, deadline - Date.now()),
         expect: { streamName: this.streamName },
       });
-      return { seq: ack.seq, duplicate: ack.duplicate };
-    } catch (err) {
-      throw new DependencyError(
-        `JetStream did not acknowledge event ${msgID} on ${subject} within ${this.limits.publishTimeoutMs} ms (${errorMessage(err)}); it may or may not be stored: retry with the same message id once NATS is reachable`,
-        { cause: err },
-      );
+      try {
+        const outcome = await Promise.race([attempt.then((ack) => ({ ack })), reconnect.promise]);
+        if (outcome) {
+          // A re-send that finds the message stored most likely found this call's own first copy.
+          return { seq: outcome.ack.seq, duplicate: outcome.ack.duplicate && resent === 0 };
+        }
+        attempt.catch(() => {});
+        if (this.closing) throw new Error('event log closed');
+        deadline = Date.now() + this.limits.publishTimeoutMs;
+        resent++;
+        this.log.debug({ msgID, resent }, 're-sending an unanswered publish after the reconnect');
+      } catch (err) {
+        if ((err as Error)?.name === 'JetStreamNotEnabled' && !this.closing && Date.now() + 100 < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        throw new DependencyError(
+          `JetStream did not acknowledge event ${msgID} on ${subject} within ${this.limits.publishTimeoutMs} ms (${errorMessage(err)}); it may or may not be stored: retry with the same message id once NATS is reachable`,
+          { cause: err },
+        );
+      } finally {
+        reconnect.cancel();
+      }
     }
+  }
+
+  /** Reconnections so far, and who waits for the next one. */
+  private readonly reconnectWaiters = new Set<() => void>();
+
+  /** Resolves (to undefined) at the connection's next reconnect; cancel() when no longer needed. */
+  private nextReconnect(): { promise: Promise<undefined>; cancel(): void } {
+    let wake!: () => void;
+    const promise = new Promise<undefined>((resolve) => {
+      wake = () => resolve(undefined);
+    });
+    this.reconnectWaiters.add(wake);
+    return { promise, cancel: () => this.reconnectWaiters.delete(wake) };
   }
 
   async firstSeq(): Promise<number> {
@@ -281,11 +333,20 @@ export class JetStreamEventLog implements EventLog {
         consumer = await this.orderedConsumer(next, filters);
         messages = await consumer.consume({ max_messages: PULL_BATCH, expires: this.limits.pullExpiresMs });
         if (signal.aborted) return;
-        for await (const m of messages) {
-          failures = 0;
-          next = m.seq + 1;
-          if (matchesAny(filters, m.subject)) yield toLogged(m);
-          if (signal.aborted) return;
+        void this.closeWhenSilent(messages, next);
+        // Unfiltered follows only: for a filtered one the stream's last sequence says nothing about
+        // whether an event for it is waiting.
+        const progress = filters ? undefined : this.closeWhenBehind(messages, () => next);
+        try {
+          for await (const m of messages) {
+            failures = 0;
+            next = m.seq + 1;
+            progress?.delivered();
+            if (matchesAny(filters, m.subject)) yield toLogged(m);
+            if (signal.aborted) return;
+          }
+        } finally {
+          progress?.stop();
         }
       } catch (err) {
         if (isPermanent(err)) throw err;
@@ -408,6 +469,67 @@ export class JetStreamEventLog implements EventLog {
     this.log.info('updated event stream settings');
   }
 
+  /**
+   * Closes `messages` (of an unfiltered follow) when the stream holds events past `next()` and none has been delivered for
+   * {@link STALLED_PULLS} pull expiries: the library's ordered consumer can end up neither
+   * delivering nor reporting missed heartbeats after its server is killed (seen in the fault
+   * suite: a compiler leader that followed nothing for 90 s while its standby read every event),
+   * so progress is checked against the stream's own last sequence. A check that cannot read the
+   * stream (an election in progress) decides nothing.
+   */
+  private closeWhenBehind(
+    messages: ConsumerMessages,
+    next: () => number,
+  ): { delivered(): void; stop(): void } {
+    const stallMs = STALLED_PULLS * this.limits.pullExpiresMs;
+    let lastDelivery = Date.now();
+    let checking = false;
+    const timer = setInterval(() => {
+      if (checking || Date.now() - lastDelivery < stallMs) return;
+      checking = true;
+      const behindFrom = next();
+      this.lastSeq()
+        .then((last) => {
+          if (last >= behindFrom && Date.now() - lastDelivery >= stallMs) {
+            this.log.warn(
+              { fromSeq: behindFrom, lastSeq: last, stalledMs: Date.now() - lastDelivery },
+              'follow consumer delivers nothing while the stream has more; recreating it',
+            );
+            void messages.close();
+          }
+        })
+        .catch(() => {})
+        .finally(() => {
+          checking = false;
+        });
+    }, this.limits.pullExpiresMs);
+    timer.unref();
+    return {
+      delivered: () => {
+        lastDelivery = Date.now();
+      },
+      stop: () => clearInterval(timer),
+    };
+  }
+
+  /** Closes `messages` once its consumer missed {@link SILENT_HEARTBEATS} heartbeats in a row. */
+  private async closeWhenSilent(messages: ConsumerMessages, fromSeq: number): Promise<void> {
+    try {
+      for await (const s of messages.status()) {
+        if (s.type === 'heartbeats_missed' && s.count >= SILENT_HEARTBEATS) {
+          this.log.warn(
+            { missed: s.count, fromSeq },
+            'follow consumer silent (its server may be gone); recreating it on the servers that answer',
+          );
+          await messages.close();
+          return;
+        }
+      }
+    } catch {
+      // The status stream ends with the messages; nothing to watch any more.
+    }
+  }
+
   private orderedConsumer(fromSeq: number, filters: readonly string[] | undefined): Promise<Consumer> {
     const filter = coveringFilter(filters);
     return this.js.consumers
@@ -476,8 +598,11 @@ export class JetStreamEventLog implements EventLog {
       for await (const s of this.nc.status()) {
         if (s.type === 'disconnect')
           this.log.warn({ server: s.server }, 'disconnected from NATS; reconnecting');
-        else if (s.type === 'reconnect') this.log.info({ server: s.server }, 'reconnected to NATS');
-        else if (s.type === 'error') this.log.error({ err: errorMessage(s.error) }, 'NATS connection error');
+        else if (s.type === 'reconnect') {
+          this.log.info({ server: s.server }, 'reconnected to NATS');
+          for (const wake of [...this.reconnectWaiters]) wake();
+        } else if (s.type === 'error')
+          this.log.error({ err: errorMessage(s.error) }, 'NATS connection error');
       }
     })().catch(() => {});
   }
@@ -525,7 +650,7 @@ function filterWithin(filter: readonly string[], outer: readonly string[]): bool
 /** A JetStream request the server rejected as invalid: retrying cannot succeed. */
 function isPermanent(err: unknown): boolean {
   const api = err instanceof DependencyError ? err.cause : err;
-  return err instanceof CorruptEventError || (api instanceof JetStreamApiError && api.status === 400);
+  return api instanceof JetStreamApiError && api.status === 400;
 }
 
 function activeFilters(subjects: readonly string[] | undefined): readonly string[] | undefined {
@@ -536,20 +661,23 @@ function matchesAny(filters: readonly string[] | undefined, subject: string): bo
   return !filters || filters.some((f) => subjectMatches(f, subject));
 }
 
+/**
+ * A message that does not decode becomes the `reject` its subject stands for (undecodableEvent):
+ * readers report it and read on, where throwing would stop every reader at that sequence forever.
+ */
 function toLogged(m: JsMsg): LoggedEvent {
+  let event: EventEnvelope;
   try {
-    return {
-      seq: m.seq,
-      subject: m.subject,
-      event: decodeEvent(m.data),
-      time: new Date(Math.floor(m.info.timestampNanos / 1_000_000)).toISOString(),
-    };
+    event = decodeEvent(m.data);
   } catch (err) {
-    throw new CorruptEventError(
-      `event ${m.seq} on ${m.subject} is not a valid envelope (${errorMessage(err)}); inspect it with \`nats stream get\``,
-      { cause: err },
-    );
+    event = undecodableEvent(m.subject, `sequence ${m.seq}: ${errorMessage(err)}`);
   }
+  return {
+    seq: m.seq,
+    subject: m.subject,
+    event,
+    time: new Date(Math.floor(m.info.timestampNanos / 1_000_000)).toISOString(),
+  };
 }
 
 function isApiError(err: unknown, code: number): boolean {

@@ -9,7 +9,8 @@
  * becomes a Secret without data and the annotation {@link REFUSED_ANNOTATION}, whose text the
  * compiler reports on the Secret (sources/tls-context-secret.ts):
  *
- *   - publishing a Secret without a key ring in `refuse` mode (production commands);
+ *   - publishing a Secret without a key ring in `refuse` mode (production commands do not start
+ *     without keys or `--allow-plaintext-secrets`, so this is a safety net, not a mode);
  *   - reading a sealed Secret whose key id is not configured, or that does not authenticate;
  *   - reading a plaintext Secret without a key ring in `refuse` mode.
  */
@@ -109,6 +110,31 @@ export function openEvent(e: EventEnvelope, keys: KeyRing | undefined): EventEnv
   return { ...e, object: out };
 }
 
+/**
+ * The reading rule every holder of sealed Secrets applies (the event log, compiler checkpoints):
+ * opens a sealed Secret upsert; a Secret it cannot open, or plaintext material it may not hold,
+ * becomes a refused Secret, with the reason in `refused`. Other events pass unchanged.
+ */
+export function openIncoming(
+  e: EventEnvelope,
+  keys: KeyRing | undefined,
+  plaintext: PlaintextPolicy,
+): { event: EventEnvelope; refused?: string } {
+  if (!isSecretUpsert(e)) return { event: e };
+  if (e.object[SEALED_FIELD] === undefined) {
+    if (keys || plaintext === 'allow' || !hasMaterial(e.object)) return { event: e };
+    const reason =
+      'the event log holds this Secret unsealed and this process has no secret keys to protect it; not used';
+    return { event: { ...e, object: refusedSecret(e.object, reason) }, refused: reason };
+  }
+  try {
+    return { event: openEvent(e, keys) };
+  } catch (err) {
+    const reason = `cannot open the sealed Secret: ${err instanceof Error ? err.message : String(err)}`;
+    return { event: { ...e, object: refusedSecret(e.object, reason) }, refused: reason };
+  }
+}
+
 /** An EventLog that seals Secret material on publish and opens it on every read. */
 export class SecretSealingEventLog implements EventLog {
   private readonly refusedLogged = new Set<string>();
@@ -157,21 +183,9 @@ export class SecretSealingEventLog implements EventLog {
   }
 
   private incoming(e: EventEnvelope): EventEnvelope {
-    if (!isSecretUpsert(e)) return e;
-    if (e.object[SEALED_FIELD] === undefined) {
-      if (this.opts.keys || this.opts.plaintext === 'allow' || !hasMaterial(e.object)) return e;
-      const reason =
-        'the event log holds this Secret unsealed and this process has no secret keys to protect it; not used';
-      this.refuse(e, reason);
-      return { ...e, object: refusedSecret(e.object, reason) };
-    }
-    try {
-      return openEvent(e, this.opts.keys);
-    } catch (err) {
-      const reason = `cannot open the sealed Secret: ${err instanceof Error ? err.message : String(err)}`;
-      this.refuse(e, reason);
-      return { ...e, object: refusedSecret(e.object, reason) };
-    }
+    const { event, refused } = openIncoming(e, this.opts.keys, this.opts.plaintext);
+    if (refused !== undefined) this.refuse(e, refused);
+    return event;
   }
 
   private refuse(e: EventEnvelope, reason: string): void {

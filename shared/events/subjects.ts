@@ -76,3 +76,35 @@ export function subjectMatches(filter: string, subject: string): boolean {
   }
   return f.length === s.length;
 }
+
+/**
+ * The event that stands for a message in the log that is not a valid envelope (corrupt, forged,
+ * from an incompatible producer): a `reject` of the object its subject names, so readers keep
+ * serving that object's last good version, report it as invalid, and read on — one bad message
+ * never stops a reader. A subject outside the layout above names no object; the stand-in is then
+ * a `reject` of kind `InvalidEvent` named by the subject, so it is still reported. Pure: every
+ * reader of the same message derives the same event, so replays stay byte-identical.
+ */
+export function undecodableEvent(subject: string, reason: string): EventEnvelope {
+  const t = subject.split('.');
+  const known =
+    t.length === 6 &&
+    (`${t[0]}.${t[1]}` === CONFIG_SUBJECT_ROOT || `${t[0]}.${t[1]}` === ENDPOINT_SUBJECT_ROOT);
+  const [cluster, kind, namespace, name] = known
+    ? (t.slice(2).map(unescapeToken) as [string, string, string, string])
+    : ['', 'InvalidEvent', '', subject];
+  const why = `the event on ${subject} is not a valid envelope (${reason.slice(0, 300)})`;
+  return {
+    v: 1,
+    cluster,
+    kind: kind === '_resync' ? 'InvalidEvent' : kind,
+    namespace,
+    name: kind === '_resync' ? subject : name,
+    op: 'reject',
+    resourceVersion: '',
+    generation: 0,
+    observedAt: '',
+    ingestor: '',
+    reason: why,
+  };
+}

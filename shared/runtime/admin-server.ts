@@ -12,13 +12,12 @@
  *   sensitive route answers 403 and says how to enable it; with a wrong or missing one, 401.
  * Register new sensitive routes through `debug`; nothing else is needed for them to be protected.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { sha256Hex } from '../xds/encoding.ts';
 import type { FlagSpecs, FlagValue } from './config.ts';
-import { secretValue } from './connection-flags.ts';
+import { secretValue } from './connection-flag-specs.ts';
 import { ConfigError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { isLoopback } from './loopback.ts';
@@ -81,7 +80,7 @@ export class AdminServer implements Runner {
   private readonly tokenDigest?: Buffer;
 
   constructor(private readonly opts: AdminServerOptions) {
-    if (opts.token !== undefined) this.tokenDigest = Buffer.from(sha256Hex(opts.token), 'hex');
+    if (opts.token !== undefined) this.tokenDigest = sha256(opts.token);
   }
 
   /** The bound port (useful when started with port 0). */
@@ -133,7 +132,7 @@ export class AdminServer implements Runner {
       };
     }
     const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
-    const presented = Buffer.from(sha256Hex(m?.[1] ?? ''), 'hex');
+    const presented = sha256(m?.[1] ?? '');
     if (!m || !timingSafeEqual(presented, this.tokenDigest)) {
       return { status: 401, text: 'admin token required: Authorization: Bearer <token>\n' };
     }
@@ -185,4 +184,9 @@ export class AdminServer implements Runner {
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   }
+}
+
+/** sha256 of a token (here, not from shared/xds/encoding.ts: that loads protobufjs, and `attache --help` imports this module for its flags). */
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }

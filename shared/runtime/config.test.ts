@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { envNameOf, type FlagSpecs, parseFlags } from './config.ts';
+import { envNameOf, type FlagSpecs, POSITIONALS, parseFlags } from './config.ts';
 import { ConfigError } from './errors.ts';
 
 const specs: FlagSpecs = {
@@ -34,4 +34,14 @@ test('config — unknown flags, missing required flags and bad numbers are error
   assert.throws(() => parseFlags(specs, ['--name', 'x', '--prot', '1'], {}), ConfigError);
   assert.throws(() => parseFlags(specs, [], {}), /--name is required \(or set ATTACHE_NAME\)/);
   assert.throws(() => parseFlags(specs, ['--name', 'x', '--port', 'eighty'], {}), /--port must be a number/);
+});
+
+test('config — arguments besides flags only where a command takes them, and no more than it takes', () => {
+  const specs = { json: { type: 'boolean', description: 'j' } } as const;
+  assert.throws(() => parseFlags(specs, ['v1'], {}), ConfigError);
+  const two = parseFlags(specs, ['v1', '--json', '2026-03-01T14:02:00Z'], {}, 2);
+  assert.deepEqual(two[POSITIONALS], ['v1', '2026-03-01T14:02:00Z']);
+  assert.equal(two.json, true);
+  assert.deepEqual(parseFlags(specs, [], {}, 2)[POSITIONALS], []);
+  assert.throws(() => parseFlags(specs, ['1', '2', '3'], {}, 2), /at most 2 arguments/);
 });

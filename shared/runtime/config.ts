@@ -29,11 +29,18 @@ export function envNameOf(flag: string): string {
   return `ATTACHE_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
-/** Parses `argv` against `specs`, filling from `env` and defaults; throws ConfigError on bad input. */
+/** Key of the positional arguments in a parsed record (a command that takes some). */
+export const POSITIONALS = '_';
+
+/**
+ * Parses `argv` against `specs`, filling from `env` and defaults; throws ConfigError on bad input.
+ * Up to `maxPositionals` arguments that are not flags are allowed, under {@link POSITIONALS}.
+ */
 export function parseFlags(
   specs: FlagSpecs,
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
+  maxPositionals = 0,
 ): Record<string, FlagValue> {
   let parsed: ReturnType<typeof parseArgs>;
   const booleans = new Set(Object.keys(specs).filter((n) => specs[n]?.type === 'boolean'));
@@ -47,7 +54,7 @@ export function parseFlags(
     parsed = parseArgs({
       args: argv.map((a) => booleanForm(a, booleans)),
       strict: true,
-      allowPositionals: false,
+      allowPositionals: maxPositionals > 0,
       options,
     });
   } catch (err) {
@@ -61,6 +68,13 @@ export function parseFlags(
     }
   }
   const out: Record<string, FlagValue> = {};
+  if (maxPositionals > 0) {
+    if (parsed.positionals.length > maxPositionals)
+      throw new ConfigError(
+        `at most ${maxPositionals} arguments besides flags, got ${parsed.positionals.length}: ${parsed.positionals.join(' ')}`,
+      );
+    out[POSITIONALS] = parsed.positionals;
+  }
   for (const [name, spec] of Object.entries(specs)) {
     let raw: unknown = parsed.values[name];
     if (raw !== undefined && spec.secret) {

@@ -8,69 +8,13 @@
  * Credentials may also be written in the URL (`nats://user:pass@host`, `redis://user:pass@host`);
  * TLS starts when a CA, client certificate or `tls://` / `rediss://` URL is given.
  */
-import fs from 'node:fs';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { credsAuthenticator, nkeyAuthenticator } from '@nats-io/transport-node';
-import { type FlagSpecs, type FlagValue, flag } from './config.ts';
-import { ConfigError, errorMessage } from './errors.ts';
+import { type FlagValue, flag } from './config.ts';
+import { readFlagFile, secretValue } from './connection-flag-specs.ts';
+import { ConfigError } from './errors.ts';
 
-/** Flags for one NATS connection; spread into a command's flag spec next to `--nats`. */
-export const NATS_CONNECTION_FLAGS = {
-  'nats-user': {
-    type: 'string',
-    description: 'NATS user name (password from --nats-password-file or ATTACHE_NATS_PASSWORD)',
-  },
-  'nats-password': {
-    type: 'string',
-    secret: true,
-    description: 'NATS password; environment only (ATTACHE_NATS_PASSWORD), never the command line',
-  },
-  'nats-password-file': { type: 'string', description: 'file holding the NATS password' },
-  'nats-token': {
-    type: 'string',
-    secret: true,
-    description: 'NATS token; environment only (ATTACHE_NATS_TOKEN), never the command line',
-  },
-  'nats-token-file': { type: 'string', description: 'file holding the NATS token' },
-  'nats-creds': { type: 'string', description: 'NATS .creds file (user JWT + NKey seed)' },
-  'nats-nkey': { type: 'string', description: 'file holding a NATS NKey seed (SU…)' },
-  'nats-ca': {
-    type: 'string',
-    description: 'PEM CA bundle that signs the NATS server certificate (turns TLS on)',
-  },
-  'nats-cert': { type: 'string', description: 'PEM client certificate for NATS (mutual TLS)' },
-  'nats-key': { type: 'string', description: 'PEM private key for --nats-cert' },
-} as const satisfies FlagSpecs;
-
-/** Flags for one Redis connection; spread into a command's flag spec next to `--redis`. */
-export const REDIS_CONNECTION_FLAGS = {
-  'redis-user': {
-    type: 'string',
-    description: 'Redis ACL user (password from --redis-password-file or ATTACHE_REDIS_PASSWORD)',
-  },
-  'redis-password': {
-    type: 'string',
-    secret: true,
-    description: 'Redis password; environment only (ATTACHE_REDIS_PASSWORD), never the command line',
-  },
-  'redis-password-file': { type: 'string', description: 'file holding the Redis password' },
-  'redis-ca': {
-    type: 'string',
-    description: 'PEM CA bundle that signs the Redis server certificate (turns TLS on)',
-  },
-  'redis-cert': { type: 'string', description: 'PEM client certificate for Redis (mutual TLS)' },
-  'redis-key': { type: 'string', description: 'PEM private key for --redis-cert' },
-  'redis-sentinel': {
-    type: 'string',
-    description:
-      'Redis Sentinel addresses host:port,host:port…: the primary is asked of them and followed across failovers (the host in --redis is then ignored; its user, password and db apply)',
-  },
-  'redis-master-name': {
-    type: 'string',
-    default: 'attache',
-    description: 'the primary name the sentinels monitor (with --redis-sentinel)',
-  },
-} as const satisfies FlagSpecs;
+export { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS, secretValue } from './connection-flag-specs.ts';
 
 /**
  * The servers of a `--nats` value: one URL or several separated by commas (every node of a NATS
@@ -129,11 +73,11 @@ export function natsSecurityFromFlags(flags: Record<string, FlagValue>): NatsSec
   if (pass !== undefined) out.pass = pass;
   if (token !== undefined) out.token = token;
   if (creds) {
-    const bytes = readFile('nats-creds', creds);
+    const bytes = readFlagFile('nats-creds', creds);
     out.authenticator = credsAuthenticator(new Uint8Array(bytes));
   }
   if (nkey) {
-    const seed = readFile('nats-nkey', nkey).toString('utf8').trim();
+    const seed = readFlagFile('nats-nkey', nkey).toString('utf8').trim();
     out.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
   const tls = tlsFiles(flags, 'nats');
@@ -159,20 +103,6 @@ export function redisSecurityFromFlags(flags: Record<string, FlagValue>): RedisS
   return out;
 }
 
-/** `--X` (environment only) or `--X-file`, not both; trailing newlines of a file are dropped. */
-export function secretValue(flags: Record<string, FlagValue>, name: string): string | undefined {
-  const direct = flag.str(flags, name);
-  const file = flag.str(flags, `${name}-file`);
-  if (direct !== undefined && file !== undefined) {
-    throw new ConfigError(`give --${name}-file or the environment variable for --${name}, not both`);
-  }
-  if (file !== undefined)
-    return readFile(`${name}-file`, file)
-      .toString('utf8')
-      .replace(/\r?\n$/, '');
-  return direct;
-}
-
 function tlsFiles(
   flags: Record<string, FlagValue>,
   prefix: 'nats' | 'redis',
@@ -185,16 +115,8 @@ function tlsFiles(
   }
   if (ca === undefined && cert === undefined) return undefined;
   return {
-    ...(ca ? { ca: readFile(`${prefix}-ca`, ca) } : {}),
-    ...(cert ? { cert: readFile(`${prefix}-cert`, cert) } : {}),
-    ...(key ? { key: readFile(`${prefix}-key`, key) } : {}),
+    ...(ca ? { ca: readFlagFile(`${prefix}-ca`, ca) } : {}),
+    ...(cert ? { cert: readFlagFile(`${prefix}-cert`, cert) } : {}),
+    ...(key ? { key: readFlagFile(`${prefix}-key`, key) } : {}),
   };
-}
-
-function readFile(flagName: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(`--${flagName}: cannot read ${file}: ${errorMessage(err)}`);
-  }
 }

@@ -36,6 +36,19 @@ export const SECRET_KEY_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 
+/**
+ * The escape hatch of the production commands (`ingest …`, `compile`, `fanout`), which otherwise
+ * refuse to start without secret keys ({@link productionSecretKeys}).
+ */
+export const PLAINTEXT_SECRETS_FLAG = {
+  'allow-plaintext-secrets': {
+    type: 'boolean',
+    default: false,
+    description:
+      'without secret keys, carry Secret material (TLS private keys) unencrypted through NATS and Redis (insecure; logged as a warning); without keys and without this flag the command does not start',
+  },
+} as const satisfies FlagSpecs;
+
 /** Sealed bytes that cannot be opened: unknown key id, wrong context, or tampered. */
 export class SealError extends AttacheError {}
 
@@ -154,3 +167,31 @@ export function keyRingFromFlags(flags: Record<string, FlagValue>): KeyRing | un
   }
   return new KeyRing(parseKeyList(text, file));
 }
+
+/** How a production command handles Secret material: sealed with `keys`, or `allow`ed in plaintext. */
+export interface SecretHandling {
+  keys?: KeyRing;
+  /** What the event log does with Secret material it cannot seal or open (sealed-secrets.ts). */
+  plaintext: 'refuse' | 'allow';
+}
+
+/**
+ * Secret handling of a production command, decided at start: the key ring when one is configured;
+ * else plaintext only with `--allow-plaintext-secrets`; else a ConfigError naming what to give, so
+ * the command exits before it connects anywhere. `role` says what this command does with Secrets.
+ */
+export function productionSecretKeys(flags: Record<string, FlagValue>, role: string): SecretHandling {
+  const keys = keyRingFromFlags(flags);
+  if (keys) return { keys, plaintext: 'refuse' };
+  if (flag.bool(flags, 'allow-plaintext-secrets')) return { plaintext: 'allow' };
+  throw new ConfigError(
+    `no secret keys: this command ${role}, and refuses to do so unencrypted. Give --secret-keys-file FILE ` +
+      '(lines KEY_ID:BASE64) or ATTACHE_SECRET_KEYS=KEY_ID:BASE64 with a 32-byte key, e.g. ' +
+      '`echo "k1:$(openssl rand -base64 32)"`, the same keys to every ingest, compile and fanout; ' +
+      'or start with --allow-plaintext-secrets to carry Secret material unencrypted (insecure)',
+  );
+}
+
+/** The start-up warning of a command running with `--allow-plaintext-secrets`. */
+export const PLAINTEXT_SECRETS_WARNING =
+  '--allow-plaintext-secrets: Secret material (TLS private keys) travels and rests unencrypted in NATS and Redis; give --secret-keys-file or ATTACHE_SECRET_KEYS to seal it';

@@ -19,6 +19,9 @@
  * | `<p>commits`                 | string  | commit counter (INCR per commit); lets gc detect a commit |
  * |                              |         | that raced its mark phase                                 |
  * | `<p>lease:<name>`            | string  | a leader lease: the holder id, with a PX expiry           |
+ * | `<p>ckpt:<seq>`              | string  | a compiler checkpoint covering events 1..seq (binary,     |
+ * |                              |         | services/compiler/checkpoint.ts)                          |
+ * | `<p>ckpts`                   | zset    | stored checkpoint sequences, member = score = seq         |
  * | `<p>nudge` (pub/sub channel) | channel | published once per commit: JSON `{id, group, version}`   |
  *
  * `<group>` is escaped with {@link escapeGroup}: every byte outside `[A-Za-z0-9_.-]` becomes
@@ -100,6 +103,14 @@ export class RedisKeys {
 
   lease(name: string): string {
     return `${this.prefix}lease:${name}`;
+  }
+
+  checkpoint(seq: number | string): string {
+    return `${this.prefix}ckpt:${seq}`;
+  }
+
+  get checkpoints(): string {
+    return `${this.prefix}ckpts`;
   }
 
   get nudgeChannel(): string {

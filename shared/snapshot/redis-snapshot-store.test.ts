@@ -204,6 +204,33 @@ describe('redis snapshot store faults', () => {
     }
   });
 
+  test('redis snapshot store — a commit based on the head checks only its new blobs; a moved head means a full check', async () => {
+    const store = await open();
+    try {
+      const epoch = await store.acquireEpoch('edge');
+      const v1 = testCommit(epoch, 'edge', 1, ['a', 'b']);
+      assert.equal((await store.commit(v1)).committed, true);
+      const base = { version: 1, hashes: new Set(manifestHashes(v1.manifest)) };
+      // Based on the head: 'a' and 'b' are neither provided nor checked, 'c' is written.
+      const v2 = testCommit(epoch, 'edge', 2, ['a', 'b', 'c']);
+      const onlyNew = new Map([...v2.blobs].filter(([h]) => !base.hashes.has(h)));
+      assert.equal((await store.commit({ ...v2, blobs: onlyNew, base })).committed, true);
+      assert.deepEqual(
+        [...(await store.getBlobs(manifestHashes(v2.manifest))).keys()].sort(),
+        manifestHashes(v2.manifest).sort(),
+      );
+      // The head is 2 now: a commit still based on 1 is checked in full, and refused when it
+      // references a blob that is neither stored nor provided.
+      const v3 = testCommit(epoch, 'edge', 3, ['a', 'never-stored']);
+      const without = new Map([...v3.blobs].filter(([h]) => h !== testBlob('never-stored').hash));
+      await assert.rejects(store.commit({ ...v3, blobs: without, base }), /neither provided nor stored/);
+      assert.equal((await store.commit({ ...v3, base })).committed, true);
+      assert.equal(await store.head('edge'), 3);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('redis snapshot store — a commit while Redis is down or frozen fails fast with a DependencyError', async () => {
     const store = await open({ commandTimeoutMs: 1_000 });
     try {

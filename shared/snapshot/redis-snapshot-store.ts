@@ -14,14 +14,16 @@
  * operation; the client reconnects on its own, so the caller's next call may succeed.
  */
 import { Redis } from 'ioredis';
-import { abortableSleep } from '../runtime/abortable-sleep.ts';
 import type { RedisSecurity, RedisSentinel } from '../runtime/connection-flags.ts';
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { RetryBackoff } from '../runtime/retry.ts';
+import type { CheckpointStore } from './checkpoint-store.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { LuaScript } from './lua-script.ts';
 import { decodeManifest, encodeManifest, type Manifest, manifestHashes } from './manifest.ts';
+import { RedisCheckpointStore } from './redis-checkpoint-store.ts';
 import { RedisKeys } from './redis-keys.ts';
 import { RedisLeaderLease } from './redis-leader-lease.ts';
 import type { CommitRequest, CommitResult, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
@@ -54,18 +56,21 @@ const TAIL_BLOCK_MS = 5_000;
 
 /**
  * KEYS: epoch, head, manifest, versions, groups, log, commits, blob…
- * ARGV: epoch, version, manifest bytes, group, log max length, nudge channel, then optional
- * (index, bytes) pairs: blobs to write (SET NX) before the check, each by its 1-based position
- * among the blob keys.
- * Returns {'ok', id} | {'fenced', head} | {'stale', head} | {'missing', index…}, each index being
- * the 1-based position of a missing blob among the blob keys.
+ * ARGV: epoch, version, manifest bytes, group, log max length, nudge channel, base version ('' for
+ * none: the blob keys are every hash of the manifest; else only those the base lacks, valid while
+ * the head is the base), then optional (index, bytes) pairs: blobs to write (SET NX) before the
+ * check, each by its 1-based position among the blob keys.
+ * Returns {'ok', id} | {'fenced', head} | {'stale', head} | {'rebase', head} (the head is not the
+ * base) | {'missing', index…}, each index being the 1-based position of a missing blob among the
+ * blob keys.
  */
 const COMMIT_LUA = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local head = redis.call('GET', KEYS[2])
 if tonumber(ARGV[1]) ~= current then return {'fenced', head or '0'} end
 if head and tonumber(ARGV[2]) <= tonumber(head) then return {'stale', head} end
-for j = 7, #ARGV, 2 do redis.call('SET', KEYS[7 + tonumber(ARGV[j])], ARGV[j + 1], 'NX') end
+if ARGV[7] ~= '' and head ~= ARGV[7] then return {'rebase', head or '0'} end
+for j = 8, #ARGV, 2 do redis.call('SET', KEYS[7 + tonumber(ARGV[j])], ARGV[j + 1], 'NX') end
 local missing = {'missing'}
 for i = 8, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 0 then missing[#missing + 1] = i - 7 end
@@ -132,6 +137,20 @@ export class RedisSnapshotStore implements SnapshotStore {
     private readonly logMaxLen: number,
   ) {
     this.keys = new RedisKeys(prefix);
+    redis.on('end', () => this.reconnectAfterEnd(redis, 'snapshot store'));
+  }
+
+  /**
+   * ioredis stops reconnecting for good (status `end`) when a reconnection is interrupted before
+   * it got a connection, e.g. a Sentinel lookup cut short by a disconnect during a failover; every
+   * later command then fails with "Connection is closed". Until the store is closed, connect again.
+   */
+  private reconnectAfterEnd(conn: Redis, what: string): void {
+    if (this.closed) return;
+    this.log.warn({ connection: what }, 'Redis client gave up reconnecting; connecting again in 1 s');
+    setTimeout(() => {
+      if (!this.closed && conn.status === 'end') conn.connect().catch(() => {});
+    }, 1000).unref();
   }
 
   /** Connects and waits until Redis answers; fails with a DependencyError if it cannot. */
@@ -186,6 +205,11 @@ export class RedisSnapshotStore implements SnapshotStore {
     return new RedisLeaderLease(this.redis, this.keys.lease(name), ttlMs);
   }
 
+  /** The compiler's checkpoints, kept in this store's Redis under the same prefix. */
+  checkpoints(): CheckpointStore {
+    return new RedisCheckpointStore(this.redis, this.keys, (what, fn) => this.op(what, fn));
+  }
+
   async acquireEpoch(group: string, above = 0): Promise<number> {
     return this.op(`acquiring a fencing epoch for group ${JSON.stringify(group)}`, async () =>
       Number(await epochScript.run(this.redis, [this.keys.epoch(group)], [Math.max(0, Math.floor(above))])),
@@ -205,8 +229,14 @@ export class RedisSnapshotStore implements SnapshotStore {
     if (!Number.isSafeInteger(manifest.version) || manifest.version < 0)
       throw new AttacheError(`${what}: the version must be a non-negative integer`);
     return this.op(what, async () => {
-      await this.writeBlobs(req.blobs);
-      const hashes = manifestHashes(manifest);
+      // With a base that is still the head, only the hashes it lacks need probing and checking.
+      let base = req.base;
+      let hashes = manifestHashes(manifest);
+      if (base) {
+        const known = base.hashes;
+        hashes = hashes.filter((h) => !known.has(h));
+      }
+      await this.writeBlobs(req.blobs, base ? new Set(hashes) : undefined);
       const keys = [
         this.keys.epoch(manifest.group),
         this.keys.head(manifest.group),
@@ -224,10 +254,21 @@ export class RedisSnapshotStore implements SnapshotStore {
         manifest.group,
         this.logMaxLen,
         this.keys.nudgeChannel,
+        base ? String(base.version) : '',
       ];
       for (let attempt = 1; ; attempt++) {
         const reply = (await commitScript.run(this.redis, keys, args)) as [string, ...unknown[]];
         const [status, ...rest] = reply;
+        if (status === 'rebase' && base) {
+          // The head is not the base any more: check every hash, as a commit without a base does.
+          base = undefined;
+          hashes = manifestHashes(manifest);
+          await this.writeBlobs(req.blobs);
+          keys.splice(7, keys.length - 7, ...hashes.map((h) => this.keys.blob(h)));
+          args[6] = '';
+          attempt--;
+          continue;
+        }
         if (status === 'ok') {
           // After the commit, not inside it: the record is informational and must never be the
           // reason a snapshot is not served.
@@ -266,8 +307,11 @@ export class RedisSnapshotStore implements SnapshotStore {
    * Writes blobs with pipelined SET NX, first asking which already exist (the probe script) so
    * that a snapshot that changed one resource sends one blob, not all of them.
    */
-  private async writeBlobs(blobs: ReadonlyMap<string, Uint8Array>): Promise<void> {
-    const batches = chunks([...blobs], BATCH);
+  private async writeBlobs(
+    blobs: ReadonlyMap<string, Uint8Array>,
+    only?: ReadonlySet<string>,
+  ): Promise<void> {
+    const batches = chunks(only ? [...blobs].filter(([hash]) => only.has(hash)) : [...blobs], BATCH);
     const present = await Promise.all(
       batches.map((b) =>
         probeScript.run(
@@ -366,6 +410,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     this.tails.add(conn);
     const stop = () => conn.disconnect();
     signal.addEventListener('abort', stop, { once: true });
+    // Re-reading after a failure: half a second, jittered so fan-out nodes do not retry in step.
+    const retry = new RetryBackoff({ initialMs: 500, maxMs: 500, factor: 1 });
     try {
       while (!signal.aborted && !this.closed) {
         let reply: [string, [string, string[]][]][] | null;
@@ -382,7 +428,8 @@ export class RedisSnapshotStore implements SnapshotStore {
         } catch (err) {
           if (signal.aborted || this.closed) return;
           this.log.warn({ err: health.explain(err), after: last }, 'snapshot log read failed; retrying');
-          await abortableSleep(500, signal);
+          if (conn.status === 'end') conn.connect().catch(() => {});
+          await retry.wait(signal);
           continue;
         }
         for (const [, entries] of reply ?? []) {

@@ -22,6 +22,14 @@ export interface CommitRequest {
   /** Blobs by hash: every hash the manifest references that the store may not have yet. */
   blobs: ReadonlyMap<string, Uint8Array>;
   /**
+   * The committer's own previous commit of this group at this epoch, and every hash its manifest
+   * references. Optional, a cost hint: while the head is still that version, its blobs are stored
+   * (the head is never collected), so the store need not probe or check them — a commit that
+   * changed a few resources then costs a few blobs, not every one. If the head moved, the store
+   * checks everything, as without a base.
+   */
+  base?: { version: number; hashes: ReadonlySet<string> };
+  /**
    * Facts about the commit that are not part of the snapshot (duration, epoch, event range),
    * stored beside the manifest once it is committed and collected with it. Best effort: a crash
    * right after the commit may leave a version without its record.

@@ -7,6 +7,11 @@ export const ROUTE_TYPE = 'type.googleapis.com/envoy.config.route.v3.RouteConfig
 export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const ENDPOINT_TYPE = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
 export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+/**
+ * VHDS: virtual hosts of a RouteConfiguration, served one by one over delta ADS to clients that
+ * opt in (the fan-out derives them from the committed RouteConfigurations; no snapshot holds them).
+ */
+export const VIRTUAL_HOST_TYPE = 'type.googleapis.com/envoy.config.route.v3.VirtualHost';
 
 /** A resource type URL Attaché knows how to produce. */
 export type TypeUrl =
@@ -14,15 +19,20 @@ export type TypeUrl =
   | typeof ROUTE_TYPE
   | typeof CLUSTER_TYPE
   | typeof ENDPOINT_TYPE
-  | typeof SECRET_TYPE;
+  | typeof SECRET_TYPE
+  | typeof VIRTUAL_HOST_TYPE;
 
-/** Push order for a new snapshot: clusters before the endpoints they use, listeners before routes. */
+/**
+ * Push order for a new snapshot: clusters before the endpoints they use, listeners before routes,
+ * route configurations before their virtual hosts.
+ */
 export const PUSH_ORDER: readonly TypeUrl[] = [
   CLUSTER_TYPE,
   ENDPOINT_TYPE,
   LISTENER_TYPE,
   ROUTE_TYPE,
   SECRET_TYPE,
+  VIRTUAL_HOST_TYPE,
 ];
 
 export const SHORT_NAMES: Readonly<Record<TypeUrl, string>> = {
@@ -31,6 +41,7 @@ export const SHORT_NAMES: Readonly<Record<TypeUrl, string>> = {
   [CLUSTER_TYPE]: 'CDS',
   [ENDPOINT_TYPE]: 'EDS',
   [SECRET_TYPE]: 'SDS',
+  [VIRTUAL_HOST_TYPE]: 'VHDS',
 };
 
 /** The protobuf message name behind each type URL. */
