@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { canonicalJson } from '../../shared/snapshot/manifest.ts';
-import { type CompileResult, compile, type SourceRecord } from './compile.ts';
+import { compile } from './compile.ts';
+import type { CompileResult, SourceRecord } from './contracts.ts';
 import { listCases, loadCase } from './golden-cases.ts';
 import { prng } from './test-prng.ts';
 import { toTranslateFiles } from './translate-output.ts';

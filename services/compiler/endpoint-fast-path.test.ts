@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { EventEnvelope, SourceObject } from '../../shared/events/envelope.ts';
-import { type CompileOptions, type CompileResult, compile } from './compile.ts';
+import { compile } from './compile.ts';
+import type { CompileOptions, CompileResult } from './contracts.ts';
 import {
   type EndpointChanges,
   endpointServiceId,
@@ -212,5 +213,48 @@ describe('endpoint fast path', () => {
       isFastPathUpdate({ cluster: 'east', object: service(1) }, { cluster: 'east', object: service(1) }),
       false,
     );
+  });
+
+  test('endpoint fast path — taken when a route configuration is past the per-route size (not a limit)', () => {
+    // At scale the route configuration is always over ROUTE_LIMIT (256 KiB) while nothing is
+    // near a real limit; the fast path used to decline then, i.e. always in production sizes.
+    const r = prng(11);
+    const world = new WorldState();
+    let seq = 0;
+    const put = (o: SourceObject) => world.apply(++seq, event('east', o));
+    for (const o of configObjects()) put(o);
+    const long = 'x'.repeat(500);
+    for (let i = 0; i < 700; i++)
+      put({
+        apiVersion: 'getambassador.io/v3alpha1',
+        kind: 'Mapping',
+        metadata: { name: `big-${i}`, namespace: 'ns' },
+        spec: { hostname: '*', prefix: `/big-${i}/${long}/`, service: `svc-${i % SERVICES}` },
+      });
+    for (let s = 0; s < SERVICES; s++) {
+      put(service(s));
+      put(slice(s, 0, r, false));
+    }
+    const opts: CompileOptions = { group: 'default' };
+    const base = compile(world.records(), opts);
+    assert.ok(
+      base.resources.some((x) => x.bytes.length > 256 * 1024),
+      'the input makes a route configuration past 256 KiB',
+    );
+    const o = slice(3, 0, r, false);
+    o.endpoints = [{ addresses: ['10.9.9.9'] }];
+    put(o);
+    const fast = recompileEndpoints(
+      base,
+      {
+        services: new Set(['ns/svc-3']),
+        objects: [{ cluster: 'east', kind: o.kind, namespace: 'ns', name: o.metadata.name }],
+      },
+      (id) => world.serviceObjects(id),
+      opts,
+    );
+    assert.ok(fast, 'the fast path is taken');
+    assert.notEqual(fast, base, 'and changes the output');
+    assertSame(fast, compile(world.records(), opts), 'large output');
   });
 });

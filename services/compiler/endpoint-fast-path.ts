@@ -16,7 +16,8 @@
  *   long as the set of endpoint objects, their Services and their YAML origins do not change.
  *
  * - size limits (size-limits.ts) reject objects only when the output is over a limit: the fast
- *   path declines when the new output is, or when the previous build had rejected objects.
+ *   path declines when the new ClusterLoadAssignments are (endpointsWithinLimits), or when the
+ *   previous build had rejected objects.
  *
  * So the fast path is only for updates of existing endpoint objects that keep their Service and
  * origin (the caller checks that, see {@link isFastPathUpdate}), and it declines (returns null, and
@@ -27,11 +28,17 @@
 import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
 import { InvalidOutputError } from '../../shared/runtime/errors.ts';
 import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
-import type { CompiledResource, CompileOptions, CompileResult, Diagnostic, SourceRecord } from './compile.ts';
+import type {
+  CompiledResource,
+  CompileOptions,
+  CompileResult,
+  Diagnostic,
+  SourceRecord,
+} from './contracts.ts';
 import { encodeResources } from './encode.ts';
 import { prioritize } from './ir/endpoint-policy.ts';
 import { indexKube, resolveEndpoints } from './ir/endpoints.ts';
-import { withinLimits } from './size-limits.ts';
+import { endpointsWithinLimits } from './size-limits.ts';
 import { own } from './sources/fields.ts';
 import { parseEndpointSlice, parseEndpoints, parseService, SERVICE_NAME_LABEL } from './sources/kube.ts';
 import type { KubeEndpoints, KubeService, SourceRef } from './sources/types.ts';
@@ -136,8 +143,9 @@ export function recompileEndpoints(
   const resources = previous.resources.map((r) =>
     r.typeUrl === ENDPOINT_TYPE ? (byName.get(r.name) ?? r) : r,
   );
-  // Over a size limit, a full compile rejects objects (size-limits.ts): let it.
-  if (!withinLimits(resources)) return null;
+  // Over a size limit, a full compile rejects objects (size-limits.ts): let it. The previous
+  // build rejected nothing and only endpoints changed, so the endpoint limits are all to check.
+  if (!endpointsWithinLimits(resources)) return null;
   return { ...previous, resources };
 }
 

@@ -6,11 +6,8 @@
  * cluster means every source cluster is equally local (one priority), whatever the mode.
  */
 import { ConfigError } from '../../shared/runtime/errors.ts';
-import {
-  type EndpointPolicy,
-  REMOTE_ENDPOINTS_MODES,
-  type RemoteEndpointsMode,
-} from './ir/endpoint-policy.ts';
+import type { RemoteEndpointsMode } from './contracts.ts';
+import { type EndpointPolicy, REMOTE_ENDPOINTS_MODES } from './ir/endpoint-policy.ts';
 
 export function endpointPolicyFromFlags(
   localClusterFlags: readonly string[],

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { SourceObject } from '../../shared/events/envelope.ts';
-import type { CompileOptions, SourceRecord } from './compile.ts';
+import type { CompileOptions, SourceRecord } from './contracts.ts';
 
 export const GOLDEN_ROOT = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),

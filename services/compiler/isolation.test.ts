@@ -14,9 +14,11 @@ import {
   type SourceObject,
 } from '../../shared/events/envelope.ts';
 import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
-import { type CompileResult, compile, type SourceRecord } from './compile.ts';
+import { compile } from './compile.ts';
+import type { CompileResult, SourceRecord } from './contracts.ts';
+import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
 import { WorldState } from './runner-world.ts';
-import { RESOURCE_LIMIT } from './size-limits.ts';
+import { RESOURCE_LIMIT, RESPONSE_LIMIT } from './size-limits.ts';
 import { re2Problem, re2ProgramSizeAtLeast } from './sources/re2.ts';
 
 const mapping = (name: string, spec: Record<string, unknown>): SourceRecord => ({
@@ -159,6 +161,32 @@ describe('isolation', () => {
     assert.equal(diagnosticsOf(result, 'wild')[0]?.field, 'tlsSecret');
   });
 
+  test('isolation — a Host whose TLS cannot be served next to a TLS Host: the good filter chain, listener and certificate stay byte-identical', () => {
+    const secret = loadCase('edge-secret-groups').find(
+      (r) => r.object.kind === 'Secret' && r.object.metadata.name === 'own-cert',
+    );
+    assert.ok(secret, 'the golden case holds a real certificate');
+    const good = host('tls', { hostname: 'tls.example', tlsSecret: { name: 'own-cert' } });
+    const withGood = compile([...GOOD, secret, good], { group: 'default' });
+    const https = withGood.resources.filter(
+      (r) => r.typeUrl === LISTENER_TYPE && JSON.stringify(r.message).includes('tls.example'),
+    );
+    assert.equal(https.length, 1, 'the TLS Host has its filter chain on a socket listener');
+    const bad = host('wild', { hostname: '*', tlsSecret: { name: 'does-not-exist' } });
+    const result = compile([...GOOD, secret, good, bad], { group: 'default' });
+    assertGoodUnchanged(withGood, result);
+    assert.equal(
+      result.resources.filter((r) => r.typeUrl === LISTENER_TYPE).length,
+      withGood.resources.filter((r) => r.typeUrl === LISTENER_TYPE).length,
+    );
+    assert.equal(diagnosticsOf(result, 'wild').find((d) => d.severity === 'error')?.field, 'tlsSecret');
+    assert.deepEqual(
+      diagnosticsOf(result, 'tls').filter((d) => d.severity === 'error'),
+      [],
+      'the good Host is never blamed',
+    );
+  });
+
   test('isolation — a Mapping with different cluster settings gets its own cluster', () => {
     // Sorts first by name, so it would have configured the shared cluster before.
     const bad = mapping('aaa-plain', { prefix: '/echo.Plain/', service: 'echo:9000' });
@@ -209,6 +237,54 @@ describe('re2', () => {
     assert.equal(re2Problem('(?i)foo\\Q.*\\E[[:alpha:]]\\pL'), undefined);
   });
 
+  test("re2 — patterns that exhaust re2-wasm's heap are rejected one by one and never poison the good ones", () => {
+    // \pL{n} is a few characters, yet its program is far over any max_program_size and more than
+    // re2-wasm's 16 MiB heap can compile (RE2 in C++ gives up too). Each failed compile used to
+    // leak the heap, and after 15 of them every regex check threw, so good Mappings with a regex
+    // were dropped as unreadable (~2 s of CPU per pattern: 16 here).
+    for (let i = 0; i < 16; i++) assert.match(re2Problem(`\\pL{${1000 - i}}`) ?? '', /out of memory/);
+    for (const good of ['[a-z]{7}', '^/api/v[0-9]+/.*', '(a|b){3}'])
+      assert.equal(re2Problem(good), undefined, good);
+
+    const bad = mapping('oom', {
+      prefix: '/oom/',
+      service: 'echo:9000',
+      regex_headers: { 'x-oom': '\\pL{1000}' },
+    });
+    const fresh = mapping('fresh', {
+      prefix: '/fresh/',
+      service: 'echo:9000',
+      regex_headers: { 'x-f': '[0-9]{1,4}' },
+    });
+    const result = compile([...GOOD, bad, fresh], { group: 'default' });
+    assertGoodUnchanged(compile([...GOOD, fresh], { group: 'default' }), result);
+    assert.match(diagnosticsOf(result, 'oom')[0]?.message ?? '', /RE2 rejects it: RE2 runs out of memory/);
+    assert.deepEqual(
+      diagnosticsOf(result, 'fresh').filter((d) => d.severity === 'error'),
+      [],
+    );
+  });
+
+  test('re2 — every regex sent carries max_program_size, so Envoy applies the limit checked here (not its runtime default of 100)', () => {
+    let regexes = 0;
+    const walk = (v: unknown, where: string): void => {
+      if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, `${where}[${i}]`);
+      if (typeof v !== 'object' || v === null) return;
+      const o = v as Record<string, unknown>;
+      if (typeof o.regex === 'string') {
+        regexes++;
+        const max = (o.google_re2 as { max_program_size?: { value?: number } } | undefined)?.max_program_size;
+        assert.ok(typeof max?.value === 'number' && max.value > 0, `${where}: ${JSON.stringify(o)}`);
+      }
+      for (const [k, x] of Object.entries(o)) walk(x, `${where}.${k}`);
+    };
+    for (const name of listCases()) {
+      const result = compile(loadCase(name), { group: 'default', ...loadCaseOptions(name) });
+      for (const r of result.resources) walk(r.message, `${name} ${r.name}`);
+    }
+    assert.ok(regexes > 20, `golden cases hold regexes (${regexes})`);
+  });
+
   test('re2 — the program size bound counts expanded repetition and skips a required prefix', () => {
     assert.equal(re2ProgramSizeAtLeast('abc'), 5);
     assert.equal(re2ProgramSizeAtLeast('(ab){10}'), 22);
@@ -257,6 +333,48 @@ describe('size limits', () => {
     // Every good route is still there, byte-identical.
     const after = routes(result);
     for (const [key, route] of routes(baseline)) assert.equal(after.get(key), route, `${key} changed`);
+  });
+
+  test('size limits — route configurations under the limit each but over one xDS response together shed their largest contributors', () => {
+    // Two socket listeners: each route is in both route configurations, ~1.8 MiB each, 3.6 MiB
+    // together — more than one RDS response carries.
+    const listeners = [8080, 8081].map((port) => ({
+      cluster: 'local',
+      object: {
+        apiVersion: 'getambassador.io/v3alpha1',
+        kind: 'Listener',
+        metadata: { name: `l${port}`, namespace: 'default' },
+        spec: { port, protocol: 'HTTP', securityModel: 'XFP', hostBinding: { namespace: { from: 'ALL' } } },
+      } as SourceObject,
+    }));
+    const edge = [
+      ...listeners,
+      host('any', { hostname: '*', requestPolicy: { insecure: { action: 'Route' } } }),
+    ];
+    const bulky = Array.from({ length: 10 }, (_, i) => huge(`bulky-${i}`, 180 + i));
+    const before = compile([...edge, ...GOOD], { group: 'default' });
+    const result = compile([...edge, ...GOOD, ...bulky], { group: 'default' });
+    const rds = result.resources.filter((r) => r.typeUrl === ROUTE_TYPE && !r.onDemand);
+    assert.equal(rds.length, 2);
+    const total = rds.reduce((n, r) => n + r.bytes.length, 0);
+    assert.ok(total <= RESPONSE_LIMIT, `RDS total ${total}`);
+    for (const r of rds) assert.ok(r.bytes.length <= RESOURCE_LIMIT);
+    const errors = bulky.flatMap((b) =>
+      diagnosticsOf(result, (b.object as { metadata: { name: string } }).metadata.name).filter(
+        (d) => d.severity === 'error',
+      ),
+    );
+    assert.deepEqual(
+      errors.map((d) => d.source.name),
+      ['bulky-9'],
+      'only the largest contributor is rejected',
+    );
+    assert.match(
+      errors[0]!.message,
+      /RouteConfiguration resources sent together would total .* fits one xDS response/,
+    );
+    const after = routes(result);
+    for (const [key, route] of routes(before)) assert.equal(after.get(key), route, `${key} changed`);
   });
 });
 

@@ -1,13 +1,24 @@
 /**
- * Per-object status from one group's compile: every getambassador.io object that takes part in the
- * group (its ambassador_id matches, or is unreadable and so reported) is `error` when at least one
- * error diagnostic names it, else `accepted`. Objects of other groups get no status from this
- * group. Pure.
+ * Per-object status from one group's compile. Statuses are kept for:
+ *
+ * - every getambassador.io object that takes part in the group (its ambassador_id matches, or is
+ *   unreadable and so reported): `error` when at least one error diagnostic names it, else
+ *   `accepted`;
+ * - every object the ingestor could not publish (a `reject`: too large for the log, undecodable),
+ *   whatever its kind, in every group: `error` saying why. One never ingested has no version to
+ *   read its group from, and is not served anywhere;
+ * - every load problem of a YAML directory (an IngestError: YAML that does not parse, bytes that
+ *   are not UTF-8, a duplicate identity), under its own identity (`IngestError <file>#<document>`),
+ *   in every group: `error` naming the file, document and object. A duplicate's error is the
+ *   IngestError's, never the established object's, which keeps serving.
+ *
+ * Objects of other groups get no status from this group. Pure.
  */
 import type { ObjectStatus, StatusKeyParts } from '../../shared/events/status-keys.ts';
-import type { Diagnostic, SourceRecord } from './compile.ts';
+import type { Diagnostic, SourceRecord } from './contracts.ts';
 import { matchAmbassadorId } from './sources/ambassador-id.ts';
 import { own } from './sources/fields.ts';
+import { ingestErrorDiagnostic, sourceRefOf } from './sources/parse-sources.ts';
 
 /** Longest reason stored; longer ones are cut (Kubernetes status fields are for people). */
 const MAX_REASON = 1024;
@@ -20,37 +31,53 @@ export function objectStatuses(
   records: readonly SourceRecord[],
   diagnostics: readonly Diagnostic[],
 ): Map<string, GroupStatus> {
+  // The load problems, each under its IngestError's identity; their diagnostics name the object
+  // concerned, so they are kept out of that object's own status.
+  const loadProblems: { object: StatusKeyParts; reason: string }[] = [];
+  const fromLoadProblems = new Set<string>();
+  for (const r of records) {
+    const source = sourceRefOf(r);
+    const d = source && ingestErrorDiagnostic(r.object, source);
+    if (!source || !d) continue;
+    const reason = describe(d);
+    loadProblems.push({ object: parts(source), reason });
+    fromLoadProblems.add(`${identity(d.source)}\u0000${reason}`);
+  }
   const errors = new Map<string, string[]>();
   for (const d of diagnostics) {
     if (d.severity !== 'error') continue;
     const id = identity(d.source);
-    errors.set(id, [...(errors.get(id) ?? []), d.field ? `${d.field}: ${d.message}` : d.message]);
+    const reason = describe(d);
+    if (fromLoadProblems.has(`${id}\u0000${reason}`)) continue;
+    errors.set(id, [...(errors.get(id) ?? []), reason]);
   }
   const out = new Map<string, GroupStatus>();
-  for (const r of records) {
-    const obj = r.object as unknown;
-    const apiVersion = own(obj, 'apiVersion');
-    const kind = own(obj, 'kind');
-    const name = own(own(obj, 'metadata'), 'name');
-    if (typeof apiVersion !== 'string' || !/^(x\.)?getambassador\.io\//.test(apiVersion)) continue;
-    if (typeof kind !== 'string' || typeof name !== 'string' || name === '') continue;
-    const member = matchAmbassadorId(own(own(obj, 'spec'), 'ambassador_id'), group);
-    if (member.ok && !member.matches) continue;
-    const ns = own(own(obj, 'metadata'), 'namespace');
-    const object = {
-      cluster: r.cluster,
-      kind,
-      namespace: typeof ns === 'string' && ns ? ns : 'default',
-      name,
-    };
-    const id = identity(object);
-    const messages = errors.get(id);
+  const put = (object: StatusKeyParts, messages: readonly string[] | undefined) =>
     out.set(
-      id,
-      messages
+      identity(object),
+      messages && messages.length > 0
         ? { object, state: 'error', reason: truncate([...new Set(messages)].join('; ')) }
         : { object, state: 'accepted', reason: '' },
     );
+  for (const p of loadProblems) put(p.object, [p.reason]);
+  for (const r of records) {
+    const source = sourceRefOf(r);
+    if (!source || source.name === '') continue;
+    const object = parts(source);
+    if (r.rejected !== undefined) {
+      // Reported whatever its kind or group; its diagnostic says why (parse-sources.ts).
+      put(
+        object,
+        errors.get(identity(object)) ?? [`its latest version could not be ingested: ${r.rejected}`],
+      );
+      continue;
+    }
+    const obj = r.object as unknown;
+    const apiVersion = own(obj, 'apiVersion');
+    if (typeof apiVersion !== 'string' || !/^(x\.)?getambassador\.io\//.test(apiVersion)) continue;
+    const member = matchAmbassadorId(own(own(obj, 'spec'), 'ambassador_id'), group);
+    if (member.ok && !member.matches) continue;
+    put(object, errors.get(identity(object)));
   }
   return out;
 }
@@ -69,6 +96,14 @@ export function mergeStatuses(statuses: readonly GroupStatus[]): GroupStatus | u
 
 export function identity(o: StatusKeyParts): string {
   return `${o.cluster}/${o.kind}/${o.namespace}/${o.name}`;
+}
+
+function parts(s: StatusKeyParts): StatusKeyParts {
+  return { cluster: s.cluster, kind: s.kind, namespace: s.namespace, name: s.name };
+}
+
+function describe(d: Diagnostic): string {
+  return d.field ? `${d.field}: ${d.message}` : d.message;
 }
 
 function truncate(s: string): string {

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SourceObject } from '../../shared/events/envelope.ts';
-import { compile, type SourceRecord } from './compile.ts';
+import { compile } from './compile.ts';
+import type { SourceRecord } from './contracts.ts';
 import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
 import { prng } from './test-prng.ts';
 import { newPgvStats, type PgvStats } from './validate/pgv-validate.ts';

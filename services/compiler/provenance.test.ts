@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { objectId } from '../../shared/snapshot/provenance.ts';
+import { canonicalJson } from '../../shared/snapshot/manifest.ts';
+import {
+  encodeProvenance,
+  objectId,
+  type Provenance,
+  type ProvenanceObject,
+} from '../../shared/snapshot/provenance.ts';
 import { SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { compile } from './compile.ts';
 import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
@@ -71,5 +77,52 @@ test('provenance — a TLS secret traces to its Host and its Kubernetes Secret',
       ids.some((id) => id.includes('/Secret/')),
       `${name} names a Secret: ${ids.join(', ')}`,
     );
+  }
+});
+
+test('provenance — the blob built from cached pieces is its canonical JSON, also after one object changes', () => {
+  let compared = 0;
+  for (const name of listCases()) {
+    const { provenance } = compile(loadCase(name), { ...loadCaseOptions(name), group: 'default' });
+    const want = (p: typeof provenance) => Buffer.from(canonicalJson(p), 'utf8');
+    assert.deepEqual(Buffer.from(encodeProvenance(provenance)), want(provenance), name);
+    // Twice: the second time from the cache.
+    assert.deepEqual(Buffer.from(encodeProvenance(provenance)), want(provenance), name);
+    const [id, o] = Object.entries(provenance.objects)[0] ?? [];
+    if (id === undefined || o === undefined) continue;
+    const changed = {
+      ...provenance,
+      objects: { ...provenance.objects, [id]: { ...o, seq: (o.seq ?? 0) + 1 } },
+    };
+    assert.deepEqual(Buffer.from(encodeProvenance(changed)), want(changed), `${name} after ${id} changed`);
+    compared++;
+  }
+  assert.ok(compared > 10, `compared only ${compared} golden cases`);
+});
+
+test('provenance — the cached blob of a large map stays its canonical JSON when entries change in place or by copy', () => {
+  const objects: Record<string, ProvenanceObject> = {};
+  for (let i = 0; i < 300; i++) {
+    const o = {
+      cluster: 'c',
+      kind: 'Mapping',
+      namespace: 'ns',
+      name: `m-${String(i).padStart(3, '0')}`,
+      seq: i,
+    };
+    objects[objectId(o)] = o;
+  }
+  const p: Provenance = { objects, resources: {}, routes: {}, virtualHosts: {} };
+  const check = (q: Provenance, what: string) =>
+    assert.deepEqual(Buffer.from(encodeProvenance(q)), Buffer.from(canonicalJson(q), 'utf8'), what);
+  check(p, 'first');
+  const ids = Object.keys(objects).sort();
+  for (const changes of [[0], [299], [5, 6, 150], ids.map((_, i) => i).filter((i) => i % 4 === 0)]) {
+    for (const i of changes) {
+      const id = ids[i] as string;
+      objects[id] = { ...(objects[id] as ProvenanceObject), seq: 1000 + i, resourceVersion: `rv-${i}` };
+    }
+    check({ ...p, objects }, `in place: ${changes.length} changed`);
+    check({ ...p, objects: { ...objects } }, `copied: ${changes.length} changed`);
   }
 });

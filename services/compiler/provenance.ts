@@ -25,8 +25,8 @@ import {
   ROUTE_TYPE,
   SECRET_TYPE,
 } from '../../shared/xds/type-urls.ts';
-import type { SourceRecord } from './compile.ts';
-import { hostGlobsOverlap } from './ir/build-edge.ts';
+import type { SourceRecord } from './contracts.ts';
+import { hostGlobsOverlap } from './ir/host-match.ts';
 import type { IR, RouteGroup } from './ir/types.ts';
 import type { EdgeIR } from './ir/types-edge.ts';
 import type { SourceRef } from './sources/types.ts';
@@ -43,25 +43,8 @@ export function buildProvenance(
 ): Provenance {
   const objects = new Map<string, ProvenanceObject>();
   for (const r of records) {
-    // Records are folded from the log as they came; one without a kind or metadata is not an
-    // object any pass used (parse-sources reports it) and must not make provenance throw.
-    const m = (r.object as Partial<SourceObject> | null | undefined)?.metadata;
-    if (typeof r.object?.kind !== 'string' || typeof m !== 'object' || m === null) continue;
-    const o: ProvenanceObject = {
-      cluster: r.cluster,
-      kind: r.object.kind,
-      namespace: typeof m.namespace === 'string' ? m.namespace : '',
-      name: typeof m.name === 'string' ? m.name : '',
-    };
-    if (!ENDPOINT_KINDS.has(o.kind)) {
-      const rv = r.resourceVersion ?? m.resourceVersion;
-      if (rv !== undefined) o.resourceVersion = rv;
-      if (r.seq !== undefined) o.seq = r.seq;
-    }
-    if (r.origin) {
-      o.file = r.origin.file;
-      o.document = r.origin.document;
-    }
+    const o = provenanceObject(r);
+    if (!o) continue;
     // Identities are unique in world state; for inputs that repeat one (tests, offline
     // translate), the earliest file position wins, whatever the input order.
     const id = objectId(o);
@@ -72,6 +55,12 @@ export function buildProvenance(
   for (const [id, o] of objects)
     if (o.file !== undefined) byOrigin.set(`${o.cluster}\u0000${o.file}#${o.document}`, id);
   const known = (refs: Iterable<SourceRef | string>): string[] => {
+    // One object behind most routes: no set, no sort.
+    if (Array.isArray(refs) && refs.length === 1) {
+      const s = refs[0] as SourceRef | string;
+      const id = typeof s === 'string' ? s : objectId(s);
+      if (objects.has(id)) return [id];
+    }
     const ids = new Set<string>();
     for (const s of refs) {
       const id = typeof s === 'string' ? s : objectId(s);
@@ -240,6 +229,32 @@ export function buildProvenance(
   return out;
 }
 
+/**
+ * How provenance names the object of a record; undefined for a record without a kind or metadata
+ * (folded from the log as it came: no pass used it, parse-sources reports it, and it must not
+ * make provenance throw).
+ */
+export function provenanceObject(r: SourceRecord): ProvenanceObject | undefined {
+  const m = (r.object as Partial<SourceObject> | null | undefined)?.metadata;
+  if (typeof r.object?.kind !== 'string' || typeof m !== 'object' || m === null) return undefined;
+  const o: ProvenanceObject = {
+    cluster: r.cluster,
+    kind: r.object.kind,
+    namespace: typeof m.namespace === 'string' ? m.namespace : '',
+    name: typeof m.name === 'string' ? m.name : '',
+  };
+  if (!ENDPOINT_KINDS.has(o.kind)) {
+    const rv = r.resourceVersion ?? m.resourceVersion;
+    if (rv !== undefined) o.resourceVersion = rv;
+    if (r.seq !== undefined) o.seq = r.seq;
+  }
+  if (r.origin) {
+    o.file = r.origin.file;
+    o.document = r.origin.document;
+  }
+  return o;
+}
+
 function originOrder(o: ProvenanceObject): string {
   return `${o.file ?? ''}\u0000${String(o.document ?? 0).padStart(8, '0')}`;
 }
@@ -259,43 +274,56 @@ interface IndexedRoute {
   sources: SourceRef[];
 }
 
-/** IR routes by (path condition, cluster or `redirect`). */
-function indexRoutes(groups: readonly RouteGroup[]): Map<string, IndexedRoute[]> {
-  const index = new Map<string, IndexedRoute[]>();
-  const put = (key: string, v: IndexedRoute) => {
-    const list = index.get(key) ?? [];
-    list.push(v);
-    index.set(key, list);
+/**
+ * IR routes by (path condition, cluster or `redirect`), and the same lists by path condition alone
+ * (in the order their keys were first made), for routes whose action a Host replaced.
+ */
+interface RouteIndex {
+  byKey: Map<string, IndexedRoute[]>;
+  byPath: Map<string, IndexedRoute[][]>;
+}
+
+function indexRoutes(groups: readonly RouteGroup[]): RouteIndex {
+  const byKey = new Map<string, IndexedRoute[]>();
+  const byPath = new Map<string, IndexedRoute[][]>();
+  const put = (path: string, target: string, v: IndexedRoute) => {
+    const key = `${path}\u0000${target}`;
+    const list = byKey.get(key);
+    if (list) {
+      list.push(v);
+      return;
+    }
+    const created = [v];
+    byKey.set(key, created);
+    const lists = byPath.get(path);
+    if (lists) lists.push(created);
+    else byPath.set(path, [created]);
   };
   for (const g of groups) {
     const headers = headerNames(g.headers.map((h) => h.name));
-    for (const r of g.routes)
-      put(`${g.prefix}\u0000${r.cluster}`, { group: g, headers, sources: [r.source] });
-    if (g.redirect) put(`${g.prefix}\u0000redirect`, { group: g, headers, sources: [g.redirect.source] });
+    for (const r of g.routes) put(g.prefix, r.cluster, { group: g, headers, sources: [r.source] });
+    if (g.redirect) put(g.prefix, 'redirect', { group: g, headers, sources: [g.redirect.source] });
   }
-  return index;
+  return { byKey, byPath };
 }
 
 function headerNames(names: readonly string[]): string {
+  if (names.length === 0) return '';
   return [...new Set(names.map((n) => n.toLowerCase()).filter((n) => n !== ':authority' && n !== XFP))]
     .sort()
     .join(',');
 }
 
-function attributeRoute(
-  index: Map<string, IndexedRoute[]>,
-  route: Route,
-  domains: readonly string[],
-): SourceRef[] {
+function attributeRoute(index: RouteIndex, route: Route, domains: readonly string[]): SourceRef[] {
   const m = route.match ?? {};
   const path = m.prefix ?? m.path ?? m.safe_regex?.regex ?? m.path_separated_prefix ?? '';
   const target = route.route?.cluster ?? (route.redirect || route.direct_response ? 'redirect' : '');
-  let candidates = index.get(`${path}\u0000${target}`) ?? [];
+  let candidates = index.byKey.get(`${path}\u0000${target}`) ?? [];
   if (candidates.length === 0 && target === 'redirect') {
     // A Host's insecure action (redirect to HTTPS, reject) replaces the route's action: look the
-    // route up by its path condition among every cluster.
-    const prefix = `${path}\u0000`;
-    candidates = [...index.entries()].filter(([k]) => k.startsWith(prefix)).flatMap(([, v]) => v);
+    // route up by its path condition among every cluster (by path: scanning every key here was
+    // quadratic, 10,000 routes × 10,000 keys on a cleartext listener that redirects).
+    candidates = index.byPath.get(path)?.flat() ?? [];
   }
   const headers = headerNames((m.headers ?? []).map((h) => h.name ?? ''));
   const narrowed = candidates.filter(

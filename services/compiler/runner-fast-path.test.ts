@@ -1,6 +1,7 @@
 /**
  * The runner's endpoint fast path against real NATS JetStream and Redis: EndpointSlice updates
- * commit through the fast path (its counter moves), every committed snapshot — fast path or not —
+ * commit through the fast path (its counter moves) a version that differs from the one before
+ * only in EDS (every other type, the diagnostics and the provenance unchanged), every committed snapshot — fast path or not —
  * is byte-identical to a full compile of the log up to its version (manifest and every blob), and
  * any other change (a new slice, a Mapping) goes back to a full compile.
  */
@@ -12,6 +13,7 @@ import { silentLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { encodeManifest, manifestHashes } from '../../shared/snapshot/manifest.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
 import { eventually } from '../../test/harness/eventually.ts';
 import { startNats, startRedis, type TestServer } from '../../test/harness/servers.ts';
 import { compile } from './compile.ts';
@@ -118,13 +120,26 @@ describe('compiler runner endpoint fast path', () => {
       ];
       let expected = 0;
       for (const [object, fast] of steps) {
+        const base = await store.getManifest('default', (await store.head('default')) ?? 0);
         const ack = await events.publish(envelope(object));
         await eventually(async () => assert.ok(((await store.head('default')) ?? 0) >= ack.seq), {
           timeoutMs: 20_000,
         });
         await runner.idle(); // the commit is in Redis; let the runner finish its bookkeeping
         if (fast) expected++;
-        assert.equal(await fastPathCount(), expected, `after ${object.kind} ${object.metadata.name}`);
+        const where = `after ${object.kind} ${object.metadata.name}`;
+        assert.equal(await fastPathCount(), expected, where);
+        if (!fast) continue;
+        // The committed version differs from the one before only in EDS hashes.
+        const next = await store.getManifest('default', ack.seq);
+        assert.ok(base && next, where);
+        assert.notEqual(next.types[ENDPOINT_TYPE]?.version, base.types[ENDPOINT_TYPE]?.version, where);
+        const rest = (m: typeof base) => ({
+          ...m,
+          version: 0,
+          types: { ...m.types, [ENDPOINT_TYPE]: undefined },
+        });
+        assert.deepEqual(rest(next), rest(base), `${where}: only EDS changed`);
       }
 
       // Every committed version equals a full compile of the log up to it.

@@ -14,6 +14,13 @@
  *   missing or below what it committed means the store lost data: it takes a new epoch and asks
  *   the runner to commit the group's current state again, without a restart. A fenced commit is
  *   examined the same way before anything else is concluded.
+ * - A commit is owed from when a recommit is asked for, or a build could not be committed because
+ *   the lease looked expired, until the runner reports the group settled (committed, or the store
+ *   already had it): every renewal while leading asks again for what is still owed. The lease
+ *   counts from when a claim was sent, so a claim answered late (queued while the Redis client
+ *   reconnected to a promoted replica) or a compile that held the event loop past the expiry
+ *   leaves a leader looking expired for a moment; without asking again, the head would stay
+ *   behind until the next change.
  */
 import { errorMessage, FencedError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
@@ -26,9 +33,15 @@ export interface LeadershipOptions {
   log: Logger;
   /** Absent: this replica is the only committer. */
   lease?: LeaderLease;
-  /** The version this replica last committed for the group (null before its first commit). */
+  /**
+   * The highest version this replica committed for the group, or saw the store already hold
+   * (null before either). Never lowered by a recommit: it is what the store must not fall below.
+   */
   committedVersion(group: string): number | null;
-  /** Commit the groups' current state again (newly elected, or the store lost it). Must not throw. */
+  /**
+   * Commit the groups' current state again (newly elected, or the store lost it). Must not throw;
+   * the runner calls {@link Leadership.settled} once the group's state is in the store.
+   */
   recommit(groups: readonly string[]): void;
   /** Called with a FencedError when there is no lease to step down from. */
   onFatal(err: unknown): void;
@@ -36,6 +49,8 @@ export interface LeadershipOptions {
 
 export class Leadership {
   private readonly epochs = new Map<string, number>();
+  /** Groups whose current state must be committed again; cleared by {@link settled}. */
+  private readonly owed = new Set<string>();
   private leader = false;
   /** When the last successful claim started: the lease is ours until then + ttl at the latest. */
   private claimedAt = 0;
@@ -66,6 +81,19 @@ export class Leadership {
     return this.leader && Date.now() - this.claimedAt < lease.ttlMs;
   }
 
+  /** The group has a build this replica could not commit (not leading at that moment). */
+  owe(group: string): void {
+    this.owed.add(group);
+  }
+
+  /**
+   * The group's current state is in the store (committed, or the store already had this version),
+   * or there is nothing to commit until the next change (the compile failed): nothing is owed.
+   */
+  settled(group: string): void {
+    this.owed.delete(group);
+  }
+
   /** The epoch to commit the group with. */
   epoch(group: string): number {
     return this.epochs.get(group) ?? 0;
@@ -78,7 +106,7 @@ export class Leadership {
    */
   async fenced(group: string, epochUsed: number): Promise<void> {
     if (this.epochs.get(group) !== epochUsed) {
-      this.opts.recommit([group]);
+      this.recommit([group]);
       return;
     }
     let current: number;
@@ -86,7 +114,7 @@ export class Leadership {
       current = await this.opts.store.currentEpoch(group);
     } catch (err) {
       this.opts.log.warn({ group, err: errorMessage(err) }, 'cannot read the fencing epoch; retrying later');
-      this.opts.recommit([group]);
+      this.recommit([group]);
       return;
     }
     if (current < epochUsed && this.isLeader()) {
@@ -131,6 +159,15 @@ export class Leadership {
     const wasLeader = this.leader;
     await this.claim(true);
     if (wasLeader && this.leader) await this.checkStore();
+    if (this.owed.size > 0 && this.isLeader()) {
+      this.opts.log.debug({ groups: [...this.owed] }, 'asking again for the recommit still owed');
+      this.opts.recommit([...this.owed]);
+    }
+  }
+
+  private recommit(groups: readonly string[]): void {
+    for (const g of groups) this.owed.add(g);
+    this.opts.recommit(groups);
   }
 
   /** Claims or renews the lease; on winning it newly, takes epochs (and, if `announce`, recommits). */
@@ -171,7 +208,7 @@ export class Leadership {
     }
     this.leader = true;
     this.opts.log.info({ holder: lease.holder }, 'holding the leader lease: this compiler commits');
-    if (announce) this.opts.recommit(this.opts.groups);
+    if (announce) this.recommit(this.opts.groups);
   }
 
   private async stepDown(): Promise<void> {
@@ -228,7 +265,7 @@ export class Leadership {
     } catch (err) {
       this.opts.log.warn({ err: errorMessage(err) }, 'taking new fencing epochs failed; retrying');
     }
-    this.opts.recommit(groups);
+    this.recommit(groups);
   }
 
   private async takeEpochs(groups: readonly string[]): Promise<void> {

@@ -10,6 +10,7 @@ import {
   type Manifest,
   typeManifest,
 } from '../../shared/snapshot/manifest.ts';
+import { encodeProvenance } from '../../shared/snapshot/provenance.ts';
 import { sha256Hex } from '../../shared/xds/encoding.ts';
 import {
   CLUSTER_TYPE,
@@ -19,7 +20,7 @@ import {
   SECRET_TYPE,
   type TypeUrl,
 } from '../../shared/xds/type-urls.ts';
-import type { CompileResult } from './compile.ts';
+import type { CompileResult } from './contracts.ts';
 
 /** Types every manifest lists, even when empty, so clients see deletions of the last resource. */
 const SERVED_TYPES: readonly TypeUrl[] = [
@@ -35,7 +36,19 @@ export interface BuiltSnapshot {
   blobs: Map<string, Uint8Array>;
 }
 
-export function buildSnapshot(group: string, version: number, result: CompileResult): BuiltSnapshot {
+/**
+ * Builds the snapshot of `result` at `version`. Given the previous build of the same group, it
+ * reuses what is unchanged — the diagnostics and provenance blobs when the result carries the
+ * very same arrays/objects (the endpoint fast path keeps them; their canonical JSON is megabytes
+ * at 10,000 Mappings), and each type's manifest when its entries are the same — so a build that
+ * changed a few resources costs little more than those. The output is the same either way.
+ */
+export function buildSnapshot(
+  group: string,
+  version: number,
+  result: CompileResult,
+  previous?: { result: CompileResult; snapshot: BuiltSnapshot },
+): BuiltSnapshot {
   const blobs = new Map<string, Uint8Array>();
   const byType = new Map<TypeUrl, { name: string; hash: string; onDemand?: true }[]>();
   for (const t of SERVED_TYPES) byType.set(t, []);
@@ -48,15 +61,38 @@ export function buildSnapshot(group: string, version: number, result: CompileRes
     }
     list.push(r.onDemand ? { name: r.name, hash: r.hash, onDemand: true } : { name: r.name, hash: r.hash });
   }
-  const diagnostics = Buffer.from(canonicalJson(result.diagnostics), 'utf8');
-  const diagnosticsHash = sha256Hex(diagnostics);
-  blobs.set(diagnosticsHash, diagnostics);
-  const provenance = Buffer.from(canonicalJson(result.provenance), 'utf8');
-  const provenanceHash = sha256Hex(provenance);
-  blobs.set(provenanceHash, provenance);
+  const before = previous?.snapshot.manifest;
+  const sideBlob = (
+    value: unknown,
+    same: boolean,
+    hash: string | undefined,
+    encode: (v: never) => Uint8Array = (v) => Buffer.from(canonicalJson(v), 'utf8'),
+  ): string => {
+    const bytes = same && hash !== undefined ? previous?.snapshot.blobs.get(hash) : undefined;
+    if (bytes && hash !== undefined) {
+      blobs.set(hash, bytes);
+      return hash;
+    }
+    const fresh = encode(value as never);
+    const h = sha256Hex(fresh);
+    blobs.set(h, fresh);
+    return h;
+  };
+  const diagnosticsHash = sideBlob(
+    result.diagnostics,
+    result.diagnostics === previous?.result.diagnostics,
+    before?.diagnostics,
+  );
+  const provenanceHash = sideBlob(
+    result.provenance,
+    result.provenance === previous?.result.provenance,
+    before?.provenance,
+    encodeProvenance,
+  );
   const types: Manifest['types'] = {};
   for (const [t, entries] of [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    types[t] = typeManifest(entries);
+    const old = before?.types[t];
+    types[t] = old && sameEntries(old.resources, entries) ? old : typeManifest(entries);
   }
   return {
     manifest: {
@@ -69,4 +105,21 @@ export function buildSnapshot(group: string, version: number, result: CompileRes
     },
     blobs,
   };
+}
+
+/**
+ * Whether `entries` (in output order) are exactly the sorted `manifest` entries: compile output
+ * is sorted by type and name, so an unchanged type lines up entry by entry.
+ */
+function sameEntries(
+  manifest: readonly { name: string; hash: string; onDemand?: true }[],
+  entries: readonly { name: string; hash: string; onDemand?: true }[],
+): boolean {
+  if (manifest.length !== entries.length) return false;
+  for (let i = 0; i < entries.length; i++) {
+    const a = manifest[i] as (typeof manifest)[number];
+    const b = entries[i] as (typeof entries)[number];
+    if (a.name !== b.name || a.hash !== b.hash || a.onDemand !== b.onDemand) return false;
+  }
+  return true;
 }

@@ -9,7 +9,8 @@
  * commit after an endpoint change does not re-sort every key.
  */
 import { type EventEnvelope, objectKey } from '../../shared/events/envelope.ts';
-import type { SourceRecord } from './compile.ts';
+import { type CheckpointState, eventIdentity } from './checkpoint.ts';
+import type { SourceRecord } from './contracts.ts';
 import { endpointServiceId } from './endpoint-fast-path.ts';
 
 export class WorldState {
@@ -21,6 +22,8 @@ export class WorldState {
   private readonly replaced = new Set<string>();
   /** Sequence of the last event folded; 0 before any. */
   lastSeq = 0;
+  /** The last event folded, or its identity when the state came from a checkpoint. */
+  private last: EventEnvelope | string = '';
 
   /**
    * Folds one event; events must arrive in increasing sequence order. Returns the record the
@@ -29,6 +32,7 @@ export class WorldState {
   apply(seq: number, event: EventEnvelope): SourceRecord | undefined {
     if (seq <= this.lastSeq) return undefined;
     this.lastSeq = seq;
+    this.last = event;
     if (event.op === 'resync') return undefined;
     const key = objectKey(event);
     const before = this.objects.get(key);
@@ -88,6 +92,35 @@ export class WorldState {
     }
     this.replaced.clear();
     return this.sorted.records;
+  }
+
+  /** Every live (key, record), sorted by key: what a checkpoint holds (checkpoint.ts). */
+  entries(): [string, SourceRecord][] {
+    const records = this.records();
+    const keys = this.sorted?.keys ?? [];
+    return keys.map((k, i) => [k, records[i]!]);
+  }
+
+  /**
+   * Replaces the whole state with a checkpoint's: folding the events after `seq` then gives the
+   * state folding the whole log would.
+   */
+  restore(state: Pick<CheckpointState, 'seq' | 'last' | 'entries'>): void {
+    this.objects.clear();
+    this.byService.clear();
+    this.replaced.clear();
+    this.sorted = undefined;
+    for (const [key, record] of state.entries) {
+      this.objects.set(key, record);
+      this.index(key, record);
+    }
+    this.lastSeq = state.seq;
+    this.last = state.last;
+  }
+
+  /** Identity of the last event folded (checkpoint.ts `eventIdentity`); empty before any. */
+  get lastEvent(): string {
+    return typeof this.last === 'string' ? this.last : eventIdentity(this.last);
   }
 
   /** The current record of an object key (`objectKey`). */

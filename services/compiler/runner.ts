@@ -3,14 +3,19 @@
  * after each burst of changes.
  *
  * - Start-up: claims leadership (`runner-leadership.ts`: a fencing epoch per group, and the leader
- *   lease when several replicas run), folds the whole log up to its current end, commits if it
- *   leads, and only then reports ready; afterwards it follows the log. A standby compiles like the
+ *   lease when several replicas run), loads the newest usable checkpoint of the folded state
+ *   (runner-checkpoint.ts; the whole log when there is none), folds the log from there up to its
+ *   current end, commits if it leads, and only then reports ready; afterwards it follows the log.
+ *   The leader writes a checkpoint after a compile every N events / T seconds. A standby compiles like the
  *   leader (world state and encoded output stay warm) but does not commit; once elected it
  *   commits the snapshot it already built.
  * - Debounce: a change schedules a compile after a quiet window (`debounceMs`) but never later than
  *   `maxDelayMs` after the first pending change, so a steady stream of changes cannot starve it.
  * - Snapshot version = sequence of the last folded event (provenance), so replaying the log to that
  *   sequence rebuilds the identical snapshot, and versions only move forward.
+ * - Incremental compile (incremental.ts): each group's compiler keeps what unchanged objects parsed
+ *   to and the encodings of unchanged resources and routes, so a change re-parses and re-encodes
+ *   only what it touched; the output is byte-identical to a full compile.
  * - Endpoint fast path: when every event since the last build updated an existing EndpointSlice
  *   or Endpoints object (same Service, same origin), only the affected ClusterLoadAssignments are
  *   recomputed on top of that build (endpoint-fast-path.ts); the output is the one a full
@@ -26,26 +31,26 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { objectKey } from '../../shared/events/envelope.ts';
 import type { EventLog } from '../../shared/events/event-log.ts';
+import { abortableSleep } from '../../shared/runtime/abortable-sleep.ts';
 import { errorMessage, InvalidOutputError } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
+import { type Backoff, RetryBackoff } from '../../shared/runtime/retry.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
 import type { KeyRing } from '../../shared/runtime/secret-keys.ts';
+import type { CheckpointStore } from '../../shared/snapshot/checkpoint-store.ts';
 import type { LeaderLease } from '../../shared/snapshot/leader-lease.ts';
+import { manifestHashes } from '../../shared/snapshot/manifest.ts';
 import { sealSecretBlobs } from '../../shared/snapshot/sealed-blobs.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
-import {
-  type CompileOptions,
-  type CompileResult,
-  compile,
-  type Diagnostic,
-  type SourceRecord,
-} from './compile.ts';
+import type { CompileOptions, CompileResult, Diagnostic, SourceRecord } from './contracts.ts';
 import {
   type EndpointChanges,
   endpointServiceId,
   isFastPathUpdate,
   recompileEndpoints,
 } from './endpoint-fast-path.ts';
+import { IncrementalCompiler } from './incremental.ts';
+import { Checkpointer, type CheckpointPolicy } from './runner-checkpoint.ts';
 import { Leadership } from './runner-leadership.ts';
 import { type BuiltSnapshot, buildSnapshot } from './runner-snapshot.ts';
 import { WorldState } from './runner-world.ts';
@@ -56,6 +61,9 @@ type FastPathChanges = EndpointChanges & {
   sinceSeq: number;
   objectsOf: (serviceId: string) => SourceRecord[];
 };
+
+/** Re-following the event log after a failure: 100 ms doubling to 5 s, jittered. */
+const FOLLOW_RETRY: Backoff = { initialMs: 100, maxMs: 5_000, factor: 2 };
 
 export interface CompilerRunnerOptions {
   events: EventLog;
@@ -81,6 +89,11 @@ export interface CompilerRunnerOptions {
   onCommit?: (commit: CommittedCompile) => void;
   /** Longest a syncing source cluster holds commits (default 30 s; 0: never hold). */
   syncMaxWaitMs?: number;
+  /**
+   * Checkpoints of the folded state: loaded at start, written by the leader per the policy. Without,
+   * start-up folds the whole log. `plaintext` is the event log's policy for unsealed Secrets.
+   */
+  checkpoints?: { store: CheckpointStore; policy: CheckpointPolicy; plaintext: 'refuse' | 'allow' };
 }
 
 /** What one successful commit was compiled from, and the diagnostics it produced. */
@@ -116,6 +129,13 @@ export class CompilerRunner implements Runner {
   private readonly leadership: Leadership;
   /** Last snapshot built per group (committed or not): a new leader commits it without compiling. */
   private readonly built = new Map<string, BuiltCompile>();
+  /** Per group: reuses what the previous compiles parsed and encoded (incremental.ts). */
+  private readonly compilers = new Map<string, IncrementalCompiler>();
+  /**
+   * This replica's last successful commit per group: the base of the next commit at the same
+   * epoch, so the store checks only the blobs that are new (SnapshotStore CommitRequest.base).
+   */
+  private readonly lastCommit = new Map<string, { epoch: number; version: number; hashes: Set<string> }>();
   /**
    * Endpoint-object updates folded since the world was at `pendingSince` (the last compileAll),
    * or null once anything else was folded: then the next build is a full compile.
@@ -124,6 +144,8 @@ export class CompilerRunner implements Runner {
     null;
   private pendingSince = 0;
   private readonly status = new Map<string, GroupStatus>();
+  /** Highest version committed (or found already stored) per group; a recommit never lowers it. */
+  private readonly highest = new Map<string, number>();
   private started = false;
   private loop?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -133,16 +155,25 @@ export class CompilerRunner implements Runner {
   private commits = 0;
   private readonly barrier: SyncBarrier;
   private barrierTimer?: NodeJS.Timeout;
+  private readonly checkpointer?: Checkpointer;
   private readonly metrics;
 
   constructor(private readonly opts: CompilerRunnerOptions) {
     this.barrier = new SyncBarrier(opts.syncMaxWaitMs ?? 30_000);
+    if (opts.checkpoints) {
+      this.checkpointer = new Checkpointer({
+        ...opts.checkpoints,
+        log: opts.log,
+        registry: opts.registry,
+        ...(opts.secretKeys ? { secretKeys: opts.secretKeys } : {}),
+      });
+    }
     this.leadership = new Leadership({
       store: opts.store,
       groups: opts.groups,
       log: opts.log,
       ...(opts.lease ? { lease: opts.lease } : {}),
-      committedVersion: (group) => this.status.get(group)?.version ?? null,
+      committedVersion: (group) => this.highest.get(group) ?? null,
       recommit: (groups) => this.recommit(groups),
       onFatal: opts.onFatal,
     });
@@ -181,6 +212,12 @@ export class CompilerRunner implements Runner {
         labelNames: ['group'],
         registers: [r],
       }),
+      mappingFastPath: new Counter({
+        name: 'attache_compiler_mapping_fast_path_total',
+        help: "snapshots built by patching the changed Mappings' route groups instead of a full compile",
+        labelNames: ['group'],
+        registers: [r],
+      }),
       objects: new Gauge({
         name: 'attache_compiler_objects',
         help: 'objects in world state',
@@ -206,15 +243,41 @@ export class CompilerRunner implements Runner {
     for (const g of this.opts.groups) {
       this.status.set(g, { group: g, version: null, diagnostics: [], systemError: null });
     }
+    // Where start-up spends its time (ms per step, in the caught-up log line): the benchmark's
+    // checkpoint phase reads it.
+    const ms: Record<string, number> = {};
+    let t = performance.now();
+    const step = (name: string) => {
+      const now = performance.now();
+      ms[name] = Math.round(now - t);
+      t = now;
+    };
     await this.leadership.start();
+    step('leadership');
     const end = await this.opts.events.lastSeq();
-    if (end > 0) {
-      for await (const e of this.opts.events.read({ fromSeq: 1, toSeq: end })) this.fold(e.seq, e.event);
+    const checkpoint = await this.checkpointer?.load(this.opts.events, end);
+    if (checkpoint) {
+      this.world.restore(checkpoint);
+      for (const cluster of checkpoint.syncing) this.barrier.observe({ cluster, op: 'upsert', relist: true });
     }
+    step('checkpoint');
+    const fromSeq = this.world.lastSeq + 1;
+    if (end >= fromSeq) {
+      for await (const e of this.opts.events.read({ fromSeq, toSeq: end })) this.fold(e.seq, e.event);
+    }
+    step('fold');
     await this.compileAll();
+    step('compileAndCommit');
     this.started = true;
     this.opts.log.info(
-      { seq: this.world.lastSeq, objects: this.world.size, leader: this.leadership.isLeader() },
+      {
+        seq: this.world.lastSeq,
+        objects: this.world.size,
+        leader: this.leadership.isLeader(),
+        fromCheckpoint: checkpoint?.seq ?? null,
+        eventsFolded: Math.max(0, end - fromSeq + 1),
+        ms,
+      },
       'compiler caught up with the log',
     );
     this.loop = this.follow();
@@ -239,6 +302,7 @@ export class CompilerRunner implements Runner {
       }
       await this.compiling;
     }
+    await this.checkpointer?.settled();
   }
 
   async close(): Promise<void> {
@@ -248,6 +312,7 @@ export class CompilerRunner implements Runner {
     clearTimeout(this.barrierTimer);
     await this.loop?.catch(() => {});
     await this.compiling?.catch(() => {});
+    await this.checkpointer?.settled();
     await this.leadership.close();
   }
 
@@ -296,7 +361,7 @@ export class CompilerRunner implements Runner {
   }
 
   private async follow(): Promise<void> {
-    let backoff = 100;
+    const retry = new RetryBackoff(FOLLOW_RETRY);
     while (!this.abort.signal.aborted) {
       try {
         for await (const e of this.opts.events.follow({
@@ -305,16 +370,13 @@ export class CompilerRunner implements Runner {
         })) {
           this.fold(e.seq, e.event);
           this.schedule();
-          backoff = 100;
+          retry.reset();
         }
       } catch (err) {
         if (this.abort.signal.aborted) return;
-        this.opts.log.warn(
-          { err: errorMessage(err), retryInMs: backoff },
-          'event log follow failed; retrying',
-        );
-        await new Promise((r) => setTimeout(r, backoff));
-        backoff = Math.min(backoff * 2, 5000);
+        const retryInMs = retry.next();
+        this.opts.log.warn({ err: errorMessage(err), retryInMs }, 'event log follow failed; retrying');
+        await abortableSleep(retryInMs, this.abort.signal);
       }
     }
   }
@@ -364,10 +426,16 @@ export class CompilerRunner implements Runner {
     this.pendingEndpoints = { services: new Set(), objects: [] };
     this.pendingSince = seq;
     this.metrics.objects.set(this.world.size);
+    // The checkpoint is of the state compiled now, taken before the awaits below let the log move on.
+    const checkpoint =
+      this.checkpointer?.due(seq) && this.leadership.isLeader()
+        ? { seq, last: this.world.lastEvent, syncing: this.barrier.open(), entries: this.world.entries() }
+        : undefined;
     for (const group of this.opts.groups) {
       if (this.abort.signal.aborted) return;
       await this.compileGroup(group, records, seq, changes);
     }
+    if (checkpoint) this.checkpointer?.save(checkpoint);
   }
 
   private async compileGroup(
@@ -377,10 +445,17 @@ export class CompilerRunner implements Runner {
     changes?: FastPathChanges,
   ): Promise<void> {
     const status = this.status.get(group);
-    if (!status || seq === 0 || (status.version !== null && seq <= status.version)) return;
+    if (!status) return;
+    if (seq === 0 || (status.version !== null && seq <= status.version)) {
+      this.leadership.settled(group);
+      return;
+    }
     const leader = this.leadership.isLeader();
     const previous = this.built.get(group);
-    if (!leader && previous?.seq === seq) return;
+    if (!leader && previous?.seq === seq) {
+      this.leadership.owe(group);
+      return;
+    }
     const endTimer = this.metrics.duration.startTimer({ group });
     const compileStart = performance.now();
     let result: CompileResult;
@@ -395,8 +470,17 @@ export class CompilerRunner implements Runner {
           previous && changes?.sinceSeq === previous.seq
             ? recompileEndpoints(previous.result, changes, changes.objectsOf, opts)
             : null;
-        if (fast) this.metrics.fastPath.inc({ group });
-        result = fast ?? compile(records, opts);
+        if (fast) {
+          this.metrics.fastPath.inc({ group });
+          this.compilerOf(group).adopt(records, opts, fast);
+        }
+        if (fast) result = fast;
+        else {
+          const compiler = this.compilerOf(group);
+          const before = compiler.fastPath;
+          result = compiler.compile(records, opts);
+          if (compiler.fastPath > before) this.metrics.mappingFastPath.inc({ group });
+        }
       } catch (err) {
         const outcome = err instanceof InvalidOutputError ? 'invalid_output' : 'error';
         this.metrics.compiles.inc({ group, outcome });
@@ -405,14 +489,19 @@ export class CompilerRunner implements Runner {
           { group, seq, err: errorMessage(err) },
           'compile failed: nothing published, the last good snapshot keeps serving',
         );
+        // Nothing to commit until the next change; compiling the same state again would fail again.
+        this.leadership.settled(group);
         endTimer();
         return;
       }
       this.reportDiagnostics(group, previous?.result.diagnostics ?? [], result.diagnostics);
-      snapshot = buildSnapshot(group, seq, result);
+      snapshot = buildSnapshot(group, seq, result, previous);
       this.built.set(group, { seq, result, snapshot, compileMs: performance.now() - compileStart });
     }
     if (!leader) {
+      // Committed once this replica leads: on election, or by the next renewal if the lease only
+      // looked expired for a moment (a long compile, a late answer).
+      this.leadership.owe(group);
       endTimer();
       return;
     }
@@ -426,10 +515,12 @@ export class CompilerRunner implements Runner {
     let committed: Awaited<ReturnType<SnapshotStore['commit']>>;
     const epoch = this.leadership.epoch(group);
     try {
+      const base = this.lastCommit.get(group);
       committed = await this.opts.store.commit({
         epoch,
         manifest: snapshot.manifest,
         blobs,
+        ...(base && base.epoch === epoch ? { base } : {}),
         record: {
           group,
           version: seq,
@@ -464,11 +555,14 @@ export class CompilerRunner implements Runner {
         'store already has this version; nothing to do',
       );
       status.version = committed.head;
+      this.noteCommitted(group, committed.head);
       return;
     }
     this.metrics.compiles.inc({ group, outcome: 'committed' });
+    this.lastCommit.set(group, { epoch, version: seq, hashes: new Set(manifestHashes(snapshot.manifest)) });
     this.metrics.version.set({ group }, seq);
     status.version = seq;
+    this.noteCommitted(group, seq);
     status.diagnostics = result.diagnostics;
     status.systemError = null;
     this.opts.log.info(
@@ -489,12 +583,29 @@ export class CompilerRunner implements Runner {
     }
   }
 
+  private compilerOf(group: string): IncrementalCompiler {
+    let c = this.compilers.get(group);
+    if (!c) {
+      c = new IncrementalCompiler(group);
+      this.compilers.set(group, c);
+    }
+    return c;
+  }
+
+  /** The store holds the group's state at `version`: nothing is owed, and it must not fall below. */
+  private noteCommitted(group: string, version: number): void {
+    this.highest.set(group, Math.max(this.highest.get(group) ?? 0, version));
+    this.leadership.settled(group);
+  }
+
   /** Logs diagnostics that are new since the previous compile (so each problem is logged once). */
   private reportDiagnostics(
     group: string,
     before: readonly Diagnostic[],
     after: readonly Diagnostic[],
   ): void {
+    // The same list (a fast path that changed no diagnostic): nothing new, the gauges stand.
+    if (before === after) return;
     const key = (d: Diagnostic) => JSON.stringify([d.source, d.field, d.message]);
     const seen = new Set(before.map(key));
     for (const d of after) {

@@ -18,10 +18,10 @@
  * Pure: a function of the compiled output and its provenance; ties break by object id.
  */
 
+import { messageType } from '../../proto/root.ts';
 import { objectId, type Provenance } from '../../shared/snapshot/provenance.ts';
-import { encodeMessage } from '../../shared/xds/encoding.ts';
-import { ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
-import type { CompiledResource, Diagnostic, SourceRecord } from './compile.ts';
+import { ENDPOINT_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
+import type { CompiledResource, Diagnostic, SourceRecord } from './contracts.ts';
 
 export const ROUTE_LIMIT = 256 * 1024;
 export const RESOURCE_LIMIT = 3 * 1024 * 1024;
@@ -47,10 +47,16 @@ const KIB = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
  */
 export function sizeRejections(
   resources: readonly CompiledResource[],
-  provenance: Provenance,
+  provenanceOf: () => Provenance,
   records: readonly SourceRecord[],
 ): SizeRejection[] {
   if (withinLimits(resources)) return [];
+  // Only a rejection needs it: a large route configuration whose routes all fit does not.
+  let known: Provenance | undefined;
+  const provenance = (): Provenance => {
+    known ??= provenanceOf();
+    return known;
+  };
   const out = new Map<string, SizeRejection>();
   // Built only when something is over a limit: one pass over every record.
   let index: { refs: Map<string, Diagnostic['source']>; bytes: Map<string, number> } | undefined;
@@ -81,7 +87,7 @@ export function sizeRejections(
     const byId = new Map<string, number>();
     if (r.typeUrl === ROUTE_TYPE) {
       const routes = routeSizes(r);
-      const prov = provenance.routes[r.name] ?? {};
+      const prov = provenance().routes[r.name] ?? {};
       for (const [vh, sizes] of routes) {
         sizes.forEach((bytes, i) => {
           for (const id of prov[vh]?.[i] ?? []) byId.set(id, (byId.get(id) ?? 0) + bytes);
@@ -89,7 +95,7 @@ export function sizeRejections(
       }
     }
     if (byId.size === 0) {
-      for (const id of provenance.resources[r.typeUrl]?.[r.name] ?? [])
+      for (const id of provenance().resources[r.typeUrl]?.[r.name] ?? [])
         byId.set(id, records_().bytes.get(id) ?? 0);
     }
     return [...byId]
@@ -108,9 +114,11 @@ export function sizeRejections(
   // Per route: one object's route over the limit is that object's own problem.
   for (const r of resources) {
     if (r.typeUrl !== ROUTE_TYPE || r.bytes.length <= ROUTE_LIMIT) continue;
-    const prov = provenance.routes[r.name] ?? {};
-    for (const [vh, large] of largeRoutes(r)) {
-      for (const [i, bytes] of large) {
+    const large = largeRoutes(r);
+    if (large.size === 0) continue;
+    const prov = provenance().routes[r.name] ?? {};
+    for (const [vh, routes] of large) {
+      for (const [i, bytes] of routes) {
         for (const id of prov[vh]?.[i] ?? [])
           reject(
             id,
@@ -173,36 +181,100 @@ export function withinLimits(resources: readonly CompiledResource[]): boolean {
   return true;
 }
 
+/**
+ * The exact check for an output that differs from one within every limit (no rejections) only in
+ * its ClusterLoadAssignments, as the endpoint fast path's does: every other resource, and so every
+ * other rule of {@link sizeRejections}, is unchanged, and what remains is that each
+ * ClusterLoadAssignment stays under {@link RESOURCE_LIMIT} and those sent together under
+ * {@link RESPONSE_LIMIT}. ({@link withinLimits} is only a cheap sufficient check: any resource
+ * past {@link ROUTE_LIMIT} fails it, which a large route configuration always is.)
+ */
+export function endpointsWithinLimits(resources: readonly CompiledResource[]): boolean {
+  let total = 0;
+  for (const r of resources) {
+    if (r.typeUrl !== ENDPOINT_TYPE) continue;
+    if (r.bytes.length > RESOURCE_LIMIT) return false;
+    if (!r.onDemand && !r.name.startsWith('api:')) total += r.bytes.length;
+  }
+  return total <= RESPONSE_LIMIT;
+}
+
 /** Encoded size of every route, per virtual host name, in order. */
 function routeSizes(r: CompiledResource): Map<string, number[]> {
-  const rc = r.message as { virtual_hosts?: { name: string; routes?: object[] }[] };
+  const rc = r.message as { virtual_hosts?: { name: string }[] };
+  const sizes = encodedRouteSizes(r.bytes);
   const out = new Map<string, number[]>();
-  for (const vh of rc.virtual_hosts ?? [])
-    out.set(
-      vh.name,
-      (vh.routes ?? []).map((route) => encodeMessage('envoy.config.route.v3.Route', route).length),
-    );
+  (rc.virtual_hosts ?? []).forEach((vh, i) => {
+    out.set(vh.name, sizes[i] ?? []);
+  });
+  return out;
+}
+
+/** Routes over ROUTE_LIMIT, per virtual host name: their index and encoded size. */
+function largeRoutes(r: CompiledResource): Map<string, Map<number, number>> {
+  const out = new Map<string, Map<number, number>>();
+  for (const [vh, sizes] of routeSizes(r)) {
+    sizes.forEach((bytes, i) => {
+      if (bytes <= ROUTE_LIMIT) return;
+      const m = out.get(vh) ?? new Map<number, number>();
+      m.set(i, bytes);
+      out.set(vh, m);
+    });
+  }
   return out;
 }
 
 /**
- * Routes that may exceed ROUTE_LIMIT: their JSON is at least that long (protobuf encodes a route
- * in fewer bytes than its JSON, so shorter JSON means a smaller route), with their encoded size.
+ * The encoded size of every route of a RouteConfiguration, per virtual host in order, read from
+ * its bytes: each repeated message element is written as tag, length and its own encoding, so the
+ * lengths are the routes' sizes, found without decoding or re-encoding anything.
  */
-function largeRoutes(r: CompiledResource): Map<string, Map<number, number>> {
-  const rc = r.message as { virtual_hosts?: { name: string; routes?: object[] }[] };
-  const out = new Map<string, Map<number, number>>();
-  for (const vh of rc.virtual_hosts ?? []) {
-    (vh.routes ?? []).forEach((route, i) => {
-      if (JSON.stringify(route).length <= ROUTE_LIMIT) return;
-      const bytes = encodeMessage('envoy.config.route.v3.Route', route).length;
-      if (bytes <= ROUTE_LIMIT) return;
-      const m = out.get(vh.name) ?? new Map<number, number>();
-      m.set(i, bytes);
-      out.set(vh.name, m);
+function encodedRouteSizes(bytes: Uint8Array): number[][] {
+  const virtualHosts = messageType('envoy.config.route.v3.RouteConfiguration').fields.virtual_hosts?.id;
+  const routesField = messageType('envoy.config.route.v3.VirtualHost').fields.routes?.id;
+  const out: number[][] = [];
+  forEachField(bytes, 0, bytes.length, (id, start, end) => {
+    if (id !== virtualHosts) return;
+    const routes: number[] = [];
+    forEachField(bytes, start, end, (rid, rs, re) => {
+      if (rid === routesField) routes.push(re - rs);
     });
-  }
+    out.push(routes);
+  });
   return out;
+}
+
+/** Calls `each` with the number and payload bounds of every length-delimited field in [from, to). */
+function forEachField(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  each: (id: number, start: number, end: number) => void,
+): void {
+  let o = from;
+  const varint = (): number => {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[o++];
+      if (b === undefined || o > to) throw new Error('truncated varint in an encoded message');
+      value += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return value;
+      shift += 7;
+    }
+  };
+  while (o < to) {
+    const tag = varint();
+    const wire = tag % 8;
+    if (wire === 0) varint();
+    else if (wire === 1) o += 8;
+    else if (wire === 5) o += 4;
+    else if (wire === 2) {
+      const len = varint();
+      each(Math.floor(tag / 8), o, o + len);
+      o += len;
+    } else throw new Error(`unexpected wire type ${wire} in an encoded message`);
+  }
 }
 
 function shortType(typeUrl: string): string {

@@ -16,6 +16,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
+import { INGEST_ERROR_KIND } from '../../shared/events/envelope.ts';
 import {
   decodeStatus,
   encodeStatus,
@@ -28,8 +29,10 @@ import { type NatsSecurity, natsServers } from '../../shared/runtime/connection-
 import { errorMessage } from '../../shared/runtime/errors.ts';
 import type { Logger } from '../../shared/runtime/logger.ts';
 import type { Runner } from '../../shared/runtime/runner.ts';
+import type { Diagnostic, SourceRecord } from './contracts.ts';
 import { type GroupStatus, identity, mergeStatuses, objectStatuses } from './object-status.ts';
 import type { CommittedCompile } from './runner.ts';
+import { sourceRefOf } from './sources/parse-sources.ts';
 
 export interface StatusPublisherOptions {
   /** NATS URL(s) (JetStream enabled), comma-separated for a cluster. */
@@ -54,6 +57,13 @@ export class StatusPublisher implements Runner {
   private readonly written = new Map<string, ObjectStatus & { key: string }>();
   /** Latest statuses per group. */
   private readonly byGroup = new Map<string, Map<string, GroupStatus>>();
+  /** Each group's last commit: the next one's statuses are updated from it when it allows. */
+  private readonly lastCommit = new Map<
+    string,
+    { records: readonly SourceRecord[]; diagnostics: readonly Diagnostic[]; loadProblems: boolean }
+  >();
+  /** Object identities whose status may have changed since the last flush ('all': every one). */
+  private dirty: Set<string> | 'all' = 'all';
   private version = 0;
   private flushing?: Promise<void>;
   private again = false;
@@ -87,11 +97,25 @@ export class StatusPublisher implements Runner {
         this.opts.log.info({ bucket, replicas }, 'status bucket replicas updated');
       }
     }
-    for await (const key of await this.kv.keys()) {
-      const entry = await this.kv.get(key);
-      const parts = parseStatusKey(key);
-      const value = entry && entry.operation === 'PUT' ? decodeStatus(entry.string()) : undefined;
-      if (parts && value) this.written.set(identity(parts), { ...value, key });
+    // What is written already, in one pass over the bucket (each key's last value): reading the
+    // keys and then each value was a round trip per object, 0.55-0.75 s of a compiler's start-up
+    // at 1,000 Mappings and growing with every object.
+    if ((await this.kv.status()).values > 0) {
+      const watch = await this.kv.watch();
+      // Should the bucket empty meanwhile, nothing arrives: stop waiting (statuses not known
+      // here are merely written again).
+      const guard = setTimeout(() => watch.stop(), 10_000);
+      try {
+        for await (const entry of watch) {
+          const parts = parseStatusKey(entry.key);
+          const value = entry.operation === 'PUT' ? decodeStatus(entry.string()) : undefined;
+          if (parts && value) this.written.set(identity(parts), { ...value, key: entry.key });
+          if (entry.delta === 0) break;
+        }
+      } finally {
+        clearTimeout(guard);
+        watch.stop();
+      }
     }
     this.started = true;
   }
@@ -100,9 +124,42 @@ export class StatusPublisher implements Runner {
     return this.started;
   }
 
-  /** The runner's commit hook. Never throws; the writes happen in the background. */
+  /**
+   * The runner's commit hook. Never throws; the writes happen in the background. A commit with
+   * the same diagnostics as the group's previous one and a few replaced records (one Mapping
+   * edited) updates only those records' statuses and writes only theirs: recomputing and
+   * comparing every object's status was O(objects) per commit, 10,000s at scale.
+   */
   onCommit = (commit: CommittedCompile): void => {
-    this.byGroup.set(commit.group, objectStatuses(commit.group, commit.records, commit.diagnostics));
+    const prev = this.lastCommit.get(commit.group);
+    const statuses = this.byGroup.get(commit.group);
+    const changed =
+      prev && statuses && !prev.loadProblems && prev.diagnostics === commit.diagnostics
+        ? replaced(prev.records, commit.records)
+        : undefined;
+    let loadProblems = prev?.loadProblems ?? false;
+    if (changed && statuses && this.dirty !== 'all') {
+      for (const [was, is] of changed) {
+        for (const id of statusIds(was)) {
+          statuses.delete(id);
+          this.dirty.add(id);
+        }
+        for (const [id, s] of objectStatuses(commit.group, [is], commit.diagnostics)) {
+          statuses.set(id, s);
+          this.dirty.add(id);
+        }
+      }
+    } else {
+      this.byGroup.set(commit.group, objectStatuses(commit.group, commit.records, commit.diagnostics));
+      this.dirty = 'all';
+      // Ingest-error records name other objects, whose statuses then depend on them: full passes.
+      loadProblems = commit.records.some((r) => r.object?.kind === INGEST_ERROR_KIND);
+    }
+    this.lastCommit.set(commit.group, {
+      records: commit.records,
+      diagnostics: commit.diagnostics,
+      loadProblems,
+    });
     this.version = Math.max(this.version, commit.version);
     this.kick();
   };
@@ -135,8 +192,10 @@ export class StatusPublisher implements Runner {
     const kv = this.kv;
     // Until every group has reported, an object's status (and whether it still exists) is unknown.
     if (!kv || this.opts.groups.some((g) => !this.byGroup.has(g))) return;
+    const dirty = this.dirty;
+    this.dirty = new Set();
     const desired = new Map<string, GroupStatus>();
-    const ids = new Set([...this.byGroup.values()].flatMap((m) => [...m.keys()]));
+    const ids = dirty === 'all' ? new Set([...this.byGroup.values()].flatMap((m) => [...m.keys()])) : dirty;
     for (const id of ids) {
       const merged = mergeStatuses([...this.byGroup.values()].flatMap((m) => m.get(id) ?? []));
       if (merged) desired.set(id, merged);
@@ -160,8 +219,10 @@ export class StatusPublisher implements Runner {
         );
       }
     }
-    for (const [id, held] of [...this.written]) {
-      if (desired.has(id)) continue;
+    for (const [id, held] of dirty === 'all'
+      ? [...this.written]
+      : [...dirty].map((id) => [id, this.written.get(id)] as const)) {
+      if (!held || desired.has(id)) continue;
       try {
         await kv.delete(held.key);
         this.written.delete(id);
@@ -174,4 +235,38 @@ export class StatusPublisher implements Runner {
     }
     if (failed > 0) this.opts.log.warn({ failed }, 'some statuses were not published');
   }
+}
+
+/** Record pairs that differ between two same-length lists (at most 1,000), else undefined. */
+function replaced(
+  before: readonly SourceRecord[],
+  after: readonly SourceRecord[],
+): [SourceRecord, SourceRecord][] | undefined {
+  if (before.length !== after.length) return undefined;
+  const out: [SourceRecord, SourceRecord][] = [];
+  for (let i = 0; i < after.length; i++) {
+    const was = before[i] as SourceRecord;
+    const is = after[i] as SourceRecord;
+    if (was === is) continue;
+    // An ingest-error record stands for another object; a full pass sorts those out.
+    if (was.object?.kind === INGEST_ERROR_KIND || is.object?.kind === INGEST_ERROR_KIND) return undefined;
+    out.push([was, is]);
+    if (out.length > 1_000) return undefined;
+  }
+  return out;
+}
+
+/** The status identities a record had (its own object's). */
+function statusIds(r: SourceRecord): string[] {
+  const source = sourceRefOf(r);
+  return source && source.name !== ''
+    ? [
+        identity({
+          cluster: source.cluster,
+          kind: source.kind,
+          namespace: source.namespace,
+          name: source.name,
+        }),
+      ]
+    : [];
 }

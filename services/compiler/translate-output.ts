@@ -13,7 +13,7 @@ import {
   SECRET_TYPE,
   type TypeUrl,
 } from '../../shared/xds/type-urls.ts';
-import type { CompileResult } from './compile.ts';
+import type { CompileResult } from './contracts.ts';
 
 export type TranslateFileName =
   | 'listeners.json'
@@ -31,7 +31,9 @@ const FILES: readonly [Exclude<TranslateFileName, 'status.json'>, TypeUrl][] = [
   ['secrets.json', SECRET_TYPE],
 ];
 
-export function toTranslateFiles(result: CompileResult): Record<TranslateFileName, string> {
+export function toTranslateFiles(
+  result: Pick<CompileResult, 'resources' | 'diagnostics'>,
+): Record<TranslateFileName, string> {
   const out = {} as Record<TranslateFileName, string>;
   for (const [file, typeUrl] of FILES) {
     const docs = result.resources
@@ -57,13 +59,39 @@ function redact(value: unknown, key = ''): unknown {
   return value;
 }
 
-/** Puts "@type" first in every object (protobufjs appends it to nested Anys), for readable files. */
+/**
+ * Puts "@type" first in every object (protobufjs appends it to nested Anys), for readable files.
+ * Copies only the objects on a path to one that needs it: a snapshot is mostly routes without Anys.
+ */
 function typeFirst(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(typeFirst);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const w = typeFirst(v);
+      if (w !== v) {
+        copy ??= value.slice();
+        copy[i] = w;
+      }
+    }
+    return copy ?? value;
+  }
   if (value === null || typeof value !== 'object') return value;
-  const entries = Object.entries(value).map(([k, v]): [string, unknown] => [k, typeFirst(v)]);
-  entries.sort(([a], [b]) => (a === '@type' ? -1 : b === '@type' ? 1 : 0));
-  return Object.fromEntries(entries);
+  const o = value as Record<string, unknown>;
+  const keys = Object.keys(o);
+  let out: Record<string, unknown> | undefined =
+    keys.indexOf('@type') > 0 ? { '@type': o['@type'] } : undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const v = o[k];
+    const w = typeFirst(v);
+    if (w !== v && out === undefined) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j] as string] = o[keys[j] as string];
+    }
+    if (out !== undefined) out[k] = w;
+  }
+  return out ?? value;
 }
 
 function render(value: unknown): string {

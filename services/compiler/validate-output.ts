@@ -9,23 +9,36 @@
  * configurations → clusters → ClusterLoadAssignments and secrets; redirects and direct responses
  * only on socket listeners; TCP proxy listeners; contiguous EDS priorities).
  */
-import { decodeResource } from '../../shared/xds/encoding.ts';
-import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
-import type { CompiledResource } from './compile.ts';
-import { checkConsistency } from './validate/consistency.ts';
-import { formatPgvProblem, type PgvStats, validateResourceBytes } from './validate/pgv-validate.ts';
+import type protobuf from 'protobufjs';
+import { messageType } from '../../proto/root.ts';
+import { RESOURCE_JSON_OPTIONS } from '../../shared/xds/encoding.ts';
+import { ENDPOINT_TYPE, messageNameOf, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
+import type { CompiledResource } from './contracts.ts';
+import { checkFacts, type ResourceFacts, resourceFacts } from './validate/consistency.ts';
+import { formatPgvProblem, type PgvStats, validateDecoded } from './validate/pgv-validate.ts';
 
 type Json = Record<string, unknown>;
 
+/** What one resource's bytes (under its name) tell validation, computed once per content. */
+interface Checked {
+  /** Its own problems: does not decode, wrong inner name, protoc-gen-validate rules. */
+  problems: string[];
+  /** Its part in the cross-resource checks (undefined when it does not decode). */
+  facts?: ResourceFacts;
+}
+
 /**
- * protoc-gen-validate results by (content hash, name), across calls. The walk is a function of
- * the type URL and bytes (which the hash covers) and the name (which its messages quote), and it
- * is most of validation's cost; a compiler recompiles mostly unchanged output, so an unchanged
- * resource is not walked again. Bounded: past the limit, entries the latest call did not see go.
- * Not used when `pgvStats` is asked for (the stats count a walk).
+ * Results by (content hash, name), across calls. They are a function of the type URL and bytes
+ * (which the hash covers) and the name (which the messages quote); decoding and walking are all
+ * of validation's cost, and a compiler recompiles mostly unchanged output, so an unchanged
+ * resource is neither decoded nor walked again, and no decoded snapshot is held. Bounded: past
+ * the limits (entries, and route facts, the bulk of a large snapshot's), entries the latest call
+ * did not see go. Not used when `pgvStats` is asked for (the stats count a walk).
  */
-const pgvChecked = new Map<string, string[]>();
-const PGV_CACHE_LIMIT = 200_000;
+const checked = new Map<string, Checked>();
+const CACHE_ENTRY_LIMIT = 200_000;
+const CACHE_ROUTE_LIMIT = 500_000;
+let cachedRoutes = 0;
 
 /**
  * Returns every problem found; an empty list means the output is consistent. `pgvStats`, when
@@ -34,7 +47,7 @@ const PGV_CACHE_LIMIT = 200_000;
 export function validateOutput(resources: readonly CompiledResource[], pgvStats?: PgvStats): string[] {
   const problems: string[] = [];
   const seen = new Set<string>();
-  const byType = new Map<string, Map<string, Json>>();
+  const byType = new Map<string, Map<string, ResourceFacts>>();
   for (const r of resources) {
     let names = byType.get(r.typeUrl);
     if (!names) {
@@ -42,30 +55,128 @@ export function validateOutput(resources: readonly CompiledResource[], pgvStats?
       byType.set(r.typeUrl, names);
     }
     if (names.has(r.name)) problems.push(`duplicate ${r.typeUrl} name ${r.name}`);
-    let decoded: Json;
-    try {
-      decoded = decodeResource(r.typeUrl, r.bytes);
-    } catch (err) {
-      problems.push(
-        `${r.typeUrl} ${r.name} does not decode: ${err instanceof Error ? err.message : String(err)}`,
-      );
-      continue;
-    }
-    const inner = r.typeUrl === ENDPOINT_TYPE ? decoded.cluster_name : decoded.name;
-    if (inner !== r.name) problems.push(`${r.typeUrl} ${r.name} carries the name ${String(inner)}`);
-    names.set(r.name, decoded);
     const key = `${r.hash}\0${r.name}`;
-    let found = pgvStats ? undefined : pgvChecked.get(key);
+    let found = pgvStats ? undefined : checked.get(key);
     if (!found) {
-      found = validateResourceBytes(r.typeUrl, r.name, r.bytes, pgvStats).map(formatPgvProblem);
-      if (!pgvStats) pgvChecked.set(key, found);
+      found = check(r, pgvStats);
+      if (!pgvStats) {
+        checked.set(key, found);
+        cachedRoutes += routeCount(found);
+      }
     }
     seen.add(key);
-    problems.push(...found);
+    problems.push(...found.problems);
+    if (found.facts) names.set(r.name, found.facts);
   }
-  if (pgvChecked.size > PGV_CACHE_LIMIT) {
-    for (const key of pgvChecked.keys()) if (!seen.has(key)) pgvChecked.delete(key);
+  if (checked.size > CACHE_ENTRY_LIMIT || cachedRoutes > CACHE_ROUTE_LIMIT) {
+    for (const [key, c] of checked) {
+      if (seen.has(key)) continue;
+      checked.delete(key);
+      cachedRoutes -= routeCount(c);
+    }
   }
-  problems.push(...checkConsistency(byType));
+  problems.push(...checkFacts(byType));
   return problems;
+}
+
+/** Routes replaced in one virtual host of a route configuration: `routes` from index `start`. */
+export interface RouteSplice {
+  /** Index of the virtual host in the route configuration. */
+  virtualHost: number;
+  start: number;
+  /** The new routes' encodings, as many as they replace. */
+  routes: readonly Uint8Array[];
+}
+
+/**
+ * Validates a route configuration that differs from an already validated one (`before`, found
+ * valid by {@link validateOutput}) only in the routes `splices` replaced, and records the result
+ * under the new bytes, so {@link validateOutput} does not decode megabytes for a few routes. The
+ * new routes are decoded and checked one by one; the rest of the configuration's checks (its
+ * virtual hosts, their route counts) are unchanged. Returns false when it cannot tell (the
+ * previous result is not held, or a new route has a problem): {@link validateOutput} then decodes
+ * the whole configuration and reports exactly as it would have. `same` means the new routes'
+ * parts in the cross-resource checks are those of the routes they replaced (same clusters, same
+ * kind of action), so a whole output that was valid stays valid without checking it again.
+ */
+export function validateRouteSplice(
+  before: CompiledResource,
+  after: CompiledResource,
+  splices: readonly RouteSplice[],
+): 'same' | 'changed' | false {
+  if (before.typeUrl !== ROUTE_TYPE || after.typeUrl !== ROUTE_TYPE || before.name !== after.name)
+    return false;
+  const known = checked.get(`${before.hash}\0${before.name}`);
+  const routes = known?.facts?.routes;
+  if (!known || known.problems.length > 0 || !routes) return false;
+  const vhosts = ((after.message as { virtual_hosts?: { name?: string; routes?: unknown[] }[] })
+    .virtual_hosts ?? []) as { name?: string; routes?: unknown[] }[];
+  const offsets: number[] = [];
+  let total = 0;
+  for (const vh of vhosts) {
+    offsets.push(total);
+    total += vh.routes?.length ?? 0;
+  }
+  if (total !== routes.length) return false;
+  const type = messageType('envoy.config.route.v3.Route');
+  const facts = [...routes];
+  let same = true;
+  for (const s of splices) {
+    const vh = vhosts[s.virtualHost];
+    const offset = offsets[s.virtualHost];
+    if (!vh || offset === undefined || s.start + s.routes.length > (vh.routes?.length ?? 0)) return false;
+    for (let i = 0; i < s.routes.length; i++) {
+      let message: protobuf.Message;
+      try {
+        message = type.decode(s.routes[i] as Uint8Array);
+      } catch {
+        return false;
+      }
+      if (validateDecoded(type, message as unknown as Json, type.name).length > 0) return false;
+      const decoded = type.toObject(message, RESOURCE_JSON_OPTIONS) as Json;
+      const one = resourceFacts(ROUTE_TYPE, after.name, {
+        virtual_hosts: [{ name: vh.name, routes: [decoded] }],
+      });
+      const fact = one.routes?.[0];
+      if (!fact) return false;
+      if (same && JSON.stringify(fact) !== JSON.stringify(facts[offset + s.start + i])) same = false;
+      facts[offset + s.start + i] = fact;
+    }
+  }
+  const key = `${after.hash}\0${after.name}`;
+  if (!checked.has(key)) {
+    checked.set(key, { problems: [], facts: { routes: facts } });
+    cachedRoutes += facts.length;
+    // The configuration it replaces is superseded: dropped here, since a run of splices may never
+    // reach validateOutput's own eviction (it would be decoded again if it came back).
+    if (checked.delete(`${before.hash}\0${before.name}`)) cachedRoutes -= routes.length;
+  }
+  return same ? 'same' : 'changed';
+}
+
+/** Decodes one resource once: its own problems, its facts; the decoded form is dropped after. */
+function check(r: CompiledResource, pgvStats: PgvStats | undefined): Checked {
+  let type: protobuf.Type;
+  let message: protobuf.Message;
+  try {
+    type = messageType(messageNameOf(r.typeUrl));
+    message = type.decode(r.bytes);
+  } catch (err) {
+    return {
+      problems: [
+        `${r.typeUrl} ${r.name} does not decode: ${err instanceof Error ? err.message : String(err)}`,
+      ],
+    };
+  }
+  const decoded = type.toObject(message, RESOURCE_JSON_OPTIONS) as Json;
+  const problems: string[] = [];
+  const inner = r.typeUrl === ENDPOINT_TYPE ? decoded.cluster_name : decoded.name;
+  if (inner !== r.name) problems.push(`${r.typeUrl} ${r.name} carries the name ${String(inner)}`);
+  const pgv = validateDecoded(type, message as unknown as Json, `${type.name}[name=${r.name}]`, pgvStats);
+  problems.push(...pgv.map(formatPgvProblem));
+  return { problems, facts: resourceFacts(r.typeUrl, r.name, decoded) };
+}
+
+function routeCount(c: Checked): number {
+  return c.facts?.routes?.length ?? 0;
 }

@@ -6,17 +6,12 @@
  * A group with a `host` matches that SNI name and terminates TLS with the certificate of the
  * Host (or TLSContext) serving that name.
  */
-import type { Diagnostic } from '../compile.ts';
-import { type ClusterPlanner, compareSource, hostGlobsOverlap } from './build-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
+import type { EdgeSources, TcpMappingSpec } from '../sources/types-edge.ts';
 import { downstreamTls, type TlsIndex } from './build-edge-tls.ts';
-import type {
-  DownstreamTls,
-  EdgeSources,
-  HostIR,
-  SocketListener,
-  TcpChain,
-  TcpMappingSpec,
-} from './types-edge.ts';
+import { type ClusterPlanner, compareSource } from './edge-clusters.ts';
+import { hostGlobsOverlap } from './host-match.ts';
+import type { DownstreamTls, HostIR, SocketListener, TcpChain } from './types-edge.ts';
 import { normalizeWeights } from './weights.ts';
 
 export function buildTcpChains(

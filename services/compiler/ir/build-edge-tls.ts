@@ -5,18 +5,11 @@
  * Secrets become SDS resources named `tls/<ns>/<name>` (certificate) and `ca/<ns>/<name>`
  * (validation, `+crl/<ns>/<name>` when a CRL is added); names depend only on the references.
  */
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { caProblem, certificateProblem } from '../sources/tls-context-secret.ts';
+import type { HostSpec, SecretData, SecretRef, TlsContextSpec, TlsSettings } from '../sources/types-edge.ts';
 import { type SecretAccess, secretAccessProblem } from './secret-access.ts';
-import type {
-  DownstreamTls,
-  HostSpec,
-  SecretData,
-  SecretRef,
-  TlsContextSpec,
-  TlsSecret,
-  TlsSettings,
-} from './types-edge.ts';
+import type { DownstreamTls, TlsSecret } from './types-edge.ts';
 
 /** Secrets by `<namespace>/<name>`; contexts by `<namespace>/<name>` and by bare name. */
 export interface TlsIndex {

@@ -4,7 +4,8 @@ import { compile } from '../compile.ts';
 import { loadCase } from '../golden-cases.ts';
 import { parseSources } from '../sources/parse-sources.ts';
 import { toTranslateFiles } from '../translate-output.ts';
-import { hostGlobsOverlap, resolverFor } from './build-edge.ts';
+import { resolverFor } from './edge-clusters.ts';
+import { hostGlobsOverlap } from './host-match.ts';
 
 describe('edge IR', () => {
   test('edge — host globs overlap as Emissary hostglob_matches does', () => {

@@ -13,27 +13,18 @@
  *
  * Pure and order-independent: every list is sorted by source identity before use.
  */
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { defaultStatsPrefix, PROTOCOL_STACKS } from '../sources/listener.ts';
-import type { ServiceTarget } from '../sources/service-ref.ts';
-import type { ParsedSources, SourceRef } from '../sources/types.ts';
+import type { ParsedSources } from '../sources/parsed-sources.ts';
+import type { SourceRef } from '../sources/types.ts';
+import type { EdgeSources, ListenerSpec } from '../sources/types-edge.ts';
 import { buildTcpChains } from './build-edge-tcp.ts';
 import { downstreamTls, findContext, indexTls, resolveHostTls, type TlsIndex } from './build-edge-tls.ts';
-import { assignClusterNames } from './cluster-name.ts';
-import { edsServiceName, indexKube, resolveEndpoints } from './endpoints.ts';
+import { ClusterPlanner, compareSource, resolverFor } from './edge-clusters.ts';
+import { labelsMatch } from './host-match.ts';
 import type { SecretAccess } from './secret-access.ts';
-import type { EdgeLookups, EndpointSet, IR } from './types.ts';
-import type {
-  EdgeCluster,
-  EdgeIR,
-  EdgeSources,
-  ExtAuthz,
-  HostIR,
-  ListenerSpec,
-  RateLimit,
-  ResolverKind,
-  SocketListener,
-} from './types-edge.ts';
+import type { EdgeLookups, IR } from './types.ts';
+import type { EdgeIR, ExtAuthz, HostIR, RateLimit, SocketListener } from './types-edge.ts';
 
 /** Emissary's defaults for headers exchanged with an AuthService (irauth.py). */
 const AUTH_REQUEST_HEADERS = [
@@ -53,51 +44,7 @@ const AUTH_RESPONSE_HEADERS = [
   'set-cookie',
   'www-authenticate',
 ];
-const CONNECT_TIMEOUT_MS = 3000;
 const INTERNAL: SourceRef = { cluster: '', kind: 'Internal', namespace: '', name: '' };
-
-// ---- resolvers ----------------------------------------------------------------------------
-
-/** How a resolver name finds backends, or why it cannot be used. */
-export type ResolverLookup =
-  | { ok: true; kind: 'endpoint' | 'service'; name: string }
-  | { ok: false; message: string };
-
-/**
- * The resolver a Mapping (or TCPMapping, AuthService, …) uses. `name` is the object's `resolver`;
- * when absent the Module's `resolver` applies. `endpoint` and `kubernetes-endpoint` are implicit
- * endpoint resolvers (as in Emissary). `kubernetes-service`, unless a KubernetesServiceResolver
- * of that name exists, also resolves through endpoints (EDS): Attaché's default, which differs
- * from Emissary's DNS default (see FEATURES.md).
- */
-export function resolverFor(
-  sources: Pick<ParsedSources, 'edge' | 'modules'>,
-  name: string | undefined,
-): ResolverLookup {
-  const wanted = name ?? sources.modules[0]?.resolver ?? 'kubernetes-service';
-  const declared = [...sources.edge.resolvers]
-    .filter((r) => r.name === wanted)
-    .sort((a, b) => cmp(a.source.namespace, b.source.namespace))[0];
-  const kind: ResolverKind | undefined =
-    declared?.kind ??
-    (wanted === 'endpoint' || wanted === 'kubernetes-endpoint' || wanted === 'kubernetes-service'
-      ? 'endpoint'
-      : undefined);
-  if (!kind) return { ok: false, message: `resolver ${wanted} does not exist` };
-  if (kind === 'consul')
-    return { ok: false, message: `resolver ${wanted} is a ConsulResolver, which is not supported` };
-  return { ok: true, kind, name: wanted };
-}
-
-/** DNS name a KubernetesServiceResolver cluster resolves: `<service>.<namespace>` (as Emissary writes it). */
-export function serviceDnsName(target: Extract<ServiceTarget, { kind: 'kubernetes' }>): string {
-  return `${target.name}.${target.namespace}`;
-}
-
-/** The rate-limit descriptor domain Mapping `labels` must use, when a RateLimitService is configured. */
-export function rateLimitDomain(edge: Pick<EdgeIR, 'rateLimit'>): string | undefined {
-  return edge.rateLimit?.domain;
-}
 
 // ---- build --------------------------------------------------------------------------------
 
@@ -329,134 +276,6 @@ function binds(l: ListenerSpec, h: HostIR): boolean {
   return labelsMatch(l.hostSelector, h.labels);
 }
 
-/** matchLabels semantics: every selector label present with the same value (an empty selector matches all). */
-export function labelsMatch(
-  selector: Record<string, string> | undefined,
-  labels: Record<string, string>,
-): boolean {
-  if (!selector) return true;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-/**
- * Whether two host globs can match a common name (irutils.py `hostglob_matches`): `*` matches
- * everything; `*.a.com` / `a.*` globs match names with that suffix / prefix; two globs overlap
- * unless their fixed parts contradict.
- */
-export function hostGlobsOverlap(a: string, b: string): boolean {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  if (x === '*' || y === '*' || x === y) return true;
-  const kind = (g: string) => (g.startsWith('*') ? 'suffix' : g.endsWith('*') ? 'prefix' : 'exact');
-  const fixed = (g: string) => (g.startsWith('*') ? g.slice(1) : g.endsWith('*') ? g.slice(0, -1) : g);
-  const [kx, ky] = [kind(x), kind(y)];
-  const [fx, fy] = [fixed(x), fixed(y)];
-  if (kx === 'exact' && ky === 'exact') return false;
-  if (kx === 'exact') return ky === 'suffix' ? fx.endsWith(fy) : fx.startsWith(fy);
-  if (ky === 'exact') return kx === 'suffix' ? fy.endsWith(fx) : fy.startsWith(fx);
-  if (kx === ky)
-    return kx === 'suffix' ? fx.endsWith(fy) || fy.endsWith(fx) : fx.startsWith(fy) || fy.startsWith(fx);
-  return true;
-}
-
-// ---- clusters -----------------------------------------------------------------------------
-
-/**
- * Names and discovers the clusters of edge features. Names follow Emissary's
- * `cluster_<marker>_<service>_<namespace>` with a feature marker (`tcp`, `extauth`, `ratelimit`),
- * kept apart from the HTTP clusters' names.
- */
-export class ClusterPlanner {
-  private readonly wanted = new Map<
-    string,
-    { base: string; target: ServiceTarget; resolver: 'endpoint' | 'service'; http2: boolean }
-  >();
-  private names = new Map<string, string>();
-
-  constructor(
-    private readonly sources: ParsedSources,
-    private readonly ir: IR,
-    private readonly diagnostics: Diagnostic[],
-  ) {}
-
-  /** Registers a cluster and returns its id, or undefined (with an error) when its resolver is unusable. */
-  add(
-    marker: string,
-    service: string,
-    target: ServiceTarget,
-    resolver: string | undefined,
-    http2: boolean,
-    source: SourceRef,
-  ): string | undefined {
-    const lookup = resolverFor(this.sources, resolver);
-    if (!lookup.ok) {
-      this.diagnostics.push({
-        severity: 'error',
-        source,
-        field: 'resolver',
-        message: `${lookup.message}; ignored`,
-      });
-      return undefined;
-    }
-    const kind = target.kind === 'ip' ? 'endpoint' : lookup.kind;
-    const id = JSON.stringify([marker, service, source.namespace, kind, http2]);
-    const base = ['cluster', marker, service, ...(target.tls ? ['otls'] : []), source.namespace]
-      .join('_')
-      .replace(/[^0-9A-Za-z_]/g, '_');
-    this.wanted.set(id, { base, target, resolver: kind, http2 });
-    if (target.tls) {
-      this.diagnostics.push({
-        severity: 'warning',
-        source,
-        field: 'service',
-        message: 'TLS origination (https://) is not generated yet: the upstream is reached in plaintext',
-      });
-    }
-    return id;
-  }
-
-  /** Final cluster name of an id returned by `add` (valid after `finish`). */
-  name(id: string): string {
-    return this.names.get(id)!;
-  }
-
-  /** Assigns names (avoiding the HTTP clusters'), builds the clusters and their endpoint sets. */
-  finish(): { clusters: EdgeCluster[]; endpointSets: EndpointSet[] } {
-    const taken = new Set(this.ir.clusters.map((c) => c.name));
-    const bases = new Map([...this.wanted].map(([id, w]) => [id, w.base]));
-    this.names = assignClusterNames(bases);
-    for (const [id, name] of this.names) if (taken.has(name)) this.names.set(id, `${name}_edge`);
-
-    const sets = new Map(this.ir.endpointSets.map((s) => [s.serviceName, s]));
-    const index = indexKube(this.sources.services, this.sources.endpoints);
-    const clusters: EdgeCluster[] = [];
-    for (const [id, w] of this.wanted) {
-      const name = this.names.get(id)!;
-      if (w.resolver === 'service' && w.target.kind === 'kubernetes') {
-        clusters.push({
-          name,
-          discovery: { kind: 'dns', address: serviceDnsName(w.target), port: w.target.port },
-          http2: w.http2,
-          connectTimeoutMs: CONNECT_TIMEOUT_MS,
-        });
-        continue;
-      }
-      const serviceName = edsServiceName(w.target);
-      if (!sets.has(serviceName)) sets.set(serviceName, resolveEndpoints(w.target, index).set);
-      clusters.push({
-        name,
-        discovery: { kind: 'eds', serviceName },
-        http2: w.http2,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      });
-    }
-    return {
-      clusters: clusters.sort((a, b) => cmp(a.name, b.name)),
-      endpointSets: [...sets.values()].sort((a, b) => cmp(a.serviceName, b.serviceName)),
-    };
-  }
-}
-
 // ---- auth and rate limit ------------------------------------------------------------------
 
 function buildExtAuthz(
@@ -529,14 +348,6 @@ function buildRateLimit(
   };
 }
 
-export function compareSource(a: SourceRef, b: SourceRef): number {
-  return cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.cluster, b.cluster);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /**
  * The lookups buildIR needs from edge resources (ir/types.ts `EdgeLookups`). The object records
  * which TLSContexts Mappings originate TLS with, so buildEdge serves their Secrets; create one per
@@ -572,4 +383,8 @@ export function edgeLookups(
       return { commonTlsContext: common };
     },
   };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

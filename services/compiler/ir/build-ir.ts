@@ -7,9 +7,10 @@
  * shows in the output. That order is each group's member order: it decides who gets the rounding
  * remainder of an even split and which Mapping wins last-wins merges (`app-v2` sorts before `app`).
  */
-import type { Diagnostic } from '../compile.ts';
-import { type AmbassadorModule, DEFAULT_MODULE } from '../sources/module.ts';
-import type { MappingSpec, ParsedSources, SourceRef } from '../sources/types.ts';
+import type { Diagnostic } from '../contracts.ts';
+import type { ParsedSources } from '../sources/parsed-sources.ts';
+import type { MappingSpec, SourceRef } from '../sources/types.ts';
+import { type AmbassadorModule, DEFAULT_MODULE } from '../sources/types-module.ts';
 import { assignClusterNames } from './cluster-name.ts';
 import { separateVariants, variantId } from './cluster-variants.ts';
 import { edsServiceName, indexKube, resolveEndpoints } from './endpoints.ts';
@@ -104,7 +105,6 @@ export function buildIR(
         redirect: {
           ...r.hostRedirect,
           source: r.source,
-          sourceHash: r.sourceHash,
           host: r.service,
           caseSensitive: r.caseSensitive,
         },
@@ -135,7 +135,6 @@ export function buildIR(
       const caseSensitive = m.caseSensitive ?? groupCaseSensitive;
       return {
         source: m.source,
-        sourceHash: m.sourceHash,
         cumulativeWeight: weights.cumulative[i]!,
         clusterId: clusterFor(m, m.clusterTag),
         prefixRewrite: m.rewrite,
@@ -272,7 +271,7 @@ function dedupeMirrored(sorted: MappingSpec[]): MappingSpec[] {
   const seen = new Set<string>();
   return sorted.filter((m) => {
     if (named.get(`${m.source.namespace}/${m.source.name}`) === 1) return true;
-    const { source, sourceHash: _hash, ...content } = m;
+    const { source, ...content } = m;
     const key = JSON.stringify([source.namespace, source.name, content]);
     if (seen.has(key)) return false;
     seen.add(key);

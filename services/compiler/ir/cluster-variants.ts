@@ -9,7 +9,7 @@
  */
 import { canonicalJson } from '../../../shared/snapshot/manifest.ts';
 import { sha256Hex } from '../../../shared/xds/encoding.ts';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import type { ClusterPlan } from './upstream.ts';
 
 /** The identity of a plan's cluster: its name-determining parts plus its cluster-level settings. */

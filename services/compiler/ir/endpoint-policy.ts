@@ -15,10 +15,8 @@
  * once per set (gRPC rejects duplicates): the copy in the lowest priority, then the first
  * (region, zone) locality, is kept. Pure; the IR is not mutated.
  */
+import type { RemoteEndpointsMode } from '../contracts.ts';
 import type { EndpointSet, IR, LocalityEndpoints } from './types.ts';
-
-/** How remote (non-local) source clusters' endpoints are used; see the module comment. */
-export type RemoteEndpointsMode = 'prefer-local' | 'local-only' | 'merge';
 
 export const REMOTE_ENDPOINTS_MODES: readonly RemoteEndpointsMode[] = ['prefer-local', 'local-only', 'merge'];
 

@@ -4,8 +4,9 @@
  * insertion order (they share one route weight), so the last Mapping that sets a key wins;
  * `add_*_headers` are merged instead. Module defaults fill what no Mapping sets.
  */
-import type { AmbassadorModule } from '../sources/module.ts';
+
 import type { HeaderToAdd, MappingSpec, RateLimitAction, RateLimitLabels } from '../sources/types.ts';
+import type { AmbassadorModule } from '../sources/types-module.ts';
 import type { GroupPolicy } from './types.ts';
 
 export function flattenGroupPolicy(

@@ -13,8 +13,8 @@
  * mappingSelector no default selector.
  */
 import type { MappingSpec } from '../sources/types.ts';
-import { labelsMatch } from './build-edge.ts';
-import { type HostSpec, mappingKey } from './types-edge.ts';
+import { type HostSpec, mappingKey } from '../sources/types-edge.ts';
+import { labelsMatch } from './host-match.ts';
 
 /** `metadata.labels` of a Mapping (empty when it has none). */
 export function mappingLabels(

@@ -4,9 +4,9 @@
  * of them to a different value is rejected with an error naming the field. A group has at most one
  * shadow, and host_redirect Mappings cannot be mixed with forwarding ones.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { AmbassadorModule } from '../sources/module.ts';
+import type { Diagnostic } from '../contracts.ts';
 import type { MappingSpec } from '../sources/types.ts';
+import type { AmbassadorModule } from '../sources/types-module.ts';
 import { groupKey } from './route-order.ts';
 
 /** One group's members after Emissary's admission rules. */

@@ -4,7 +4,7 @@
  * over it NACKs the whole RouteConfiguration. A Mapping with such a regex is dropped here, before
  * grouping, so only it is affected (sources/re2.ts explains the bound).
  */
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { re2ProgramSizeAtLeast } from '../sources/re2.ts';
 import type { MappingSpec } from '../sources/types.ts';
 

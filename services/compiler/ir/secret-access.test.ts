@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SourceObject } from '../../../shared/events/envelope.ts';
-import { type CompileOptions, compile, type SourceRecord } from '../compile.ts';
+import { compile } from '../compile.ts';
+import type { CompileOptions, SourceRecord } from '../contracts.ts';
 import { loadCase } from '../golden-cases.ts';
 
 /** A TLS Secret's data from the golden case (a real certificate and its key). */

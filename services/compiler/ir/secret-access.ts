@@ -16,7 +16,7 @@
  * Secret: the referrer loses its TLS, nothing else changes, and no byte of the Secret reaches the
  * group's snapshot. Pure.
  */
-import type { SecretData, SecretRef } from './types-edge.ts';
+import type { SecretData, SecretRef } from '../sources/types-edge.ts';
 
 /** Annotation on a Secret listing the groups (Emissary `ambassador_id`s) that may use it. */
 export const SECRET_GROUPS_ANNOTATION = 'attache.io/groups';

@@ -3,7 +3,7 @@
  * order. Translators turn it into Envoy resources without making any further decisions about
  * grouping, weights, ordering or naming. Private to the compiler.
  */
-import type { AmbassadorModule } from '../sources/module.ts';
+
 import type { ServiceTarget } from '../sources/service-ref.ts';
 import type {
   CircuitBreaker,
@@ -18,6 +18,21 @@ import type {
   RetryPolicy,
   SourceRef,
 } from '../sources/types.ts';
+import type { AmbassadorModule } from '../sources/types-module.ts';
+
+/**
+ * Parsed settings the IR carries unchanged from sources/ (a Mapping's retry policy, CORS, health
+ * check, added headers and rate-limit actions; the Module's connection-manager settings). They are
+ * part of the IR's vocabulary: translators name them from here, never from sources/.
+ */
+export type {
+  CorsSettings,
+  HeaderToAdd,
+  HealthCheck,
+  RateLimitAction,
+  RetryPolicy,
+} from '../sources/types.ts';
+export type { AmbassadorModule, IpRule } from '../sources/types-module.ts';
 
 /** Everything the Envoy translators need for one group. */
 export interface IR {
@@ -133,8 +148,6 @@ export interface GroupPolicy {
 export interface RedirectRoute extends RedirectSpec {
   /** The Mapping this route comes from. */
   source: SourceRef;
-  /** Content hash of that Mapping's source object. */
-  sourceHash: string;
   /** Host to redirect to (the Mapping's `service` as written). */
   host: string;
   /** Path matching case sensitivity (undefined: Envoy's default, sensitive). */
@@ -145,8 +158,6 @@ export interface RedirectRoute extends RedirectSpec {
 export interface HttpRoute {
   /** The Mapping this route comes from. */
   source: SourceRef;
-  /** Content hash of that Mapping's source object. */
-  sourceHash: string;
   /** Cumulative traffic threshold (percent, 0–100) of this route within its group (emissary.md §2.2). */
   cumulativeWeight: number;
   /** Name of the upstream cluster the route forwards to. */

@@ -3,10 +3,10 @@
  * name-determining parts, and the settings Emissary compares when two Mappings produce the same
  * cluster name (`IRCluster.merge`). Module defaults fill what the Mapping leaves unset.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { AmbassadorModule } from '../sources/module.ts';
+import type { Diagnostic } from '../contracts.ts';
 import type { ServiceTarget } from '../sources/service-ref.ts';
 import type { LoadBalancer, MappingSpec } from '../sources/types.ts';
+import type { AmbassadorModule } from '../sources/types-module.ts';
 import { baseClusterName, type ClusterNameParts } from './cluster-name.ts';
 import { edsServiceName } from './endpoints.ts';
 import type { EdgeLookups, UpstreamCluster } from './types.ts';

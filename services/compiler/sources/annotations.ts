@@ -7,7 +7,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import type { SourceObject } from '../../../shared/events/envelope.ts';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { isPlainObject, own } from './fields.ts';
 import type { SourceRef } from './types.ts';
 

@@ -2,13 +2,13 @@
  * `AuthService` (irauth.py): the external authorization service every request is checked with,
  * over HTTP or the gRPC Authorization API (v3 only: `protocol_version` v2 is reported).
  */
-import type { Diagnostic } from '../compile.ts';
-import type { AuthServiceSpec } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { parseServiceRef } from './service-ref.ts';
 import type { ErrorSink } from './tls-context.ts';
 import type { SourceRef } from './types.ts';
+import type { AuthServiceSpec } from './types-edge.ts';
 
 const NOT_GENERATED = ['tls', 'add_linkerd_headers', 'circuit_breakers', 'stats_name', 'add_auth_headers'];
 

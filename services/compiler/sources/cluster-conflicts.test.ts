@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Diagnostic, SourceRecord } from '../compile.ts';
+import type { Diagnostic, SourceRecord } from '../contracts.ts';
 import { pickClusterWinners } from './cluster-conflicts.ts';
 
 const mapping = (cluster: string, service: string, extra: Record<string, unknown> = {}): SourceRecord => ({

@@ -13,7 +13,7 @@
  * are merged across clusters by endpoint resolution. Pure; input order never matters.
  */
 import { canonicalize } from '../../../shared/xds/encoding.ts';
-import type { Diagnostic, SourceRecord } from '../compile.ts';
+import type { Diagnostic, SourceRecord } from '../contracts.ts';
 import { matchAmbassadorId } from './ambassador-id.ts';
 import { isPlainObject, own } from './fields.ts';
 import type { SourceRef } from './types.ts';
@@ -28,15 +28,17 @@ export function pickClusterWinners(
   diagnostics: Diagnostic[],
 ): SourceRecord[] {
   const winners = new Map<string, SourceRecord>();
-  for (const r of records) {
-    const id = identity(r, group);
-    if (id === undefined) continue;
+  const ids = records.map((r) => identity(r, group));
+  records.forEach((r, i) => {
+    const id = ids[i];
+    if (id === undefined) return;
     const held = winners.get(id);
     if (!held || r.cluster < held.cluster) winners.set(id, r);
-  }
+  });
   const out: SourceRecord[] = [];
-  for (const r of records) {
-    const id = identity(r, group);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as SourceRecord;
+    const id = ids[i];
     const winner = id === undefined ? undefined : winners.get(id);
     // Duplicates inside one source (two YAML files) are not a cross-cluster question: kept as they are.
     if (!winner || winner.cluster === r.cluster) {
@@ -62,6 +64,10 @@ export function pickClusterWinners(
  * objects without a name, and getambassador.io objects outside `group` or with an unreadable
  * ambassador_id (parsing reports those).
  */
+export function conflictIdentity(r: SourceRecord, group: string): string | undefined {
+  return identity(r, group);
+}
+
 function identity(r: SourceRecord, group: string): string | undefined {
   const obj = r.object as unknown;
   const kind = own(obj, 'kind');

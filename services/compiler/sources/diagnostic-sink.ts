@@ -2,7 +2,7 @@
  * Collects one object's diagnostics while it is parsed: `err` and `warn` name the field, and
  * `failed` tells the parser afterwards whether any error was recorded (the object is then skipped).
  */
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import type { SourceRef } from './types.ts';
 
 /** Records a problem with one field of the object being parsed. */

@@ -3,12 +3,12 @@
  * request policy. An invalid Host is skipped as a whole; ACME and preview URLs are Edge Stack
  * features and are ignored, as Emissary OSS does.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { HostSpec, InsecureAction, SecretRef } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { type ErrorSink, parseTlsSettings, secretRef } from './tls-context.ts';
 import type { SourceRef } from './types.ts';
+import type { HostSpec, InsecureAction, SecretRef } from './types-edge.ts';
 
 const ACTIONS: readonly InsecureAction[] = ['Route', 'Redirect', 'Reject'];
 

@@ -6,7 +6,7 @@
  * default backend. The objects are then parsed like any other (sources/parse-sources.ts).
  */
 import type { SourceObject } from '../../../shared/events/envelope.ts';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { matchAmbassadorId } from './ambassador-id.ts';
 import { isPlainObject, isSafeInteger, own } from './fields.ts';
 import type { SourceRef } from './types.ts';

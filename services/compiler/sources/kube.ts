@@ -4,7 +4,7 @@
  * warning; the rest of the object is still used. Only ready IP-literal addresses are kept.
  */
 import { isIP } from 'node:net';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { isPlainObject, isSafeInteger, own } from './fields.ts';
 import type {
   EndpointPort,

@@ -3,12 +3,12 @@
  * securityModel, statsPrefix, l7Depth and hostBinding. UDP (HTTP/3) is not supported and is
  * reported; `hostBinding.namespace.from: SELECTOR` is rejected, as Emissary does.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { ListenerSpec, StackElement } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { parseMatchLabels } from './host.ts';
 import type { SourceRef } from './types.ts';
+import type { ListenerSpec, StackElement } from './types-edge.ts';
 
 /** Emissary's named protocols and the stacks they stand for. */
 export const PROTOCOL_STACKS: Readonly<Record<string, readonly StackElement[]>> = {

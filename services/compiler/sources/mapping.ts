@@ -6,7 +6,7 @@
  * diagnostic. Fields Emissary ignores are ignored with a warning. Module defaults are applied later,
  * in the IR, so absent fields stay undefined here.
  */
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { checkHostGlob, parseExactMap, parseRegexMap, regexProblem } from './mapping-match.ts';
 import {
@@ -36,7 +36,6 @@ export interface MappingInput {
   /** apiVersion of the object: v2 allows `true` header values (presence) and `tls: true`. */
   apiVersion: string;
   source: SourceRef;
-  sourceHash: string;
   /** `metadata.labels` of the object (untrusted). */
   labels?: unknown;
 }
@@ -285,7 +284,6 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
 
   const mapping: Omit<MappingSpec, 'prefix' | 'service'> = {
     source: input.source,
-    sourceHash: input.sourceHash,
     apiVersion: input.apiVersion,
     pathMatch,
     pathFlags: {

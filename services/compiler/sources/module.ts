@@ -5,7 +5,7 @@
  * key is reported and falls back to its default; the rest of the Module still applies.
  */
 import { isIP } from 'node:net';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { describeType, isPlainObject, isSafeInteger, own } from './fields.ts';
 import {
   type ErrorSink,
@@ -20,17 +20,10 @@ import {
   readBool,
   readMillis,
 } from './mapping-policies.ts';
-import type {
-  CircuitBreaker,
-  CorsSettings,
-  HeaderToAdd,
-  Keepalive,
-  LoadBalancer,
-  ParsedSources,
-  RateLimitAction,
-  RetryPolicy,
-  SourceRef,
-} from './types.ts';
+import type { ParsedSources } from './parsed-sources.ts';
+import type { HeaderToAdd, RateLimitAction, SourceRef } from './types.ts';
+import type { AmbassadorModule, HcmModuleSettings, IpRule } from './types-module.ts';
+import { DEFAULT_MODULE } from './types-module.ts';
 
 /**
  * Collects a Module record: only the one named `ambassador` configures anything; the legacy `tls`
@@ -47,107 +40,6 @@ export function addModuleRecord(spec: unknown, source: SourceRef, out: ParsedSou
   }
   out.modules.push(parseAmbassadorModule(spec, source, out.diagnostics));
 }
-
-/** One `ip_allow` / `ip_deny` entry: a CIDR matched against the peer or the XFF-derived remote address. */
-export interface IpRule {
-  /** `peer`: the TCP peer (direct_remote_ip); `remote`: the client address after XFF processing. */
-  from: 'peer' | 'remote';
-  /** Address part of the CIDR. */
-  address: string;
-  /** Prefix length (32/128 for a bare address). */
-  prefixLen: number;
-}
-
-/** HTTP connection manager, router and listener settings (consumed by translate/hcm-settings.ts). */
-export interface HcmModuleSettings {
-  useRemoteAddress: boolean;
-  xffNumTrustedHops?: number;
-  serverName?: string;
-  listenerIdleTimeoutMs?: number;
-  headersWithUnderscoresAction?: 'ALLOW' | 'REJECT_REQUEST' | 'DROP_HEADER';
-  maxRequestHeadersKb?: number;
-  enableHttp10?: boolean;
-  allowChunkedLength?: boolean;
-  preserveExternalRequestId?: boolean;
-  forwardClientCertDetails?:
-    | 'SANITIZE'
-    | 'FORWARD_ONLY'
-    | 'APPEND_FORWARD'
-    | 'SANITIZE_SET'
-    | 'ALWAYS_FORWARD_ONLY';
-  setCurrentClientCertDetails?: {
-    subject?: boolean;
-    cert?: boolean;
-    chain?: boolean;
-    dns?: boolean;
-    uri?: boolean;
-  };
-  stripMatchingHostPort?: boolean;
-  mergeSlashes?: boolean;
-  rejectRequestsWithEscapedSlashes?: boolean;
-  suppressEnvoyHeaders?: boolean;
-  properCase?: boolean;
-  /** Listener and cluster per-connection buffer limit. */
-  bufferLimitBytes?: number;
-  enableGrpcWeb?: boolean;
-  enableGrpcHttp11Bridge?: boolean;
-  ipAllow?: IpRule[];
-  ipDeny?: IpRule[];
-}
-
-/** The effective Module: every default the compiler applies, with its source when one was given. */
-export interface AmbassadorModule {
-  /** The Module object, or undefined for the built-in defaults. */
-  source: SourceRef | undefined;
-  /** Default route timeout (`cluster_request_timeout_ms`, 3000). */
-  clusterRequestTimeoutMs: number;
-  clusterIdleTimeoutMs?: number;
-  clusterMaxConnectionLifetimeMs?: number;
-  circuitBreakers?: CircuitBreaker[];
-  loadBalancer?: LoadBalancer;
-  keepalive?: Keepalive;
-  retryPolicy?: RetryPolicy;
-  cors?: CorsSettings;
-  enableIpv4: boolean;
-  enableIpv6: boolean;
-  /** Default resolver name (`kubernetes-service`). */
-  resolver: string;
-  addLinkerdHeaders?: boolean;
-  /** `defaults.httpmapping.*` (or `defaults.*`) for the header keys Emissary looks up. */
-  mappingDefaults: {
-    addRequestHeaders?: HeaderToAdd[];
-    addResponseHeaders?: HeaderToAdd[];
-    removeRequestHeaders?: string[];
-    removeResponseHeaders?: string[];
-  };
-  /** RE2 max_program_size for every generated regex (`regex_max_size`, 200). */
-  regexMaxSize: number;
-  /**
-   * Which Hosts take a Mapping that names no host (Attaché's `hostless_mappings`): `selector_only`
-   * (default, Emissary 2.0+: only Hosts whose mappingSelector matches its labels) or `every_host`
-   * (opt-in, Ambassador 1.x: routed on every Host).
-   */
-  hostlessMappings: 'selector_only' | 'every_host';
-  /** `default_label_domain` ("ambassador"). */
-  defaultLabelDomain: string;
-  /** `default_labels`: domain → specifiers prepended to every label group of that domain. */
-  defaultLabels: Record<string, RateLimitAction[]>;
-  hcm: HcmModuleSettings;
-}
-
-export const DEFAULT_MODULE: AmbassadorModule = Object.freeze({
-  source: undefined,
-  clusterRequestTimeoutMs: 3000,
-  enableIpv4: true,
-  enableIpv6: false,
-  resolver: 'kubernetes-service',
-  mappingDefaults: {},
-  regexMaxSize: 200,
-  hostlessMappings: 'selector_only',
-  defaultLabelDomain: 'ambassador',
-  defaultLabels: {},
-  hcm: { useRemoteAddress: true },
-}) as AmbassadorModule;
 
 /** Keys Emissary uses only for its own processes or features Attaché does not provide. */
 const IGNORED_KEYS: Readonly<Record<string, string>> = {

@@ -14,14 +14,11 @@ import {
   type IngestErrorSpec,
   type SourceObject,
 } from '../../../shared/events/envelope.ts';
-import { canonicalJson } from '../../../shared/snapshot/manifest.ts';
-import { sha256Hex } from '../../../shared/xds/encoding.ts';
-import type { SourceRecord } from '../compile.ts';
-import { emptyEdgeSources, mappingKey } from '../ir/types-edge.ts';
+import type { Diagnostic, SourceRecord } from '../contracts.ts';
 import { matchAmbassadorId } from './ambassador-id.ts';
 import { annotationObjects } from './annotations.ts';
 import { parseAuthService } from './auth-service.ts';
-import { pickClusterWinners } from './cluster-conflicts.ts';
+import { conflictIdentity, pickClusterWinners } from './cluster-conflicts.ts';
 import { isPlainObject, own } from './fields.ts';
 import { parseHost } from './host.ts';
 import { INGRESS_VERSIONS, ingressObjects, isAmbassadorIngressClass } from './ingress.ts';
@@ -29,12 +26,14 @@ import { parseEndpointSlice, parseEndpoints, parseService } from './kube.ts';
 import { parseListener } from './listener.ts';
 import { parseMapping } from './mapping.ts';
 import { addModuleRecord } from './module.ts';
+import type { ParsedSources } from './parsed-sources.ts';
 import { parseRateLimitService } from './rate-limit-service.ts';
 import { parseResolver, RESOLVER_KINDS } from './resolver.ts';
 import { parseTcpMapping } from './tcp-mapping.ts';
 import { parseTlsContext } from './tls-context.ts';
 import { parseTlsSecret } from './tls-context-secret.ts';
-import type { ParsedSources, SourceRef } from './types.ts';
+import type { SourceRef } from './types.ts';
+import { emptyEdgeSources, mappingKey } from './types-edge.ts';
 
 /** apiVersion → accepted kind names for HTTP Mappings. */
 const MAPPING_VERSIONS: Readonly<Record<string, readonly string[]>> = {
@@ -54,44 +53,87 @@ const EDGE_KINDS = new Set([
   ...Object.keys(RESOLVER_KINDS),
 ]);
 
-export function parseSources(records: readonly SourceRecord[], group: string): ParsedSources {
-  const out: ParsedSources = {
-    mappings: [],
-    services: [],
-    endpoints: [],
-    modules: [],
-    edge: emptyEdgeSources(),
-    diagnostics: [],
-  };
+/**
+ * What one record contributes to one group's ParsedSources, before the Ingress pass: a pure
+ * function of the record (and the group), so an incremental compiler reuses it while the record
+ * object is the same (see {@link ParseCache}).
+ */
+export interface RecordPart {
+  /** The record's objects, problems and Mapping labels (only the record's own). */
+  sources: ParsedSources;
+  /** Set when the record is an Ingress the Ingress pass reads. */
+  ingress?: SourceRef;
+  /** Set when the record is an IngressClass of this group. */
+  ingressClass?: string;
+  /** Set when the record stands for other objects (its `getambassador.io/config` annotation). */
+  derived?: true;
+}
+
+/**
+ * Per-record parse results of one group, by record object: world state replaces a record when its
+ * object changes and keeps it otherwise, so an unchanged record is not parsed again. Records
+ * must never be mutated (no pass does). Weak: a record no longer live is forgotten.
+ */
+export class ParseCache {
+  private readonly parts = new WeakMap<SourceRecord, RecordPart>();
+  constructor(readonly group: string) {}
+
+  /**
+   * Whether `record` takes no part in this group's compile: it contributes nothing when parsed
+   * (no object, no diagnostic, not an Ingress or IngressClass of the group) and takes part in no
+   * cross-cluster conflict. Objects of another group (`ambassador_id`) are the usual case.
+   */
+  outside(record: SourceRecord): boolean {
+    if (record.rejected !== undefined || conflictIdentity(record, this.group) !== undefined) return false;
+    const part = this.partOf(record);
+    if (part.ingress || part.ingressClass !== undefined) return false;
+    const s = part.sources;
+    if (
+      s.mappings.length + s.services.length + s.endpoints.length + s.modules.length + s.diagnostics.length >
+      0
+    )
+      return false;
+    for (const value of Object.values(s.edge)) {
+      if (Array.isArray(value) ? value.length > 0 : (value as Map<string, unknown>).size > 0) return false;
+    }
+    return true;
+  }
+
+  /** Whether any of `records` stands for objects of its own (annotations, Ingresses). */
+  derivesObjects(records: readonly SourceRecord[]): boolean {
+    for (const r of records) {
+      const part = this.partOf(r);
+      if (part.derived || part.ingress) return true;
+    }
+    return false;
+  }
+
+  partOf(record: SourceRecord): RecordPart {
+    let part = this.parts.get(record);
+    if (!part) {
+      part = parseRecordPart(record, this.group);
+      this.parts.set(record, part);
+    }
+    return part;
+  }
+}
+
+export function parseSources(
+  records: readonly SourceRecord[],
+  group: string,
+  cache?: ParseCache,
+): ParsedSources {
+  if (cache && cache.group !== group)
+    throw new Error(`parse cache of group ${cache.group} used for ${group}`);
+  const out = emptyParsedSources();
   const ingresses: { record: SourceRecord; source: SourceRef }[] = [];
   const classes = new Map<string, Set<string>>();
   for (const record of pickClusterWinners(records, group, out.diagnostics)) {
-    const source = sourceRefOf(record);
-    if (!source) continue;
-    if (record.rejected !== undefined) {
-      out.diagnostics.push({
-        severity: 'error',
-        source,
-        message:
-          `its latest version could not be ingested: ${record.rejected}; ` +
-          (record.stub ? 'it is not served' : 'the previous version keeps serving'),
-      });
-      if (record.stub) continue;
-    }
-    guarded(out, source, () => {
-      const obj = record.object as unknown;
-      parseRecord(obj, source, group, out, false);
-      const apiVersion = own(obj, 'apiVersion');
-      if (source.kind === 'Ingress' && INGRESS_VERSIONS.includes(String(apiVersion)))
-        ingresses.push({ record, source });
-      if (source.kind === 'IngressClass' && isAmbassadorIngressClass(obj, group)) {
-        classes.set(record.cluster, (classes.get(record.cluster) ?? new Set()).add(source.name));
-      }
-      if ((source.kind === 'Service' && apiVersion === 'v1') || source.kind === 'Ingress') {
-        for (const o of annotationObjects(obj, source, out.diagnostics))
-          parseDerived(o, source, group, out, false);
-      }
-    });
+    const part = cache ? cache.partOf(record) : parseRecordPart(record, group);
+    appendPart(out, part.sources);
+    if (part.ingress) ingresses.push({ record, source: part.ingress });
+    if (part.ingressClass !== undefined)
+      classes.set(record.cluster, (classes.get(record.cluster) ?? new Set()).add(part.ingressClass));
   }
   // Ingresses need every IngressClass and Service of their source cluster, so they come last.
   for (const { record, source } of ingresses) {
@@ -111,9 +153,87 @@ export function parseSources(records: readonly SourceRecord[], group: string): P
   return out;
 }
 
-/** Content hash of a source object: the key under which per-object results can be reused. */
-export function objectHash(object: unknown): string {
-  return sha256Hex(canonicalJson(object));
+function emptyParsedSources(): ParsedSources {
+  return {
+    mappings: [],
+    services: [],
+    endpoints: [],
+    modules: [],
+    edge: emptyEdgeSources(),
+    diagnostics: [],
+  };
+}
+
+/** Parses one record for `group` on its own: its objects and problems, in the order they arise. */
+function parseRecordPart(record: SourceRecord, group: string): RecordPart {
+  const out = emptyParsedSources();
+  const part: RecordPart = { sources: out };
+  const source = sourceRefOf(record);
+  if (!source) return part;
+  if (record.rejected !== undefined) {
+    out.diagnostics.push({
+      severity: 'error',
+      source,
+      message:
+        `its latest version could not be ingested: ${record.rejected}; ` +
+        (record.stub ? 'it is not served' : 'the previous version keeps serving'),
+    });
+    if (record.stub) return part;
+  }
+  guarded(out, source, () => {
+    const obj = record.object as unknown;
+    parseRecord(obj, source, group, out, false);
+    const apiVersion = own(obj, 'apiVersion');
+    if (source.kind === 'Ingress' && INGRESS_VERSIONS.includes(String(apiVersion))) part.ingress = source;
+    if (source.kind === 'IngressClass' && isAmbassadorIngressClass(obj, group))
+      part.ingressClass = source.name;
+    if ((source.kind === 'Service' && apiVersion === 'v1') || source.kind === 'Ingress') {
+      for (const o of annotationObjects(obj, source, out.diagnostics)) {
+        part.derived = true;
+        parseDerived(o, source, group, out, false);
+      }
+    }
+  });
+  return part;
+}
+
+/**
+ * Appends one record's part to the group's sources, as parsing it in place would have: every
+ * list in order, Mapping labels set in order (generic over the fields, so a new kind of source
+ * cannot be left out).
+ */
+function appendPart(out: ParsedSources, part: ParsedSources): void {
+  for (const key of ['mappings', 'services', 'endpoints', 'modules', 'diagnostics'] as const)
+    pushAll<unknown>(out[key], part[key]);
+  const edge = out.edge as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(part.edge)) {
+    if (Array.isArray(value)) pushAll<unknown>(edge[key] as unknown[], value);
+    else for (const [k, v] of value as Map<string, Record<string, string>>) out.edge.mappingLabels.set(k, v);
+  }
+}
+
+function pushAll<T>(to: T[], from: readonly T[]): void {
+  for (const x of from) to.push(x);
+}
+
+/**
+ * The path of the first value below `value` that is one of its own ancestors, if any. Objects
+ * decoded from YAML or an event are trees; one built in memory may not be, and every later pass
+ * would recurse into it without end.
+ */
+function cyclePath(value: object, path: string, ancestors: object[]): string | undefined {
+  ancestors.push(value);
+  const isArray = Array.isArray(value);
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+    const at = isArray ? `${path}[${key}]` : `${path}.${key}`;
+    if (ancestors.includes(v)) return at;
+    const found = cyclePath(v, at, ancestors);
+    if (found !== undefined) return found;
+  }
+  ancestors.pop();
+  return undefined;
 }
 
 function guarded(out: ParsedSources, source: SourceRef, fn: () => void): void {
@@ -126,6 +246,30 @@ function guarded(out: ParsedSources, source: SourceRef, fn: () => void): void {
       message: `object could not be read and is ignored: ${err instanceof Error ? err.message : String(err)}`,
     });
   }
+}
+
+/**
+ * The error an IngestError object (a load problem the YAML ingestor found: a document that does
+ * not parse, bytes that are not UTF-8, a duplicate identity) stands for, naming the file, the
+ * document and, when the problem is about one, the object; undefined when `obj` is not one.
+ */
+export function ingestErrorDiagnostic(obj: unknown, source: SourceRef): Diagnostic | undefined {
+  if (own(obj, 'apiVersion') !== INGEST_ERROR_API_VERSION || own(obj, 'kind') !== INGEST_ERROR_KIND)
+    return undefined;
+  const spec = own(obj, 'spec') as Partial<IngestErrorSpec> | undefined;
+  if (typeof spec?.message !== 'string' || typeof spec.file !== 'string') return undefined;
+  return {
+    severity: 'error',
+    source: {
+      cluster: source.cluster,
+      kind: typeof spec.kind === 'string' ? spec.kind : 'File',
+      namespace: source.namespace,
+      name: typeof spec.name === 'string' ? spec.name : spec.file,
+      file: spec.file,
+      ...(typeof spec.document === 'number' ? { document: spec.document } : {}),
+    },
+    message: `cannot be ingested${typeof spec.line === 'number' ? ` (line ${spec.line})` : ''}: ${spec.message}`,
+  };
 }
 
 /** Parses an object another object stands for; it keeps the parent's source cluster and origin. */
@@ -157,6 +301,8 @@ function parseRecord(
   trusted: boolean,
 ): void {
   if (!isPlainObject(obj)) return;
+  const cycle = cyclePath(obj, '', []);
+  if (cycle !== undefined) throw new Error(`it refers to itself at ${cycle.slice(1)}`);
   const apiVersion = own(obj, 'apiVersion');
   const kind = source.kind;
   switch (kind) {
@@ -174,21 +320,8 @@ function parseRecord(
       return;
     }
     case INGEST_ERROR_KIND: {
-      if (apiVersion !== INGEST_ERROR_API_VERSION) return;
-      const spec = own(obj, 'spec') as Partial<IngestErrorSpec> | undefined;
-      if (typeof spec?.message !== 'string' || typeof spec.file !== 'string') return;
-      out.diagnostics.push({
-        severity: 'error',
-        source: {
-          cluster: source.cluster,
-          kind: typeof spec.kind === 'string' ? spec.kind : 'File',
-          namespace: source.namespace,
-          name: typeof spec.name === 'string' ? spec.name : spec.file,
-          file: spec.file,
-          ...(typeof spec.document === 'number' ? { document: spec.document } : {}),
-        },
-        message: `cannot be ingested${typeof spec.line === 'number' ? ` (line ${spec.line})` : ''}: ${spec.message}`,
-      });
+      const d = ingestErrorDiagnostic(obj, source);
+      if (d) out.diagnostics.push(d);
       return;
     }
     case 'Secret': {
@@ -242,7 +375,7 @@ function parseRecord(
     return;
   }
   const labels = own(own(obj, 'metadata'), 'labels');
-  const result = parseMapping({ spec, apiVersion, source, sourceHash: objectHash(obj), labels });
+  const result = parseMapping({ spec, apiVersion, source, labels });
   out.diagnostics.push(...result.diagnostics);
   if (!result.mapping) return;
   out.mappings.push(result.mapping);
@@ -318,7 +451,7 @@ function stringMap(v: unknown): Record<string, string> {
 }
 
 /** The diagnostic identity of a record, or undefined when it has no kind at all (not an object). */
-function sourceRefOf(record: SourceRecord): SourceRef | undefined {
+export function sourceRefOf(record: SourceRecord): SourceRef | undefined {
   const obj = record.object as unknown;
   const kind = own(obj, 'kind');
   if (typeof kind !== 'string') return undefined;

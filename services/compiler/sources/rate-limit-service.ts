@@ -1,11 +1,11 @@
 /** `RateLimitService` (irratelimit.py): the gRPC rate limit service and its descriptor domain. */
-import type { Diagnostic } from '../compile.ts';
-import type { RateLimitServiceSpec } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { millis } from './auth-service.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, own } from './fields.ts';
 import { parseServiceRef } from './service-ref.ts';
 import type { SourceRef } from './types.ts';
+import type { RateLimitServiceSpec } from './types-edge.ts';
 
 /** Emissary's default descriptor domain. */
 export const DEFAULT_RATE_LIMIT_DOMAIN = 'ambassador';

@@ -15,17 +15,32 @@
  *   the pattern's structure; a pattern over the limit by that bound is certainly rejected by Envoy.
  *   Patterns under the bound but over the real limit are not caught (documented in FEATURES.md).
  */
-import re2wasm from 're2-wasm/build/wasm/re2.js';
+import { createRequire } from 'node:module';
 
 /** The Emscripten-bound RE2 class inside re2-wasm (build/wasm/re2.d.ts). */
-const { WrappedRE2 } = re2wasm as unknown as {
-  WrappedRE2: new (
-    pattern: string,
-    ignoreCase: boolean,
-    multiline: boolean,
-    dotAll: boolean,
-  ) => { ok(): boolean; error(): string; delete(): void };
-};
+type WrappedRE2Class = new (
+  pattern: string,
+  ignoreCase: boolean,
+  multiline: boolean,
+  dotAll: boolean,
+) => { ok(): boolean; error(): string; delete(): void };
+
+const require = createRequire(import.meta.url);
+const RE2_WASM = require.resolve('re2-wasm/build/wasm/re2.js');
+
+/**
+ * A fresh instance of re2-wasm: its own WebAssembly module and 16 MiB heap. A pattern whose
+ * compilation needs more than that heap aborts the instance (Emscripten `abort`, thrown as a
+ * RuntimeError) and leaks what it had allocated, so after a few such patterns every later compile
+ * would throw too — one hostile regex would then reject every good one. The instance that threw
+ * is dropped and the next check loads a new one.
+ */
+function loadRe2(): WrappedRE2Class {
+  delete require.cache[RE2_WASM];
+  return (require(RE2_WASM) as { WrappedRE2: WrappedRE2Class }).WrappedRE2;
+}
+
+let WrappedRE2: WrappedRE2Class | undefined;
 
 const problems = new Map<string, string | null>();
 const CACHE_LIMIT = 10_000;
@@ -51,7 +66,16 @@ function compileProblem(pattern: string): string | null {
   if (/(?:^|[^\\])(?:\\\\)*\\$/.test(pattern)) return 'trailing \\';
   // RE2 itself, without re2-wasm's RegExp-compatibility layer: that layer rewrites only
   // JavaScript-isms (rejected above) and leaks every regex that fails to compile.
-  const compiled = new WrappedRE2(`^${pattern}$`, false, false, false);
+  WrappedRE2 ??= loadRe2();
+  let compiled: InstanceType<WrappedRE2Class>;
+  try {
+    compiled = new WrappedRE2(`^${pattern}$`, false, false, false);
+  } catch {
+    // Out of memory (see loadRe2): grpc-js-xds's re2-wasm has the same heap, and would fail the
+    // same way on it.
+    WrappedRE2 = undefined;
+    return 'RE2 runs out of memory compiling it (its program is far too large)';
+  }
   try {
     if (compiled.ok()) return null;
     const reason = compiled.error();

@@ -2,10 +2,10 @@
  * Resolver resources (emissary.md §1.1): KubernetesEndpointResolver (EDS from EndpointSlices),
  * KubernetesServiceResolver (the Service's DNS name) and ConsulResolver (accepted, not supported).
  */
-import type { Diagnostic } from '../compile.ts';
-import type { ResolverKind, ResolverSpec } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { own } from './fields.ts';
 import type { SourceRef } from './types.ts';
+import type { ResolverKind, ResolverSpec } from './types-edge.ts';
 
 export const RESOLVER_KINDS: Readonly<Record<string, ResolverKind>> = {
   KubernetesEndpointResolver: 'endpoint',

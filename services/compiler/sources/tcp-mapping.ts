@@ -3,13 +3,13 @@
  * optional `weight`. TLS origination (`tls`) and the Envoy knobs Emissary copies verbatim
  * (circuit breakers, IPv4/6 switches) are reported as not generated.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { TcpMappingSpec } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, isSafeInteger, own } from './fields.ts';
 import { isHostGlob } from './host.ts';
 import { parseServiceRef } from './service-ref.ts';
 import type { SourceRef } from './types.ts';
+import type { TcpMappingSpec } from './types-edge.ts';
 
 const NOT_GENERATED = ['tls', 'circuit_breakers', 'enable_ipv4', 'enable_ipv6', 'cluster_tag', 'stats_name'];
 

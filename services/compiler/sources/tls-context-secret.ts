@@ -5,11 +5,11 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { REFUSED_ANNOTATION } from '../../../shared/events/sealed-secrets.ts';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { SECRET_GROUPS_ANNOTATION } from '../ir/secret-access.ts';
-import type { SecretData } from '../ir/types-edge.ts';
 import { own } from './fields.ts';
 import type { SourceRef } from './types.ts';
+import type { SecretData } from './types-edge.ts';
 
 const KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt', crl: 'crl.pem' } as const;
 

@@ -3,11 +3,11 @@
  * (irtlscontext.py `resolve_secret`): a name containing `.` is `<name>.<namespace>` unless
  * `secret_namespacing: false`; otherwise the Secret lives in the referring object's namespace.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { SecretRef, TlsContextSpec, TlsSettings } from '../ir/types-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
 import { diagnosticSink } from './diagnostic-sink.ts';
 import { describeType, hasControlChars, isPlainObject, own } from './fields.ts';
 import type { SourceRef } from './types.ts';
+import type { SecretRef, TlsContextSpec, TlsSettings } from './types-edge.ts';
 
 export type ErrorSink = (field: string, message: string) => void;
 

@@ -2,9 +2,7 @@
  * The validated source objects the IR is built from. Each carries the content hash of the record
  * it came from, so a later incremental compiler can reuse per-object results whose hash is unchanged.
  */
-import type { Diagnostic } from '../compile.ts';
-import type { EdgeSources } from '../ir/types-edge.ts';
-import type { AmbassadorModule } from './module.ts';
+import type { Diagnostic } from '../contracts.ts';
 import type { ServiceTarget } from './service-ref.ts';
 
 /** The identity of a source object, as it appears in diagnostics. */
@@ -125,8 +123,6 @@ export interface RedirectSpec {
 export interface MappingSpec {
   /** The object this Mapping came from (source cluster, kind, namespace, name, origin). */
   source: SourceRef;
-  /** Content hash of the source record (sha256 over cluster and object). */
-  sourceHash: string;
   /** apiVersion the object was written in. */
   apiVersion: string;
   /** Path to match (`spec.prefix`). */
@@ -287,20 +283,4 @@ export interface KubeEndpoints {
   objectName: string;
   /** Subsets of ready addresses. */
   subsets: EndpointSubset[];
-}
-
-/** Everything parsed from the records for one group. */
-export interface ParsedSources {
-  /** Valid Mappings of this group. */
-  mappings: MappingSpec[];
-  /** Every Service, any namespace. */
-  services: KubeService[];
-  /** Every EndpointSlice and Endpoints object. */
-  endpoints: KubeEndpoints[];
-  /** Every `ambassador` Module of this group (normally one), sorted by source identity. */
-  modules: AmbassadorModule[];
-  /** Hosts, Listeners, TLS, TCPMappings, auth/rate-limit services, resolvers, Secrets (ir/types-edge.ts). */
-  edge: EdgeSources;
-  /** Problems found while parsing (invalid objects are skipped). */
-  diagnostics: Diagnostic[];
 }

@@ -9,8 +9,7 @@ import type { UpstreamTlsContext } from '../../../proto/gen/envoy/extensions/tra
 import type { HttpProtocolOptions } from '../../../proto/gen/envoy/extensions/upstreams/http/v3/HttpProtocolOptions.ts';
 import { packAny } from '../../../shared/xds/encoding.ts';
 import { CLUSTER_TYPE } from '../../../shared/xds/type-urls.ts';
-import type { UpstreamCluster } from '../ir/types.ts';
-import type { HealthCheck } from '../sources/types.ts';
+import type { HealthCheck, UpstreamCluster } from '../ir/types.ts';
 import { adsConfigSource, duration, type EnvoyResource } from './common.ts';
 
 export const UPSTREAM_TLS_TYPE = 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CorsPolicy } from '../../../proto/gen/envoy/extensions/filters/http/cors/v3/CorsPolicy.ts';
-import type { CorsSettings } from '../sources/types.ts';
+import type { CorsSettings } from '../ir/types.ts';
 
 export const CORS_FILTER_NAME = 'envoy.filters.http.cors';
 export const CORS_FILTER_TYPE = 'envoy.extensions.filters.http.cors.v3.Cors';

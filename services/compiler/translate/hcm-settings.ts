@@ -11,8 +11,7 @@ import type { Router } from '../../../proto/gen/envoy/extensions/filters/http/ro
 import type { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 import type { HttpFilter } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/HttpFilter.ts';
 import { packAny } from '../../../shared/xds/encoding.ts';
-import type { IR } from '../ir/types.ts';
-import type { AmbassadorModule, IpRule } from '../sources/module.ts';
+import type { AmbassadorModule, IpRule, IR } from '../ir/types.ts';
 import { duration, ROUTER_FILTER_NAME, ROUTER_TYPE } from './common.ts';
 import { CORS_FILTER_NAME, CORS_FILTER_TYPE } from './cors.ts';
 

@@ -15,14 +15,14 @@ import type { VirtualHost } from '../../../proto/gen/envoy/config/route/v3/Virtu
 import type { HttpConnectionManager } from '../../../proto/gen/envoy/extensions/filters/network/http_connection_manager/v3/HttpConnectionManager.ts';
 import { packAny } from '../../../shared/xds/encoding.ts';
 import { LISTENER_TYPE, ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
-import type { EdgeIR, SocketListener } from '../ir/types-edge.ts';
+import type { EdgeIR, HostIR, SocketListener } from '../ir/types-edge.ts';
 import { adsConfigSource, type EnvoyResource, HCM_FILTER_NAME, HCM_TYPE } from './common.ts';
 import { extAuthzFilter } from './ext-authz.ts';
 import type { HcmSettings } from './hcm-settings.ts';
 import { rateLimitFilter } from './rate-limit.ts';
 import { downstreamTlsSocket } from './secret.ts';
 import { tcpFilterChain } from './tcp-proxy.ts';
-import { listenerServesHost, type RouteEntry, virtualHost } from './virtual-hosts.ts';
+import { type GroupSpans, listenerServesHost, type RouteEntry, virtualHost } from './virtual-hosts.ts';
 
 const TLS_INSPECTOR = {
   name: 'envoy.filters.listener.tls_inspector',
@@ -33,6 +33,24 @@ const PROXY_PROTOCOL = {
   type: 'envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol',
 };
 
+/**
+ * Where every route group's routes sit in every virtual host of the output, by
+ * {@link socketVirtualHostKey} or {@link apiVirtualHostKey}, with what built that virtual host
+ * (translate records it when asked; the incremental compiler's mapping-fast-path.ts reads it).
+ */
+export type RouteLayout = Map<
+  string,
+  { listener: SocketListener; host: HostIR; spans: GroupSpans } | { apiHost: string; spans: GroupSpans }
+>;
+
+export function socketVirtualHostKey(virtualHost: string): string {
+  return `socket\u0000${virtualHost}`;
+}
+
+export function apiVirtualHostKey(host: string): string {
+  return `api\u0000${host}`;
+}
+
 /** RouteConfiguration name of a listener's cleartext chain (`ambassador-listener-8080-routes` by default). */
 export function routeConfigName(listener: string, tlsHostname?: string): string {
   return tlsHostname === undefined ? `${listener}-routes` : `${listener}-routes-${tlsHostname}`;
@@ -42,6 +60,7 @@ export function translateSocketListeners(
   edge: EdgeIR,
   entries: readonly RouteEntry[],
   settings: HcmSettings,
+  layout?: RouteLayout,
 ): EnvoyResource[] {
   const out: EnvoyResource[] = [];
   for (const l of edge.listeners) {
@@ -49,7 +68,15 @@ export function translateSocketListeners(
     const terminatesTls = l.stack.includes('TLS');
     if (l.stack.includes('HTTP')) {
       const hosts = l.hosts.filter((h) => listenerServesHost(l, h));
-      const vhosts = new Map(hosts.map((h) => [h.hostname, virtualHost(l, h, entries, edge)]));
+      const vhosts = new Map(
+        hosts.map((h) => {
+          const spans: GroupSpans | undefined = layout ? new Map() : undefined;
+          const vh = virtualHost(l, h, entries, edge, spans);
+          if (layout && spans)
+            layout.set(socketVirtualHostKey(vh.name ?? ''), { listener: l, host: h, spans });
+          return [h.hostname, vh];
+        }),
+      );
       if (hosts.length > 0) {
         const name = routeConfigName(l.name);
         out.push(routeConfiguration(name, [...vhosts.values()]));

@@ -4,7 +4,7 @@
  * those tokens and drop the policy when none remain.
  */
 import type { RetryPolicy as EnvoyRetryPolicy } from '../../../proto/gen/envoy/config/route/v3/RetryPolicy.ts';
-import type { RetryPolicy } from '../sources/types.ts';
+import type { RetryPolicy } from '../ir/types.ts';
 import { duration } from './common.ts';
 
 const GRPC_TOKENS = new Set([

@@ -3,7 +3,7 @@ import type {
   RateLimit,
   _envoy_config_route_v3_RateLimit_Action as RateLimit_Action,
 } from '../../../proto/gen/envoy/config/route/v3/RateLimit.ts';
-import type { RateLimitAction } from '../sources/types.ts';
+import type { RateLimitAction } from '../ir/types.ts';
 
 export function rateLimits(groups: readonly RateLimitAction[][]): RateLimit[] {
   return groups.filter((g) => g.length > 0).map((g) => ({ actions: g.map(action) }));

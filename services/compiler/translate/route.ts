@@ -19,8 +19,7 @@ import type { RegexMatcher } from '../../../proto/gen/envoy/type/matcher/v3/Rege
 import type { FractionalPercent } from '../../../proto/gen/envoy/type/v3/FractionalPercent.ts';
 import { packAny } from '../../../shared/xds/encoding.ts';
 import { ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
-import type { HeaderMatch, HttpRoute, IR, RedirectRoute, RouteGroup } from '../ir/types.ts';
-import type { HeaderToAdd } from '../sources/types.ts';
+import type { HeaderMatch, HeaderToAdd, HttpRoute, IR, RedirectRoute, RouteGroup } from '../ir/types.ts';
 import { duration, type EnvoyResource, SOCKET_ROUTE_CONFIG_NAME } from './common.ts';
 import { CORS_FILTER_NAME, CORS_POLICY_TYPE, corsPolicy } from './cors.ts';
 import { retryPolicy } from './retry.ts';

@@ -5,7 +5,7 @@
 import type { Cluster } from '../../../proto/gen/envoy/config/cluster/v3/Cluster.ts';
 import { packAny } from '../../../shared/xds/encoding.ts';
 import { CLUSTER_TYPE } from '../../../shared/xds/type-urls.ts';
-import type { Diagnostic } from '../compile.ts';
+import type { Diagnostic } from '../contracts.ts';
 import type { IR } from '../ir/types.ts';
 import type { EdgeCluster, EdgeIR } from '../ir/types-edge.ts';
 import { translateApiListeners } from './api-listener.ts';
@@ -13,12 +13,17 @@ import { HTTP_PROTOCOL_OPTIONS_TYPE, translateCluster } from './cluster.ts';
 import { adsConfigSource, duration, type EnvoyResource } from './common.ts';
 import { translateEndpoints } from './endpoint.ts';
 import { hcmSettings, usesCors } from './hcm-settings.ts';
-import { translateSocketListeners } from './listener.ts';
+import { type RouteLayout, translateSocketListeners } from './listener.ts';
 import { translateSecret } from './secret.ts';
 import { hostlessDiagnostics, routeEntries } from './virtual-hosts.ts';
 
-export function translate(ir: IR, edge: EdgeIR): { resources: EnvoyResource[]; diagnostics: Diagnostic[] } {
-  const api = translateApiListeners(ir);
+/** `layout`, when given, is filled with where each route group's routes sit (listener.ts RouteLayout). */
+export function translate(
+  ir: IR,
+  edge: EdgeIR,
+  layout?: RouteLayout,
+): { resources: EnvoyResource[]; diagnostics: Diagnostic[] } {
+  const api = translateApiListeners(ir, layout);
   const diagnostics = [...api.diagnostics];
   // An Envoy listener name must not shadow an API listener (named after a Mapping hostname).
   const apiNames = new Set(api.resources.map((r) => r.name));
@@ -38,6 +43,7 @@ export function translate(ir: IR, edge: EdgeIR): { resources: EnvoyResource[]; d
       { ...edge, listeners },
       routeEntries(ir),
       hcmSettings(ir.module, usesCors(ir)),
+      layout,
     ),
     ...ir.clusters.map(translateCluster),
     ...edge.clusters.map(translateEdgeCluster),

@@ -16,8 +16,8 @@
  */
 import type { Route } from '../../../proto/gen/envoy/config/route/v3/Route.ts';
 import type { VirtualHost } from '../../../proto/gen/envoy/config/route/v3/VirtualHost.ts';
-import type { Diagnostic } from '../compile.ts';
-import { hostGlobsOverlap, labelsMatch } from '../ir/build-edge.ts';
+import type { Diagnostic } from '../contracts.ts';
+import { hostGlobsOverlap, labelsMatch } from '../ir/host-match.ts';
 import type { IR, RouteGroup } from '../ir/types.ts';
 import type { EdgeIR, HostIR, SocketListener } from '../ir/types-edge.ts';
 import { extAuthzDisabled } from './ext-authz.ts';
@@ -104,12 +104,31 @@ export function listenerServesHost(l: SocketListener, host: HostIR): boolean {
   return !(l.securityModel === 'INSECURE' && host.insecureAction === 'Reject');
 }
 
+/**
+ * Where each route group's routes sit in one virtual host: group key → [first index, count]. The
+ * incremental compiler (mapping-fast-path.ts) replaces a changed group's routes there.
+ */
+export type GroupSpans = Map<string, readonly [number, number]>;
+
 export function virtualHost(
   l: SocketListener,
   host: HostIR,
   entries: readonly RouteEntry[],
   edge: EdgeIR,
+  spans?: GroupSpans,
 ): VirtualHost {
+  const routes: Route[] = [];
+  for (const entry of entries) {
+    if (!hostTakesGroup(host, entry.group)) continue;
+    const start = routes.length;
+    for (const route of hostRoutes(l, host, entry, edge)) routes.push(route);
+    spans?.set(entry.group.key, [start, routes.length - start]);
+  }
+  return { name: `${l.name}-${host.hostname}`, domains: [host.hostname], routes };
+}
+
+/** The routes one group (taken by `host`) contributes to the host's virtual host on listener `l`. */
+export function hostRoutes(l: SocketListener, host: HostIR, entry: RouteEntry, edge: EdgeIR): Route[] {
   const candidates: { matcher: Matcher; action: Action }[] = [];
   if (l.securityModel !== 'INSECURE')
     candidates.push({ matcher: l.securityModel === 'SECURE' ? 'always' : 'xfp-https', action: 'Route' });
@@ -124,16 +143,13 @@ export function virtualHost(
       ? [{ matcher: 'always' as const, action: 'Route' as const }]
       : candidates;
   const routes: Route[] = [];
-  for (const entry of entries) {
-    if (!hostTakesGroup(host, entry.group)) continue;
-    for (const route of entry.routes) {
-      for (const c of collapsed) {
-        const action = route.match?.prefix === ACME_PREFIX ? 'Route' : c.action;
-        routes.push(variant(route, c.matcher, action, edge.extAuthz !== undefined));
-      }
+  for (const route of entry.routes) {
+    for (const c of collapsed) {
+      const action = route.match?.prefix === ACME_PREFIX ? 'Route' : c.action;
+      routes.push(variant(route, c.matcher, action, edge.extAuthz !== undefined));
     }
   }
-  return { name: `${l.name}-${host.hostname}`, domains: [host.hostname], routes };
+  return routes;
 }
 
 function variant(route: Route, matcher: Matcher, action: Action, authOn: boolean): Route {
@@ -144,7 +160,7 @@ function variant(route: Route, matcher: Matcher, action: Action, authOn: boolean
     const { headers: _old, ...rest } = match;
     match = headers.length > 0 ? { ...rest, headers } : rest;
   }
-  if (action === 'Route') return { ...route, match };
+  if (action === 'Route') return match === route.match ? route : { ...route, match };
   const { route: _r, redirect: _d, direct_response: _x, typed_per_filter_config: perFilter, ...rest } = route;
   if (action === 'Redirect') {
     const filters = { ...(perFilter ?? {}), ...(authOn ? extAuthzDisabled() : {}) };

@@ -33,9 +33,148 @@ const HCM = `${TYPE_PREFIX}envoy.extensions.filters.network.http_connection_mana
 const TCP_PROXY = `${TYPE_PREFIX}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`;
 const ROUTER = `${TYPE_PREFIX}envoy.extensions.filters.http.router.v3.Router`;
 
+/**
+ * What one resource contributes to the checks, taken from its decoded form once: the problems it
+ * has on its own and the references the snapshot must satisfy, in the order the checks report
+ * them. A function of the resource's bytes and name, so a caller may keep it by content hash
+ * (validate-output.ts does) and neither decode nor hold an unchanged resource again.
+ */
+export interface ResourceFacts {
+  /** Listener: structure problems and references, in order. */
+  listener?: ListenerStep[];
+  /** Route configuration: its routes. */
+  routes?: RouteFact[];
+  /**
+   * Listener or cluster: gRPC service clusters and SDS secrets referenced anywhere inside, in tree
+   * order (`cluster` / `secret`, then the name).
+   */
+  refs?: [kind: 'cluster' | 'secret', name: string][];
+  /** EDS cluster: the ClusterLoadAssignment it needs. */
+  eds?: string;
+  /** ClusterLoadAssignment: its own problems. */
+  problems?: string[];
+}
+
+type ListenerStep =
+  | { problem: string }
+  | { where: string; cluster: string }
+  | { where: string; rds: string; client: boolean }
+  | { where: string; inline: RouteFact[]; client: boolean };
+
+/** One route: uses non_forwarding_action, forwards (to these clusters), or neither. */
+type RouteFact =
+  | { at: string; nonForwarding: true }
+  | { at: string; clusters: [string, string][] }
+  | { at: string; redirectOrDirect: boolean };
+
 export function checkConsistency(snapshot: DecodedSnapshot): string[] {
+  const facts = new Map<string, Map<string, ResourceFacts>>();
+  for (const [typeUrl, resources] of snapshot) {
+    const byName = new Map<string, ResourceFacts>();
+    for (const [name, resource] of resources) byName.set(name, resourceFacts(typeUrl, name, resource));
+    facts.set(typeUrl, byName);
+  }
+  return checkFacts(facts);
+}
+
+/** The facts of one decoded resource (see {@link ResourceFacts}). */
+export function resourceFacts(typeUrl: string, name: string, resource: Json): ResourceFacts {
+  if (typeUrl === LISTENER_TYPE) return { listener: listenerSteps(name, resource), refs: refsIn(resource) };
+  if (typeUrl === ROUTE_TYPE) return { routes: routeFacts(`route configuration ${name}`, resource) };
+  if (typeUrl === CLUSTER_TYPE) {
+    const facts: ResourceFacts = { refs: refsIn(resource) };
+    if (resource.type === 'EDS') facts.eds = str(obj(resource.eds_cluster_config).service_name) || name;
+    return facts;
+  }
+  if (typeUrl === ENDPOINT_TYPE) return { problems: checkAssignment(name, resource) };
+  return {};
+}
+
+function listenerSteps(name: string, listener: Json): ListenerStep[] {
+  const steps: ListenerStep[] = [];
+  const where = `listener ${name}`;
+  const hcmSteps = (at: string, hcm: Json, client: boolean) => {
+    if (hcm.route_config !== undefined) {
+      steps.push({
+        where: `${at} inline route configuration`,
+        inline: routeFacts(`${at} inline route configuration`, obj(hcm.route_config)),
+        client,
+      });
+    } else {
+      steps.push({ where: at, rds: str(obj(hcm.rds).route_config_name), client });
+    }
+    const filters = arr(hcm.http_filters).map(obj);
+    const last = filters[filters.length - 1];
+    if (!last || str(obj(last.typed_config)['@type']) !== ROUTER) {
+      steps.push({ problem: `${at}: the router must be the last HTTP filter` });
+    }
+  };
+  if (listener.api_listener !== undefined) {
+    const api = obj(obj(listener.api_listener).api_listener);
+    if (str(api['@type']) !== HCM)
+      steps.push({ problem: `${where}: an API listener needs an HTTP connection manager` });
+    else hcmSteps(where, api, true);
+    return steps;
+  }
+  const chains = arr(listener.filter_chains).map(obj);
+  if (listener.default_filter_chain !== undefined) chains.push(obj(listener.default_filter_chain));
+  if (chains.length === 0) steps.push({ problem: `${where} has no filter chain` });
+  chains.forEach((chain, i) => {
+    const filters = arr(chain.filters).map(obj);
+    const terminal = obj(filters[filters.length - 1]?.typed_config);
+    const type = str(terminal['@type']);
+    if (type === HCM) hcmSteps(`${where} filter chain ${i}`, terminal, false);
+    else if (type === TCP_PROXY) {
+      const weighted = arr(obj(terminal.weighted_clusters).clusters).map((c) => str(obj(c).name));
+      for (const c of terminal.cluster !== undefined ? [str(terminal.cluster)] : weighted)
+        steps.push({ where: `${where} filter chain ${i} TCP proxy`, cluster: c });
+    } else {
+      steps.push({
+        problem: `${where} filter chain ${i} does not end with an HTTP connection manager or a TCP proxy`,
+      });
+    }
+  });
+  return steps;
+}
+
+function routeFacts(where: string, rc: Json): RouteFact[] {
+  const out: RouteFact[] = [];
+  for (const vh of arr(rc.virtual_hosts).map(obj)) {
+    for (const route of arr(vh.routes).map(obj)) {
+      const at = `${where} virtual host ${str(vh.name)} route ${str(route.name) || str(obj(route.match).prefix)}`;
+      if (route.non_forwarding_action !== undefined) out.push({ at, nonForwarding: true });
+      else if (route.route !== undefined) {
+        const action = obj(route.route);
+        const clusters: [string, string][] = [];
+        if (action.cluster !== undefined) clusters.push([at, str(action.cluster)]);
+        for (const c of arr(obj(action.weighted_clusters).clusters)) clusters.push([at, str(obj(c).name)]);
+        for (const m of arr(action.request_mirror_policies))
+          clusters.push([`${at} mirror`, str(obj(m).cluster)]);
+        out.push({ at, clusters });
+      } else {
+        out.push({
+          at,
+          redirectOrDirect: route.redirect !== undefined || route.direct_response !== undefined,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function refsIn(resource: Json): [kind: 'cluster' | 'secret', name: string][] {
+  const refs: [kind: 'cluster' | 'secret', name: string][] = [];
+  walk(resource, (node) => {
+    if (node.envoy_grpc !== undefined) refs.push(['cluster', str(obj(node.envoy_grpc).cluster_name)]);
+    if (node.sds_config !== undefined && typeof node.name === 'string') refs.push(['secret', node.name]);
+  });
+  return refs;
+}
+
+/** The cross-resource checks over every resource's facts, by type URL and then name. */
+export function checkFacts(snapshot: ReadonlyMap<string, ReadonlyMap<string, ResourceFacts>>): string[] {
   const problems: string[] = [];
-  const of = (typeUrl: string) => snapshot.get(typeUrl) ?? new Map<string, Json>();
+  const of = (typeUrl: string) => snapshot.get(typeUrl) ?? new Map<string, ResourceFacts>();
   const listeners = of(LISTENER_TYPE);
   const routeConfigs = of(ROUTE_TYPE);
   const clusters = of(CLUSTER_TYPE);
@@ -47,104 +186,55 @@ export function checkConsistency(snapshot: DecodedSnapshot): string[] {
   };
   /** Route configurations an API listener uses: proxyless gRPC clients read them. */
   const clientRouteConfigs = new Set<string>();
-  const inlineRouteConfigs: [string, Json, boolean][] = [];
+  const inlineRouteConfigs: [RouteFact[], boolean][] = [];
 
-  const checkHcm = (where: string, hcm: Json, client: boolean) => {
-    const rds = str(obj(hcm.rds).route_config_name);
-    if (hcm.route_config !== undefined) {
-      inlineRouteConfigs.push([`${where} inline route configuration`, obj(hcm.route_config), client]);
-    } else if (!rds || !routeConfigs.has(rds)) {
-      problems.push(`${where} references missing route configuration ${rds}`);
-    } else if (client) {
-      clientRouteConfigs.add(rds);
+  for (const [, facts] of listeners) {
+    for (const step of facts.listener ?? []) {
+      if ('problem' in step) problems.push(step.problem);
+      else if ('cluster' in step) clusterRef(step.where, step.cluster);
+      else if ('inline' in step) inlineRouteConfigs.push([step.inline, step.client]);
+      else if (!step.rds || !routeConfigs.has(step.rds)) {
+        problems.push(`${step.where} references missing route configuration ${step.rds}`);
+      } else if (step.client) clientRouteConfigs.add(step.rds);
     }
-    const filters = arr(hcm.http_filters).map(obj);
-    const last = filters[filters.length - 1];
-    if (!last || str(obj(last.typed_config)['@type']) !== ROUTER) {
-      problems.push(`${where}: the router must be the last HTTP filter`);
-    }
-  };
-
-  for (const [name, listener] of listeners) {
-    const where = `listener ${name}`;
-    if (listener.api_listener !== undefined) {
-      const api = obj(obj(listener.api_listener).api_listener);
-      if (str(api['@type']) !== HCM)
-        problems.push(`${where}: an API listener needs an HTTP connection manager`);
-      else checkHcm(where, api, true);
-      continue;
-    }
-    const chains = arr(listener.filter_chains).map(obj);
-    if (listener.default_filter_chain !== undefined) chains.push(obj(listener.default_filter_chain));
-    if (chains.length === 0) problems.push(`${where} has no filter chain`);
-    chains.forEach((chain, i) => {
-      const filters = arr(chain.filters).map(obj);
-      const terminal = obj(filters[filters.length - 1]?.typed_config);
-      const type = str(terminal['@type']);
-      if (type === HCM) checkHcm(`${where} filter chain ${i}`, terminal, false);
-      else if (type === TCP_PROXY) {
-        const weighted = arr(obj(terminal.weighted_clusters).clusters).map((c) => str(obj(c).name));
-        for (const c of terminal.cluster !== undefined ? [str(terminal.cluster)] : weighted)
-          clusterRef(`${where} filter chain ${i} TCP proxy`, c);
-      } else {
-        problems.push(
-          `${where} filter chain ${i} does not end with an HTTP connection manager or a TCP proxy`,
-        );
-      }
-    });
   }
 
-  const checkRoutes = (where: string, rc: Json, client: boolean) => {
-    for (const vh of arr(rc.virtual_hosts).map(obj)) {
-      for (const route of arr(vh.routes).map(obj)) {
-        const at = `${where} virtual host ${str(vh.name)} route ${str(route.name) || str(obj(route.match).prefix)}`;
-        if (route.non_forwarding_action !== undefined) {
-          problems.push(`${at} uses non_forwarding_action (server listeners only)`);
-        } else if (route.route !== undefined) {
-          const action = obj(route.route);
-          if (action.cluster !== undefined) clusterRef(at, str(action.cluster));
-          for (const c of arr(obj(action.weighted_clusters).clusters)) clusterRef(at, str(obj(c).name));
-          for (const m of arr(action.request_mirror_policies))
-            clusterRef(`${at} mirror`, str(obj(m).cluster));
-        } else if (client) {
-          problems.push(`${at} does not forward to a cluster, which gRPC clients reject`);
-        } else if (route.redirect === undefined && route.direct_response === undefined) {
-          problems.push(`${at} has no action`);
-        }
+  const checkRoutes = (routes: readonly RouteFact[], client: boolean) => {
+    for (const route of routes) {
+      if ('nonForwarding' in route) {
+        problems.push(`${route.at} uses non_forwarding_action (server listeners only)`);
+      } else if ('clusters' in route) {
+        for (const [at, name] of route.clusters) clusterRef(at, name);
+      } else if (client) {
+        problems.push(`${route.at} does not forward to a cluster, which gRPC clients reject`);
+      } else if (!route.redirectOrDirect) {
+        problems.push(`${route.at} has no action`);
       }
     }
   };
-  for (const [name, rc] of routeConfigs)
-    checkRoutes(
-      `route configuration ${name}`,
-      rc,
-      clientRouteConfigs.has(name) || name.startsWith(API_ROUTE_CONFIG_PREFIX),
-    );
-  for (const [where, rc, client] of inlineRouteConfigs) checkRoutes(where, rc, client);
+  for (const [name, facts] of routeConfigs)
+    checkRoutes(facts.routes ?? [], clientRouteConfigs.has(name) || name.startsWith(API_ROUTE_CONFIG_PREFIX));
+  for (const [routes, client] of inlineRouteConfigs) checkRoutes(routes, client);
 
   for (const [typeUrl, resources] of [
     [LISTENER_TYPE, listeners],
     [CLUSTER_TYPE, clusters],
   ] as const) {
-    for (const [name, resource] of resources) {
+    for (const [name, facts] of resources) {
       const where = `${typeUrl === LISTENER_TYPE ? 'listener' : 'cluster'} ${name}`;
-      walk(resource, (node) => {
-        const grpc = obj(node.envoy_grpc);
-        if (node.envoy_grpc !== undefined) clusterRef(`${where} gRPC service`, str(grpc.cluster_name));
-        if (node.sds_config !== undefined && typeof node.name === 'string' && !secrets.has(node.name))
-          problems.push(`${where} references missing secret ${node.name}`);
-      });
+      for (const [kind, ref] of facts.refs ?? []) {
+        if (kind === 'cluster') clusterRef(`${where} gRPC service`, ref);
+        else if (!secrets.has(ref)) problems.push(`${where} references missing secret ${ref}`);
+      }
     }
   }
 
-  for (const [name, cluster] of clusters) {
-    if (cluster.type !== 'EDS') continue;
-    const serviceName = str(obj(cluster.eds_cluster_config).service_name) || name;
-    if (!endpoints.has(serviceName))
-      problems.push(`cluster ${name} has no ClusterLoadAssignment ${serviceName}`);
+  for (const [name, facts] of clusters) {
+    if (facts.eds !== undefined && !endpoints.has(facts.eds))
+      problems.push(`cluster ${name} has no ClusterLoadAssignment ${facts.eds}`);
   }
 
-  for (const [name, cla] of endpoints) problems.push(...checkAssignment(name, cla));
+  for (const [, facts] of endpoints) problems.push(...(facts.problems ?? []));
   return problems;
 }
 

@@ -34,7 +34,21 @@ const HEADER_VALUE_STRICT = /^[^\u0000-\u0008\u000A-\u001F\u007F]*$/;
 const HEADER_LOOSE = /^[^\u0000\u000A\u000D]*$/;
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-const encoder = new TextEncoder();
+/** Code points of a string (a lone surrogate counts as one, as string iteration counts it). */
+function codePoints(value: string): number {
+  let n = value.length;
+  for (let i = 0; i < value.length - 1; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = value.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
 
 function list(v: unknown): unknown[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -121,8 +135,16 @@ export function checkString(rules: Rules, raw: unknown, skipped: SkipSink): stri
   const value = typeof raw === 'string' ? raw : '';
   if (rules.ignore_empty === true && value === '') return [];
   const out: string[] = [];
-  const chars = [...value].length;
-  const bytes = encoder.encode(value).length;
+  // Counted only for the rules that need them (every generated name is checked): code points as
+  // `[...value].length` counts them, UTF-8 bytes as TextEncoder writes them.
+  const chars =
+    rules.len !== undefined || rules.min_len !== undefined || rules.max_len !== undefined
+      ? codePoints(value)
+      : 0;
+  const bytes =
+    rules.len_bytes !== undefined || rules.min_bytes !== undefined || rules.max_bytes !== undefined
+      ? Buffer.byteLength(value, 'utf8')
+      : 0;
   if (rules.const !== undefined && value !== rules.const) out.push(`must equal ${show(rules.const)}`);
   if (rules.len !== undefined && chars !== Number(rules.len))
     out.push(`must be ${rules.len} character(s) long`);

@@ -46,6 +46,8 @@ export interface TypePlan {
   disabled: boolean;
   fields: FieldPlan[];
   requiredOneofs: OneofPlan[];
+  /** The fields a walk visits (rules, an Any, or a message type with rules below), once known. */
+  visited?: FieldPlan[];
 }
 
 const WRAPPERS = new Set([

@@ -52,6 +52,20 @@ export function formatPgvProblem(p: PgvProblem): string {
 
 type Msg = Record<string, unknown>;
 
+/**
+ * Where a walk is: the root's text, or a step below a parent. Rendered to text only when a problem
+ * is reported, so walking a 30,000-route configuration builds no path strings.
+ */
+type Path = string | { parent: Path; field?: string; index?: number; text?: string };
+
+function render(path: Path): string {
+  if (typeof path === 'string') return path;
+  const parent = render(path.parent);
+  if (path.field !== undefined) return `${parent}.${path.field}`;
+  if (path.index !== undefined) return `${parent}[${path.index}]`;
+  return `${parent}${path.text ?? ''}`;
+}
+
 interface Walk {
   problems: PgvProblem[];
   stats: PgvStats;
@@ -96,21 +110,23 @@ function has(msg: Msg, field: string): boolean {
   return Object.hasOwn(msg, field) && msg[field] !== null && msg[field] !== undefined;
 }
 
-function walkMessage(type: protobuf.Type, msg: Msg, path: string, w: Walk): void {
+function walkMessage(type: protobuf.Type, msg: Msg, path: Path, w: Walk): void {
   const plan = planFor(type);
   if (plan.disabled) return;
   w.stats.messages++;
   for (const oneof of plan.requiredOneofs) {
     if (!oneof.members.some((m) => has(msg, m)))
       w.problems.push({
-        path,
+        path: render(path),
         message: `one of ${oneof.members.join(', ')} must be set (oneof ${oneof.name})`,
       });
   }
-  for (const f of plan.fields) {
-    if (!f.rules && f.shape !== 'any' && !(f.resolvedType && isRelevant(f.resolvedType))) continue;
+  plan.visited ??= plan.fields.filter(
+    (f) => f.rules || f.shape === 'any' || (f.resolvedType && isRelevant(f.resolvedType)),
+  );
+  for (const f of plan.visited) {
     if (f.inOneof && !has(msg, f.name)) continue;
-    const fpath = `${path}.${f.name}`;
+    const fpath: Path = { parent: path, field: f.name };
     const value = msg[f.name];
     if (f.mapKeyType !== undefined) walkMap(f, (value ?? {}) as Msg, fpath, w);
     else if (f.repeated) walkRepeated(f, Array.isArray(value) ? value : [], fpath, w);
@@ -118,35 +134,39 @@ function walkMessage(type: protobuf.Type, msg: Msg, path: string, w: Walk): void
   }
 }
 
-function walkRepeated(f: FieldPlan, items: unknown[], path: string, w: Walk): void {
+function walkRepeated(f: FieldPlan, items: unknown[], path: Path, w: Walk): void {
   const rules = f.rules?.repeated as Record<string, unknown> | undefined;
   if (rules && !(rules.ignore_empty === true && items.length === 0)) {
     if (rules.min_items !== undefined && items.length < Number(rules.min_items))
-      w.problems.push({ path, message: `must have at least ${rules.min_items} item(s)` });
+      w.problems.push({ path: render(path), message: `must have at least ${rules.min_items} item(s)` });
     if (rules.max_items !== undefined && items.length > Number(rules.max_items))
-      w.problems.push({ path, message: `must have at most ${rules.max_items} item(s)` });
+      w.problems.push({ path: render(path), message: `must have at most ${rules.max_items} item(s)` });
     if (rules.unique === true) {
       const seen = new Set<string>();
       items.forEach((item, i) => {
         const key = scalarKey(item);
-        if (seen.has(key)) w.problems.push({ path: `${path}[${i}]`, message: 'must be unique in the list' });
+        if (seen.has(key))
+          w.problems.push({
+            path: render({ parent: path, index: i }),
+            message: 'must be unique in the list',
+          });
         seen.add(key);
       });
     }
   }
   const itemRules = rules?.items as FieldRules | undefined;
   if (!itemRules && !(f.resolvedType && (f.shape === 'any' || isRelevant(f.resolvedType)))) return;
-  for (let i = 0; i < items.length; i++) checkValue(f, items[i], itemRules, `${path}[${i}]`, w);
+  for (let i = 0; i < items.length; i++) checkValue(f, items[i], itemRules, { parent: path, index: i }, w);
 }
 
-function walkMap(f: FieldPlan, entries: Msg, path: string, w: Walk): void {
+function walkMap(f: FieldPlan, entries: Msg, path: Path, w: Walk): void {
   const keys = Object.keys(entries);
   const rules = f.rules?.map as Record<string, unknown> | undefined;
   if (rules && !(rules.ignore_empty === true && keys.length === 0)) {
     if (rules.min_pairs !== undefined && keys.length < Number(rules.min_pairs))
-      w.problems.push({ path, message: `must have at least ${rules.min_pairs} entr(ies)` });
+      w.problems.push({ path: render(path), message: `must have at least ${rules.min_pairs} entr(ies)` });
     if (rules.max_pairs !== undefined && keys.length > Number(rules.max_pairs))
-      w.problems.push({ path, message: `must have at most ${rules.max_pairs} entr(ies)` });
+      w.problems.push({ path: render(path), message: `must have at most ${rules.max_pairs} entr(ies)` });
   }
   const keyRules = rules?.keys as FieldRules | undefined;
   const valueRules = rules?.values as FieldRules | undefined;
@@ -158,13 +178,13 @@ function walkMap(f: FieldPlan, entries: Msg, path: string, w: Walk): void {
     inOneof: false,
   };
   for (const key of keys) {
-    const entryPath = `${path}[${JSON.stringify(key)}]`;
+    const entryPath: Path = { parent: path, text: `[${JSON.stringify(key)}]` };
     if (keyRules)
       checkValue(
         keyPlan,
         keyPlan.protoType === 'string' ? key : mapKeyValue(key),
         keyRules,
-        `${entryPath}(key)`,
+        { parent: entryPath, text: '(key)' },
         w,
       );
     checkValue(f, entries[key], valueRules, entryPath, w);
@@ -182,15 +202,9 @@ function scalarKey(v: unknown): string {
 }
 
 /** Checks one value (a singular field, a list item or a map value) against `rules`, then recurses. */
-function checkValue(
-  f: FieldPlan,
-  value: unknown,
-  rules: FieldRules | undefined,
-  path: string,
-  w: Walk,
-): void {
+function checkValue(f: FieldPlan, value: unknown, rules: FieldRules | undefined, path: Path, w: Walk): void {
   const push = (messages: string[]) => {
-    for (const message of messages) w.problems.push({ path, message });
+    for (const message of messages) w.problems.push({ path: render(path), message });
   };
   if (f.shape === 'scalar') {
     if (rules) push(scalarRules(rules, value, w));
@@ -202,7 +216,7 @@ function checkValue(
   }
   if (value === null || value === undefined) {
     const required = ['message', 'duration', 'timestamp', 'any'].some((k) => rules?.[k]?.required === true);
-    if (required) w.problems.push({ path, message: 'is required' });
+    if (required) w.problems.push({ path: render(path), message: 'is required' });
     return;
   }
   const msg = value as Msg;
@@ -226,9 +240,17 @@ function checkValue(
   }
 }
 
+/** Each rules object's families, listed once (a walk checks the same rules on every route). */
+const families = new WeakMap<FieldRules, [string, FieldRules[string]][]>();
+
 function scalarRules(rules: FieldRules, value: unknown, w: Walk): string[] {
   const out: string[] = [];
-  for (const [family, r] of Object.entries(rules)) {
+  let entries = families.get(rules);
+  if (!entries) {
+    entries = Object.entries(rules);
+    families.set(rules, entries);
+  }
+  for (const [family, r] of entries) {
     if (family === 'message' || !r || typeof r !== 'object') continue;
     if (NUMERIC_FAMILIES.has(family)) out.push(...checkNumber(family, r, value));
     else if (family === 'string') out.push(...checkString(r, value, w.skip));
@@ -252,10 +274,10 @@ function anyType(typeUrl: string): protobuf.Type | null {
   return t;
 }
 
-function walkAny(any: Msg, path: string, w: Walk): void {
+function walkAny(any: Msg, path: Path, w: Walk): void {
   const typeUrl = String(any.type_url ?? '');
   if (typeUrl === '') {
-    w.problems.push({ path, message: 'Any has an empty type_url' });
+    w.problems.push({ path: render(path), message: 'Any has an empty type_url' });
     return;
   }
   const type = anyType(typeUrl);
@@ -269,10 +291,10 @@ function walkAny(any: Msg, path: string, w: Walk): void {
     inner = type.decode((any.value as Uint8Array | undefined) ?? new Uint8Array()) as unknown as Msg;
   } catch (err) {
     w.problems.push({
-      path,
+      path: render(path),
       message: `does not decode as ${type.name}: ${err instanceof Error ? err.message : String(err)}`,
     });
     return;
   }
-  walkMessage(type, inner, `${path}<${type.name}>`, w);
+  walkMessage(type, inner, { parent: path, text: `<${type.name}>` }, w);
 }
