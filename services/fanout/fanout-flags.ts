@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import { ConfigError } from '../../shared/runtime/errors.ts';
-import type { AdsAuthOptions, AdsTlsOptions } from './server/ads-server.ts';
+import type { AdsAuthOptions, AdsTlsOptions, XdsTransport } from './server/ads-server.ts';
 import { TOKENS_ENV, TokenTable } from './server/bearer-tokens.ts';
 import type { AdsLimits, ServedSetCacheBudget } from './server/client-limits.ts';
 
@@ -27,6 +27,15 @@ export function durationFlag(flags: Record<string, FlagValue>, name: string, fal
 }
 
 /** TLS for the xDS port from `--tls-cert`/`--tls-key` (both or neither) and `--client-ca`. */
+/** `--xds-transport`: `h2` (default) or `grpc-js`. */
+export function xdsTransportFlag(flags: Record<string, FlagValue>): XdsTransport {
+  const value = flag.str(flags, 'xds-transport') ?? 'h2';
+  if (value !== 'h2' && value !== 'grpc-js') {
+    throw new ConfigError(`--xds-transport must be h2 or grpc-js, not "${value}"`);
+  }
+  return value;
+}
+
 export function tlsFlags(flags: Record<string, FlagValue>): AdsTlsOptions | undefined {
   const cert = flag.str(flags, 'tls-cert');
   const key = flag.str(flags, 'tls-key');

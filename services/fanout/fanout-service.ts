@@ -22,10 +22,10 @@ import {
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../shared/runtime/runner.ts';
-import { keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
+import { PLAINTEXT_SECRETS_WARNING, productionSecretKeys } from '../../shared/runtime/secret-keys.ts';
 import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
-import { authFlags, durationFlag, limitFlags, tlsFlags } from './fanout-flags.ts';
+import { authFlags, durationFlag, limitFlags, tlsFlags, xdsTransportFlag } from './fanout-flags.ts';
 import { FleetEventPublisher } from './fleet/fleet-event-publisher.ts';
 import { FleetReporter } from './fleet/fleet-reporter.ts';
 import { nackSourcesFor } from './fleet/nack-sources.ts';
@@ -38,6 +38,12 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
   const auth = authFlags(flags, tls);
   const { limits, caches } = limitFlags(flags);
   configureServedSetCaches(caches);
+  // Without keys (or the explicit plaintext flag) the command exits before connecting anywhere.
+  const secretKeys = productionSecretKeys(
+    flags,
+    'reads TLS Secrets (private keys) from Redis and serves them over SDS',
+  ).keys;
+  if (!secretKeys) log.warn(PLAINTEXT_SECRETS_WARNING);
   const registry = createRegistry('fanout');
   const fatal = fatalChannel();
   const store = await RedisSnapshotStore.connect({
@@ -47,12 +53,6 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     ...withSentinel(redisSentinelFromFlags(flags)),
     log,
   });
-  const secretKeys = keyRingFromFlags(flags);
-  if (!secretKeys) {
-    log.error(
-      'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): snapshots with SDS secrets cannot be opened and are not served',
-    );
-  }
   const cache = new SnapshotCache({ store, log, registry, ...(secretKeys ? { secretKeys } : {}) });
   const fanoutId = flag.str(flags, 'fanout-id') ?? os.hostname();
   const natsUrl = flag.str(flags, 'nats');
@@ -80,6 +80,8 @@ export async function runFanout(flags: Record<string, FlagValue>): Promise<never
     maxConnectionAgeMs: durationFlag(flags, 'max-connection-age', '30m'),
     drainWindowMs: durationFlag(flags, 'drain-window', '10s'),
     initialPushConcurrency: flag.num(flags, 'initial-push-concurrency'),
+    transport: xdsTransportFlag(flags),
+    compression: flag.bool(flags, 'xds-compression'),
   });
   const runners: Runner[] = [
     { name: 'snapshot-store', start: async () => {}, ready: () => true, close: () => store.close() },

@@ -1,117 +1,50 @@
 /**
- * `attache status --nats URL [--group G] [--json] [--wait-ms N]`: listens to the fan-out nodes'
- * status reports (`attache.fleet.<group>.status`) for a few seconds and prints, per group and
- * type, how many nodes have ACKed each version, summed over every fan-out node that reported.
- * Each fan-out node reports every 2 s, so the default 3 s window hears every live one.
- * Exit code 0 when at least one report arrived, 1 when none did.
+ * `attache status (--nats URL | --admin URL) [--group G] [--json] [--wait-ms N]`: listens to the
+ * fan-out nodes' status reports (`attache.fleet.<group>.status`) for a few seconds and prints, per
+ * group and type, how many nodes have ACKed each version, summed over every fan-out node that
+ * reported, and the NACKs that still stand with their error and the source objects behind the
+ * rejected resources (fleet/convergence.ts). Each fan-out node reports every 2 s, so the default
+ * 3 s window hears every live one. With --admin it reads one process's `/debug/fleet` instead (a
+ * fan-out, or `attache dev`, whose embedded fan-out publishes nowhere), and prints no objects in
+ * error (those are read from NATS).
+ *
+ * Then every object the compiler reports in error, read from the status bucket (KV
+ * `ATTACHE_STATUS`, shared/events/status-keys.ts): objects rejected by the compiler, objects an
+ * ingestor could not publish (too large, undecodable) and a YAML directory's load problems
+ * (`IngestError <file>#<document>`: YAML that does not parse, bytes that are not UTF-8, duplicate
+ * identities), each with its reason. `--json` prints `{ fleet, errors }`.
+ *
+ * Exit code 0 when at least one fan-out report arrived, 1 when none did.
  */
-import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  decodeStatus,
+  parseStatusKey,
+  STATUS_BUCKET,
+  type StatusKeyParts,
+} from '../../shared/events/status-keys.ts';
+import {
+  type AdminEndpoint,
+  adminClientToken,
+  adminEndpoint,
+  getAdminJson,
+} from '../../shared/runtime/admin-client.ts';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
 import {
   type NatsSecurity,
   natsSecurityFromFlags,
   natsServers,
 } from '../../shared/runtime/connection-flags.ts';
+import { ConfigError } from '../../shared/runtime/errors.ts';
+import { aggregateStatus, formatStatus } from './fleet/convergence.ts';
 import { fleetFilter, type StatusEvent } from './fleet/fleet-messages.ts';
 
-/** One version of one type across the fleet. */
-export interface VersionShare {
-  version: string;
-  nodes: number;
-  /** nodes / (nodes that ACKed any version of this type), 0–1. */
-  share: number;
-}
-
-export interface TypeConvergence {
-  /** Most ACKed first. */
-  versions: VersionShare[];
-  nacking: number;
-  nacksTotal: number;
-}
-
-export interface GroupConvergence {
-  group: string;
-  /** Fan-out node ids that reported, sorted. */
-  fanouts: string[];
+/** Body of a fan-out's (or `attache dev`'s) `/debug/fleet`. */
+export interface FleetDebugBody {
+  fanout: string;
+  groups: StatusEvent[];
   streams: number;
-  types: Record<string, TypeConvergence>;
-}
-
-/** Sums the latest report of each (group, fan-out node) into per-group convergence. */
-export function aggregateStatus(reports: readonly StatusEvent[]): GroupConvergence[] {
-  const latest = new Map<string, StatusEvent>();
-  for (const r of reports) {
-    const key = `${r.group}\u0000${r.fanout}`;
-    const prev = latest.get(key);
-    if (!prev || prev.at <= r.at) latest.set(key, r);
-  }
-  const groups = new Map<
-    string,
-    {
-      fanouts: Set<string>;
-      streams: number;
-      types: Map<string, { acked: Map<string, number>; nacking: number; nacksTotal: number }>;
-    }
-  >();
-  for (const r of latest.values()) {
-    let g = groups.get(r.group);
-    if (!g) {
-      g = { fanouts: new Set(), streams: 0, types: new Map() };
-      groups.set(r.group, g);
-    }
-    g.fanouts.add(r.fanout);
-    g.streams += r.streams;
-    for (const [type, t] of Object.entries(r.types)) {
-      let agg = g.types.get(type);
-      if (!agg) {
-        agg = { acked: new Map(), nacking: 0, nacksTotal: 0 };
-        g.types.set(type, agg);
-      }
-      for (const [v, n] of Object.entries(t.acked)) agg.acked.set(v, (agg.acked.get(v) ?? 0) + n);
-      agg.nacking += t.nacking;
-      agg.nacksTotal += t.nacksTotal;
-    }
-  }
-  return [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([group, g]) => ({
-      group,
-      fanouts: [...g.fanouts].sort(),
-      streams: g.streams,
-      types: Object.fromEntries(
-        [...g.types.entries()]
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([type, t]) => {
-            const total = [...t.acked.values()].reduce((s, n) => s + n, 0);
-            const versions = [...t.acked.entries()]
-              .map(([version, nodes]) => ({ version, nodes, share: total ? nodes / total : 0 }))
-              .sort((a, b) => b.nodes - a.nodes || (a.version < b.version ? -1 : 1));
-            return [type, { versions, nacking: t.nacking, nacksTotal: t.nacksTotal }];
-          }),
-      ),
-    }));
-}
-
-/** Human-readable convergence table. */
-export function formatStatus(groups: readonly GroupConvergence[]): string {
-  if (groups.length === 0) return 'no fan-out node reported status\n';
-  const lines: string[] = [];
-  for (const g of groups) {
-    lines.push(
-      `group ${g.group}: ${g.streams} streams on ${g.fanouts.length} fan-out node(s) (${g.fanouts.join(', ')})`,
-    );
-    for (const [type, t] of Object.entries(g.types)) {
-      const nack = t.nacking || t.nacksTotal ? `  nacking ${t.nacking}, NACKs ${t.nacksTotal}` : '';
-      if (t.versions.length === 0) lines.push(`  ${type.padEnd(4)} (no ACK yet)${nack}`);
-      t.versions.forEach((v, i) => {
-        const pct = `${(v.share * 100).toFixed(1)}%`;
-        lines.push(
-          `  ${(i === 0 ? type : '').padEnd(4)} ${v.version.padEnd(18)} ${String(v.nodes).padStart(6)} nodes ${pct.padStart(7)}${i === 0 ? nack : ''}`,
-        );
-      });
-    }
-  }
-  return `${lines.join('\n')}\n`;
 }
 
 /** Collects status reports for `waitMs`. */
@@ -147,16 +80,106 @@ export async function collectStatus(
   return out;
 }
 
+/** One object in error, as the compiler last published it. */
+export interface ObjectError extends StatusKeyParts {
+  reason: string;
+  /** Snapshot version that first produced this error. */
+  version: number;
+}
+
+/**
+ * Every object in error in the status bucket, sorted by identity; undefined when the bucket does
+ * not exist (no compiler publishes status: `attache compile --no-publish-status`).
+ */
+export async function collectObjectErrors(
+  url: string,
+  security?: NatsSecurity,
+  opts: { bucket?: string; timeoutMs?: number } = {},
+): Promise<ObjectError[] | undefined> {
+  const nc = await connect({ ...security, servers: natsServers(url), name: 'attache-status' });
+  try {
+    return await readObjectErrors(nc, opts.bucket ?? STATUS_BUCKET, opts.timeoutMs ?? 10_000);
+  } finally {
+    await nc.close();
+  }
+}
+
+async function readObjectErrors(
+  nc: NatsConnection,
+  bucket: string,
+  timeoutMs: number,
+): Promise<ObjectError[] | undefined> {
+  let kv: Awaited<ReturnType<Kvm['open']>>;
+  try {
+    kv = await new Kvm(nc).open(bucket);
+    // open() does not look the bucket up; status() does.
+    if ((await kv.status()).values === 0) return [];
+  } catch (err) {
+    if (/stream not found/i.test(String(err))) return undefined;
+    throw err;
+  }
+  // The current value of every key: a watch of last values, up to the entry with nothing pending.
+  const latest = new Map<string, ObjectError>();
+  const iter = await kv.watch({ key: '>' });
+  const timer = setTimeout(() => iter.stop(), timeoutMs);
+  try {
+    for await (const e of iter) {
+      const parts = parseStatusKey(e.key);
+      const status = e.operation === 'PUT' ? decodeStatus(e.string()) : undefined;
+      if (parts && status?.state === 'error')
+        latest.set(e.key, { ...parts, reason: status.reason, version: status.version });
+      else latest.delete(e.key);
+      if (e.delta === 0) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    iter.stop();
+  }
+  const id = (o: ObjectError) => `${o.cluster}\u0000${o.kind}\u0000${o.namespace}\u0000${o.name}`;
+  return [...latest.values()].sort((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+}
+
+/** Human-readable list of the objects in error. */
+export function formatObjectErrors(errors: readonly ObjectError[] | undefined): string {
+  if (errors === undefined)
+    return 'objects in error: unknown (no status bucket: no compiler publishes status)\n';
+  if (errors.length === 0) return 'objects in error: none\n';
+  const lines = [`objects in error: ${errors.length}`];
+  for (const e of errors)
+    lines.push(`  ${e.cluster} ${e.kind} ${e.namespace}/${e.name} (since version ${e.version}): ${e.reason}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The status reports of one process, from its admin port's `/debug/fleet`. */
+export async function statusFromAdmin(
+  admin: AdminEndpoint,
+  group: string | undefined,
+): Promise<StatusEvent[]> {
+  const body = await getAdminJson<FleetDebugBody>(admin, new URL('/debug/fleet', admin.url));
+  return body.groups.filter((g) => group === undefined || g.group === group);
+}
+
 export async function runStatus(flags: Record<string, FlagValue>): Promise<number> {
-  const reports = await collectStatus(
-    flag.str(flags, 'nats') ?? '',
-    flag.str(flags, 'group'),
-    typeof flags['wait-ms'] === 'number' ? flags['wait-ms'] : 3000,
-    natsSecurityFromFlags(flags),
-  );
-  const groups = aggregateStatus(reports);
+  const nats = flag.str(flags, 'nats');
+  const admin = flag.str(flags, 'admin');
+  if (!nats === !admin) throw new ConfigError('give exactly one of --nats or --admin');
+  const security = natsSecurityFromFlags(flags);
+  const [reports, errors] = admin
+    ? [await statusFromAdmin(adminEndpoint(admin, adminClientToken(flags)), flag.str(flags, 'group')), null]
+    : await Promise.all([
+        collectStatus(
+          nats ?? '',
+          flag.str(flags, 'group'),
+          typeof flags['wait-ms'] === 'number' ? flags['wait-ms'] : 3000,
+          security,
+        ),
+        collectObjectErrors(nats ?? '', security),
+      ]);
+  const fleet = aggregateStatus(reports);
   process.stdout.write(
-    flag.bool(flags, 'json') ? `${JSON.stringify(groups, null, 2)}\n` : formatStatus(groups),
+    flag.bool(flags, 'json')
+      ? `${JSON.stringify({ fleet, errors: errors ?? null }, null, 2)}\n`
+      : `${formatStatus(fleet)}${errors === null ? '' : formatObjectErrors(errors)}`,
   );
   return reports.length > 0 ? 0 : 1;
 }

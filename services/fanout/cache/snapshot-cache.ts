@@ -10,9 +10,9 @@
  * references are dropped.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { abortableSleep } from '../../../shared/runtime/abortable-sleep.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import { RetryBackoff } from '../../../shared/runtime/retry.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import type { KeyRing } from '../../../shared/runtime/secret-keys.ts';
 import type { Manifest } from '../../../shared/snapshot/manifest.ts';
@@ -135,7 +135,9 @@ export class SnapshotCache implements Runner, SnapshotSource {
    * heads are reloaded in case entries were trimmed meanwhile.
    */
   private async follow(signal: AbortSignal): Promise<void> {
-    const retryDelayMs = this.opts.retryDelayMs ?? 1000;
+    // A fixed pause (default 1 s), jittered so fan-out nodes that lost Redis together do not return together.
+    const delay = this.opts.retryDelayMs ?? 1000;
+    const retry = new RetryBackoff({ initialMs: delay, maxMs: delay, factor: 1 });
     while (!signal.aborted) {
       try {
         for await (const entry of this.opts.store.tail({ after: this.lastLogId, signal })) {
@@ -148,7 +150,7 @@ export class SnapshotCache implements Runner, SnapshotSource {
         if (signal.aborted) return;
         this.log.warn({ err: errorMessage(err) }, 'snapshot log tail failed; retrying');
       }
-      await abortableSleep(retryDelayMs, signal);
+      await retry.wait(signal);
       if (signal.aborted) return;
       try {
         await this.loadHeads();

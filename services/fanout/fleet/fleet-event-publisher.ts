@@ -4,11 +4,13 @@
  * queue; when it is full the oldest are dropped and counted. Without NATS the fan-out serves xDS
  * as usual: this runner is always ready.
  */
+
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Counter, type Registry } from 'prom-client';
 import { type NatsSecurity, natsServers } from '../../../shared/runtime/connection-flags.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import { RetryBackoff } from '../../../shared/runtime/retry.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 
 export interface FleetEventPublisherOptions {
@@ -112,6 +114,8 @@ export class FleetEventPublisher implements Runner {
   private async connectLoop(): Promise<void> {
     let nc: NatsConnection | undefined;
     // First connection: retried here (not with waitOnFirstConnect) so close() can stop it.
+    // Reconnecting: every second (jittered), or at once when an event is queued meanwhile.
+    const retry = new RetryBackoff({ initialMs: 1000, maxMs: 1000, factor: 1 });
     for (let attempt = 0; !nc; attempt++) {
       if (this.closing) return;
       try {
@@ -128,7 +132,7 @@ export class FleetEventPublisher implements Runner {
         }
         await new Promise<void>((resolve) => {
           this.retryWake = resolve;
-          setTimeout(resolve, 1000).unref();
+          setTimeout(resolve, retry.next()).unref();
         });
       }
     }

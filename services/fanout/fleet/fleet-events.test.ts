@@ -9,9 +9,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
 import { CLUSTER_TYPE } from '../../../shared/xds/type-urls.ts';
 import { startNats, type TestServer } from '../../../test/harness/servers.ts';
-import { aggregateStatus, collectStatus, formatStatus } from '../status-command.ts';
+import { collectStatus } from '../status-command.ts';
 import { AdsFixture, nodeIn, until } from '../testing/ads-fixture.ts';
 import { edsCluster } from '../testing/echo-resources.ts';
+import { aggregateStatus, formatStatus } from './convergence.ts';
 import { FleetEventPublisher } from './fleet-event-publisher.ts';
 import type { NackEvent, StatusEvent } from './fleet-messages.ts';
 import { FleetReporter } from './fleet-reporter.ts';
@@ -127,7 +128,43 @@ describe('fan-out fleet events over NATS', () => {
       nacking: 1,
       nacksTotal: 1,
     });
-    assert.match(formatStatus(aggregateStatus(reports)), /group fleet: 4 streams on 2 fan-out node\(s\)/);
+    // envoy-1's NACK still stands (it never ACKed CDS since): every report of fanout-0 names it.
+    assert.deepEqual(
+      fleet?.nacks.map((n) => [n.fanout, n.node, n.type, n.errorDetail.message]),
+      [['fanout-0', 'envoy-1', 'CDS', 'cluster b: unsupported lb_policy']],
+    );
+    const text = formatStatus(aggregateStatus(reports));
+    assert.match(text, /group fleet: 4 streams on 2 fan-out node\(s\)/);
+    assert.match(text, /NACK CDS from node envoy-1 \(fan-out fanout-0\).*cluster b: unsupported lb_policy/);
+  });
+
+  test('fleet status — a NACK stands until its node ACKs that type, and goes when the node disconnects', async () => {
+    const standing = () =>
+      (reporters[0]?.statusOf('fleet').nacks ?? []).filter((n) => n.node === 'envoy-9').map((n) => n.type);
+    const nack = (c: ReturnType<typeof f.sotw>, nonce: string) =>
+      c.send({
+        type_url: CLUSTER_TYPE,
+        resource_names: [],
+        version_info: '',
+        response_nonce: nonce,
+        error_detail: { code: 3, message: 'cluster a: rejected' },
+      });
+    const c = f.sotw();
+    c.send({ node: nodeIn('fleet', 'envoy-9'), type_url: CLUSTER_TYPE, resource_names: [] });
+    nack(c, (await c.next()).nonce);
+    await until(() => standing().length === 1, 'envoy-9 NACK stands');
+    assert.deepEqual(standing(), ['CDS']);
+    // A new snapshot: the node ACKs the CDS it is sent, and its NACK no longer stands.
+    await f.publish('fleet', 2, [edsCluster('a'), edsCluster('b'), edsCluster('c')]);
+    const next = await c.next();
+    c.ack(next);
+    await until(() => standing().length === 0, 'the ACK clears it');
+    // NACKed again, then gone: a node that left rejects nothing.
+    await f.publish('fleet', 3, [edsCluster('a'), edsCluster('c')]);
+    nack(c, (await c.next()).nonce);
+    await until(() => standing().length === 1, 'envoy-9 NACK stands again');
+    c.close();
+    await until(() => standing().length === 0, 'the disconnect clears it');
   });
 
   test('fleet events — while NATS is unreachable events wait in a bounded queue and the oldest are dropped', async () => {

@@ -75,5 +75,10 @@ export interface StatusEvent {
   /** Open streams of the group on this fan-out node. */
   streams: number;
   types: Record<string, TypeStatusSummary>;
+  /**
+   * NACKs that still stand on this node: per client node and type, its last NACK, until it ACKs
+   * that type or disconnects (at most 20, newest last). Absent when there are none.
+   */
+  nacks?: NackEvent[];
   at: string;
 }

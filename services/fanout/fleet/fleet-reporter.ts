@@ -5,10 +5,14 @@
  * `intervalMs` and shortly after a change, coalesced to at most one per `coalesceMs` per group.
  * The same summaries back the `/debug/fleet` admin route. Publishing is optional: without a
  * publisher the reporter only answers `/debug/fleet`.
+ *
+ * Each status also carries the NACKs that still stand: per node and type, the last NACK, until that
+ * node ACKs the type or disconnects. A NACK event is a moment (a reader who was not listening misses
+ * it); the status says who is rejecting what now, with the error and the objects behind it.
  */
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
-import { shortName } from '../../../shared/xds/type-urls.ts';
+import { shortName, type TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type { AdsEvents, NackInfo, StreamPeer } from '../server/ads-events.ts';
 import type { GroupSummary } from '../server/stream-hub.ts';
 import { fleetSubject, type NackEvent, type StatusEvent } from './fleet-messages.ts';
@@ -46,6 +50,13 @@ export interface FleetReporterOptions {
   coalesceMs?: number;
 }
 
+/** Standing NACKs kept (and reported) per group: the newest ones. */
+const MAX_STANDING = 20;
+
+function standingKey(node: string, type: string): string {
+  return `${node}\u0000${type}`;
+}
+
 export class FleetReporter implements AdsEvents, Runner {
   readonly name = 'fleet-reporter';
   /** NACKs since start per group and short type. */
@@ -55,6 +66,8 @@ export class FleetReporter implements AdsEvents, Runner {
   private readonly reported = new Set<string>();
   /** NACK events published so far, newest last, at most 100 (the diagnostics page shows them). */
   readonly recentNacks: NackEvent[] = [];
+  /** Per group, per node and type (`node\0type`): the last NACK, while it stands. */
+  private readonly standing = new Map<string, Map<string, NackEvent>>();
   private periodic?: NodeJS.Timeout;
   private pending?: NodeJS.Timeout;
   private running = false;
@@ -82,11 +95,15 @@ export class FleetReporter implements AdsEvents, Runner {
     this.changed(peer.group);
   }
 
-  onAck(peer: StreamPeer): void {
+  onAck(peer: StreamPeer, ack: { typeUrl: TypeUrl }): void {
+    this.standing.get(peer.group)?.delete(standingKey(peer.nodeId, shortName(ack.typeUrl)));
     this.changed(peer.group);
   }
 
   onDisconnect(peer: StreamPeer): void {
+    const standing = this.standing.get(peer.group);
+    for (const [key, n] of standing ?? []) if (n.node === peer.nodeId) standing?.delete(key);
+    if (standing?.size === 0) this.standing.delete(peer.group);
     this.changed(peer.group);
   }
 
@@ -113,6 +130,16 @@ export class FleetReporter implements AdsEvents, Runner {
       resources: nack.resourceNames,
       at: new Date().toISOString(),
     };
+    let standing = this.standing.get(peer.group);
+    if (!standing) {
+      standing = new Map();
+      this.standing.set(peer.group, standing);
+    }
+    const key = standingKey(peer.nodeId, type);
+    // Newest last, at most MAX_STANDING per group: a NACK storm stays bounded in every status.
+    standing.delete(key);
+    standing.set(key, event);
+    if (standing.size > MAX_STANDING) standing.delete(standing.keys().next().value as string);
     this.changed(peer.group);
     const sources = this.opts.nackSources;
     const version = sources?.version(peer.group);
@@ -123,7 +150,16 @@ export class FleetReporter implements AdsEvents, Runner {
     sources
       .lookup(peer.group, version, nack.typeUrl, nack.resourceNames)
       .catch(() => [])
-      .then((found) => this.publishNack({ ...event, snapshotVersion: version, sources: found }));
+      .then((found) => {
+        const sourced: NackEvent = { ...event, snapshotVersion: version, sources: found };
+        // Still the standing NACK (no ACK or newer NACK since): the status names its objects too.
+        const now = this.standing.get(peer.group);
+        if (now?.get(key) === event) {
+          now.set(key, sourced);
+          this.changed(peer.group);
+        }
+        this.publishNack(sourced);
+      });
   }
 
   private publishNack(event: NackEvent): void {
@@ -146,12 +182,14 @@ export class FleetReporter implements AdsEvents, Runner {
       types[type] = { acked: t.acked, nacking: t.nacking, nacksTotal: totals?.get(type) ?? 0 };
     }
     for (const [type, n] of totals ?? []) types[type] ??= { acked: {}, nacking: 0, nacksTotal: n };
+    const standing = [...(this.standing.get(group)?.values() ?? [])];
     return {
       kind: 'status',
       fanout: this.opts.fanoutId,
       group,
       streams: summary.streams,
       types,
+      ...(standing.length > 0 ? { nacks: standing } : {}),
       at: new Date().toISOString(),
     };
   }

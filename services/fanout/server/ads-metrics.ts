@@ -5,6 +5,17 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { servedSetCacheStats } from './served-set.ts';
 
+/**
+ * What a transport wrote, for metrics and the fleet benchmark: response messages, their bytes,
+ * and the bytes it allocated and filled per stream to write them (copies of shared bodies count
+ * in full; the per-stream prefix and nonce count too).
+ */
+export interface WriteCounters {
+  messages: number;
+  bytes: number;
+  copied: number;
+}
+
 export class AdsMetrics {
   /** Open ADS streams per group. */
   readonly streams: Gauge<'group'>;
@@ -25,7 +36,8 @@ export class AdsMetrics {
   /** Streams or requests refused because they exceeded a per-client limit, by limit. */
   readonly limitHits: Counter<'limit'>;
 
-  constructor(registry: Registry) {
+  /** `writes`: the transport's response accounting, exported as counters. */
+  constructor(registry: Registry, writes: WriteCounters = { messages: 0, bytes: 0, copied: 0 }) {
     this.streams = new Gauge({
       name: 'attache_fanout_streams',
       help: 'Open ADS streams',
@@ -86,6 +98,31 @@ export class AdsMetrics {
         for (const [cache, s] of Object.entries(servedSetCacheStats())) this.set({ cache }, s.bytes);
       },
     });
+    const fromWrites = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    fromWrites(
+      'attache_fanout_response_messages_total',
+      'xDS response messages written',
+      () => writes.messages,
+    );
+    fromWrites(
+      'attache_fanout_response_bytes_total',
+      'Bytes of xDS response messages written (gRPC prefix included)',
+      () => writes.bytes,
+    );
+    fromWrites(
+      'attache_fanout_response_copied_bytes_total',
+      'Bytes allocated and filled per stream to write responses (shared bodies are not copied by the h2 transport)',
+      () => writes.copied,
+    );
     new Counter({
       name: 'attache_fanout_cache_evictions_total',
       help: 'Entries evicted from the shared caches to stay within their byte budget',

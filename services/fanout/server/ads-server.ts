@@ -1,8 +1,15 @@
 /**
  * The xDS gRPC server of a fan-out node: binds (plaintext, TLS or mutual TLS), serves ADS (SotW
- * and delta) and the per-type discovery services from a snapshot source, and on close drains:
- * it stops accepting (GOAWAY, listener closed), ends open streams with status OK spread over the
- * drain window so clients reconnect elsewhere gradually, then shuts down.
+ * and delta) and the per-type discovery services from a snapshot source, and on close drains so
+ * clients reconnect elsewhere gradually, then shuts down.
+ *
+ * Two transports serve the same streams (stream-hub.ts):
+ * - `h2` (default): the fan-out's own gRPC-over-HTTP/2 server (h2-transport.ts), which writes the
+ *   shared response bytes without a per-stream copy. Drain: the listener closes, then each
+ *   connection gets a GOAWAY at a random moment within the drain window and its streams end
+ *   with UNAVAILABLE.
+ * - `grpc-js`: the grpc-js server (grpcjs-transport.ts), which copies every response per stream.
+ *   Drain: GOAWAY on every connection at once, streams end with OK spread over the window.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
@@ -12,11 +19,13 @@ import type { Runner } from '../../../shared/runtime/runner.ts';
 import type { SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents } from './ads-events.ts';
 import { AdsMetrics } from './ads-metrics.ts';
-import { adsServiceDefinition, TYPE_SERVICES, typeServiceDefinition } from './ads-service.ts';
 import type { ClientAuthOptions } from './client-auth.ts';
 import { type AdsLimits, DEFAULT_LIMITS } from './client-limits.ts';
 import { ClientMistakes } from './client-mistakes.ts';
+import { addXdsServices } from './grpcjs-transport.ts';
+import { H2Transport } from './h2-transport.ts';
 import { type GroupSummary, StreamHub, type StreamStatus } from './stream-hub.ts';
+import type { WriteCounters } from './xds-stream.ts';
 
 export type { StreamStatus } from './stream-hub.ts';
 
@@ -59,24 +68,34 @@ export interface AdsServerRunnerOptions {
   maxConnectionAgeMs?: number;
   /** close() ends open streams spread over this window (default 0: all at once). */
   drainWindowMs?: number;
-  /** Streams writing their initial responses at once (default 64). */
+  /** Streams writing their initial responses at once (default 256; admission also waits for pacer room). */
   initialPushConcurrency?: number;
+  /** Bytes of non-EDS responses in flight at once: the size of a push wave (default 32 MiB). */
+  pushBudgetBytes?: number;
   /** How long close() lets calls finish after the drain before forcing the shutdown. */
   shutdownGraceMs?: number;
+  /** Which gRPC server carries the streams (default `h2`, see above). */
+  transport?: XdsTransport;
+  /** h2: gzip shared responses for clients that accept it (default true; compressed once each). */
+  compression?: boolean;
 }
+
+export type XdsTransport = 'h2' | 'grpc-js';
 
 export class AdsServerRunner implements Runner {
   readonly name = 'ads-server';
   private server?: grpc.Server;
+  private h2?: H2Transport;
   private hub?: StreamHub;
   private boundPort = 0;
   private readonly log: Logger;
   private readonly metrics: AdsMetrics;
   private readonly mistakes: ClientMistakes;
+  private readonly counters: WriteCounters = { messages: 0, bytes: 0, copied: 0 };
 
   constructor(private readonly opts: AdsServerRunnerOptions) {
     this.log = opts.log.child({ component: 'ads' });
-    this.metrics = new AdsMetrics(opts.registry);
+    this.metrics = new AdsMetrics(opts.registry, this.counters);
     this.mistakes = new ClientMistakes({ log: this.log, registry: opts.registry });
   }
 
@@ -111,6 +130,11 @@ export class AdsServerRunner implements Runner {
     return this.hub?.streamCount ?? 0;
   }
 
+  /** Response messages, bytes written and bytes copied per stream so far. */
+  get writes(): WriteCounters {
+    return { ...this.counters };
+  }
+
   /** Open streams with their node, group, protocol and versions sent/acknowledged per type. */
   streams(): StreamStatus[] {
     return this.hub?.status() ?? [];
@@ -142,43 +166,50 @@ export class AdsServerRunner implements Runner {
       defaultGroup: this.opts.defaultGroup ?? 'default',
       events: this.opts.events,
       initialPushConcurrency: this.opts.initialPushConcurrency,
+      pushBudgetBytes: this.opts.pushBudgetBytes,
       maxConnectionAgeMs: this.opts.maxConnectionAgeMs,
     });
-    const server = new grpc.Server({
-      'grpc.max_receive_message_length': limits.maxRequestBytes > 0 ? limits.maxRequestBytes : -1,
-      interceptors: [this.countOversizeRequests],
-    });
-    server.addService(adsServiceDefinition, {
-      StreamAggregatedResources: hub.handler('sotw'),
-      DeltaAggregatedResources: hub.handler('delta'),
-    });
-    for (const spec of TYPE_SERVICES) {
-      server.addService(typeServiceDefinition(spec), {
-        [`Stream${spec.suffix}`]: hub.handler('sotw', spec.typeUrl),
-        [`Delta${spec.suffix}`]: hub.handler('delta', spec.typeUrl),
-        [`Fetch${spec.suffix}`]: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) =>
-          callback({ code: grpc.status.UNIMPLEMENTED, details: 'Fetch is not served; use Stream or Delta' }),
-      });
-    }
-    const credentials = tls
-      ? grpc.ServerCredentials.createSsl(
-          tls.clientCa ?? null,
-          [{ private_key: tls.key, cert_chain: tls.cert }],
-          tls.clientCa !== undefined,
-        )
-      : grpc.ServerCredentials.createInsecure();
     const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
     try {
-      this.boundPort = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(`${host}:${this.opts.port}`, credentials, (err, port) =>
-          err ? reject(err) : resolve(port),
-        );
-      });
+      if ((this.opts.transport ?? 'h2') === 'h2') {
+        const h2 = new H2Transport({
+          hub,
+          log: this.log,
+          counters: this.counters,
+          compression: this.opts.compression ?? true,
+          ...(tls ? { tls: { cert: tls.cert, key: tls.key, clientCa: tls.clientCa } } : {}),
+          maxRequestBytes: limits.maxRequestBytes,
+          onOversize: (details) => {
+            this.metrics.limitHits.inc({ limit: 'request_bytes' });
+            this.mistakes.report('request_bytes', { details }, 'xDS request refused: too large');
+          },
+        });
+        this.boundPort = await h2.listen(this.opts.host, this.opts.port);
+        this.h2 = h2;
+      } else {
+        const server = new grpc.Server({
+          'grpc.max_receive_message_length': limits.maxRequestBytes > 0 ? limits.maxRequestBytes : -1,
+          interceptors: [this.countOversizeRequests],
+        });
+        addXdsServices(server, hub, this.counters);
+        const credentials = tls
+          ? grpc.ServerCredentials.createSsl(
+              tls.clientCa ?? null,
+              [{ private_key: tls.key, cert_chain: tls.cert }],
+              tls.clientCa !== undefined,
+            )
+          : grpc.ServerCredentials.createInsecure();
+        this.boundPort = await new Promise<number>((resolve, reject) => {
+          server.bindAsync(`${host}:${this.opts.port}`, credentials, (err, port) =>
+            err ? reject(err) : resolve(port),
+          );
+        });
+        this.server = server;
+      }
     } catch (err) {
       hub.close();
       throw err;
     }
-    this.server = server;
     this.hub = hub;
     const auth = this.opts.auth;
     this.log.info(
@@ -186,6 +217,8 @@ export class AdsServerRunner implements Runner {
         host: this.opts.host,
         port: this.boundPort,
         tls: tls ? (tls.clientCa ? 'mutual' : 'server') : 'off',
+        transport: this.opts.transport ?? 'h2',
+        compression: (this.opts.transport ?? 'h2') === 'h2' && (this.opts.compression ?? true),
         tokens: auth.tokens?.size ?? 0,
         trustDomains: tls?.clientCa ? (tls.trustDomains ?? []) : undefined,
         anonymous: auth.allowUnauthenticated,
@@ -207,22 +240,35 @@ export class AdsServerRunner implements Runner {
   }
 
   ready(): boolean {
-    return this.server !== undefined;
+    return this.hub !== undefined;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
     const hub = this.hub;
-    if (!server || !hub) return;
+    if (!hub) return;
+    this.hub = undefined;
+    const windowMs = this.opts.drainWindowMs ?? 0;
+    const grace = this.opts.shutdownGraceMs ?? 2000;
+    if (hub.streamCount > 0) this.log.info({ streams: hub.streamCount, windowMs }, 'draining xDS streams');
+    const h2 = this.h2;
+    if (h2) {
+      this.h2 = undefined;
+      hub.stopAccepting();
+      await h2.drain(windowMs, (s) =>
+        hub.endWith(s, 'drain', grpc.status.UNAVAILABLE, 'fan-out node is draining; reconnect elsewhere'),
+      );
+      hub.close();
+      await h2.close(grace);
+      return;
+    }
+    const server = this.server;
+    if (!server) return;
     this.server = undefined;
     // GOAWAY on every connection and no more accepts: a client whose stream ends reconnects
     // elsewhere, while open streams keep being served until the drain reaches them.
     const shutDown = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-    const windowMs = this.opts.drainWindowMs ?? 0;
-    if (hub.streamCount > 0) this.log.info({ streams: hub.streamCount, windowMs }, 'draining xDS streams');
     await hub.drain(windowMs);
     hub.close();
-    const grace = this.opts.shutdownGraceMs ?? 2000;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       shutDown,

@@ -9,8 +9,9 @@
  * the same move (typically a whole group moving from one snapshot to the next).
  */
 import type { CachedResource } from '../cache/group-snapshot.ts';
-import { encodeDeltaResource, encodeDeltaResponseBody } from './discovery-codec.ts';
-import { covers, ServedSet } from './served-set.ts';
+import { ByteBoundedLru } from './byte-bounded-lru.ts';
+import { encodeDeltaAliasResource, encodeDeltaResource, encodeDeltaResponseBody } from './discovery-codec.ts';
+import { covers, isNamespaced, ServedSet } from './served-set.ts';
 
 /**
  * What a client holds of one type: a shared served set (the last one sent), or, after
@@ -26,6 +27,8 @@ export interface DeltaBody {
   /** Names of the resources carried. */
   readonly names: readonly string[];
   readonly removed: readonly string[];
+  /** Cached and reused by every stream making the same move (worth framing and compressing once). */
+  readonly shared: boolean;
 }
 
 const encodedResources = new WeakMap<CachedResource, Uint8Array>();
@@ -40,8 +43,8 @@ export function encodedResource(r: CachedResource): Uint8Array {
   return bytes;
 }
 
-const NOTHING: DeltaBody = { body: Buffer.alloc(0), version: '', names: [], removed: [] };
-const diffs = new WeakMap<ServedSet, Map<ServedSet, DeltaBody>>();
+const NOTHING: DeltaBody = { body: Buffer.alloc(0), version: '', names: [], removed: [], shared: true };
+const diffs = new WeakMap<object, Map<ServedSet, DeltaBody>>();
 const initial = new WeakMap<ServedSet, DeltaBody>();
 /** Bounds the per-origin cache (one origin rarely moves to more than a few targets). */
 const MAX_TARGETS = 64;
@@ -54,18 +57,21 @@ const MAX_TARGETS = 64;
 export function deltaResponse(
   held: Held | null,
   to: ServedSet,
-  missing: readonly string[] = [],
+  subscribed: readonly string[] = [],
 ): DeltaBody | null {
+  // Only names `to` lacks change the response: a fresh subscription to names that all exist is
+  // the same move for every stream making it, and shares its bytes.
+  const missing = subscribed.length === 0 ? subscribed : subscribed.filter((n) => !to.byName.has(n));
   if (held === null && missing.length === 0) {
     // A fresh subscription: every stream subscribing to the same set gets the same bytes.
     let hit = initial.get(to);
     if (!hit) {
-      hit = computeDiff(null, to, missing) ?? NOTHING;
+      hit = computeDiff(null, to, missing, true) ?? NOTHING;
       initial.set(to, hit);
     }
     return hit === NOTHING ? null : hit;
   }
-  if (held instanceof ServedSet && missing.length === 0) {
+  if (held !== null && (held instanceof ServedSet || interned.has(held)) && missing.length === 0) {
     let targets = diffs.get(held);
     if (!targets) {
       targets = new Map();
@@ -73,19 +79,22 @@ export function deltaResponse(
     }
     let hit = targets.get(to);
     if (!hit) {
-      hit = computeDiff(held.byName, to, missing) ?? NOTHING;
+      hit =
+        computeDiff(held instanceof ServedSet ? held.byName : (held as HeldMap), to, missing, true) ??
+        NOTHING;
       if (targets.size >= MAX_TARGETS) targets.clear();
       targets.set(to, hit);
     }
     return hit === NOTHING ? null : hit;
   }
-  return computeDiff(held instanceof ServedSet ? held.byName : held, to, missing);
+  return computeDiff(held instanceof ServedSet ? held.byName : held, to, missing, false);
 }
 
 function computeDiff(
   held: ReadonlyMap<string, CachedResource | string> | null,
   to: ServedSet,
   missing: readonly string[],
+  shared: boolean,
 ): DeltaBody | null {
   const resources: Uint8Array[] = [];
   const names: string[] = [];
@@ -97,14 +106,29 @@ function computeDiff(
     names.push(r.name);
   }
   const removed: string[] = [];
+  const namespaced = isNamespaced(to.typeUrl);
   if (held) {
     for (const [name, h] of held) {
       if (to.byName.has(name)) continue;
       // A name the subscription no longer covers was dropped by the client itself.
-      if (covers(to.sub, name, typeof h === 'string' ? false : h.onDemand)) removed.push(name);
+      if (covers(to.sub, name, typeof h === 'string' ? false : h.onDemand, namespaced)) removed.push(name);
     }
   }
-  for (const name of missing) if (!to.byName.has(name) && !removed.includes(name)) removed.push(name);
+  for (const name of missing) {
+    if (to.byName.has(name) || removed.includes(name)) continue;
+    if (namespaced) {
+      // A subscribed namespace (VHDS: a route configuration's name) is not itself a resource.
+      if (to.resources.some((r) => r.name.startsWith(`${name}/`))) continue;
+      // An on-demand lookup `<route configuration>/<authority>` no virtual host is named after:
+      // answered with the name as its alias and no body (the VHDS page), not as removed.
+      if (name.includes('/')) {
+        resources.push(encodeDeltaAliasResource(name));
+        names.push(name);
+        continue;
+      }
+    }
+    removed.push(name);
+  }
   if (resources.length === 0 && removed.length === 0) return null;
   removed.sort();
   return {
@@ -112,7 +136,37 @@ function computeDiff(
     version: to.version,
     names,
     removed,
+    shared,
   };
+}
+
+type HeldMap = ReadonlyMap<string, CachedResource | string>;
+
+/** Interned declarations, by their sorted entries; bounded by bytes (keys included). */
+const declarations = new ByteBoundedLru<string, HeldMap>(8 * 1024 * 1024);
+/** Every map {@link declared} returned: safe to key shared diffs by (never mutated). */
+const interned = new WeakSet<object>();
+
+/**
+ * What a client declares it holds (`initial_resource_versions`), as one shared map per distinct
+ * declaration: a fleet reconnecting after a fan-out restart declares the same versions stream
+ * after stream, and then every stream's first response is the same move, computed and encoded
+ * once (and framed once by the transport) instead of once per stream.
+ */
+export function internDeclared(entries: ReadonlyArray<readonly [string, string]>): HeldMap {
+  const sorted = [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  // The entries themselves are the key, length-prefixed so that no two declarations share one
+  // (a client's names and versions are arbitrary strings, and a declaration is shared by every
+  // stream and group that makes it): one string, hashed once by the engine's Map, costs less
+  // than a digest updated per entry, per request of a storm.
+  const key = sorted.map(([name, version]) => `${name.length}:${name}${version.length}:${version}`).join('');
+  const hit = declarations.get(key);
+  if (hit) return hit;
+  const map: HeldMap = new Map(sorted);
+  let bytes = 64 + 2 * key.length;
+  for (const [name, version] of sorted) bytes += 48 + 2 * (name.length + version.length);
+  if (declarations.set(key, map, bytes)) interned.add(map);
+  return map;
 }
 
 /** What a client holding `held` still holds after its subscription shrank to `sub`'s coverage. */

@@ -20,26 +20,41 @@
  *   from what was sent, so only a later change of the rejected content is pushed again. A nonce
  *   that is not the last one sent is stale: its ACK/NACK meaning is ignored but its subscription
  *   changes still apply (unlike SotW, a delta request is not repeated in full later).
+ * - VHDS, for nodes that opt in (`node.metadata.attache_vhds`): RouteConfigurations are sent
+ *   without virtual hosts and with `vhds` over ADS, and a VirtualHost subscription names route
+ *   configurations as namespaces: it is served every virtual host `<route configuration>/<host>`
+ *   of them (cache/vhds-view.ts), so a change to one Host sends that Host's virtual host only.
+ *   An on-demand lookup `<route configuration>/<authority>` (Envoy's on_demand filter, which the
+ *   compiler does not configure) is served when it is a virtual host's exact name, else answered
+ *   with the name as its own alias and no body, as the VHDS page asks; authorities are not
+ *   matched against wildcard domains (the namespace subscription already sent those hosts).
  */
 import {
   CLUSTER_TYPE,
   LISTENER_TYPE,
   PUSH_ORDER,
+  ROUTE_TYPE,
   shortName,
   type TypeUrl,
+  VIRTUAL_HOST_TYPE,
 } from '../../../shared/xds/type-urls.ts';
+import type { GroupSnapshot, TypeSnapshot } from '../cache/group-snapshot.ts';
+import { vhdsView } from '../cache/vhds-view.ts';
 import type { StreamPeer } from './ads-events.ts';
-import { deltaResponse, type Held, restrictHeld } from './delta-diff.ts';
-import { type DeltaDiscoveryRequest, withNonce } from './discovery-codec.ts';
+import { deltaResponse, type Held, internDeclared, restrictHeld } from './delta-diff.ts';
+import type { DeltaDiscoveryRequest } from './discovery-codec.ts';
+import { wantsVhds } from './peer-identity.ts';
 import {
   covers,
   emptyTypeSnapshot,
+  isNamespaced,
   ServedSet,
   type Subscription,
   servedSet,
+  setChange,
   subscription,
 } from './served-set.ts';
-import { type TypeStatus, typeIndex, XdsStream } from './xds-stream.ts';
+import { type Outgoing, type TypeStatus, typeIndex, XdsStream } from './xds-stream.ts';
 
 const NO_NAMES = subscription(false, []);
 
@@ -57,8 +72,8 @@ class DeltaTypeState {
   held: Held | null = null;
   /** Names just subscribed, to report as removed if they do not exist (rarely set). */
   newlySubscribed?: string[];
-  /** Nonce of the last response sent for this type (0: none yet). */
-  lastNonce = 0;
+  /** Nonce of the last response sent for this type ('': none yet). */
+  lastNonce = '';
   /** Version and resource names of the last response sent, for ACKs and NACK events (never its bytes). */
   lastSent?: SentSummary;
   ackedVersion?: string;
@@ -68,8 +83,14 @@ class DeltaTypeState {
 export class DeltaStream extends XdsStream {
   readonly protocol = 'delta' as const;
   private readonly types: Array<DeltaTypeState | undefined> = [];
+  /**
+   * The node opted into VHDS (`node.metadata.attache_vhds`): it is sent RouteConfigurations
+   * without virtual hosts and their virtual hosts one by one (cache/vhds-view.ts).
+   */
+  private vhds = false;
 
   handleRequest(req: DeltaDiscoveryRequest): void {
+    if (!this.peer) this.vhds = wantsVhds(req.node);
     const peer = this.peer ?? this.identify(req.node);
     if (!peer) return;
     const typeUrl = this.requestType(req.type_url);
@@ -81,8 +102,8 @@ export class DeltaStream extends XdsStream {
       state = new DeltaTypeState();
       this.types[index] = state;
     }
-    if (req.response_nonce !== '' && state.lastNonce !== 0) {
-      if (req.response_nonce === String(state.lastNonce)) this.recordAnswer(peer, typeUrl, state, req);
+    if (req.response_nonce !== '' && state.lastNonce !== '') {
+      if (req.response_nonce === state.lastNonce) this.recordAnswer(peer, typeUrl, state, req);
       else {
         this.ctx.metrics.staleNonces.inc({ type: shortName(typeUrl), group: peer.group });
         this.ctx.log.debug({ node: peer.nodeId, typeUrl, nonce: req.response_nonce }, 'stale nonce');
@@ -93,8 +114,8 @@ export class DeltaStream extends XdsStream {
     if (!this.withinNameLimit(index, bound)) return;
     const changed = this.updateSubscription(typeUrl, state, req, first);
     if (first) {
-      const declared = Object.entries(req.initial_resource_versions ?? {});
-      if (declared.length > 0) state.held = new Map(declared);
+      const versions = Object.entries(req.initial_resource_versions ?? {});
+      if (versions.length > 0) state.held = internDeclared(versions);
     }
     if (changed || first) this.want(index);
   }
@@ -141,28 +162,40 @@ export class DeltaStream extends XdsStream {
     if (state.held) {
       // The client dropped what it unsubscribed from; a later re-subscribe must send it again.
       const dropped = unsubscribe.length > 0 || (state.sub.wildcard && !next.wildcard);
-      if (dropped) state.held = restrictHeld(state.held, (name, onDemand) => covers(next, name, onDemand));
+      if (dropped) {
+        const namespaced = isNamespaced(typeUrl);
+        state.held = restrictHeld(state.held, (name, onDemand) => covers(next, name, onDemand, namespaced));
+      }
     }
     if (added.length > 0) state.newlySubscribed = [...(state.newlySubscribed ?? []), ...added];
     state.sub = next;
     return true;
   }
 
-  protected build(index: number): Buffer | null {
+  protected build(index: number): Outgoing | null {
     const state = this.types[index];
     const peer = this.peer;
     if (!state || !peer) return null;
     const snapshot = this.ctx.source.current(peer.group);
     if (!snapshot) return null;
     const typeUrl = PUSH_ORDER[index] as TypeUrl;
-    const to = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
+    const to = this.makeBeforeBreak(
+      index,
+      state.held instanceof ServedSet && state.held.sub === state.sub ? state.held : undefined,
+      servedSet(this.typeSnapshot(snapshot, typeUrl), state.sub),
+    );
     const missing = state.newlySubscribed ?? [];
     state.newlySubscribed = undefined;
     if (to === state.held && missing.length === 0) return null;
     const response = deltaResponse(state.held, to, missing);
     state.held = to;
     if (!response) return null;
-    const nonce = ++this.nonceSeq;
+    // The nonce is the version the response brings the client to, so a response shared by every
+    // stream making the same move is the same message for all of them (framed and compressed
+    // once). Two responses in a row to the same version (a subscription change) get a suffix.
+    const seq = ++this.nonceSeq;
+    const shared = response.shared && state.lastNonce !== response.version;
+    const nonce = state.lastNonce !== response.version ? response.version : `${response.version}.${seq}`;
     state.lastNonce = nonce;
     state.lastSent = { version: response.version, names: response.names };
     this.countResponse(typeUrl);
@@ -177,7 +210,32 @@ export class DeltaStream extends XdsStream {
       },
       'delta response sent',
     );
-    return withNonce(response.body, String(nonce));
+    return { body: response.body, nonce, shared };
+  }
+
+  protected removesHeld(index: number): boolean {
+    const state = this.types[index];
+    const peer = this.peer;
+    // Held as declared versions (a resumed stream): no set to compare with; sent as it comes.
+    if (!state || !peer || !(state.held instanceof ServedSet)) return false;
+    const snapshot = this.ctx.source.current(peer.group);
+    if (!snapshot) return false;
+    const to = servedSet(this.typeSnapshot(snapshot, PUSH_ORDER[index] as TypeUrl), state.sub);
+    if (to === state.held) return false;
+    const change = setChange(state.held, to);
+    return change.removes && (!state.sub.wildcard || !change.adds);
+  }
+
+  /** What this stream is served of a type: the committed resources, or their VHDS form. */
+  private typeSnapshot(snapshot: GroupSnapshot, typeUrl: TypeUrl): TypeSnapshot {
+    if (typeUrl === ROUTE_TYPE || typeUrl === VIRTUAL_HOST_TYPE) {
+      const routes = snapshot.types.get(ROUTE_TYPE);
+      if (this.vhds && routes) {
+        const view = vhdsView(routes);
+        return typeUrl === ROUTE_TYPE ? view.routes : view.virtualHosts;
+      }
+    }
+    return snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl);
   }
 
   protected subscribedMask(): number {

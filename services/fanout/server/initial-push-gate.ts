@@ -5,7 +5,9 @@
  *
  * Contract: a stream holds at most one permit, from its first write until everything it had to
  * send at that point has been flushed; waiting streams are admitted in arrival order; a stream
- * that closes while waiting or holding gives its place back.
+ * that closes while waiting or holding gives its place back. Admission adapts to drain speed:
+ * besides the permit count, a stream is admitted only while the write pacer has room (bytes in
+ * flight under its budget), so streams come in as fast as the sockets take their bytes.
  */
 
 /** What the gate needs from a stream. */
@@ -21,7 +23,11 @@ export class InitialPushGate {
   private head = 0;
   private pumping = false;
 
-  constructor(readonly limit: number) {}
+  constructor(
+    readonly limit: number,
+    /** Whether writes may start now (the pacer's room); admission waits while it is false. */
+    private readonly hasRoom: () => boolean = () => true,
+  ) {}
 
   /** Permits in use. */
   get inUse(): number {
@@ -35,7 +41,7 @@ export class InitialPushGate {
 
   /** Takes a permit if one is free; otherwise queues `s` and returns false. */
   tryAcquire(s: GatedStream): boolean {
-    if (this.active < this.limit && this.queued === 0) {
+    if (this.active < this.limit && this.queued === 0 && this.hasRoom()) {
       this.active++;
       return true;
     }
@@ -49,12 +55,12 @@ export class InitialPushGate {
     this.pump();
   }
 
-  /** Admits waiting streams while permits are free. Re-entrant calls fold into the running loop. */
-  private pump(): void {
+  /** Admits waiting streams while permits and room are free (also called when room frees up). */
+  pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.active < this.limit && this.head < this.waiting.length) {
+      while (this.active < this.limit && this.head < this.waiting.length && this.hasRoom()) {
         const next = this.waiting[this.head++] as GatedStream;
         if (next.closed) continue;
         this.active++;

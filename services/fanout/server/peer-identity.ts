@@ -24,6 +24,16 @@ export function claimedGroup(node: NodeInfo | null | undefined): string | undefi
   return v?.stringValue ? v.stringValue : undefined;
 }
 
+/**
+ * `node.metadata.attache_vhds` is true (or the string "true"): the node wants its route
+ * configurations' virtual hosts over VHDS. Only delta clients can take them (Envoy refuses VHDS
+ * on a state-of-the-world ADS stream), so only the delta stream reads this.
+ */
+export function wantsVhds(node: NodeInfo | null | undefined): boolean {
+  const v = node?.metadata?.fields?.attache_vhds;
+  return v?.boolValue === true || v?.stringValue === 'true';
+}
+
 const SPIFFE_GROUP = /^spiffe:\/\/([^/]+)\/group\/([^/]+)$/;
 const CN_GROUP = /^group:(.+)$/;
 

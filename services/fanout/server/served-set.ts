@@ -10,11 +10,11 @@
  * client that reconnects elsewhere presenting it needs no re-push.
  */
 import { typeVersion } from '../../../shared/snapshot/manifest.ts';
-import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
+import { type TypeUrl, VIRTUAL_HOST_TYPE } from '../../../shared/xds/type-urls.ts';
 import type { CachedResource, TypeSnapshot } from '../cache/group-snapshot.ts';
 import { ByteBoundedLru } from './byte-bounded-lru.ts';
 import { DEFAULT_CACHE_BUDGET, type ServedSetCacheBudget } from './client-limits.ts';
-import { encodeResponseBody, withNonce } from './discovery-codec.ts';
+import { encodeResponseBody } from './discovery-codec.ts';
 
 /**
  * A client's interest in one type, as derived from its requests. Interned: equal (wildcard, names)
@@ -51,17 +51,27 @@ export function subscription(wildcard: boolean, names: Iterable<string>): Subscr
   return sub;
 }
 
-/** True when `sub` covers resource `name` (whose on-demand flag is `onDemand`). */
-export function covers(sub: Subscription, name: string, onDemand: boolean): boolean {
+/**
+ * True when `sub` covers resource `name` (whose on-demand flag is `onDemand`). With `namespaced`
+ * (VHDS, Envoy's namespace matching) a subscribed name also covers every resource named
+ * `<name>/<entry>`: the namespace of a resource is its name up to the last `/`.
+ */
+export function covers(sub: Subscription, name: string, onDemand: boolean, namespaced = false): boolean {
   if (sub.wildcard && !onDemand) return true;
-  return binaryHas(sub.names, name);
+  if (binaryHas(sub.names, name)) return true;
+  if (!namespaced) return false;
+  const slash = name.lastIndexOf('/');
+  return slash >= 0 && binaryHas(sub.names, name.slice(0, slash));
+}
+
+/** Types whose subscriptions name namespaces (VHDS): see {@link covers}. */
+export function isNamespaced(typeUrl: string): boolean {
+  return typeUrl === VIRTUAL_HOST_TYPE;
 }
 
 /** The served part of one type for one subscription. Immutable and shared. */
 export class ServedSet {
   private sotwBody?: Buffer;
-
-  private sharedResponse?: Buffer;
 
   constructor(
     readonly typeUrl: TypeUrl,
@@ -82,15 +92,10 @@ export class ServedSet {
   }
 
   /**
-   * The whole SotW DiscoveryResponse with the content-derived nonce (the version itself): the same
-   * bytes go to every stream that is sent this set, so a push to N streams encodes nothing.
+   * The SotW DiscoveryResponse without its nonce, encoded on first use: the same bytes go to every
+   * stream that is sent this set (each stream adds only its nonce field), so a push to N streams
+   * encodes nothing.
    */
-  get response(): Buffer {
-    this.sharedResponse ??= withNonce(this.body, this.version);
-    return this.sharedResponse;
-  }
-
-  /** The SotW DiscoveryResponse without its nonce, encoded on first use. */
   get body(): Buffer {
     this.sotwBody ??= encodeResponseBody(
       this.version,
@@ -100,9 +105,6 @@ export class ServedSet {
     return this.sotwBody;
   }
 }
-
-/** Kept for callers of the SotW path: a served set is its encoded response. */
-export type EncodedResponse = ServedSet;
 
 /** Served sets per type snapshot, for lookup; what they may hold in total is bounded by `served`. */
 const cache = new WeakMap<TypeSnapshot, Map<string, ServedSet>>();
@@ -168,15 +170,7 @@ export function servedSet(type: TypeSnapshot, sub: Subscription): ServedSet {
   }
   const resources = servedResources(type, sub);
   const everything = resources.length === type.resources.size;
-  const version = everything
-    ? type.version
-    : typeVersion(
-        resources.map((r) => ({
-          name: r.name,
-          hash: r.hash,
-          ...(r.onDemand ? { onDemand: true as const } : {}),
-        })),
-      );
+  const version = everything ? type.version : setVersion(resources);
   const byName = everything ? type.resources : new Map(resources.map((r) => [r.name, r]));
   const set = new ServedSet(type.typeUrl, sub, version, resources, byName);
   // Cached only within the budget; a set larger than all of it is still served, just not shared.
@@ -184,16 +178,26 @@ export function servedSet(type: TypeSnapshot, sub: Subscription): ServedSet {
   return set;
 }
 
-/** The SotW response for `sub` from `type` (the served set, whose `body` is the encoded response). */
-export function encodedResponse(type: TypeSnapshot, sub: Subscription): EncodedResponse {
-  return servedSet(type, sub);
+/** The version of a set of served resources (in name order): `typeVersion` of their entries. */
+function setVersion(resources: readonly CachedResource[]): string {
+  return typeVersion(
+    resources.map((r) => ({
+      name: r.name,
+      hash: r.hash,
+      ...(r.onDemand ? { onDemand: true as const } : {}),
+    })),
+  );
 }
 
-/** Served resources in name order: wildcard ones (not on-demand) plus named ones that exist. */
+/**
+ * Served resources in name order: wildcard ones (not on-demand) plus named ones that exist, plus,
+ * for a namespaced type, every resource in a subscribed namespace.
+ */
 function servedResources(type: TypeSnapshot, sub: Subscription): CachedResource[] {
   const out: CachedResource[] = [];
-  if (sub.wildcard) {
-    for (const r of type.resources.values()) if (covers(sub, r.name, r.onDemand)) out.push(r);
+  if (sub.wildcard || isNamespaced(type.typeUrl)) {
+    const namespaced = isNamespaced(type.typeUrl);
+    for (const r of type.resources.values()) if (covers(sub, r.name, r.onDemand, namespaced)) out.push(r);
     return out;
   }
   for (const name of sub.names) {
@@ -214,4 +218,66 @@ function binaryHas(sorted: readonly string[], name: string): boolean {
     else hi = mid - 1;
   }
   return false;
+}
+
+/** What moving a client from one served set to another takes away and brings. */
+export interface SetChange {
+  readonly removes: boolean;
+  readonly adds: boolean;
+}
+
+/** A value per (from, to) pair of served sets, computed once and dropped with either set. */
+class PairMemo<T> {
+  private readonly byFrom = new WeakMap<ServedSet, WeakMap<ServedSet, T>>();
+
+  constructor(private readonly compute: (from: ServedSet, to: ServedSet) => T) {}
+
+  get(from: ServedSet, to: ServedSet): T {
+    let perFrom = this.byFrom.get(from);
+    if (!perFrom) {
+      perFrom = new WeakMap();
+      this.byFrom.set(from, perFrom);
+    }
+    let value = perFrom.get(to);
+    if (value === undefined) {
+      value = this.compute(from, to);
+      perFrom.set(to, value);
+    }
+    return value;
+  }
+}
+
+const bridges = new PairMemo<ServedSet>((from, to) => {
+  const byName = new Map(to.byName);
+  for (const [name, r] of from.byName) if (!byName.has(name)) byName.set(name, r);
+  const resources = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return new ServedSet(to.typeUrl, to.sub, setVersion(resources), resources, byName);
+});
+
+/**
+ * `to` plus what `from` had that `to` lacks: the make-before-break step for a cluster push that
+ * both adds and removes. A client is sent the new clusters while keeping the old ones until the
+ * routes that name them are replaced; then `to` removes them. Content-versioned like any set, and
+ * shared by every stream making the same move.
+ */
+export function bridgeSet(from: ServedSet, to: ServedSet): ServedSet {
+  return bridges.get(from, to);
+}
+
+const hasNameOutside = (a: ServedSet, b: ServedSet) => {
+  for (const name of a.byName.keys()) if (!b.byName.has(name)) return true;
+  return false;
+};
+
+const changes = new PairMemo<SetChange>((from, to) => ({
+  removes: hasNameOutside(from, to),
+  adds: hasNameOutside(to, from),
+}));
+
+/**
+ * Whether `to` lacks names `from` had, and has names `from` lacked. Sets are shared by every
+ * stream with the same subscription, so each pair is compared once per push, not once per stream.
+ */
+export function setChange(from: ServedSet, to: ServedSet): SetChange {
+  return changes.get(from, to);
 }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../../shared/runtime/logger.ts';
 import { MemorySnapshotStore } from '../../../shared/snapshot/memory-snapshot-store.ts';
@@ -282,6 +283,69 @@ describe('fan-out SotW ADS protocol', () => {
     assert.deepEqual(await c.drain(200), []);
   });
 
+  test('sotw — make before break: a change that takes a routed cluster away pushes the routes first', async () => {
+    // grpc-js-xds style: everything by name. v1 routes to cluster-b; v2 routes to cluster-a and
+    // drops cluster-b with its endpoints (an Argo canary Mapping deleted on promotion).
+    await publish('mbb', 1, echoWorld({ route: 'cluster-b' }));
+    const c = connect();
+    c.send({ node: node('mbb'), type_url: LISTENER_TYPE, resource_names: ['echo.test'] });
+    c.ack(await c.next(), ['echo.test']);
+    c.send({ type_url: ROUTE_TYPE, resource_names: ['echo-route'] });
+    c.ack(await c.next(), ['echo-route']);
+    c.send({ type_url: CLUSTER_TYPE, resource_names: ['cluster-a', 'cluster-b'] });
+    c.ack(await c.next(), ['cluster-a', 'cluster-b']);
+    c.send({ type_url: ENDPOINT_TYPE, resource_names: ['cluster-a', 'cluster-b'] });
+    c.ack(await c.next(), ['cluster-a', 'cluster-b']);
+    const dropB = (world: TestResource[]) => world.filter((r) => r.name !== 'cluster-b');
+    await publish('mbb', 2, dropB(echoWorld({ route: 'cluster-a' })));
+    const pushed = [await c.next(), await c.next(), await c.next()];
+    assert.deepEqual(
+      pushed.map((r) => r.type_url),
+      [ROUTE_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE],
+      'the route leaves cluster-b before cluster-b and its endpoints go',
+    );
+    assert.deepEqual(pushed[1]?.names, ['cluster-a']);
+    assert.deepEqual(await c.drain(200), []);
+
+    // A wildcard cluster subscription that only loses a cluster waits for the routes too; one that
+    // gains a cluster the new routes name goes first, as the warming rule says.
+    const w = connect();
+    w.send({ node: node('mbb', 'wild'), type_url: LISTENER_TYPE, resource_names: ['echo.test'] });
+    w.ack(await w.next(), ['echo.test']);
+    w.send({ type_url: ROUTE_TYPE, resource_names: ['echo-route'] });
+    w.ack(await w.next(), ['echo-route']);
+    w.send({ type_url: CLUSTER_TYPE, resource_names: [] });
+    w.ack(await w.next());
+    await publish('mbb', 3, echoWorld({ route: 'cluster-b' }));
+    const added = [await w.next(), await w.next()];
+    assert.deepEqual(
+      added.map((r) => r.type_url),
+      [CLUSTER_TYPE, ROUTE_TYPE],
+    );
+    for (const r of added) w.ack(r, r.type_url === ROUTE_TYPE ? ['echo-route'] : undefined);
+    await publish('mbb', 4, dropB(echoWorld({ route: 'cluster-a' })));
+    const removed = [await w.next(), await w.next()];
+    assert.deepEqual(
+      removed.map((r) => r.type_url),
+      [ROUTE_TYPE, CLUSTER_TYPE],
+    );
+    for (const r of removed) w.ack(r, r.type_url === ROUTE_TYPE ? ['echo-route'] : undefined);
+
+    // Both at once (the route moves from cluster-a to a new cluster-c): the new cluster goes
+    // first while cluster-a is kept, then the route, then cluster-a goes.
+    await publish('mbb', 5, [
+      ...dropB(echoWorld({ route: 'cluster-c' })).filter((r) => r.name !== 'cluster-a'),
+      edsCluster('cluster-c'),
+    ]);
+    const moved = [await w.next(), await w.next(), await w.next()];
+    assert.deepEqual(
+      moved.map((r) => `${r.type_url === CLUSTER_TYPE ? 'CDS' : 'RDS'} ${r.names.join(',')}`),
+      ['CDS cluster-a,cluster-c', 'RDS echo-route', 'CDS cluster-c'],
+    );
+    assert.equal(moved[2]?.version_info, cache.current('mbb')?.types.get(CLUSTER_TYPE)?.version);
+    assert.deepEqual(await w.drain(200), []);
+  });
+
   test('sotw — an endpoint-only change pushes EDS alone', async () => {
     await publish('eds-only', 1, echoWorld());
     const c = connect();
@@ -332,7 +396,7 @@ describe('fan-out SotW ADS protocol', () => {
 });
 
 describe('fan-out ADS server lifecycle', () => {
-  test('ads server — binds port 0, and close ends open streams with OK so clients reconnect', async () => {
+  test('ads server — binds port 0, and close ends open streams with UNAVAILABLE after a GOAWAY so clients reconnect elsewhere', async () => {
     const log = silentLogger();
     const registry = new Registry();
     const store = new MemorySnapshotStore();
@@ -375,7 +439,7 @@ describe('fan-out ADS server lifecycle', () => {
       assert.equal(ads.ready(), false);
       const deadline = Date.now() + 2000;
       while (!c.ended && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(c.ended?.code, 0);
+      assert.equal(c.ended?.code, grpc.status.UNAVAILABLE);
     } finally {
       c.close();
       await cache.close();

@@ -26,15 +26,16 @@ import {
   type TypeUrl,
 } from '../../../shared/xds/type-urls.ts';
 import type { StreamPeer } from './ads-events.ts';
-import { type DiscoveryRequest, withNonce } from './discovery-codec.ts';
+import type { DiscoveryRequest } from './discovery-codec.ts';
 import {
   emptyTypeSnapshot,
   type ServedSet,
   type Subscription,
   servedSet,
+  setChange,
   subscription,
 } from './served-set.ts';
-import { type TypeStatus, typeIndex, XdsStream } from './xds-stream.ts';
+import { type Outgoing, type TypeStatus, typeIndex, XdsStream } from './xds-stream.ts';
 
 export type { NodeInfo } from './peer-identity.ts';
 
@@ -113,18 +114,21 @@ export class SotwStream extends XdsStream {
     return true;
   }
 
-  protected build(index: number): Buffer | null {
+  protected build(index: number): Outgoing | null {
     const state = this.types[index];
     const peer = this.peer;
     if (!state?.sub || !peer) return null;
     const snapshot = this.ctx.source.current(peer.group);
     if (!snapshot) return null;
     const typeUrl = PUSH_ORDER[index] as TypeUrl;
-    const set = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
+    const set = this.makeBeforeBreak(
+      index,
+      state.sub.key === state.sentKey ? state.lastSent : undefined,
+      servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub),
+    );
     if (set.version === state.sentVersion && state.sub.key === state.sentKey) return null;
-    // The nonce is the served version, so the encoded response (nonce included) is shared by every
-    // stream. Only a stream that is sent the same version twice in a row (a re-subscription) needs
-    // a distinct nonce, and a copy of its own.
+    // The nonce is the served version, so every stream sends the same message. Only a stream that
+    // is sent the same version twice in a row (a re-subscription) needs a distinct nonce.
     const seq = ++this.nonceSeq;
     const shared = state.lastNonce !== set.version;
     const nonce = shared ? set.version : `${set.version}-${seq}`;
@@ -137,7 +141,20 @@ export class SotwStream extends XdsStream {
       { node: peer.nodeId, typeUrl, version: set.version, nonce, resources: set.resourceCount },
       'response sent',
     );
-    return shared ? set.response : withNonce(set.body, nonce);
+    return { body: set.body, nonce, shared };
+  }
+
+  protected removesHeld(index: number): boolean {
+    const state = this.types[index];
+    const peer = this.peer;
+    if (!state?.sub || !state.lastSent || !peer) return false;
+    const snapshot = this.ctx.source.current(peer.group);
+    if (!snapshot) return false;
+    const typeUrl = PUSH_ORDER[index] as TypeUrl;
+    const set = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), state.sub);
+    if (set === state.lastSent) return false;
+    const change = setChange(state.lastSent, set);
+    return change.removes && (!state.sub.wildcard || !change.adds);
   }
 
   protected subscribedMask(): number {

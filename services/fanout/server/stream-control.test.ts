@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { CLUSTER_TYPE, ROUTE_TYPE } from '../../../shared/xds/type-urls.ts';
 import { AdsFixture, nodeIn, until } from '../testing/ads-fixture.ts';
 import { edsCluster, routeConfig } from '../testing/echo-resources.ts';
@@ -137,11 +138,12 @@ describe('fan-out stream lifetime', () => {
     }
   });
 
-  test('drain — close ends streams with OK spread over the drain window, then stops', async () => {
+  test('drain — close sends each connection a GOAWAY spread over the drain window and ends its streams with UNAVAILABLE, then stops', async () => {
     const f = await new AdsFixture().start({ drainWindowMs: 600 });
     await f.publish('drain', 1, [edsCluster('a')]);
     const clients = Array.from({ length: 6 }, (_, i) => {
-      const c = f.sotw();
+      // One connection each: the drain is per connection.
+      const c = f.sotw(f.ads, { channelOptions: { 'grpc.use_local_subchannel_pool': 1 } });
       c.send({ node: nodeIn('drain', `n${i}`), type_url: CLUSTER_TYPE, resource_names: [] });
       return c;
     });
@@ -154,7 +156,7 @@ describe('fan-out stream lifetime', () => {
       return s.code;
     });
     await f.close();
-    assert.deepEqual(await Promise.all(watching), [0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(await Promise.all(watching), Array(6).fill(grpc.status.UNAVAILABLE));
     ends.sort((a, b) => a - b);
     assert.ok((ends[0] as number) < 300, `first ended at ${ends[0]} ms`);
     assert.ok((ends[5] as number) >= 400, `last ended at ${ends[5]} ms: spread over the window`);

@@ -3,11 +3,10 @@
  * One listener on the snapshot source serves every stream; a stream joins its group's set once
  * its first request named the node. The hub also owns what applies to all streams at once:
  * maximum connection age, graceful drain, the initial-push gate and fleet-status summaries.
- *
- * Memory: a call carries its stream under a symbol and every call shares the same five event
- * listeners (module functions reading the stream from `this`), so a stream costs its own small
- * state object and nothing per resource.
+ * Transports (h2-transport.ts, grpcjs-transport.ts) open streams through {@link StreamHub.open}
+ * and feed them requests; the hub knows no transport.
  */
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
@@ -21,7 +20,11 @@ import type { ClientMistakes } from './client-mistakes.ts';
 import { DeltaStream } from './delta-stream.ts';
 import { InitialPushGate } from './initial-push-gate.ts';
 import { SotwStream } from './sotw-stream.ts';
+import { WritePacer } from './write-pacer.ts';
 import type { StreamCall, StreamContext, StreamLimits, TypeStatus, XdsStream } from './xds-stream.ts';
+
+/** Streams told of a new snapshot per turn of the event loop (see `onSnapshot`). */
+const DISPATCH_SLICE = 256;
 
 export interface StreamHubOptions {
   source: SnapshotSource;
@@ -34,11 +37,16 @@ export interface StreamHubOptions {
   /** Group for nodes whose metadata names none. */
   defaultGroup: string;
   events?: AdsEvents;
-  /** Streams writing their initial responses at once (default 64). */
+  /** Streams writing their initial responses at once (default 256; the pacer's room also gates). */
   initialPushConcurrency?: number;
+  /** Bytes of non-EDS responses in flight at once, i.e. the size of a push wave (default 32 MiB). */
+  pushBudgetBytes?: number;
   /** Streams are ended with OK after this age ± 10 % (jittered); 0 or absent: never. */
   maxConnectionAgeMs?: number;
 }
+
+export const DEFAULT_INITIAL_PUSH_CONCURRENCY = 256;
+export const DEFAULT_PUSH_BUDGET_BYTES = 32 * 1024 * 1024;
 
 /** Limits on streams (0 disables one); per-stream ones are passed on to every stream. */
 export type HubLimits = StreamLimits & Pick<AdsLimits, 'maxStreamsPerConnection' | 'maxStreamsPerPeer'>;
@@ -69,33 +77,15 @@ export interface GroupSummary {
   types: Record<string, TypeSummary>;
 }
 
-type Call = grpc.ServerDuplexStream<unknown, Buffer>;
-type Carrier = Call & { [STREAM]?: XdsStream };
-
-const STREAM = Symbol('xds-stream');
-
-function onData(this: Carrier, req: unknown): void {
-  const s = this[STREAM];
-  if (!s || s.closed) return;
-  try {
-    s.handleRequest(req);
-  } catch (err) {
-    s.requestFailed(err);
-  }
-}
-function onEnd(this: Carrier): void {
-  const s = this[STREAM];
-  // The client half-closed: it wants nothing more, so the call ends with OK.
-  if (s && !s.closed) s.end('client ended');
-}
-function onCancelled(this: Carrier): void {
-  this[STREAM]?.close('cancelled');
-}
-function onError(this: Carrier, err: unknown): void {
-  this[STREAM]?.close('error', err);
-}
-function onClose(this: Carrier): void {
-  this[STREAM]?.close('closed');
+/** A call as a transport presents it when it opens: credentials, peer, and where to write. */
+export interface IncomingCall {
+  /** Initial metadata (the `authorization` entry authenticates). */
+  readonly metadata: grpc.Metadata;
+  /** The verified client certificate, with mutual TLS. */
+  readonly peerCertificate: PeerCertificate | undefined;
+  /** `host:port` of the client's connection (`[v6]:port` for IPv6). */
+  readonly peer: string;
+  readonly out: StreamCall;
 }
 
 function decrement(m: Map<string, number>, key: string): void {
@@ -106,6 +96,11 @@ function decrement(m: Map<string, number>, key: string): void {
 
 export class StreamHub {
   private readonly byGroup = new Map<string, Set<XdsStream>>();
+  /** Per group: the snapshot being told to its streams, and how far the telling got. */
+  private readonly dispatches = new Map<
+    string,
+    { snapshot: GroupSnapshot; streams: readonly XdsStream[]; at: number }
+  >();
   private readonly all = new Set<XdsStream>();
   /** Open streams per connection and per client address (for the limits). */
   private readonly perConnection = new Map<string, number>();
@@ -117,6 +112,7 @@ export class StreamHub {
 
   constructor(private readonly opts: StreamHubOptions) {
     const hub = this;
+    const pacer = new WritePacer(opts.pushBudgetBytes ?? DEFAULT_PUSH_BUDGET_BYTES);
     this.ctx = {
       source: opts.source,
       metrics: opts.metrics,
@@ -125,7 +121,10 @@ export class StreamHub {
       limits: opts.limits,
       events: opts.events,
       defaultGroup: opts.defaultGroup,
-      gate: new InitialPushGate(opts.initialPushConcurrency ?? 64),
+      gate: new InitialPushGate(opts.initialPushConcurrency ?? DEFAULT_INITIAL_PUSH_CONCURRENCY, () =>
+        pacer.hasRoom(),
+      ),
+      pacer,
       joined(stream) {
         hub.join(stream);
       },
@@ -133,6 +132,7 @@ export class StreamHub {
         hub.leave(stream);
       },
     };
+    pacer.onRoom = () => this.ctx.gate.pump();
     this.unsubscribe = opts.source.subscribe((next) => this.onSnapshot(next));
     const age = opts.maxConnectionAgeMs ?? 0;
     if (age > 0) {
@@ -151,50 +151,46 @@ export class StreamHub {
     return this.ctx.gate;
   }
 
-  /** A grpc-js bidi handler for SotW or delta, for every type or only `onlyType`. */
-  handler(protocol: 'sotw' | 'delta', onlyType?: TypeUrl): grpc.handleBidiStreamingCall<unknown, Buffer> {
-    return (call) => this.accept(call, protocol, onlyType);
-  }
-
-  private accept(call: Call, protocol: 'sotw' | 'delta', onlyType: TypeUrl | undefined): void {
+  /**
+   * Opens an xDS stream for a call: refuses it (with the status sent on `call.out`) when the node
+   * is draining, the credentials fail or a stream limit is reached. The transport then feeds the
+   * stream (`receive`, `halfClosed`, `close`).
+   */
+  open(call: IncomingCall, protocol: 'sotw' | 'delta', onlyType: TypeUrl | undefined): XdsStream | undefined {
     if (this.draining) {
-      call.emit('error', {
-        code: grpc.status.UNAVAILABLE,
-        details: 'fan-out node is draining; reconnect elsewhere',
-      });
-      return;
+      call.out.fail(grpc.status.UNAVAILABLE, 'fan-out node is draining; reconnect elsewhere');
+      return undefined;
     }
-    const auth = authenticate(this.opts.auth, call.metadata, call.getAuthContext()?.sslPeerCertificate);
+    const auth = authenticate(this.opts.auth, call.metadata, call.peerCertificate);
     if ('refused' in auth) {
       // Refused before a single request is read: no resources, no fleet events.
       const { code, details, reason } = auth.refused;
       if (code === grpc.status.PERMISSION_DENIED) this.opts.metrics.permissionDenied.inc();
       else this.opts.metrics.unauthenticated.inc();
-      this.opts.mistakes.report(reason, { peer: call.getPeer(), details }, 'xDS stream refused');
-      call.emit('error', { code, details });
-      return;
+      this.opts.mistakes.report(reason, { peer: call.peer, details }, 'xDS stream refused');
+      call.out.fail(code, details);
+      return undefined;
     }
     const principal = auth.principal;
-    const connection = call.getPeer();
+    const connection = call.peer;
     const remote = peerHost(connection);
     const over = this.overStreamLimit(connection, remote);
     if (over) {
       this.opts.metrics.limitHits.inc({ limit: over.limit });
       this.opts.mistakes.report(over.limit, { peer: connection }, 'xDS stream refused: too many streams');
-      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: over.details });
-      return;
+      call.out.fail(grpc.status.RESOURCE_EXHAUSTED, over.details);
+      return undefined;
     }
     if (principal.via === 'anonymous') {
       this.opts.log.warn(
-        { peer: call.getPeer() },
+        { peer: connection },
         'unauthenticated xDS stream accepted (--allow-unauthenticated): it may ask for any group',
       );
     }
-    const out = call as unknown as StreamCall;
     const stream =
       protocol === 'sotw'
-        ? new SotwStream(this.ctx, out, onlyType, principal)
-        : new DeltaStream(this.ctx, out, onlyType, principal);
+        ? new SotwStream(this.ctx, call.out, onlyType, principal)
+        : new DeltaStream(this.ctx, call.out, onlyType, principal);
     stream.connection = connection;
     stream.remote = remote;
     this.perConnection.set(connection, (this.perConnection.get(connection) ?? 0) + 1);
@@ -202,13 +198,7 @@ export class StreamHub {
     const age = this.opts.maxConnectionAgeMs ?? 0;
     if (age > 0) stream.deadline = Date.now() + age * (0.9 + Math.random() * 0.2);
     this.all.add(stream);
-    const carrier = call as Carrier;
-    carrier[STREAM] = stream;
-    call.on('data', onData);
-    call.on('end', onEnd);
-    call.on('cancelled', onCancelled);
-    call.on('error', onError);
-    call.on('close', onClose);
+    return stream;
   }
 
   private join(stream: XdsStream): void {
@@ -314,6 +304,18 @@ export class StreamHub {
     }
   }
 
+  /** New streams are refused with UNAVAILABLE from now on (the node is draining). */
+  stopAccepting(): void {
+    this.draining = true;
+  }
+
+  /** Ends one stream with a non-OK status, counted under `reason`. */
+  endWith(s: XdsStream, reason: string, code: grpc.status, details: string): void {
+    if (s.closed) return;
+    this.opts.metrics.streamsEnded.inc({ reason });
+    s.endWith(code, details, reason);
+  }
+
   close(): void {
     this.unsubscribe();
     if (this.sweeper) clearInterval(this.sweeper);
@@ -332,13 +334,35 @@ export class StreamHub {
     for (const s of this.all) if (s.deadline <= now) this.endOne(s, 'max_age');
   }
 
+  /**
+   * Tells the group's streams of a new snapshot, {@link DISPATCH_SLICE} streams per turn of the
+   * event loop: the first streams' responses reach their sockets (and their ACKs come back) while
+   * later streams are still being told, instead of every write of the push queuing behind one
+   * synchronous loop over 10,000 streams. A newer snapshot of the group restarts the dispatch
+   * from the first stream; streams always build from the newest snapshot, so none is skipped.
+   */
   private onSnapshot(next: GroupSnapshot): void {
-    for (const s of this.byGroup.get(next.group) ?? []) {
+    const set = this.byGroup.get(next.group);
+    if (!set || set.size === 0) return;
+    const running = this.dispatches.has(next.group);
+    this.dispatches.set(next.group, { snapshot: next, streams: [...set], at: 0 });
+    if (!running) this.dispatch(next.group);
+  }
+
+  private dispatch(group: string): void {
+    const job = this.dispatches.get(group);
+    if (!job) return;
+    const end = Math.min(job.at + DISPATCH_SLICE, job.streams.length);
+    while (job.at < end) {
+      const s = job.streams[job.at++] as XdsStream;
+      if (s.closed) continue;
       try {
-        s.onSnapshot(next);
+        s.onSnapshot(job.snapshot);
       } catch (err) {
         this.opts.log.error({ err: errorMessage(err), node: s.peer?.nodeId }, 'push failed');
       }
     }
+    if (job.at >= job.streams.length) this.dispatches.delete(group);
+    else setImmediate(() => this.dispatch(group));
   }
 }

@@ -15,12 +15,27 @@
  * - Dirty types are flushed in {@link PUSH_ORDER} (CDS, EDS, LDS, RDS, SDS). This is also the
  *   warming rule: a listener or route push never overtakes a cluster push the same stream is
  *   owed, so a route never reaches an Envoy before the clusters it names were sent.
+ * - Make before break: a cluster or endpoint push that would take away names the client holds
+ *   waits until the listener and route pushes the stream is owed are written, so a route is never
+ *   left naming a cluster its client was just told is gone (grpc-js-xds fails such RPCs with
+ *   "Cluster resource … does not exist"; Envoy answers 503). A wildcard cluster push that also
+ *   adds clusters goes first (the new routes need them) but keeps the removed clusters
+ *   ({@link makeBeforeBreak}); they are removed once the routes are out.
  * - A stream's first writes need a permit from the {@link InitialPushGate}; it keeps the permit
  *   until everything it owed at that point is flushed.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../../shared/runtime/logger.ts';
-import { isTypeUrl, PUSH_ORDER, shortName, type TypeUrl } from '../../../shared/xds/type-urls.ts';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  isTypeUrl,
+  LISTENER_TYPE,
+  PUSH_ORDER,
+  ROUTE_TYPE,
+  shortName,
+  type TypeUrl,
+} from '../../../shared/xds/type-urls.ts';
 import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
 import type { AdsEvents, StreamPeer } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
@@ -29,6 +44,8 @@ import type { AdsLimits } from './client-limits.ts';
 import type { ClientMistakes } from './client-mistakes.ts';
 import type { InitialPushGate } from './initial-push-gate.ts';
 import type { NodeInfo } from './peer-identity.ts';
+import { bridgeSet, type ServedSet, setChange } from './served-set.ts';
+import type { WritePacer } from './write-pacer.ts';
 
 /** Per-stream limits (client-limits.ts); 0 disables one. Names count SotW names, delta subscriptions and initial versions. */
 export type StreamLimits = Readonly<Pick<AdsLimits, 'maxNamesPerStream' | 'maxTypeUrlLength'>>;
@@ -48,17 +65,40 @@ export interface StreamContext {
   /** Group for nodes whose metadata names none (and whose credential allows it). */
   readonly defaultGroup: string;
   readonly gate: InitialPushGate;
+  /** Bounds the bytes of non-EDS pushes in flight (waves). */
+  readonly pacer: WritePacer;
   /** The stream learned its group (first request accepted). */
   joined(stream: XdsStream): void;
   /** The stream is gone; called once. */
   left(stream: XdsStream): void;
 }
 
-/** The part of a grpc-js server call a stream writes to. */
+/**
+ * What a stream writes to, whatever the transport (h2-transport.ts or grpc-js, ads-server.ts).
+ * `send` writes one response message: the `nonce` field plus the `body` (the response without
+ * its nonce). The body may be shared by thousands of streams: a transport must not modify it,
+ * and should not copy it per stream. `cb` runs once the message was handed to the socket (or
+ * the call is gone).
+ */
 export interface StreamCall {
-  write(chunk: Buffer, cb: (err?: Error | null) => void): boolean;
+  send(out: Outgoing, cb: () => void): void;
+  /** Ends the call with status OK. */
   end(): void;
-  emit(event: 'error', err: Partial<grpc.StatusObject>): boolean;
+  /** Ends the call with a non-OK status. */
+  fail(code: grpc.status, details: string): void;
+}
+
+export type { WriteCounters } from './ads-metrics.ts';
+
+/** One response a stream owes: the body without nonce, and the nonce. */
+export interface Outgoing {
+  readonly body: Buffer;
+  readonly nonce: string;
+  /**
+   * Every stream sent this body is sent this nonce (the content version): the whole message is
+   * shared, so a transport may frame (and compress) it once and write the same bytes everywhere.
+   */
+  readonly shared: boolean;
 }
 
 /** Per-type state a stream reports for debug output and fleet status. */
@@ -80,6 +120,13 @@ export function typeIndex(typeUrl: TypeUrl): number {
   return TYPE_INDEX.get(typeUrl) as number;
 }
 
+/** EDS is never paced: an endpoint change must not wait behind a route wave. */
+const UNPACED = typeIndex(ENDPOINT_TYPE);
+/** Types whose removals wait for the routing pushes (make before break). */
+const BREAKABLE = (1 << typeIndex(CLUSTER_TYPE)) | (1 << typeIndex(ENDPOINT_TYPE));
+/** Types that name clusters: listeners (TCP proxies) and route configurations. */
+const ROUTING = (1 << typeIndex(LISTENER_TYPE)) | (1 << typeIndex(ROUTE_TYPE));
+
 const GATE_COLD = 0;
 const GATE_WAITING = 1;
 const GATE_HOLDING = 2;
@@ -97,12 +144,16 @@ export abstract class XdsStream {
   /** The client's address, set by the hub for per-peer limits. */
   remote = '';
   /** Names per type index, and their sum, for the names-per-stream limit. */
-  private readonly namesPerType = [0, 0, 0, 0, 0];
+  private readonly namesPerType = PUSH_ORDER.map(() => 0);
   private namesTotal = 0;
   /** Dirty bit per type index: a response may be owed. */
   protected dirty = 0;
   protected nonceSeq = 0;
   private inFlight = false;
+  /** Queued in the pacer for room (at most once). */
+  private pacing = false;
+  /** Bytes of the in-flight write counted by the pacer (returned once: written or closed). */
+  private pacedBytes = 0;
   private gateState = GATE_COLD;
   /** Unknown type URLs already warned about (rare; allocated on first use). */
   private warned?: Set<string>;
@@ -121,9 +172,35 @@ export abstract class XdsStream {
   /** Per-type status (short type name → status). */
   abstract status(): Record<string, TypeStatus>;
   /** Builds the response owed for the type at `index`, or null if nothing is owed. */
-  protected abstract build(index: number): Buffer | null;
+  protected abstract build(index: number): Outgoing | null;
   /** Types this stream is subscribed to, as a dirty mask. */
   protected abstract subscribedMask(): number;
+
+  /** A listener or route push is owed: cluster and endpoint removals must wait for it. */
+  protected routingOwed(index: number): boolean {
+    return ((1 << index) & BREAKABLE) !== 0 && (this.dirty & ROUTING) !== 0;
+  }
+
+  /**
+   * The set to send now for a CDS or EDS move from `held` to `to`: `to` itself, or, while routes
+   * that may still name what `to` drops are owed and `to` also adds, `to` plus the dropped
+   * resources (removed once the routes are out: see {@link removesHeld}).
+   */
+  protected makeBeforeBreak(index: number, held: ServedSet | undefined, to: ServedSet): ServedSet {
+    if (!held || held === to || !this.routingOwed(index)) return to;
+    const change = setChange(held, to);
+    if (!(change.removes && change.adds)) return to;
+    // Still owed: the move from the bridge to `to` (a removal) once the routes are out.
+    this.dirty |= 1 << index;
+    return bridgeSet(held, to);
+  }
+  /**
+   * Whether the response owed for the type at `index` (CDS or EDS) would take away resources the
+   * client holds and should therefore wait for the routing pushes: it removes names, and either the
+   * subscription names what it wants (a client subscribes to new clusters only after the routes
+   * naming them arrive, so there is nothing to add first) or it adds nothing.
+   */
+  protected abstract removesHeld(index: number): boolean;
 
   /** A new snapshot of this stream's group: every subscribed type may owe a response. */
   onSnapshot(_snapshot: GroupSnapshot): void {
@@ -142,17 +219,44 @@ export abstract class XdsStream {
     }
   }
 
+  /** Ends the stream with a non-OK status (a drain: the client reconnects elsewhere). */
+  endWith(code: grpc.status, details: string, why: string): void {
+    if (this.closed) return;
+    this.close(why);
+    try {
+      this.call.fail(code, details);
+    } catch {
+      // The call is already gone.
+    }
+  }
+
   /** Forgets the stream (idempotent); the call itself is ended by whoever called this. */
   close(why: string, err?: unknown): void {
     if (this.closed) return;
     this.closed = true;
     this.dirty = 0;
+    this.returnPacedBytes();
     if (this.gateState === GATE_HOLDING) this.ctx.gate.release();
     else if (this.gateState === GATE_WAITING) this.ctx.metrics.initialPushQueued.dec();
     this.gateState = GATE_WARM;
     this.ctx.left(this);
     if (this.peer) this.ctx.events?.onDisconnect?.(this.peer);
     this.ctx.log.debug({ node: this.peer?.nodeId, why, err: err ? String(err) : undefined }, 'stream closed');
+  }
+
+  /** One decoded request from the transport; a failure is logged and the stream stays open. */
+  receive(req: unknown): void {
+    if (this.closed) return;
+    try {
+      this.handleRequest(req);
+    } catch (err) {
+      this.requestFailed(err);
+    }
+  }
+
+  /** The client half-closed: it wants nothing more, so the call ends with OK. */
+  halfClosed(): void {
+    if (!this.closed) this.end('client ended');
   }
 
   /** Logs a request that could not be handled; the stream stays open. */
@@ -213,7 +317,7 @@ export abstract class XdsStream {
       );
       this.close('permission denied');
       try {
-        this.call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: resolved.denied });
+        this.call.fail(grpc.status.PERMISSION_DENIED, resolved.denied);
       } catch {
         // The call is already gone.
       }
@@ -266,7 +370,7 @@ export abstract class XdsStream {
     this.ctx.mistakes.report(reason, { node: this.peer?.nodeId, ...fields }, `stream refused: ${details}`);
     this.close(reason);
     try {
-      this.call.emit('error', { code, details });
+      this.call.fail(code, details);
     } catch {
       // The call is already gone.
     }
@@ -295,13 +399,33 @@ export abstract class XdsStream {
         }
         this.gateState = GATE_HOLDING;
       }
+      const pacer = this.ctx.pacer;
       while (this.dirty !== 0) {
-        const index = 31 - Math.clz32(this.dirty & -this.dirty);
+        let next = this.dirty;
+        if ((next & ROUTING) !== 0 && (next & BREAKABLE) !== 0) {
+          // Make before break: removals wait for the listener and route pushes owed.
+          for (let bits = next & BREAKABLE; bits !== 0; bits &= bits - 1) {
+            const i = 31 - Math.clz32(bits & -bits);
+            if (this.removesHeld(i)) next &= ~(1 << i);
+          }
+        }
+        const index = 31 - Math.clz32(next & -next);
+        const paced = index !== UNPACED;
+        if (paced && !pacer.hasRoom()) {
+          // Wait for the wave; the dirty bit stays, so what is sent then is the newest.
+          if (!this.pacing) {
+            this.pacing = true;
+            pacer.wait(this);
+          }
+          return;
+        }
         this.dirty &= ~(1 << index);
-        const bytes = this.build(index);
-        if (!bytes) continue;
+        const out = this.build(index);
+        if (!out) continue;
         this.inFlight = true;
-        this.call.write(bytes, () => this.written());
+        this.pacedBytes = paced ? out.body.length : 0;
+        if (this.pacedBytes > 0) pacer.started(this.pacedBytes);
+        this.call.send(out, () => this.written());
         return;
       }
     }
@@ -323,9 +447,24 @@ export abstract class XdsStream {
     this.flush();
   }
 
+  /** The pacer has room again. */
+  paced(): void {
+    this.pacing = false;
+    this.flush();
+  }
+
   private written(): void {
     this.inFlight = false;
+    this.returnPacedBytes();
     this.flush();
+  }
+
+  /** Gives the in-flight write's bytes back to the pacer, once (a closed stream's write may never call back). */
+  private returnPacedBytes(): void {
+    const bytes = this.pacedBytes;
+    if (bytes === 0) return;
+    this.pacedBytes = 0;
+    this.ctx.pacer.finished(bytes);
   }
 
   protected countResponse(typeUrl: TypeUrl): void {

@@ -1,0 +1,153 @@
+/**
+ * The hand-written request decoders give exactly what protobufjs's generic decoder gives, for
+ * random requests with every field (node with metadata, NACK details, locators, maps with
+ * repeated keys) and with unknown fields on the wire.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import protobuf from 'protobufjs';
+import { messageType } from '../../../proto/root.ts';
+import { CLUSTER_TYPE, ENDPOINT_TYPE } from '../../../shared/xds/type-urls.ts';
+import { prng } from '../../compiler/test-prng.ts';
+import {
+  decodeDeltaDiscoveryRequest,
+  decodeDiscoveryRequest,
+  encodeDeltaDiscoveryRequest,
+  encodeDiscoveryRequest,
+} from './discovery-codec.ts';
+
+const OPTIONS = { defaults: true, arrays: true, objects: true, longs: String, enums: String, oneofs: true };
+
+function reference(typeName: string, bytes: Uint8Array): unknown {
+  const type = messageType(typeName);
+  return type.toObject(type.decode(bytes), OPTIONS);
+}
+
+function randomRequestParts(rnd: () => number) {
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)] as T;
+  const name = () => pick(['a', 'cluster-a', 'ünïcode/é', '', 'x'.repeat(300), '__proto__', 'constructor']);
+  const names = () => Array.from({ length: Math.floor(rnd() * 4) }, name);
+  const maybe = <T>(v: () => T) => (rnd() < 0.5 ? v() : undefined);
+  return {
+    node: maybe(() => ({
+      id: name(),
+      cluster: 'c',
+      metadata: { fields: { ambassador_id: { stringValue: 'g' }, attache_vhds: { boolValue: rnd() < 0.5 } } },
+      user_agent_name: 'envoy',
+      client_features: names(),
+    })),
+    type_url: pick([CLUSTER_TYPE, ENDPOINT_TYPE, '', 'type.googleapis.com/other']),
+    response_nonce: maybe(name),
+    error_detail: maybe(() => ({ code: Math.floor(rnd() * 16), message: name() })),
+    names: names(),
+    names2: names(),
+    locators: maybe(() => [{ name: name() }]),
+    versions: maybe(() => Object.fromEntries(names().map((n) => [n, name()]))),
+  };
+}
+
+/** Appends an unknown varint field (99) and an unknown length-delimited one (98). */
+function withUnknown(bytes: Buffer): Buffer {
+  const extra = protobuf.Writer.create()
+    .uint32((99 << 3) | 0)
+    .uint32(7)
+    .uint32((98 << 3) | 2)
+    .string('zz')
+    .finish();
+  return Buffer.concat([extra, bytes, extra]);
+}
+
+describe('fan-out discovery codec', () => {
+  test('codec — the delta request decoder matches protobufjs on 500 random requests', () => {
+    for (let seed = 1; seed <= 500; seed++) {
+      const p = randomRequestParts(prng(seed));
+      let bytes = encodeDeltaDiscoveryRequest({
+        ...(p.node ? { node: p.node } : {}),
+        type_url: p.type_url,
+        resource_names_subscribe: p.names,
+        resource_names_unsubscribe: p.names2,
+        ...(p.versions ? { initial_resource_versions: p.versions } : {}),
+        ...(p.response_nonce !== undefined ? { response_nonce: p.response_nonce } : {}),
+        ...(p.error_detail ? { error_detail: p.error_detail } : {}),
+        ...(p.locators
+          ? { resource_locators_subscribe: p.locators, resource_locators_unsubscribe: p.locators }
+          : {}),
+      });
+      if (seed % 3 === 0) bytes = withUnknown(bytes);
+      const got = decodeDeltaDiscoveryRequest(bytes);
+      const want = reference('envoy.service.discovery.v3.DeltaDiscoveryRequest', bytes) as typeof got;
+      assert.equal(Object.getPrototypeOf(got.initial_resource_versions), null, `seed ${seed}`);
+      assert.deepStrictEqual(
+        { ...got, initial_resource_versions: { ...got.initial_resource_versions } },
+        { ...want, initial_resource_versions: { ...want.initial_resource_versions } },
+        `seed ${seed}`,
+      );
+    }
+  });
+
+  test('codec — a repeated map key keeps the last value, as protobuf does', () => {
+    const entry = (k: string, v: string) =>
+      protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .string(k)
+        .uint32((2 << 3) | 2)
+        .string(v)
+        .finish();
+    const w = protobuf.Writer.create();
+    for (const e of [entry('a', '1'), entry('a', '2')]) w.uint32((5 << 3) | 2).bytes(e);
+    const got = decodeDeltaDiscoveryRequest(w.finish());
+    assert.equal(got.initial_resource_versions.a, '2');
+  });
+
+  test('codec — the SotW request decoder matches protobufjs on 500 random requests', () => {
+    for (let seed = 1; seed <= 500; seed++) {
+      const p = randomRequestParts(prng(seed));
+      let bytes = encodeDiscoveryRequest({
+        ...(p.node ? { node: p.node } : {}),
+        version_info: p.names[0] ?? '',
+        type_url: p.type_url,
+        resource_names: p.names,
+        ...(p.response_nonce !== undefined ? { response_nonce: p.response_nonce } : {}),
+        ...(p.error_detail ? { error_detail: p.error_detail } : {}),
+        ...(p.locators ? { resource_locators: p.locators } : {}),
+      });
+      if (seed % 3 === 0) bytes = withUnknown(bytes);
+      assert.deepStrictEqual(
+        decodeDiscoveryRequest(bytes),
+        reference('envoy.service.discovery.v3.DiscoveryRequest', bytes),
+        `seed ${seed}`,
+      );
+    }
+  });
+
+  test('codec — a truncated request throws, or decodes to what protobufjs makes of it', () => {
+    const outcome = (f: () => unknown) => {
+      try {
+        const v = f() as { initial_resource_versions?: object };
+        return v.initial_resource_versions
+          ? { ...v, initial_resource_versions: { ...v.initial_resource_versions } }
+          : v;
+      } catch {
+        return 'throws';
+      }
+    };
+    for (let seed = 1; seed <= 100; seed++) {
+      const p = randomRequestParts(prng(seed));
+      const bytes = encodeDeltaDiscoveryRequest({
+        ...(p.node ? { node: p.node } : {}),
+        type_url: p.type_url,
+        resource_names_subscribe: p.names,
+        ...(p.versions ? { initial_resource_versions: p.versions } : {}),
+        ...(p.response_nonce !== undefined ? { response_nonce: p.response_nonce } : {}),
+      });
+      for (const cut of [1, 2, 3, 7, Math.floor(bytes.length / 2)]) {
+        const part = bytes.subarray(0, Math.max(0, bytes.length - cut));
+        assert.deepStrictEqual(
+          outcome(() => decodeDeltaDiscoveryRequest(part)),
+          outcome(() => reference('envoy.service.discovery.v3.DeltaDiscoveryRequest', part)),
+          `seed ${seed} cut ${cut}`,
+        );
+      }
+    }
+  });
+});
