@@ -20,6 +20,7 @@ export async function runFsIngestor(flags: Record<string, FlagValue>): Promise<n
       log,
       registry,
       pollIntervalMs: flag.num(flags, 'poll-interval-ms'),
+      watchDebounceMs: flag.num(flags, 'watch-debounce-ms'),
       antiEntropyIntervalMs: flag.num(flags, 'anti-entropy-interval-ms'),
       ingestorId: `fs/${cluster}/${os.hostname()}`,
     }),

@@ -186,6 +186,44 @@ describe('FsIngestor', () => {
     assert.deepEqual(added[0]?.event.object?.spec, { prefix: '/b-v2/', service: 'backend:80' });
   });
 
+  test('fs ingestor — edits, inserts and deletes in the middle of a 10,000-document file publish only those objects, with true lines', async (t) => {
+    const h = setup(t);
+    const docs = Array.from({ length: 10_000 }, (_, i) => mapping(`m-${i}`, `/m-${i}/`));
+    const put = () => h.write('big.yaml', ...docs);
+    put();
+    const ingestor = await h.start();
+    const step = async (edit: () => void): Promise<LoggedEvent[]> => {
+      const before = await h.events.lastSeq();
+      edit();
+      put();
+      await ingestor.flush();
+      return h.read(before + 1);
+    };
+    let added = await step(() => {
+      docs[5000] = mapping('m-5000', '/m-5000-v2/');
+    });
+    assert.deepEqual(ops(added), ['upsert Mapping default/m-5000']);
+    assert.deepEqual(added[0]?.event.origin, { file: 'big.yaml', document: 5000 });
+
+    added = await step(() => docs.splice(4000, 0, mapping('new', '/new/')));
+    assert.deepEqual(ops(added), ['upsert Mapping default/new']);
+    assert.deepEqual(added[0]?.event.origin, { file: 'big.yaml', document: 4000 });
+
+    added = await step(() => docs.splice(7000, 1));
+    assert.deepEqual(ops(added), ['delete Mapping default/m-6999']);
+
+    // A broken document after the edits: its IngestError names the line it is on now.
+    added = await step(() => {
+      docs[8000] = `${mapping('m-7999', '/m-7999/')}\n  prefix: /duplicate/`;
+    });
+    assert.deepEqual(ops(added), []);
+    const [error] = added.filter((e) => e.event.kind === 'IngestError');
+    const spec = error?.event.object?.spec as { document?: number; line?: number } | undefined;
+    const text = fs.readFileSync(path.join(h.dir, 'big.yaml'), 'utf8');
+    const line = text.slice(0, text.indexOf('  prefix: /duplicate/')).split('\n').length;
+    assert.deepEqual([spec?.document, spec?.line], [8000, line]);
+  });
+
   test('fs ingestor — removing a document from a file publishes its delete', async (t) => {
     const h = setup(t);
     h.write('m.yaml', mapping('a', '/a/'), mapping('b', '/b/'), mapping('c', '/c/'));
@@ -415,8 +453,17 @@ describe('FsIngestor', () => {
     h.write('b.yaml', mapping('b', '/b/'));
     flaky.failNext = 2;
     const ingestor = await h.start({ registry, watch: false, pollIntervalMs: 20 });
-    assert.deepEqual(ops(await h.read()), ['upsert Mapping default/a', 'upsert Mapping default/b', 'resync']);
-    assert.equal(flaky.attempts[0], flaky.attempts[2], 'the retry reuses the message id');
+    // a and b each failed once and were retried on their own jittered backoff, so either may land
+    // first; the resync marker waits for both.
+    const initial = ops(await h.read());
+    assert.deepEqual(initial.slice(0, 2).sort(), ['upsert Mapping default/a', 'upsert Mapping default/b']);
+    assert.equal(initial[2], 'resync');
+    assert.equal(initial.length, 3);
+    assert.deepEqual(
+      [...flaky.attempts.slice(2, 4)].sort(),
+      [...flaky.attempts.slice(0, 2)].sort(),
+      'each retry reuses its message id',
+    );
 
     const before = await h.events.lastSeq();
     flaky.failing = true;
@@ -438,7 +485,8 @@ describe('FsIngestor', () => {
 
     flaky.failing = false;
     await ingestor.flush();
-    const added = await h.read(before + 1);
+    // Retries are per object, so objects retried on their own backoff may land in any order.
+    const added = (await h.read(before + 1)).sort((x, y) => (x.event.name < y.event.name ? -1 : 1));
     assert.deepEqual(ops(added), [
       'upsert Mapping default/a',
       'upsert Mapping default/b',

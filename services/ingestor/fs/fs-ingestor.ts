@@ -7,9 +7,11 @@
  * objects and tombstones for vanished ones (so deletes made while it was down are not missed),
  * then a `resync` marker. After that, per-directory `fs.watch` hints and a periodic rescan (the
  * safety net) trigger scans; each scan recomputes the set of objects whose log state differs from
- * the directory, and one publisher drains that set sequentially, in (file, document) order, with
- * retries. While publishing fails, later scans simply update the directory state: an object that
- * changes several times is published once, with its latest content, and nothing is dropped.
+ * the directory, and one publisher drains that set sequentially, in (file, document) order. Retries
+ * are per object: an object whose publish fails waits out its own backoff while the others are
+ * published, and each attempt publishes the object's latest change, so an object that changes
+ * several times is published once with its latest content, a deleted file cancels its pending
+ * publishes, and nothing is dropped.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -27,15 +29,16 @@ import type { EventLog, PublishAck } from '../../../shared/events/event-log.ts';
 import { messageIdFor } from '../../../shared/events/subjects.ts';
 import { ConfigError, EventTooLargeError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import { type Backoff, backoffDelay, retryUntilDone } from '../../../shared/runtime/retry.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import { contentHash } from '../shared/canonical.ts';
 import { type IngestorMetrics, ingestorMetrics } from '../shared/ingestor-metrics.ts';
 import { publishWithRetry } from '../shared/publish-with-retry.ts';
 import { readPublishedState, resyncMarker } from '../shared/published-state.ts';
-import { type Backoff, retryUntilDone } from '../shared/retry.ts';
 import { SerialTask } from '../shared/serial-task.ts';
 import { DirectoryWatcher } from './directory-watcher.ts';
-import { type LoadError, type ParseCache, scanDirectory } from './load-directory.ts';
+import { type ParseCache, scanDirectory } from './load-directory.ts';
+import type { LoadError } from './loaded-document.ts';
 import {
   type Change,
   changeFor,
@@ -59,6 +62,8 @@ export interface FsIngestorOptions {
   ingestorId?: string;
   /** Use `fs.watch` hints (default true); without them changes arrive with the next rescan. */
   watch?: boolean;
+  /** Quiet time after a `fs.watch` hint before the scan it triggers (default 50 ms): editors write in bursts. */
+  watchDebounceMs?: number;
   /**
    * Anti-entropy period (default 60 s; 0 turns it off): re-reads what the log holds for this
    * cluster since the last check, and where its newest event for an object is not the one this
@@ -91,6 +96,10 @@ export class FsIngestor implements Runner {
   /** Highest sequence of this cluster's events known to this process. */
   private lastSeq = 0;
   private readonly cache: ParseCache = new Map();
+  /** Content hashes of the objects the parse cache holds (see {@link hashOf}). */
+  private readonly hashes = new WeakMap<SourceObject, string>();
+  /** A scan has built `desired` (the next may skip that when nothing changed). */
+  private scanned = false;
   private reportedErrors = new Map<string, LoadError>();
   private readonly scans = new SerialTask(() => this.scan());
   /** Anti-entropy is due: the next scan first compares the log with `logged`. */
@@ -105,6 +114,10 @@ export class FsIngestor implements Runner {
    */
   private readonly repairs = new Map<string, number>();
   private readonly publisher = new SerialTask(() => this.drain());
+  /** Objects whose last publish failed: attempts so far, next attempt, first failure. */
+  private readonly retries = new Map<string, { attempts: number; notBefore: number; since: number }>();
+  /** Ends the drain's wait for a backoff early (a scan found changes). */
+  private wake?: () => void;
   private readonly abort = new AbortController();
   private watcher?: DirectoryWatcher;
   private timer?: NodeJS.Timeout;
@@ -159,7 +172,11 @@ export class FsIngestor implements Runner {
     );
 
     if (this.opts.watch ?? true) {
-      this.watcher = new DirectoryWatcher(() => this.scans.trigger(), log, WATCH_DEBOUNCE_MS);
+      this.watcher = new DirectoryWatcher(
+        () => this.scans.trigger(),
+        log,
+        this.opts.watchDebounceMs ?? WATCH_DEBOUNCE_MS,
+      );
       this.scans.trigger(); // syncs the watcher with the tree and covers changes made during start-up
     }
     this.timer = setInterval(() => this.scans.trigger(), this.opts.pollIntervalMs ?? 1000);
@@ -177,10 +194,16 @@ export class FsIngestor implements Runner {
     return this.isReady && !this.stalled();
   }
 
-  /** Changes are pending and nothing has been published for the stall threshold. */
+  /**
+   * Changes are pending and nothing has been published for the stall threshold, or one object has
+   * failed to publish for that long (the others flow, but that object is stuck).
+   */
   stalled(): boolean {
-    const stalled =
-      this.pending.size > 0 && Date.now() - this.progressAt > (this.opts.stallAfterMs ?? 60_000);
+    const after = this.opts.stallAfterMs ?? 60_000;
+    const now = Date.now();
+    let oldestFailure = now;
+    for (const r of this.retries.values()) oldestFailure = Math.min(oldestFailure, r.since);
+    const stalled = this.pending.size > 0 && (now - this.progressAt > after || now - oldestFailure > after);
     this.metrics.stalled.set(this.labels, stalled ? 1 : 0);
     return stalled;
   }
@@ -270,9 +293,12 @@ export class FsIngestor implements Runner {
 
   private async scan(): Promise<void> {
     if (this.closed) return;
+    let repaired = false;
     if (this.checkLog) {
       this.checkLog = false;
+      const before = this.repairs.size;
       await this.compareWithLog();
+      repaired = this.repairs.size !== before;
     }
     const { dir, cluster, log } = this.opts;
     let result: Awaited<ReturnType<typeof scanDirectory>>;
@@ -291,6 +317,11 @@ export class FsIngestor implements Runner {
       return;
     }
     if (this.closed) return;
+    this.watcher?.sync(result.directories);
+    // Nothing on disk changed and the log agrees: the desired state and what is pending stand.
+    // This is what a periodic rescan of an unchanged tree costs: a listing and a stat per file.
+    if (result.unchanged && !repaired && this.scanned) return;
+    this.scanned = true;
     this.reportLoadErrors(result.errors);
 
     const desired = new Map<string, DesiredObject>();
@@ -302,7 +333,7 @@ export class FsIngestor implements Runner {
       };
       const key = objectKey({ cluster, ...identity });
       const origin = { file: d.file, document: d.document };
-      desired.set(key, { ...identity, object: d.object, hash: contentHash(d.object), origin, order });
+      desired.set(key, { ...identity, object: d.object, hash: this.hashOf(d.object), origin, order });
       const known = this.logged.get(key);
       if (known) known.origin = origin;
     });
@@ -325,24 +356,77 @@ export class FsIngestor implements Runner {
     this.pending = pending;
     this.updatePendingGauge();
     this.stalled();
-    this.watcher?.sync(result.directories);
-    if (pending.size > 0) this.publisher.trigger();
-  }
-
-  /** Publishes pending changes one at a time until none is left. */
-  private async drain(): Promise<void> {
-    while (!this.closed && this.pending.size > 0) {
-      for (const key of publicationOrder(this.pending, this.desired)) {
-        if (this.closed) return;
-        const change = this.changeFor(key);
-        if (change) await this.publish(change);
-        if (!this.changeFor(key)) this.pending.delete(key);
-        this.updatePendingGauge();
-      }
+    for (const key of this.retries.keys()) if (!pending.has(key)) this.retries.delete(key);
+    if (pending.size > 0) {
+      // Wake a drain waiting out a failed object's backoff when there is other work to do.
+      if ([...pending].some((key) => !this.retries.has(key))) this.wake?.();
+      this.publisher.trigger();
     }
   }
 
-  private async publish(change: Change): Promise<void> {
+  /** Content hash of a loaded object; an unchanged document keeps its object, so its hash is computed once. */
+  private hashOf(object: SourceObject): string {
+    let hash = this.hashes.get(object);
+    if (hash === undefined) {
+      hash = contentHash(object);
+      this.hashes.set(object, hash);
+    }
+    return hash;
+  }
+
+  /**
+   * Publishes pending changes one at a time until none is left. Each attempt is a single publish
+   * of the object's current change (re-read from the latest scan), and a failed object waits out
+   * its own backoff while the others go on: one object that cannot be published never holds up
+   * the rest, and a file deleted meanwhile cancels its pending publishes (its next change is
+   * none, or a tombstone for what the log holds).
+   */
+  private async drain(): Promise<void> {
+    while (!this.closed && this.pending.size > 0) {
+      let wakeAt = Number.POSITIVE_INFINITY;
+      for (const key of publicationOrder(this.pending, this.desired)) {
+        if (this.closed) return;
+        const change = this.changeFor(key);
+        const retry = this.retries.get(key);
+        if (change && retry && retry.notBefore > Date.now()) {
+          wakeAt = Math.min(wakeAt, retry.notBefore);
+          continue;
+        }
+        if (change && !(await this.publish(change))) {
+          const attempts = (retry?.attempts ?? 0) + 1;
+          const notBefore = Date.now() + Math.round(backoffDelay(attempts - 1, this.opts.backoff));
+          this.retries.set(key, { attempts, notBefore, since: retry?.since ?? Date.now() });
+          wakeAt = Math.min(wakeAt, notBefore);
+          continue;
+        }
+        this.retries.delete(key);
+        if (!this.changeFor(key)) this.pending.delete(key);
+        this.updatePendingGauge();
+      }
+      if (this.pending.size > 0 && Number.isFinite(wakeAt)) await this.sleepUntil(wakeAt);
+    }
+  }
+
+  /** Sleeps until `at`, or until a scan finds new changes or the ingestor closes. */
+  private async sleepUntil(at: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, at - Date.now()));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+      this.abort.signal.addEventListener('abort', done, { once: true });
+    });
+    this.wake = undefined;
+  }
+
+  /**
+   * One attempt to publish a change. False after an ordinary failure (logged and counted; the
+   * drain retries the object after its backoff); an object too large for the log is recorded as
+   * rejected instead.
+   */
+  private async publish(change: Change): Promise<boolean> {
     const { cluster, events, log } = this.opts;
     let event = eventFor(change, {
       cluster,
@@ -351,29 +435,42 @@ export class FsIngestor implements Runner {
     });
     const repairOf = this.repairs.get(change.key);
     const send = (e: EventEnvelope) =>
-      publishWithRetry(events, e, {
-        signal: this.abort.signal,
-        log,
-        backoff: this.opts.backoff,
-        ...(repairOf !== undefined ? { msgId: `${messageIdFor(e)}/repair.${repairOf}` } : {}),
-        context: { kind: e.kind, namespace: e.namespace, name: e.name, op: e.op },
-        onFailure: () => this.metrics.publishFailures.inc(this.labels),
+      events.publish(e, {
+        msgId: repairOf !== undefined ? `${messageIdFor(e)}/repair.${repairOf}` : messageIdFor(e),
       });
     let ack: PublishAck;
     try {
-      ack = await send(event);
+      try {
+        ack = await send(event);
+      } catch (err) {
+        // An object too large for the log even compressed can never be published: record it as
+        // rejected (so the compiler reports it and keeps its last good version) and move on; the
+        // content hash is remembered, so it is tried again only once its file changes.
+        if (!(err instanceof EventTooLargeError) || change.op !== 'upsert') throw err;
+        event = rejectEventFor(event, `${err.message}; the object is not published`);
+        log.warn(
+          { kind: event.kind, namespace: event.namespace, name: event.name, file: event.origin?.file },
+          `cannot publish ${event.kind} ${event.namespace}/${event.name}: ${err.message}`,
+        );
+        ack = await send(event);
+        this.metrics.rejected.inc(this.labels);
+      }
     } catch (err) {
-      // An object too large for the log even compressed can never be published: record it as
-      // rejected (so the compiler reports it and keeps its last good version) and move on; the
-      // content hash is remembered, so it is tried again only once its file changes.
-      if (!(err instanceof EventTooLargeError) || change.op !== 'upsert') throw err;
-      event = rejectEventFor(event, `${err.message}; the object is not published`);
+      if (this.closed) return false;
+      this.metrics.publishFailures.inc(this.labels);
       log.warn(
-        { kind: event.kind, namespace: event.namespace, name: event.name, file: event.origin?.file },
-        `cannot publish ${event.kind} ${event.namespace}/${event.name}: ${err.message}`,
+        {
+          kind: event.kind,
+          namespace: event.namespace,
+          name: event.name,
+          op: event.op,
+          file: event.origin?.file,
+          attempt: (this.retries.get(change.key)?.attempts ?? 0) + 1,
+          err: errorMessage(err),
+        },
+        'publish event failed; retrying this object after its backoff, the others go on',
       );
-      ack = await send(event);
-      this.metrics.rejected.inc(this.labels);
+      return false;
     }
     this.progressAt = Date.now();
     this.repairs.delete(change.key);
@@ -403,6 +500,7 @@ export class FsIngestor implements Runner {
       },
       'published change',
     );
+    return true;
   }
 
   /** Marks the end of a full reconciliation (see {@link resyncMarker}). */

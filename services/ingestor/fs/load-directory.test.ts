@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadDirectory, scanDirectory } from './load-directory.ts';
+import { loadDirectory, type ParseCache, scanDirectory } from './load-directory.ts';
 
 const FIXTURE = fileURLToPath(new URL('./testdata/fixture', import.meta.url));
 
@@ -144,6 +144,47 @@ describe('loadDirectory', () => {
         documents.map((d) => [d.file, d.object.metadata.name]),
         [['m.yaml', 'via-link']],
       );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('scanDirectory — a rescan of an unchanged tree reads no file; an edit that keeps size and mtime is still seen', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-scan-stat-'));
+    try {
+      const file = path.join(dir, 'm.yaml');
+      const doc = (name: string) => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}\n`;
+      fs.writeFileSync(file, `${doc('aaa')}---\n${doc('bbb')}`);
+      // Old enough that its stat may stand for its content (not "racy").
+      const past = new Date(Date.now() - 3_600_000);
+      fs.utimesSync(file, past, past);
+      const cache: ParseCache = new Map();
+      const first = await scanDirectory(dir, { cache });
+      assert.equal(first.unchanged, false);
+      const again = await scanDirectory(dir, { cache });
+      assert.equal(again.unchanged, true, 'a trusted, unchanged stat: nothing read');
+      assert.deepEqual(
+        again.documents.map((d) => d.object.metadata.name),
+        ['aaa', 'bbb'],
+      );
+      // Same size, same mtime (as a coarse-timestamp file system would leave it): ctime moves.
+      fs.writeFileSync(file, `${doc('aaa')}---\n${doc('ccc')}`);
+      fs.utimesSync(file, past, past);
+      const edited = await scanDirectory(dir, { cache });
+      assert.equal(edited.unchanged, false);
+      assert.deepEqual(
+        edited.documents.map((d) => d.object.metadata.name),
+        ['aaa', 'ccc'],
+      );
+      // A file written just now is read again at every scan until it is old enough.
+      fs.writeFileSync(file, `${doc('aaa')}---\n${doc('ddd')}`);
+      await scanDirectory(dir, { cache });
+      const racy = await scanDirectory(dir, { cache });
+      assert.equal(racy.unchanged, true, 'same bytes: unchanged, though read again');
+      fs.rmSync(file);
+      const gone = await scanDirectory(dir, { cache });
+      assert.equal(gone.unchanged, false);
+      assert.deepEqual(gone.documents, []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

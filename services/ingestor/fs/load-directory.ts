@@ -5,30 +5,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { SourceObject } from '../../../shared/events/envelope.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
-import { type ParsedDocument, type ParsedFile, parseYamlFile } from './parse-file.ts';
+import type { LoadError, LoadedDocument } from './loaded-document.ts';
+import { type FileParse, type ParsedDocument, type ParsedFile, parseFileBytes } from './parse-file.ts';
 import { code, listYamlFiles } from './walk-directory.ts';
-
-/** One object and where it was defined. */
-export interface LoadedDocument {
-  /** Path relative to the directory, `/` separators. */
-  file: string;
-  /** 0-based index of the document within the file (empty documents count). */
-  document: number;
-  object: SourceObject;
-}
-
-/** A document, file or directory that could not be loaded, and why. */
-export interface LoadError {
-  file: string;
-  document?: number;
-  /** 1-based line where the problem (or the document) starts. */
-  line?: number;
-  kind?: string;
-  name?: string;
-  message: string;
-}
 
 export interface DirectoryScan {
   /** Loaded objects in (file, document) traversal order, each identity once. */
@@ -42,13 +22,39 @@ export interface DirectoryScan {
   incomplete: string[];
   /** Absolute paths of the directories traversed. */
   directories: string[];
+  /**
+   * With a cache: every file listed is the one the previous scan with that cache read, unchanged
+   * (same bytes, or a trusted unchanged stat), and none appeared or vanished. The result then
+   * holds the same documents and errors as that scan's.
+   */
+  unchanged: boolean;
 }
 
 /**
- * Parsed files by relative path, reused while the text is unchanged so that periodic rescans
- * re-parse only what changed. {@link scanDirectory} drops entries for files that are gone.
+ * What the last scan read of each file (by relative path), so the next one reads and parses only
+ * what changed: a file whose identity and times are unchanged is not read at all, and a changed
+ * one re-parses only its changed documents (parse-file.ts). {@link scanDirectory} drops entries
+ * for files that are gone.
  */
-export type ParseCache = Map<string, { text: string; parsed: ParsedFile }>;
+export type ParseCache = Map<string, CachedFile>;
+
+interface CachedFile {
+  /** Device, inode, size, mtime and ctime (ns) of the file when it was read. */
+  stat: string;
+  /**
+   * Whether `stat` may stand for the content: false when the file was modified so shortly before
+   * it was read that a later write could leave the same times (file system timestamps are coarse),
+   * so the next scan reads it again. Git's "racy" index entries, handled the same way.
+   */
+  trusted: boolean;
+  parse: FileParse;
+}
+
+/**
+ * A file modified less than this before it was read is read again at the next scan even if its
+ * stat is unchanged: covers timestamp granularities up to FAT's 2 s.
+ */
+const RACY_MS = 2_000;
 
 /** Loads `dir`: `{ documents, errors }` as described on {@link DirectoryScan}. */
 export async function loadDirectory(
@@ -86,9 +92,18 @@ export async function scanDirectory(dir: string, opts: ScanOptions = {}): Promis
   const listing = await listYamlFiles(dir);
   const errors: LoadError[] = [...listing.errors];
   const incomplete = [...listing.unreadable];
-  const parsed = await mapLimited(listing.files, READ_CONCURRENCY, (file) =>
-    readAndParse(dir, file, opts.cache),
-  );
+  const known = opts.cache ? new Set(opts.cache.keys()) : undefined;
+  let reused = 0;
+  const parsed = await mapLimited(listing.files, READ_CONCURRENCY, async (file) => {
+    const r = await readAndParse(dir, file, opts.cache);
+    if (r?.reused) reused++;
+    return r?.parsed;
+  });
+  const unchanged =
+    known !== undefined &&
+    listing.errors.length === 0 &&
+    reused === listing.files.length &&
+    known.size === listing.files.length;
 
   const copies = new Map<string, ParsedDocument[]>();
   listing.files.forEach((file, i) => {
@@ -138,45 +153,46 @@ export async function scanDirectory(dir: string, opts: ScanOptions = {}): Promis
     const present = new Set(listing.files);
     for (const file of opts.cache.keys()) if (!present.has(file)) opts.cache.delete(file);
   }
-  return { documents, errors, incomplete, directories: listing.directories };
+  return { documents, errors, incomplete, directories: listing.directories, unchanged };
 }
 
-/** Reads and parses one file; undefined when it no longer exists. */
-async function readAndParse(dir: string, file: string, cache?: ParseCache): Promise<ParsedFile | undefined> {
+/**
+ * Reads and parses one file; undefined when it no longer exists. With a cache, a file whose stat
+ * is unchanged (and trusted) is not read again, and a changed one is parsed incrementally.
+ */
+async function readAndParse(
+  dir: string,
+  file: string,
+  cache?: ParseCache,
+): Promise<{ parsed: ParsedFile; reused: boolean } | undefined> {
+  const abs = path.join(dir, ...file.split('/'));
+  const hit = cache?.get(file);
+  let stat: string | undefined;
+  let mtimeMs = 0;
+  let readAt = 0;
+  if (cache) {
+    try {
+      const st = await fs.stat(abs, { bigint: true });
+      stat = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      if (hit?.trusted && hit.stat === stat) return { parsed: hit.parse.result, reused: true };
+      mtimeMs = Number(st.mtimeMs);
+      readAt = Date.now();
+    } catch (err) {
+      if (code(err) === 'ENOENT') return undefined;
+      // Unreadable metadata: reading the file below reports the error.
+    }
+  }
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(path.join(dir, ...file.split('/')));
+    bytes = await fs.readFile(abs);
   } catch (err) {
     if (code(err) === 'ENOENT') return undefined;
-    return { documents: [], errors: [{ file, message: `cannot read file: ${errorMessage(err)}` }] };
+    const message = `cannot read file: ${errorMessage(err)}`;
+    return { parsed: { documents: [], errors: [{ file, message }] }, reused: false };
   }
-  const text = bytes.toString('utf8');
-  const bad = invalidUtf8Offset(bytes, text);
-  if (bad !== undefined) {
-    // Never guess: U+FFFD in a prefix or a header value would be served as written.
-    return {
-      documents: [],
-      errors: [
-        {
-          file,
-          message: `not valid UTF-8: invalid byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at byte offset ${bad}`,
-        },
-      ],
-    };
-  }
-  const hit = cache?.get(file);
-  if (hit && hit.text === text) return hit.parsed;
-  const parsed = parseYamlFile(file, text);
-  cache?.set(file, { text, parsed });
-  return parsed;
-}
-
-/** Byte offset of the first byte that is not valid UTF-8, or undefined when all of it is. */
-export function invalidUtf8Offset(bytes: Uint8Array, decoded: string): number | undefined {
-  if (!decoded.includes('\uFFFD')) return undefined;
-  const again = Buffer.from(decoded, 'utf8');
-  for (let i = 0; i < bytes.length; i++) if (again[i] !== bytes[i]) return i;
-  return undefined; // every U+FFFD was written as such
+  const parse = parseFileBytes(file, bytes, hit?.parse);
+  if (stat !== undefined) cache?.set(file, { stat, trusted: readAt - mtimeMs > RACY_MS, parse });
+  return { parsed: parse.result, reused: parse.result === hit?.parse.result };
 }
 
 async function mapLimited<T, R>(

@@ -9,7 +9,7 @@ import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
-import type { LoadError } from './load-directory.ts';
+import type { LoadError } from './loaded-document.ts';
 
 export interface DirectoryListing {
   /** YAML files, relative to the root with `/` separators, in traversal order. */

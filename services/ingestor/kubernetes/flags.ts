@@ -5,8 +5,8 @@
 
 import { ADMIN_ACCESS_FLAGS } from '../../../shared/runtime/admin-server.ts';
 import type { FlagSpecs } from '../../../shared/runtime/config.ts';
-import { NATS_CONNECTION_FLAGS } from '../../../shared/runtime/connection-flags.ts';
-import { SECRET_KEY_FLAGS } from '../../../shared/runtime/secret-keys.ts';
+import { NATS_CONNECTION_FLAGS } from '../../../shared/runtime/connection-flag-specs.ts';
+import { PLAINTEXT_SECRETS_FLAG, SECRET_KEY_FLAGS } from '../../../shared/runtime/secret-keys.ts';
 
 export const KUBERNETES_INGEST_FLAGS = {
   cluster: {
@@ -31,11 +31,18 @@ export const KUBERNETES_INGEST_FLAGS = {
   },
   ...NATS_CONNECTION_FLAGS,
   ...SECRET_KEY_FLAGS,
+  ...PLAINTEXT_SECRETS_FLAG,
   'max-buffered-objects': {
     type: 'number',
     default: 10_000,
     description:
       'objects held while NATS is unreachable (one pending state per object); beyond it, kinds are re-read from the informer cache',
+  },
+  'anti-entropy-interval-ms': {
+    type: 'number',
+    default: 60_000,
+    description:
+      'compare what the event log holds for this cluster with the informer caches (no API requests) and republish what differs (lost or forged events); 0 = off',
   },
   'admin-port': {
     type: 'number',
@@ -49,6 +56,28 @@ export const KUBERNETES_INGEST_FLAGS = {
     default: true,
     description:
       'write Mapping/Host/Ingress status back (leader-elected per cluster; reads NATS KV ATTACHE_STATUS)',
+  },
+  'leader-elect': {
+    type: 'boolean',
+    default: false,
+    description:
+      "publish only while holding the cluster's Lease (the status Lease); other replicas keep their informers warm and take over without relisting (run 2 replicas)",
+  },
+  identity: {
+    type: 'string',
+    description:
+      "this replica's Lease holder identity and publisher id (default: the host name, i.e. the pod name)",
+  },
+  'lease-duration-sec': {
+    type: 'number',
+    default: 15,
+    description:
+      'Lease duration: a dead leader is replaced after at most this long (renew deadline: 2/3 of it, at most 10 s)',
+  },
+  'lease-retry-ms': {
+    type: 'number',
+    default: 2_000,
+    description: 'how often the Lease is renewed by its holder and read by the others',
   },
   'status-namespace': {
     type: 'string',

@@ -22,7 +22,7 @@ import { type KubeConfig, type KubernetesListObject, ListWatch } from '@kubernet
 import type { SourceObject } from '../../../shared/events/envelope.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
-import { type Backoff, backoffDelay } from '../shared/retry.ts';
+import { type Backoff, backoffDelay } from '../../../shared/runtime/retry.ts';
 import { kindId, type WatchedKind } from './kinds.ts';
 import { KubeApiError, type KubeObject, listAll, servedVersion } from './kube-http.ts';
 import { LiveWatch, type LiveWatchOptions } from './live-watch.ts';

@@ -1,14 +1,20 @@
 /**
  * The Kubernetes ingestor against the production log: a real `nats-server -js` on a free port,
- * killed (SIGKILL) for 10 s while objects change, and the fake API server (test/fake-kube).
+ * killed (SIGKILL) for 10 s while objects change, events forged into it by hand (anti-entropy),
+ * and the fake API server (test/fake-kube).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
+import { type EventEnvelope, encodeEvent } from '../../../shared/events/envelope.ts';
 import type { EventLog } from '../../../shared/events/event-log.ts';
 import { JetStreamEventLog } from '../../../shared/events/jetstream-event-log.ts';
+import { subjectFor } from '../../../shared/events/subjects.ts';
 import { silentLogger } from '../../../shared/runtime/logger.ts';
 import { type FakeKube, startFakeKube } from '../../../test/fake-kube/fake-kube.ts';
+import { captureLogs } from '../../../test/harness/capture-logs.ts';
 import { eventually } from '../../../test/harness/eventually.ts';
 import { startNats, type TestServer } from '../../../test/harness/servers.ts';
 import {
@@ -18,6 +24,7 @@ import {
   finalStates,
   metricValue,
   readAll,
+  secret,
   testIngestor,
   V3,
 } from './testing.ts';
@@ -141,6 +148,115 @@ describe('KubernetesIngestor on JetStream', () => {
         'publishes were retried',
       );
     } finally {
+      await ingestor.close();
+      await events.close();
+    }
+  });
+  test('kubernetes ingestor on JetStream — anti-entropy repairs events forged into NATS by hand within its period, from its caches, without a LIST', {
+    timeout: 60_000,
+  }, async () => {
+    const events = await connect('K8S');
+    const CLUSTER = 'forged';
+    const NS = 'forged';
+    const PERIOD_MS = 1_000;
+    const registry = new Registry();
+    const logs = captureLogs('info');
+    fake.apply(ambassador('Mapping', 'kept', { prefix: '/kept/', service: 'kept' }, NS));
+    fake.apply(ambassador('Host', 'host', { hostname: 'h.example', tlsSecret: { name: 'cert' } }, NS));
+    fake.apply(secret('cert', NS));
+    const ingestor = testIngestor(fake, events, {
+      namespaces: [NS],
+      cluster: CLUSTER,
+      registry,
+      log: logs.log,
+      antiEntropyIntervalMs: PERIOD_MS,
+    });
+    const nc = await natsConnect({ servers: nats.url });
+    try {
+      await ingestor.start();
+      const lists = () => fake.requests().filter((r) => r.verb === 'list').length;
+      const listsAfterStart = lists();
+      const repairs = () =>
+        metricValue(registry, 'attache_ingestor_anti_entropy_repairs_total', { cluster: CLUSTER });
+
+      // Idle periods: the comparison finds nothing and publishes nothing.
+      const before = (await ofCluster(events, CLUSTER)).length;
+      await new Promise((r) => setTimeout(r, 2.5 * PERIOD_MS));
+      assert.equal((await ofCluster(events, CLUSTER)).length, before, 'nothing published while idle');
+      assert.equal(await repairs(), 0);
+
+      // Forged by hand, straight into the stream, claiming to be the ingestor: a tombstone for a
+      // live Mapping, a Secret upsert carrying someone else's key, and a Mapping that does not exist.
+      const forge = (e: Partial<EventEnvelope> & Pick<EventEnvelope, 'kind' | 'name' | 'op'>) => {
+        const event: EventEnvelope = {
+          v: 1,
+          cluster: CLUSTER,
+          namespace: NS,
+          resourceVersion: 'forged',
+          generation: 0,
+          observedAt: new Date().toISOString(),
+          ingestor: `k8s/${CLUSTER}/forger`,
+          ...e,
+        };
+        return jetstream(nc).publish(subjectFor(event), encodeEvent(event), {
+          msgID: `forged-${e.kind}-${e.name}-${Date.now()}`,
+        });
+      };
+      const forgedAt = Date.now();
+      await forge({ kind: 'Mapping', name: 'kept', op: 'delete' });
+      const evilSecret = {
+        ...secret('cert', NS),
+        data: { 'tls.crt': 'ZXZpbA==', 'tls.key': 'ZXZpbA==' },
+      };
+      await forge({ kind: 'Secret', name: 'cert', op: 'upsert', object: evilSecret as never });
+      await forge({
+        kind: 'Mapping',
+        name: 'ghost',
+        op: 'upsert',
+        object: ambassador('Mapping', 'ghost', { prefix: '/', service: 'evil' }, NS) as never,
+      });
+
+      const finals = await eventually(
+        async () => {
+          const f = finalStates(await ofCluster(events, CLUSTER));
+          assert.equal(f.get(`Mapping ${NS}/kept`)?.event.op, 'upsert', 'the tombstoned Mapping is back');
+          assert.equal(f.get(`Mapping ${NS}/ghost`)?.event.op, 'delete', 'the forged Mapping is gone');
+          assert.notEqual(
+            f.get(`Secret ${NS}/cert`)?.event.resourceVersion,
+            'forged',
+            'the real Secret is back',
+          );
+          return f;
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
+      const repairedInMs = Date.now() - forgedAt;
+      const rv = (kind: string, name: string) =>
+        fake.get({ apiVersion: kind === 'Secret' ? 'v1' : V3, kind }, NS, name)?.metadata.resourceVersion;
+      assert.equal(finals.get(`Mapping ${NS}/kept`)?.event.resourceVersion, rv('Mapping', 'kept'));
+      assert.equal(finals.get(`Secret ${NS}/cert`)?.event.resourceVersion, rv('Secret', 'cert'));
+      assert.deepEqual(
+        (finals.get(`Secret ${NS}/cert`)?.event.object as { data?: unknown })?.data,
+        secret('cert', NS).data,
+      );
+      assert.ok(repairedInMs < 2 * PERIOD_MS + 10_000, `repaired ${repairedInMs} ms after the forgery`);
+      assert.equal(await repairs(), 3, 'each repaired object counted once');
+      const warning = logs.lines().find((l) => String(l.msg).startsWith('anti-entropy:'));
+      assert.equal(warning?.level, 40, 'a warning names the repair');
+      assert.equal(warning?.count, 3);
+      assert.deepEqual(warning?.claimedPublishers, [`k8s/${CLUSTER}/forger`]);
+      assert.equal(lists(), listsAfterStart, 'anti-entropy read the informer caches: no LIST request');
+
+      // Once repaired, later periods agree with the log again.
+      const settled = (await ofCluster(events, CLUSTER)).length;
+      await new Promise((r) => setTimeout(r, 2.5 * PERIOD_MS));
+      assert.equal((await ofCluster(events, CLUSTER)).length, settled, 'no repair loop');
+      assert.equal(await repairs(), 3);
+      console.log(
+        `anti-entropy repaired 3 forged events ${repairedInMs} ms after they were written (period ${PERIOD_MS} ms)`,
+      );
+    } finally {
+      await nc.close();
       await ingestor.close();
       await events.close();
     }

@@ -26,6 +26,27 @@
  * same message id while NATS is unreachable. When the queue is full, a change is not buffered and
  * its kind is marked dirty; once the queue drains, dirty kinds are re-swept from their informer
  * caches, which hold the current state — so nothing is lost, only delayed.
+ *
+ * Anti-entropy (every `antiEntropyIntervalMs`): reads this cluster's events appended since the last
+ * check, adopts every object whose newest event is not one this ingestor published (anti-entropy.ts:
+ * a forged tombstone or upsert, another process publishing as this cluster), then compares every
+ * informer cache with what the log holds and publishes what differs. It reads the caches, never the
+ * API server, so it adds no LIST; unchanged objects are matched by resourceVersion without hashing.
+ * Repairs are counted (`attache_ingestor_anti_entropy_repairs_total`) and logged as a warning.
+ *
+ * Leader election (`leadership`, `--leader-elect`): of several replicas watching one cluster only
+ * the holder of the cluster's Lease (the one status write-back uses) publishes. The others follow:
+ * their informers list and watch as the leader's do (caches warm, nothing offered or published),
+ * and every `followIntervalMs` they fold the cluster's newly logged events into their record of
+ * the log. Taking over is: read the log up to its end, compare every informer cache with it (by
+ * resourceVersion, as anti-entropy does) and publish only what differs — the changes the old
+ * leader observed too late or never published; no LIST is sent, and an unchanged object costs
+ * nothing. Then a `resync` marker, which closes any relist the old leader left half-published (the
+ * compiler's sync barrier). A change both replicas publish from the same log position has the
+ * same message id and is stored once. Losing the Lease (or a renewal older than the renew
+ * deadline, as after SIGSTOP) stops publishing at once: pending states are dropped and retries
+ * abandoned. One anti-entropy round runs a lease duration after a takeover, so a publish the old
+ * leader still had on the wire when it was paused, stored late, is corrected.
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -34,17 +55,17 @@ import { objectKey, type SourceObject } from '../../../shared/events/envelope.ts
 import type { EventLog } from '../../../shared/events/event-log.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import { type Backoff, retryUntilDone } from '../../../shared/runtime/retry.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import { type IngestorMetrics, ingestorMetrics } from '../shared/ingestor-metrics.ts';
 import { readPublishedState } from '../shared/published-state.ts';
-import { type Backoff, retryUntilDone } from '../shared/retry.ts';
+import { adoptForeignEvents, loggedStateOf } from './anti-entropy.ts';
 import { type FailureReason, KindWatch } from './kind-watch.ts';
 import {
   AMBASSADOR_MAPPING,
   DEPENDENT_KINDS,
   ENDPOINT_SLICE,
   ENDPOINTS,
-  groupOf,
   kindId,
   PRIMARY_KINDS,
   SECRET,
@@ -78,6 +99,29 @@ export interface KubernetesIngestorOptions {
   pageSize?: number;
   /** Kinds to watch (default: all of kinds.ts). */
   kinds?: readonly WatchedKind[];
+  /**
+   * Anti-entropy period (default 60 s; 0 turns it off): compare what the log holds for this
+   * cluster with the informer caches and republish what differs (lost or forged events).
+   */
+  antiEntropyIntervalMs?: number;
+  /** Publish only while this replica leads (see the module comment); default: always publish. */
+  leadership?: Leadership;
+  /** While following: how often the leader's newly logged events are read (default 2 s). */
+  followIntervalMs?: number;
+  /**
+   * After how long one object's publish has kept failing the source counts as stalled: not ready
+   * (`/readyz`) and `attache_ingestor_stalled` 1 (default 60 s). The other objects are published
+   * meanwhile; the stall says this one's changes are not reaching the log.
+   */
+  stallAfterMs?: number;
+}
+
+/** The part of a {@link LeaderElector} the ingestor needs. */
+export interface Leadership {
+  isLeader(): boolean;
+  onChange(listener: (leader: boolean) => void): void;
+  /** How long a dead leader can hold the lease (anti-entropy runs this long after a takeover). */
+  readonly leaseDurationMs: number;
 }
 
 const SOURCE = 'k8s';
@@ -114,6 +158,14 @@ export class KubernetesIngestor implements Runner {
   private readonly sliceService = new Map<string, string>();
   /** Service (`ns/name`) → number of its EndpointSlices. */
   private readonly serviceSlices = new Map<string, number>();
+  /** Watches that failed and have not recovered: their caches may be stale. */
+  private readonly unavailable = new Set<KindWatch>();
+  /** Sequence up to which anti-entropy has accounted for the log. */
+  private checkedSeq = 0;
+  private antiEntropyTimer?: NodeJS.Timeout;
+  private checking = false;
+  /** Set during anti-entropy's cache comparison: collects the keys it queued. */
+  private repairing?: string[];
   private resyncWanted = false;
   /** True while sweep() runs: what it offers is part of a (re)list. */
   private sweeping = false;
@@ -121,13 +173,23 @@ export class KubernetesIngestor implements Runner {
   private started = false;
   private isReady = false;
   private closed = false;
+  /** False while a leader-elected replica follows: informers run, nothing is offered or published. */
+  private publishing: boolean;
+  private followTimer?: NodeJS.Timeout;
+  private followRound?: Promise<void>;
+  private takeoverCheck?: NodeJS.Timeout;
+  /** Leadership transitions, one at a time. */
+  private transitions: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: KubernetesIngestorOptions) {
     this.ingestorId = opts.ingestorId ?? `${SOURCE}/${opts.cluster}/${os.hostname()}`;
     this.metrics = ingestorMetrics(opts.registry);
     this.kubeMetrics = kubernetesMetrics(opts.registry);
     this.labels = { source: SOURCE, cluster: opts.cluster };
+    this.publishing = !opts.leadership;
+    const lead = opts.leadership;
     this.queue = new PublishQueue({
+      ...(lead ? { canPublish: () => this.publishing && lead.isLeader() } : {}),
       cluster: opts.cluster,
       ingestorId: this.ingestorId,
       events: opts.events,
@@ -136,11 +198,18 @@ export class KubernetesIngestor implements Runner {
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.publishWindow ? { window: opts.publishWindow } : {}),
       ...(opts.maxBufferedObjects ? { maxPending: opts.maxBufferedObjects } : {}),
-      onPublished: (event) => this.metrics.published.inc({ ...this.labels, op: event.op }),
-      onPublishFailure: () => this.metrics.publishFailures.inc(this.labels),
+      onPublished: (event) => {
+        this.metrics.published.inc({ ...this.labels, op: event.op });
+        this.stalled();
+      },
+      onPublishFailure: () => {
+        this.metrics.publishFailures.inc(this.labels);
+        this.stalled();
+      },
       onSize: (n) => this.metrics.pending.set(this.labels, n),
       onIdle: () => this.afterIdle(),
     });
+    lead?.onChange((leader) => this.leadershipChanged(leader));
   }
 
   /**
@@ -155,20 +224,14 @@ export class KubernetesIngestor implements Runner {
       what: 'read event log',
       ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
     });
-    for (const [key, { seq, event }] of state.objects) {
-      this.queue.logged.set(key, {
-        key,
-        kind: event.kind,
-        namespace: event.namespace,
-        name: event.name,
-        group: groupOf(event.object?.apiVersion),
-        live: event.op === 'upsert',
-        resourceVersion: event.resourceVersion,
-        hash: event.object ? changeHash(event.object) : '',
-        seq,
-      });
-    }
+    for (const [key, logged] of state.objects) this.queue.logged.set(key, loggedStateOf(key, logged));
     this.queue.lastSeq = state.lastSeq;
+    this.checkedSeq = state.lastSeq;
+    const lead = this.opts.leadership;
+    if (lead && !lead.isLeader()) {
+      this.publishing = false;
+      this.queue.pause();
+    } else this.publishing = true;
 
     const selected = new Set(this.opts.kinds ?? [...PRIMARY_KINDS, ...DEPENDENT_KINDS]);
     const primary = this.createWatches(PRIMARY_KINDS.filter((k) => selected.has(k)));
@@ -177,20 +240,42 @@ export class KubernetesIngestor implements Runner {
     await Promise.all(dependent.map((w) => w.start()));
     await this.settle();
     if (this.closed) return;
-    await this.queue.publishResync();
-    this.resyncWanted = false;
+    if (this.publishing) {
+      try {
+        await this.queue.publishResync();
+        this.resyncWanted = false;
+      } catch (err) {
+        if (this.publishing || this.closed) throw err; // else: leadership lost meanwhile, now following
+      }
+    }
     this.started = true;
     this.isReady = true;
     const synced = this.watches.filter((w) => w.listed).length;
     log.info(
-      { cluster, watches: this.watches.length, synced, lastSeq: this.queue.lastSeq },
-      'cluster reconciled with the event log',
+      { cluster, watches: this.watches.length, synced, lastSeq: this.queue.lastSeq, leader: this.publishing },
+      this.publishing
+        ? 'cluster reconciled with the event log'
+        : 'following: informers listed and watching, the Lease holder publishes',
     );
-    this.afterIdle();
+    if (this.publishing) this.afterIdle();
+    else {
+      this.startFollowing();
+      if (lead?.isLeader()) this.leadershipChanged(true);
+    }
+    const period = this.opts.antiEntropyIntervalMs ?? 60_000;
+    if (period > 0) this.antiEntropyTimer = setInterval(() => void this.antiEntropy(), period);
   }
 
   ready(): boolean {
-    return this.isReady;
+    return this.isReady && !this.stalled();
+  }
+
+  /** One object's publish has kept failing past the stall threshold; sets the metric. */
+  stalled(): boolean {
+    const since = this.queue.failingSince();
+    const stalled = since !== undefined && Date.now() - since > (this.opts.stallAfterMs ?? 60_000);
+    this.metrics.stalled.set(this.labels, stalled ? 1 : 0);
+    return stalled;
   }
 
   /**
@@ -211,6 +296,9 @@ export class KubernetesIngestor implements Runner {
     if (this.closed) return;
     this.closed = true;
     this.isReady = false;
+    clearInterval(this.antiEntropyTimer);
+    clearInterval(this.followTimer);
+    clearTimeout(this.takeoverCheck);
     this.abort.abort(new Error('kubernetes ingestor closed'));
     await Promise.all(this.watches.map((w) => w.close()));
   }
@@ -266,6 +354,7 @@ export class KubernetesIngestor implements Runner {
   }
 
   private markAvailable(w: KindWatch): void {
+    this.unavailable.delete(w);
     for (const reason of ['NotFound', 'Forbidden', 'Error'])
       this.kubeMetrics.kindUnavailable.set({ cluster: this.opts.cluster, kind: kindId(w.kind), reason }, 0);
   }
@@ -289,6 +378,7 @@ export class KubernetesIngestor implements Runner {
 
   private onFailed(w: KindWatch, reason: FailureReason, err: unknown, retryInMs: number): void {
     const kind = kindId(w.kind);
+    this.unavailable.add(w);
     this.kubeMetrics.watchRestarts.inc({ cluster: this.opts.cluster, kind, reason });
     this.kubeMetrics.kindUnavailable.set({ cluster: this.opts.cluster, kind, reason }, 1);
     const hint =
@@ -356,6 +446,8 @@ export class KubernetesIngestor implements Runner {
       this.offerDelete(w, namespace, name, obj.metadata.resourceVersion ?? w.resourceVersion);
       return;
     }
+    // Unchanged since the log's record of it: skip hashing (relists and anti-entropy see mostly these).
+    if (this.queue.holdsLive(this.keyOf(w.kind, namespace, name), obj.metadata.resourceVersion ?? '')) return;
     this.offer(w, {
       ...this.identity(w.kind, namespace, name),
       op: 'upsert',
@@ -372,7 +464,11 @@ export class KubernetesIngestor implements Runner {
   }
 
   private offer(w: KindWatch, state: DesiredState): void {
-    if (this.queue.offer(this.sweeping ? { ...state, relist: true } : state) === 'overflow') {
+    if (!this.publishing) return; // following: the leader publishes; a takeover compares the caches
+    const wasBusy = this.queue.busy(state.key);
+    const result = this.queue.offer(this.sweeping ? { ...state, relist: true } : state);
+    if (result === 'queued' && !wasBusy) this.repairing?.push(state.key);
+    if (result === 'overflow') {
       if (!this.dirty.has(w)) {
         this.opts.log.warn(
           { kind: w.id, buffered: this.queue.size },
@@ -455,11 +551,163 @@ export class KubernetesIngestor implements Runner {
     if (w && obj) this.offerObject(w, obj);
   }
 
+  // ---- anti-entropy --------------------------------------------------------------------------
+
+  /**
+   * One anti-entropy round: adopt the log's events that are not this ingestor's, then publish
+   * where an informer cache differs from what the log holds. Watches that have not listed, are
+   * failing (stale cache) or are dirty (re-swept anyway) are left out. A round that cannot read
+   * the log changes nothing and the next period tries again.
+   */
+  private async antiEntropy(): Promise<void> {
+    if (!this.started || this.closed || this.checking || !this.publishing) return;
+    this.checking = true;
+    const { cluster, events, log } = this.opts;
+    try {
+      let adoption: ReturnType<typeof adoptForeignEvents>;
+      try {
+        const state = await readPublishedState(events, cluster, this.checkedSeq + 1);
+        if (this.closed) return;
+        adoption = adoptForeignEvents(this.queue, state, this.checkedSeq);
+      } catch (err) {
+        if (!this.closed)
+          log.warn(
+            { err: errorMessage(err) },
+            'anti-entropy could not read the event log; trying again next period',
+          );
+        return;
+      }
+      this.checkedSeq = adoption.checkedTo;
+      const repaired: string[] = [];
+      this.repairing = repaired;
+      try {
+        for (const w of this.watches) {
+          if (!w.listed || this.unavailable.has(w) || this.dirty.has(w)) continue;
+          this.sweepItems(w, w.objects.values(), w.resourceVersion);
+        }
+      } finally {
+        this.repairing = undefined;
+      }
+      if (repaired.length === 0) return;
+      this.metrics.antiEntropyRepairs.inc(this.labels, repaired.length);
+      log.warn(
+        {
+          objects: repaired.slice(0, 20),
+          count: repaired.length,
+          foreignEvents: adoption.adopted.length,
+          claimedPublishers: [...adoption.publishers].slice(0, 5),
+        },
+        'anti-entropy: the event log disagrees with the cluster (lost or forged events); republishing the cluster state',
+      );
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  // ---- leadership ----------------------------------------------------------------------------
+
+  private leadershipChanged(leader: boolean): void {
+    if (this.closed || !this.opts.leadership) return;
+    if (!leader) {
+      if (!this.publishing) return;
+      this.publishing = false;
+      this.queue.pause();
+      clearTimeout(this.takeoverCheck);
+      this.opts.log.warn(
+        { cluster: this.opts.cluster },
+        'lost the Lease: stopped publishing (pending changes dropped); following the new leader',
+      );
+      if (this.started) this.startFollowing();
+      return;
+    }
+    this.transitions = this.transitions
+      .then(() => this.takeOver())
+      .catch((err) => {
+        if (!this.closed) this.opts.log.error({ err: errorMessage(err) }, 'takeover failed');
+      });
+  }
+
+  private startFollowing(): void {
+    clearInterval(this.followTimer);
+    this.followTimer = setInterval(() => {
+      if (this.followRound || this.publishing || this.closed) return;
+      this.followRound = this.catchUp()
+        .then(() => {})
+        .catch((err) =>
+          this.opts.log.debug({ err: errorMessage(err) }, 'could not read the event log while following'),
+        )
+        .finally(() => {
+          this.followRound = undefined;
+        });
+    }, this.opts.followIntervalMs ?? 2_000);
+  }
+
+  /** Folds the cluster's events logged since the last read into the record of the log. */
+  private async catchUp(): Promise<number> {
+    const state = await readPublishedState(this.opts.events, this.opts.cluster, this.checkedSeq + 1);
+    const adoption = adoptForeignEvents(this.queue, state, this.checkedSeq);
+    this.checkedSeq = Math.max(this.checkedSeq, adoption.checkedTo);
+    return adoption.adopted.length;
+  }
+
+  /**
+   * Becomes the publisher: reads the log to its end, publishes where an informer cache differs
+   * from it (nothing for objects the old leader published), then a `resync` marker.
+   */
+  private async takeOver(): Promise<void> {
+    const lead = this.opts.leadership;
+    if (!lead || !this.started || this.publishing || this.closed) return;
+    const began = Date.now();
+    clearInterval(this.followTimer);
+    await this.followRound;
+    const adopted = await retryUntilDone(() => this.catchUp(), {
+      signal: this.abort.signal,
+      log: this.opts.log,
+      what: 'read event log at takeover',
+      ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+    });
+    if (this.closed) return;
+    if (!lead.isLeader()) {
+      this.startFollowing();
+      return;
+    }
+    this.publishing = true;
+    this.queue.resume();
+    const published: string[] = [];
+    this.repairing = published;
+    try {
+      for (const w of this.watches) {
+        if (!w.listed || this.unavailable.has(w)) continue;
+        this.sweepItems(w, w.objects.values(), w.resourceVersion);
+      }
+    } finally {
+      this.repairing = undefined;
+    }
+    this.kubeMetrics.takeovers.inc({ cluster: this.opts.cluster });
+    this.kubeMetrics.takeoverPublished.inc({ cluster: this.opts.cluster }, published.length);
+    this.opts.log.info(
+      {
+        cluster: this.opts.cluster,
+        published: published.length,
+        objects: published.slice(0, 20),
+        adoptedFromLog: adopted,
+        logSeq: this.checkedSeq,
+        ms: Date.now() - began,
+      },
+      'took over publishing: the informer caches were compared with the event log; only differences are published',
+    );
+    this.resyncWanted = true;
+    this.afterIdle();
+    clearTimeout(this.takeoverCheck);
+    this.takeoverCheck = setTimeout(() => void this.antiEntropy(), lead.leaseDurationMs);
+    this.takeoverCheck.unref();
+  }
+
   // ---- resync markers ------------------------------------------------------------------------
 
   /** After the queue drains: re-sweep dirty watches, or publish the `resync` marker a relist asked for. */
   private afterIdle(): void {
-    if (!this.started || this.closed || this.resyncing || this.queue.size > 0) return;
+    if (!this.started || this.closed || !this.publishing || this.resyncing || this.queue.size > 0) return;
     if (this.dirty.size > 0) {
       this.resweepDirty();
       if (this.queue.size > 0) return; // the next drain calls back

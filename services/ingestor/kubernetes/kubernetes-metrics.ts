@@ -14,6 +14,10 @@ export interface KubernetesMetrics {
   lists: Counter<'cluster' | 'kind'>;
   /** Changes not buffered because the outbox was full (the kind is re-swept from its cache later). */
   bufferOverflows: Counter<'cluster'>;
+  /** Times this replica took over publishing (`--leader-elect`). */
+  takeovers: Counter<'cluster'>;
+  /** Objects a takeover found the log behind on and published (0 when the old leader was current). */
+  takeoverPublished: Counter<'cluster'>;
 }
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
@@ -63,6 +67,28 @@ export function kubernetesMetrics(registry: Registry): KubernetesMetrics {
         new Counter({
           name: 'attache_ingestor_kube_buffer_overflows_total',
           help: 'Changes not buffered because the outbox was full (re-swept from the informer cache later)',
+          labelNames: ['cluster'],
+          registers,
+        }),
+    ),
+    takeovers: metric(
+      registry,
+      'attache_ingestor_kube_takeovers_total',
+      () =>
+        new Counter({
+          name: 'attache_ingestor_kube_takeovers_total',
+          help: 'Times this replica took over publishing from another one (--leader-elect)',
+          labelNames: ['cluster'],
+          registers,
+        }),
+    ),
+    takeoverPublished: metric(
+      registry,
+      'attache_ingestor_kube_takeover_published_total',
+      () =>
+        new Counter({
+          name: 'attache_ingestor_kube_takeover_published_total',
+          help: 'Objects a takeover found the event log behind on (changes the old leader had not published) and published',
           labelNames: ['cluster'],
           registers,
         }),

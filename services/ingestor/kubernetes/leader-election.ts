@@ -1,6 +1,7 @@
 /**
  * Leader election per source cluster with a coordination.k8s.io/v1 Lease, so that of several
- * ingestor replicas watching one cluster only one writes status back.
+ * ingestor replicas watching one cluster only one writes status back and, with `--leader-elect`,
+ * only one publishes (the others keep their informers warm and take over; kubernetes-ingestor.ts).
  *
  * Contract (the client-go algorithm, simplified):
  * - Every `retryPeriodMs` each candidate reads the Lease. No Lease: create it holding it. Held by
@@ -12,6 +13,9 @@
  * - A leader that has not renewed successfully for `renewDeadlineMs` (< lease duration) steps down
  *   on its own, before anyone else may take over.
  * - `close()` releases a held Lease (empty holder), so a successor need not wait for expiry.
+ * - {@link LeaderElector.isLeader} is also false once the last successful renewal is older than the
+ *   renew deadline, before any round has run: a process resumed after SIGSTOP (its timers not yet
+ *   fired) must not act on a lease that another replica may hold by now.
  *
  * Timings are client-go's leader-election defaults (lease 15 s, renew deadline 10 s, retry 2 s):
  * they bound a failover to about 15 s, and status write-back tolerates a few seconds without a
@@ -42,7 +46,7 @@ export interface LeaderElectorOptions {
   retryPeriodMs?: number;
   log: Logger;
   registry: Registry;
-  /** Called on every change of leadership. */
+  /** Called on every change of leadership (more listeners: {@link LeaderElector.onChange}). */
   onChange?: (leader: boolean) => void;
 }
 
@@ -58,9 +62,11 @@ export class LeaderElector implements Runner {
   private ticking?: Promise<void>;
   private closed = false;
   private readonly gauge: Gauge;
+  private readonly listeners: ((leader: boolean) => void)[] = [];
 
   constructor(private readonly opts: LeaderElectorOptions) {
     this.name = `leader-election/${opts.cluster}`;
+    if (opts.onChange) this.listeners.push(opts.onChange);
     this.api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
     const existing = opts.registry.getSingleMetric('attache_ingestor_leader');
     this.gauge =
@@ -84,8 +90,23 @@ export class LeaderElector implements Runner {
     return true;
   }
 
+  /** Holding the Lease, renewed within the renew deadline. */
   isLeader(): boolean {
-    return this.leader;
+    return this.leader && Date.now() - this.lastRenew <= this.renewDeadlineMs;
+  }
+
+  /** Adds a listener called on every change of leadership. */
+  onChange(listener: (leader: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** The lease duration: how long a dead leader can hold the Lease before a follower takes it. */
+  get leaseDurationMs(): number {
+    return this.leaseDurationSec * 1000;
+  }
+
+  private get renewDeadlineMs(): number {
+    return this.opts.renewDeadlineMs ?? Math.min(10_000, (this.leaseDurationSec * 1000 * 2) / 3);
   }
 
   async close(): Promise<void> {
@@ -166,8 +187,7 @@ export class LeaderElector implements Runner {
     } catch (err) {
       // A conflict means another replica wrote first; anything else is an API problem. Either way a
       // leader keeps its role only until the renew deadline passes.
-      const deadline = this.opts.renewDeadlineMs ?? 10_000;
-      if (this.leader && Date.now() - this.lastRenew > deadline) {
+      if (this.leader && Date.now() - this.lastRenew > this.renewDeadlineMs) {
         this.opts.log.warn(
           { cluster: this.opts.cluster, err: errorMessage(err) },
           'could not renew the status lease in time; stepping down',
@@ -193,7 +213,7 @@ export class LeaderElector implements Runner {
       { cluster: this.opts.cluster, identity: this.opts.identity, leader },
       'leadership changed',
     );
-    this.opts.onChange?.(leader);
+    for (const listener of this.listeners) listener(leader);
   }
 
   private async read(): Promise<V1Lease | undefined> {

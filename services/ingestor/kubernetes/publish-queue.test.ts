@@ -50,3 +50,45 @@ test('publish queue — an object too large for the log is recorded as rejected;
   assert.equal(queue.offer(state('huge', noise)), 'unchanged');
   abort.abort();
 });
+
+test('publish queue — held back while canPublish says no, published once it says yes; pause drops what is pending', async () => {
+  const events = new MemoryEventLog();
+  const abort = new AbortController();
+  let leader = false;
+  const queue = new PublishQueue({
+    cluster: 'k',
+    ingestorId: 'k8s/k/test',
+    events,
+    log: silentLogger(),
+    signal: abort.signal,
+    backoff: { initialMs: 1, maxMs: 5, factor: 2 },
+    canPublish: () => leader,
+  });
+  const names = async () => {
+    const out: string[] = [];
+    for await (const e of events.read({ fromSeq: 1 })) out.push(e.event.name);
+    return out;
+  };
+  assert.equal(queue.offer(state('a', 'x')), 'queued');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await names(), [], 'nothing is sent while the replica does not lead');
+  // The renewal comes back without a leadership change: the queue asks again by itself.
+  leader = true;
+  await queue.idle();
+  assert.deepEqual(await names(), ['a']);
+  // Leadership lost: pending states are dropped, nothing more is sent.
+  leader = false;
+  assert.equal(queue.offer(state('b', 'x')), 'queued');
+  queue.pause();
+  assert.equal(queue.size, 0);
+  await queue.idle();
+  leader = true;
+  queue.resume();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await names(), ['a'], 'a dropped state is not sent after resuming');
+  // The next leader term publishes what is offered again.
+  assert.equal(queue.offer(state('b', 'x')), 'queued');
+  await queue.idle();
+  assert.deepEqual(await names(), ['a', 'b']);
+  abort.abort();
+});

@@ -10,10 +10,18 @@
  * - The number of pending objects is bounded: `offer` answers `overflow` rather than grow, and
  *   the caller must re-offer later from its own cache (the Kubernetes ingestor re-sweeps the kind
  *   once the queue drains), so a long NATS outage costs memory per object, never per change.
+ * - A publish that keeps failing holds up only its own object (the others go on in the window). A
+ *   newer state of that object (an update, or its deletion) abandons it and is published instead,
+ *   so a deleted object's failing publish is cancelled. How long the oldest failing object has
+ *   been failing is the source's stall signal ({@link PublishQueue.failingSince}).
  * - The message id is `messageIdFor(event)` qualified by the sequence of the object's previous
  *   event: a retry or a restarted ingestor re-publishing the same transition is de-duplicated, yet
  *   returning to an earlier state (a Secret referenced, unreferenced, referenced again, all at the
- *   same resourceVersion) is a new message.
+ *   same resourceVersion) is a new message. Two replicas publishing the same transition from the
+ *   same log position therefore store it once.
+ * - With `canPublish` (a leader-elected ingestor), nothing is sent while it answers false, and each
+ *   attempt asks it again; {@link PublishQueue.pause} (leadership lost) drops what is pending and
+ *   abandons the publishes in flight, so a replica that lost its Lease sends nothing more.
  */
 import {
   ENVELOPE_VERSION,
@@ -25,9 +33,9 @@ import type { EventLog, PublishAck } from '../../../shared/events/event-log.ts';
 import { messageIdFor } from '../../../shared/events/subjects.ts';
 import { EventTooLargeError, errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import type { Backoff } from '../../../shared/runtime/retry.ts';
 import { publishWithRetry } from '../shared/publish-with-retry.ts';
 import { resyncMarker } from '../shared/published-state.ts';
-import type { Backoff } from '../shared/retry.ts';
 
 export interface ObjectIdentity {
   /** objectKey of the object. */
@@ -78,7 +86,12 @@ export interface PublishQueueOptions {
   onSize?: (size: number) => void;
   /** Called (asynchronously) each time the queue becomes empty. */
   onIdle?: () => void;
+  /** Asked before every publish attempt; default: always. */
+  canPublish?: () => boolean;
 }
+
+/** How often a queue held back by `canPublish` asks again. */
+const GATE_RECHECK_MS = 200;
 
 function same(target: LoggedState | DesiredState | undefined, state: DesiredState): boolean {
   const live = target === undefined ? false : 'live' in target ? target.live : target.op === 'upsert';
@@ -96,9 +109,17 @@ export class PublishQueue {
   lastSeq = 0;
   private readonly pending = new Map<string, DesiredState>();
   private readonly inflight = new Map<string, DesiredState>();
+  /** When each object whose publish is failing first failed (the resync marker under ''). */
+  private readonly failing = new Map<string, number>();
+  /** Abandons an in-flight publish that a newer state of its object supersedes. */
+  private readonly supersede = new Map<string, AbortController>();
   private waiters: (() => void)[] = [];
   private readonly window: number;
   private readonly maxPending: number;
+  /** Aborted by pause(): the publishes of the current leadership term. */
+  private term = new AbortController();
+  private paused = false;
+  private recheck?: NodeJS.Timeout;
 
   constructor(private readonly opts: PublishQueueOptions) {
     this.window = opts.window ?? 64;
@@ -110,11 +131,38 @@ export class PublishQueue {
     return this.pending.size + this.inflight.size;
   }
 
+  /** When the longest-failing publish still being retried first failed; undefined when none fails. */
+  failingSince(): number | undefined {
+    let oldest: number | undefined;
+    for (const t of this.failing.values()) if (oldest === undefined || t < oldest) oldest = t;
+    return oldest;
+  }
+
+  private failed(key: string): void {
+    if (!this.failing.has(key)) this.failing.set(key, Date.now());
+    this.opts.onPublishFailure?.();
+  }
+
   /** Whether the newest state known for `key` (pending, in flight or logged) is live. */
   isLive(key: string): boolean {
     const p = this.pending.get(key) ?? this.inflight.get(key);
     if (p) return p.op === 'upsert';
     return this.logged.get(key)?.live ?? false;
+  }
+
+  /** Whether a state for `key` waits or is being published. */
+  busy(key: string): boolean {
+    return this.pending.has(key) || this.inflight.has(key);
+  }
+
+  /**
+   * Whether the log already holds `key` live at `resourceVersion` with nothing queued for it: an
+   * offer of that state would be `unchanged`, so callers may skip hashing the object.
+   */
+  holdsLive(key: string, resourceVersion: string): boolean {
+    if (this.busy(key)) return false;
+    const logged = this.logged.get(key);
+    return logged?.live === true && resourceVersion !== '' && logged.resourceVersion === resourceVersion;
   }
 
   /** Identity of every object the queue knows (logged, pending or in flight). */
@@ -132,6 +180,8 @@ export class PublishQueue {
     }
     const replaced = this.pending.get(state.key);
     if (!replaced && this.pending.size >= this.maxPending) return 'overflow';
+    // A publish of an older state that keeps failing is abandoned for this one.
+    if (this.failing.has(state.key)) this.supersede.get(state.key)?.abort();
     // A relist's state coalesced with a later watch event still belongs to the relist.
     this.pending.set(state.key, replaced?.relist ? { ...state, relist: true } : state);
     this.sizeChanged();
@@ -145,23 +195,72 @@ export class PublishQueue {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /**
+   * Stops publishing: drops every pending state and abandons the publishes in flight (their retries
+   * stop; one already stored stays stored and is read back from the log by whoever leads next).
+   */
+  pause(): void {
+    this.paused = true;
+    this.term.abort(new Error('publishing paused: leadership lost'));
+    this.term = new AbortController();
+    if (this.pending.size > 0) {
+      this.pending.clear();
+      this.pump();
+    }
+  }
+
+  /** Publishes again after {@link pause}. */
+  resume(): void {
+    this.paused = false;
+    this.pump();
+  }
+
   /** Publishes a `resync` marker (call when idle); its version is the cluster's last sequence before it. */
   async publishResync(): Promise<PublishAck> {
-    const { cluster, ingestorId, events, log, signal, backoff } = this.opts;
+    const { cluster, ingestorId, log, backoff } = this.opts;
     const event = resyncMarker(cluster, ingestorId, this.lastSeq);
-    const ack = await publishWithRetry(events, event, {
-      signal,
-      log,
-      ...(backoff ? { backoff } : {}),
-      context: { op: 'resync' },
-      onFailure: () => this.opts.onPublishFailure?.(),
-    });
-    if (!ack.duplicate) this.opts.onPublished?.(event, ack);
-    return ack;
+    try {
+      const ack = await publishWithRetry(this.gatedEvents(), event, {
+        signal: AbortSignal.any([this.opts.signal, this.term.signal]),
+        log,
+        ...(backoff ? { backoff } : {}),
+        context: { op: 'resync' },
+        onFailure: () => this.failed(''),
+      });
+      if (!ack.duplicate) this.opts.onPublished?.(event, ack);
+      return ack;
+    } finally {
+      this.failing.delete('');
+    }
+  }
+
+  /** The event log, refusing to publish while `canPublish` says no (a retry asks again). */
+  private gatedEvents(): Pick<EventLog, 'publish'> {
+    const { events, canPublish } = this.opts;
+    return {
+      publish: (event, opts) => {
+        if (this.paused || (canPublish && !canPublish()))
+          return Promise.reject(new Error('not publishing: this replica does not hold the lease'));
+        return events.publish(event, opts);
+      },
+    };
+  }
+
+  private blocked(): boolean {
+    return this.paused || !(this.opts.canPublish?.() ?? true);
   }
 
   private pump(): void {
     if (this.opts.signal.aborted) return;
+    if (this.pending.size > 0 && this.blocked()) {
+      // Held back (a lapsed renewal may come back without a leadership change): ask again soon.
+      if (!this.paused && !this.recheck)
+        this.recheck = setTimeout(() => {
+          this.recheck = undefined;
+          this.pump();
+        }, GATE_RECHECK_MS);
+      return;
+    }
     for (const [key, state] of this.pending) {
       if (this.inflight.size >= this.window) break;
       if (this.inflight.has(key)) continue;
@@ -180,7 +279,11 @@ export class PublishQueue {
   }
 
   private async publishOne(state: DesiredState): Promise<void> {
-    const { cluster, ingestorId, events, log, signal, backoff } = this.opts;
+    const { cluster, ingestorId, log, backoff } = this.opts;
+    const superseded = new AbortController();
+    this.supersede.set(state.key, superseded);
+    const signal = AbortSignal.any([this.opts.signal, this.term.signal, superseded.signal]);
+    const events = this.gatedEvents();
     const prevSeq = this.logged.get(state.key)?.seq ?? 0;
     const generation = state.object?.metadata.generation;
     const event: EventEnvelope = {
@@ -204,7 +307,7 @@ export class PublishQueue {
         ...(backoff ? { backoff } : {}),
         msgId: `${messageIdFor(e)}@${prevSeq}`,
         context: { kind: e.kind, namespace: e.namespace, name: e.name, op: e.op },
-        onFailure: () => this.opts.onPublishFailure?.(),
+        onFailure: () => this.failed(state.key),
       });
     try {
       let ack: PublishAck;
@@ -236,9 +339,14 @@ export class PublishQueue {
       this.lastSeq = Math.max(this.lastSeq, ack.seq);
       this.opts.onPublished?.(event, ack);
     } catch (err) {
-      // publishWithRetry gives up only when the ingestor closes (or on an oversize reject event).
-      if (!signal.aborted) log.error({ err: errorMessage(err), key: state.key }, 'publish abandoned');
+      // publishWithRetry gives up only when the ingestor closes, a newer state supersedes it (or on
+      // an oversize reject event).
+      if (superseded.signal.aborted && !this.opts.signal.aborted)
+        log.warn({ key: state.key }, 'failing publish abandoned for a newer state of the object');
+      else if (!signal.aborted) log.error({ err: errorMessage(err), key: state.key }, 'publish abandoned');
     } finally {
+      this.failing.delete(state.key);
+      this.supersede.delete(state.key);
       this.inflight.delete(state.key);
       const next = this.pending.get(state.key);
       if (next && same(this.logged.get(state.key), next)) this.pending.delete(state.key);

@@ -19,8 +19,8 @@ import { type KubeConfig, NetworkingV1Api, type V1Ingress } from '@kubernetes/cl
 import type { SourceObject } from '../../../shared/events/envelope.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
+import type { Backoff } from '../../../shared/runtime/retry.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
-import type { Backoff } from '../shared/retry.ts';
 import { KindWatch, type KindWatchHandlers } from './kind-watch.ts';
 import { INGRESS, INGRESS_CLASS, SERVICE } from './kinds.ts';
 import { codeOf } from './leader-election.ts';

@@ -6,7 +6,9 @@
  *   3. status-writer   — Mapping/Host status from the bucket
  *   4. ingress-status  — Ingress load-balancer status from the Attaché Service
  *
- * Start them in this order, after the ingestor itself (closing runs in reverse).
+ * Start them in this order, after the ingestor itself (closing runs in reverse). With
+ * `--leader-elect` the elector is shared with the ingestor and started before it
+ * ({@link clusterLeaderElector}); it is then not one of these runners.
  */
 import os from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -38,6 +40,40 @@ export interface StatusWriteBackOptions {
   /** Election timings (tests shorten them). */
   retryPeriodMs?: number;
   leaseDurationSec?: number;
+  /** The cluster's elector when the ingestor shares it (`--leader-elect`); default: its own. */
+  elector?: LeaderElector;
+}
+
+/** The Lease name of a cluster: `attache-status-<cluster>` as a DNS label. */
+export function leaseNameOf(cluster: string): string {
+  return `attache-status-${cluster}`
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-')
+    .slice(0, 63);
+}
+
+/** The cluster's Lease elector, shared by publishing (`--leader-elect`) and status write-back. */
+export function clusterLeaderElector(o: {
+  cluster: string;
+  kubeConfig: KubeConfig;
+  namespace: string;
+  identity?: string;
+  log: Logger;
+  registry: Registry;
+  retryPeriodMs?: number;
+  leaseDurationSec?: number;
+}): LeaderElector {
+  return new LeaderElector({
+    cluster: o.cluster,
+    kubeConfig: o.kubeConfig,
+    namespace: o.namespace,
+    leaseName: leaseNameOf(o.cluster),
+    identity: o.identity ?? os.hostname(),
+    log: o.log,
+    registry: o.registry,
+    ...(o.retryPeriodMs !== undefined ? { retryPeriodMs: o.retryPeriodMs } : {}),
+    ...(o.leaseDurationSec !== undefined ? { leaseDurationSec: o.leaseDurationSec } : {}),
+  });
 }
 
 export interface StatusWriteBack {
@@ -51,23 +87,10 @@ export function statusWriteBack(o: StatusWriteBackOptions): StatusWriteBack {
   let nc: NatsConnection | undefined;
   let kv: KV | undefined;
   let writer: StatusWriter | undefined;
-  const elector = new LeaderElector({
-    cluster: o.cluster,
-    kubeConfig: o.kubeConfig,
-    namespace: o.namespace,
-    leaseName: `attache-status-${o.cluster}`
-      .toLowerCase()
-      .replace(/[^a-z0-9.-]/g, '-')
-      .slice(0, 63),
-    identity: o.identity ?? os.hostname(),
-    log: o.log,
-    registry: o.registry,
-    ...(o.retryPeriodMs !== undefined ? { retryPeriodMs: o.retryPeriodMs } : {}),
-    ...(o.leaseDurationSec !== undefined ? { leaseDurationSec: o.leaseDurationSec } : {}),
-    onChange: (leader) => {
-      writer?.leadershipChanged();
-      if (leader) void ingress.syncNow();
-    },
+  const elector = o.elector ?? clusterLeaderElector(o);
+  elector.onChange((leader) => {
+    writer?.leadershipChanged();
+    if (leader) void ingress.syncNow();
   });
   const ingress = new IngressStatusSync({
     cluster: o.cluster,
@@ -109,5 +132,6 @@ export function statusWriteBack(o: StatusWriteBackOptions): StatusWriteBack {
     ready: () => writer?.ready() ?? false,
     close: async () => writer?.close(),
   };
-  return { runners: [bucket, elector, writerRunner, ingress], elector, writer: () => writer, ingress };
+  const runners = o.elector ? [bucket, writerRunner, ingress] : [bucket, elector, writerRunner, ingress];
+  return { runners, elector, writer: () => writer, ingress };
 }

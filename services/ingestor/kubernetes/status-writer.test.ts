@@ -14,7 +14,8 @@ import { createLogger } from '../../../shared/runtime/logger.ts';
 import { DEFAULT_RESOURCE_TYPES, type FakeKube, startFakeKube } from '../../../test/fake-kube/fake-kube.ts';
 import { eventually } from '../../../test/harness/eventually.ts';
 import { startNats, type TestServer } from '../../../test/harness/servers.ts';
-import { compile, type SourceRecord } from '../../compiler/compile.ts';
+import { compile } from '../../compiler/compile.ts';
+import type { SourceRecord } from '../../compiler/contracts.ts';
 import { StatusPublisher } from '../../compiler/status-publisher.ts';
 import { LeaderElector } from './leader-election.ts';
 import { IngressStatusSync } from './status-ingress.ts';
@@ -105,6 +106,25 @@ describe('status write-back', () => {
       assert.equal((await kv.status()).values, revision, 'unchanged statuses are not re-published');
       assert.equal(kube.statusWrites().length, writesAfterFirst, 'no status PUT when nothing changed');
 
+      // A restarted compiler's publisher reads what is written from the bucket: the same
+      // statuses are not published again.
+      const restarted = new StatusPublisher({
+        url: nats.url,
+        log,
+        registry: new Registry(),
+        groups: ['default'],
+      });
+      await restarted.start();
+      try {
+        const records: SourceRecord[] = [good, bad].map((object) => ({ cluster: 'east', object }));
+        const { diagnostics } = compile(records, { group: 'default' });
+        restarted.onCommit({ group: 'default', version: 11, records, diagnostics });
+        await restarted.idle();
+        assert.equal((await kv.status()).values, revision, 'a restarted publisher re-publishes nothing');
+      } finally {
+        await restarted.close();
+      }
+
       // Fixing the bad Mapping: exactly one more write.
       const fixed = mapping('bad', { prefix: '/bad/', service: 'bad:80' });
       kube.apply(fixed);
@@ -117,6 +137,44 @@ describe('status write-back', () => {
       assert.ok(kube.statusWrites().every((w) => w.code === 200));
     } finally {
       await writer.close();
+      await publisher.close();
+    }
+  });
+
+  test('status publisher — a commit that replaces a few records under the same diagnostics updates only theirs, as a full pass would', async () => {
+    const publisher = new StatusPublisher({
+      url: nats.url,
+      log,
+      registry: new Registry(),
+      groups: ['default'],
+    });
+    await publisher.start();
+    try {
+      const objects = [
+        mapping('inc-a', { prefix: '/a/', service: 'a:80' }),
+        mapping('inc-b', { prefix: '/b/', service: 'b:80', weight: 'heavy' }),
+        mapping('inc-c', { prefix: '/c/', service: 'c:80' }),
+      ];
+      const records: SourceRecord[] = objects.map((object) => ({ cluster: 'east', object }));
+      const { diagnostics } = compile(records, { group: 'default' });
+      publisher.onCommit({ group: 'default', version: 20, records, diagnostics });
+      await publisher.idle();
+      const state = async (name: string) => {
+        const entry = await kv.get(statusKey({ cluster: 'east', kind: 'Mapping', namespace: 'apps', name }));
+        return entry?.operation === 'PUT' ? entry.json<{ state: string }>().state : undefined;
+      };
+      assert.equal(await state('inc-a'), 'accepted');
+      assert.equal(await state('inc-b'), 'error');
+      // inc-c's record is replaced by inc-d's (same position, same diagnostics: the incremental
+      // path): inc-c's status goes, inc-d's comes; the others are untouched.
+      const next = [...records];
+      next[2] = { cluster: 'east', object: mapping('inc-d', { prefix: '/c/', service: 'c:80' }) };
+      publisher.onCommit({ group: 'default', version: 21, records: next, diagnostics });
+      await publisher.idle();
+      assert.equal(await state('inc-c'), undefined, 'the replaced object keeps no status');
+      assert.equal(await state('inc-d'), 'accepted');
+      assert.equal(await state('inc-b'), 'error');
+    } finally {
       await publisher.close();
     }
   });

@@ -14,7 +14,7 @@ import { natsSecurityFromFlags } from '../../../shared/runtime/connection-flags.
 import { createLogger, type Logger } from '../../../shared/runtime/logger.ts';
 import { createRegistry } from '../../../shared/runtime/metrics.ts';
 import { fatalChannel, type Runner, runService } from '../../../shared/runtime/runner.ts';
-import { keyRingFromFlags } from '../../../shared/runtime/secret-keys.ts';
+import { PLAINTEXT_SECRETS_WARNING, productionSecretKeys } from '../../../shared/runtime/secret-keys.ts';
 
 /** What an ingest command's runners are built from. */
 export interface IngestContext {
@@ -40,22 +40,15 @@ export async function runIngestService(
   const log = createLogger(loggerName).child({ cluster });
   const registry = createRegistry('ingestor');
   const fatal = fatalChannel();
-  const keys = keyRingFromFlags(flags);
-  if (!keys) {
-    log.error(
-      'no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS): Secrets are published without their data, so no TLS certificate reaches Envoy',
-    );
-  }
+  // Before connecting anywhere: without keys (or the explicit plaintext flag) the command exits.
+  const secrets = productionSecretKeys(flags, 'publishes TLS Secrets (private keys) into NATS');
+  if (!secrets.keys) log.warn(PLAINTEXT_SECRETS_WARNING);
   const jetstream = await JetStreamEventLog.connect({
     url: flag.str(flags, 'nats') ?? '',
     security: natsSecurityFromFlags(flags),
     log,
   });
-  const events = new SecretSealingEventLog(jetstream, {
-    ...(keys ? { keys } : {}),
-    plaintext: 'refuse',
-    log,
-  });
+  const events = new SecretSealingEventLog(jetstream, { ...secrets, log });
   const runners: Runner[] = [];
   runners.push({
     name: 'event-log',

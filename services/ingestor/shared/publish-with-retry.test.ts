@@ -3,9 +3,9 @@ import { describe, test } from 'node:test';
 import type { EventEnvelope } from '../../../shared/events/envelope.ts';
 import { MemoryEventLog } from '../../../shared/events/memory-event-log.ts';
 import { silentLogger } from '../../../shared/runtime/logger.ts';
+import { backoffDelay } from '../../../shared/runtime/retry.ts';
 import { FlakyEventLog } from './flaky-event-log.ts';
 import { publishWithRetry } from './publish-with-retry.ts';
-import { backoffDelay } from './retry.ts';
 
 const fast = { initialMs: 1, maxMs: 5, factor: 2 };
 

@@ -6,10 +6,10 @@
 import type { EventEnvelope } from '../../../shared/events/envelope.ts';
 import type { EventLog, PublishAck } from '../../../shared/events/event-log.ts';
 import { messageIdFor } from '../../../shared/events/subjects.ts';
-import { type RetryOptions, retryUntilDone } from './retry.ts';
+import { type RetryOptions, retryUntilDone } from '../../../shared/runtime/retry.ts';
 
 export function publishWithRetry(
-  events: EventLog,
+  events: Pick<EventLog, 'publish'>,
   event: EventEnvelope,
   opts: Omit<RetryOptions, 'what'> & { msgId?: string },
 ): Promise<PublishAck> {
