@@ -2,10 +2,12 @@
  * Every `attache` subcommand and its flags, in one table. The CLI parses with it, `--help` prints
  * it, and the docker-compose / Kubernetes manifest tests validate service commands against it.
  */
+import { ADMIN_CLIENT_FLAGS } from '../../shared/runtime/admin-client.ts';
 import { ADMIN_ACCESS_FLAGS } from '../../shared/runtime/admin-server.ts';
 import type { FlagSpecs } from '../../shared/runtime/config.ts';
-import { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS } from '../../shared/runtime/connection-flags.ts';
-import { SECRET_KEY_FLAGS } from '../../shared/runtime/secret-keys.ts';
+import { NATS_CONNECTION_FLAGS, REDIS_CONNECTION_FLAGS } from '../../shared/runtime/connection-flag-specs.ts';
+import { PLAINTEXT_SECRETS_FLAG, SECRET_KEY_FLAGS } from '../../shared/runtime/secret-keys.ts';
+import { CHECKPOINT_FLAGS } from '../compiler/checkpoint-flags.ts';
 import { DEFAULT_CACHE_BUDGET, DEFAULT_LIMITS } from '../fanout/server/client-limits.ts';
 import { KUBERNETES_INGEST_FLAGS } from '../ingestor/kubernetes/flags.ts';
 
@@ -14,6 +16,8 @@ export interface CommandSpec {
   path: readonly string[];
   summary: string;
   flags: FlagSpecs;
+  /** Arguments that are not flags, in order (e.g. `diff A B`); none when absent. */
+  positionals?: readonly { name: string; description: string }[];
 }
 
 const adminPort = (port: number) =>
@@ -57,6 +61,28 @@ const logRetention = {
     description: 'cap the NATS event stream at this many bytes, dropping the oldest events (0 = unlimited)',
   },
 } as const;
+const secretNamespace = {
+  type: 'string',
+  multiple: true,
+  description:
+    'GROUP=NAMESPACE: Secrets in NAMESPACE belong to GROUP (else a Secret serves only its own namespace, or the groups its attache.io/groups annotation lists); repeatable',
+} as const;
+
+/** How a group's endpoints are prioritised across source clusters (compile, and the rebuilds of the debugging commands). */
+const ENDPOINT_POLICY_FLAGS = {
+  'local-cluster': {
+    type: 'string',
+    multiple: true,
+    description:
+      'source cluster whose endpoints are local (priority 0): NAME for every group or GROUP=NAME; repeatable',
+  },
+  'remote-endpoints': {
+    type: 'string',
+    default: 'prefer-local',
+    description: "other clusters' endpoints: prefer-local (failover, priority 1), local-only or merge",
+  },
+} as const;
+
 /** Where the debugging commands read the event log (services/cli/log-source.ts). */
 const LOG_SOURCE_FLAGS = {
   nats: { type: 'string', description: 'read the event log from NATS JetStream at this URL' },
@@ -67,7 +93,11 @@ const LOG_SOURCE_FLAGS = {
     description:
       'read the event log from a running attache dev/compile admin port, e.g. http://127.0.0.1:8877',
   },
+  ...ADMIN_CLIENT_FLAGS,
   group: { type: 'string', default: 'default', description: 'configuration group (ambassador_id)' },
+  // Rebuilds compile as `attache compile` did: give the same values it runs with.
+  ...ENDPOINT_POLICY_FLAGS,
+  'secret-namespace': secretNamespace,
 } as const;
 
 /** A point of the event log, as the debugging commands take it. */
@@ -92,13 +122,6 @@ const groups = {
   multiple: true,
   default: 'default',
   description: 'configuration group(s) to compile (Emissary ambassador_id); repeatable',
-} as const;
-
-const secretNamespace = {
-  type: 'string',
-  multiple: true,
-  description:
-    'GROUP=NAMESPACE: Secrets in NAMESPACE belong to GROUP (else a Secret serves only its own namespace, or the groups its attache.io/groups annotation lists); repeatable',
 } as const;
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -136,6 +159,8 @@ export const COMMANDS: readonly CommandSpec[] = [
         default: 'local',
         description: 'source name the YAML directories publish as',
       },
+      // With --nats, other clusters' ingestors publish into the same log.
+      ...ENDPOINT_POLICY_FLAGS,
       'debounce-ms': { type: 'number', default: 50, description: 'compiler quiet window after a change' },
       'max-delay-ms': {
         type: 'number',
@@ -148,6 +173,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         description:
           'longest the compiler holds commits while a source cluster is between a relist and its resync marker (0: never)',
       },
+      ...CHECKPOINT_FLAGS,
     },
   },
   {
@@ -163,13 +189,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       nats: { ...nats, required: true },
       ...NATS_CONNECTION_FLAGS,
       ...SECRET_KEY_FLAGS,
+      ...PLAINTEXT_SECRETS_FLAG,
       'admin-port': adminPort(8879),
       'admin-host': adminHost,
       ...ADMIN_ACCESS_FLAGS,
       'poll-interval-ms': {
         type: 'number',
         default: 1000,
-        description: 'full rescan interval (safety net for fs.watch)',
+        description: 'full rescan interval (safety net for fs.watch); an unchanged file costs one stat',
+      },
+      'watch-debounce-ms': {
+        type: 'number',
+        default: 50,
+        description: 'quiet time after a file change before the scan it triggers (editors write in bursts)',
       },
       'anti-entropy-interval-ms': {
         type: 'number',
@@ -192,6 +224,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       nats: { ...nats, required: true },
       ...NATS_CONNECTION_FLAGS,
       ...SECRET_KEY_FLAGS,
+      ...PLAINTEXT_SECRETS_FLAG,
       redis: { ...redis, required: true },
       ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
@@ -212,6 +245,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         description:
           'longest the compiler holds commits while a source cluster is between a relist and its resync marker (0: never)',
       },
+      ...CHECKPOINT_FLAGS,
       retention: { type: 'number', default: 50, description: 'snapshot versions kept per group in Redis' },
       'stream-replicas': {
         type: 'number',
@@ -226,17 +260,7 @@ export const COMMANDS: readonly CommandSpec[] = [
           'leader lease expiry: one replica commits, the others are warm standbys that take over this long after it dies',
       },
       ...logRetention,
-      'local-cluster': {
-        type: 'string',
-        multiple: true,
-        description:
-          'source cluster whose endpoints are local (priority 0): NAME for every group or GROUP=NAME; repeatable',
-      },
-      'remote-endpoints': {
-        type: 'string',
-        default: 'prefer-local',
-        description: "other clusters' endpoints: prefer-local (failover, priority 1), local-only or merge",
-      },
+      ...ENDPOINT_POLICY_FLAGS,
       'publish-status': {
         type: 'boolean',
         default: true,
@@ -252,6 +276,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       redis: { ...redis, required: true },
       ...REDIS_CONNECTION_FLAGS,
       ...SECRET_KEY_FLAGS,
+      ...PLAINTEXT_SECRETS_FLAG,
       'redis-prefix': redisPrefix,
       'xds-port': { type: 'number', default: 18000, description: 'ADS gRPC port' },
       bind: { type: 'string', default: '0.0.0.0', description: 'address the xDS port binds to' },
@@ -298,12 +323,26 @@ export const COMMANDS: readonly CommandSpec[] = [
       'drain-window': {
         type: 'string',
         default: '10s',
-        description: 'on SIGTERM, end streams spread over this window before closing',
+        description:
+          'on SIGTERM, GOAWAY each connection and end its streams with UNAVAILABLE, connections spread over this window, before closing',
+      },
+      'xds-compression': {
+        type: 'boolean',
+        default: true,
+        description:
+          'h2 transport: gzip each shared xDS response once for clients that accept gzip (grpc-accept-encoding); --no-xds-compression sends them uncompressed',
+      },
+      'xds-transport': {
+        type: 'string',
+        default: 'h2',
+        description:
+          'gRPC server for xDS: h2 (own node:http2 server writing shared response bytes without per-stream copies) or grpc-js',
       },
       'initial-push-concurrency': {
         type: 'number',
-        default: 64,
-        description: 'streams writing their initial responses at once (reconnect storms)',
+        default: 256,
+        description:
+          'at most this many streams writing their initial responses at once (reconnect storms); admission also waits while the push wave is full, so it follows drain speed',
       },
       'max-request-bytes': {
         type: 'number',
@@ -347,9 +386,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: ['status'],
-    summary: 'print fleet convergence: per group and type, how many nodes ACKed each version',
+    summary:
+      'print fleet convergence (per group and type, how many nodes ACKed each version), standing NACKs with their objects, and every object in error',
     flags: {
-      nats: { ...nats, required: true },
+      nats: { ...nats, description: 'hear every fan-out node through its fleet reports on NATS' },
+      admin: {
+        type: 'string',
+        description: 'read one fan-out (or attache dev) admin port instead, e.g. http://127.0.0.1:8877',
+      },
+      ...ADMIN_CLIENT_FLAGS,
       ...NATS_CONNECTION_FLAGS,
       group: { type: 'string', description: 'only this group (default: every group)' },
       json: { type: 'boolean', default: false, description: 'print JSON instead of a table' },
@@ -364,11 +409,19 @@ export const COMMANDS: readonly CommandSpec[] = [
         type: 'string',
         multiple: true,
         required: true,
-        description: 'directory of YAML; repeatable',
+        description:
+          'directory of YAML (objects of --cluster), or CLUSTER=DIR for objects of source cluster CLUSTER; repeatable',
       },
       out: { type: 'string', required: true, description: 'output directory' },
       group: { type: 'string', default: 'default', description: 'configuration group (ambassador_id)' },
-      cluster: { type: 'string', default: 'local', description: 'source name for the YAML objects' },
+      cluster: {
+        type: 'string',
+        default: 'local',
+        description: 'source name for the YAML objects of a --config DIR',
+      },
+      // As `attache compile` runs, so the offline output is the one the compiler would commit.
+      ...ENDPOINT_POLICY_FLAGS,
+      'secret-namespace': secretNamespace,
     },
   },
   {
@@ -389,7 +442,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       },
       redis: {
         ...redis,
-        description: 'when given, compare the rebuilt manifest with the one committed for that version',
+        description:
+          "when given, start from the compiler's nearest checkpoint in that Redis and compare the rebuilt manifest with the one committed for that version",
+      },
+      'from-zero': {
+        type: 'boolean',
+        default: false,
+        description: "fold the log from its first event, not from the compiler's nearest checkpoint",
       },
       ...REDIS_CONNECTION_FLAGS,
       'redis-prefix': redisPrefix,
@@ -415,6 +474,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     path: ['diff'],
     summary:
       'what changed between two points (resources, field diffs, routing) and the events behind each change',
+    positionals: [
+      { name: 'A', description: `the earlier point (as --from): ${POINT.description}` },
+      { name: 'B', description: `the later point (as --to): ${POINT.description}` },
+    ],
     flags: {
       ...LOG_SOURCE_FLAGS,
       from: { ...POINT, description: `${POINT.description}; default: the empty start of the log` },
@@ -450,19 +513,31 @@ export const COMMANDS: readonly CommandSpec[] = [
       good: { ...POINT, description: `a point where the answer was right; default: the first event` },
       bad: { ...POINT, description: `a point where it is wrong; default: the end of the log` },
       json: { type: 'boolean', default: false, description: 'print JSON' },
+      redis: {
+        ...redis,
+        description:
+          "start each probe's rebuild from the compiler's nearest checkpoint in that Redis (with --admin: those the admin port serves)",
+      },
+      'from-zero': {
+        type: 'boolean',
+        default: false,
+        description: 'fold the log from its first event at every probe, not from checkpoints',
+      },
+      ...REDIS_CONNECTION_FLAGS,
+      'redis-prefix': redisPrefix,
     },
   },
   {
     path: ['plan'],
     summary:
-      'fold proposed YAML into the current state and print the diff and routing changes (exit 2 when something changes)',
+      'fold proposed YAML (directories, or a manifest on stdin) into the current state and print the diff and routing changes (exit 2 when something changes)',
     flags: {
       ...LOG_SOURCE_FLAGS,
       config: {
         type: 'string',
         multiple: true,
-        required: true,
-        description: 'directory of proposed YAML; repeatable',
+        description:
+          'directory of proposed YAML; repeatable; "-" or none: a Kubernetes manifest on stdin (YAML or JSON, List expanded)',
       },
       cluster: {
         type: 'string',
@@ -499,5 +574,7 @@ export function usage(spec?: CommandSpec): string {
     const flagName = f.type === 'boolean' ? `${name}, --no-${name}` : name;
     return `  --${flagName.padEnd(18)} ${f.description}${def}`;
   });
-  return `Usage: attache ${spec.path.join(' ')} [flags]\n\n${spec.summary}\n\n${flags.join('\n')}\n`;
+  const args = (spec.positionals ?? []).map((p) => `  ${p.name.padEnd(20)} ${p.description}`);
+  const names = (spec.positionals ?? []).map((p) => ` [${p.name}]`).join('');
+  return `Usage: attache ${spec.path.join(' ')}${names} [flags]\n\n${spec.summary}\n\n${args.length > 0 ? `${args.join('\n')}\n\n` : ''}${flags.join('\n')}\n`;
 }

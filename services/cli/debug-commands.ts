@@ -3,8 +3,9 @@
  * `plan`. Each reads the log (log-source.ts), rebuilds what it needs with the compiler's passes
  * (debug/log-history.ts) and prints text, or JSON with --json.
  */
+import { text } from 'node:stream/consumers';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type FlagValue, flag } from '../../shared/runtime/config.ts';
+import { type FlagValue, flag, POSITIONALS } from '../../shared/runtime/config.ts';
 import { ConfigError } from '../../shared/runtime/errors.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { bisect } from '../debug/bisect.ts';
@@ -14,8 +15,9 @@ import { type LogHistory, parsePoint } from '../debug/log-history.ts';
 import { type ProposedObject, plan } from '../debug/plan.ts';
 import type { HttpRequest } from '../debug/route-match.ts';
 import { diffViews, formatDiff, formatEvent, summarizeEvent } from '../debug/snapshot-diff.ts';
+import { parseManifest } from '../debug/stdin-manifest.ts';
 import { loadDirectory } from '../ingestor/fs/load-directory.ts';
-import { openHistory } from './log-source.ts';
+import { openHistory, redisStoreFromFlags } from './log-source.ts';
 
 function print(flags: Record<string, FlagValue>, json: unknown, text: string): void {
   process.stdout.write(flag.bool(flags, 'json') ? `${JSON.stringify(json, null, 2)}\n` : text);
@@ -106,10 +108,20 @@ export async function runLog(flags: Record<string, FlagValue>): Promise<number> 
   });
 }
 
+/**
+ * `attache diff [A [B]]`: A and B are points as --from and --to take them (a version, a sequence or
+ * a time); giving a point both ways is an error.
+ */
 export async function runDiff(flags: Record<string, FlagValue>): Promise<number> {
+  const [a, b] = flag.list(flags, POSITIONALS);
+  if (a !== undefined && flag.str(flags, 'from') !== undefined)
+    throw new ConfigError(`give the first point as ${a} or as --from, not both`);
+  if (b !== undefined && flag.str(flags, 'to') !== undefined)
+    throw new ConfigError(`give the second point as ${b} or as --to, not both`);
+  const points = { ...flags, ...(a !== undefined ? { from: a } : {}), ...(b !== undefined ? { to: b } : {}) };
   return withHistory(flags, 'diff', async (history) => {
-    const from = pointFlag(flags, 'from', history, 0);
-    const to = pointFlag(flags, 'to', history, history.lastSeq);
+    const from = pointFlag(points, 'from', history, 0);
+    const to = pointFlag(points, 'to', history, history.lastSeq);
     const d = diffViews(history.viewAt(from), history.viewAt(to), history.between(from, to));
     print(flags, d, formatDiff(d, `seq ${from}`, `seq ${to}`));
     return 0;
@@ -131,31 +143,67 @@ export async function runExplain(flags: Record<string, FlagValue>): Promise<numb
   });
 }
 
+/**
+ * `attache bisect`: each probe's rebuild starts from the compiler's nearest checkpoint, read from
+ * Redis (--redis) or the admin port (--admin), as replay does; --from-zero folds from the start.
+ */
 export async function runBisect(flags: Record<string, FlagValue>): Promise<number> {
-  return withHistory(flags, 'bisect', async (history) => {
-    const expectCluster = flag.str(flags, 'expect-cluster');
-    const r = bisect(history, {
-      request: requestFromFlags(flags),
-      listener: flag.str(flags, 'listener') ?? '',
-      ...(expectCluster !== undefined ? { expectCluster } : {}),
-      good: pointFlag(flags, 'good', history, history.events[0]?.seq ?? 0),
-      bad: pointFlag(flags, 'bad', history, history.lastSeq),
-    });
-    const culprit = r.culprit ? summarizeEvent(r.culprit) : undefined;
-    const text = [
-      `good at seq ${r.good}: ${r.goodAnswer}`,
-      `bad from seq ${r.bad}: ${r.badAnswer}`,
-      culprit ? `first bad event: ${formatEvent(culprit)}` : `first bad event: ${r.bad}`,
-      `(${r.probes.length} snapshots rebuilt: seq ${r.probes.join(', ')})`,
-    ].join('\n');
-    print(flags, { ...r, culprit }, `${text}\n`);
-    return 0;
-  });
+  const log = createLogger('attache-bisect');
+  const store = await redisStoreFromFlags(flags, log);
+  try {
+    const checkpoints = flag.bool(flags, 'from-zero')
+      ? undefined
+      : store
+        ? store.checkpoints()
+        : flag.str(flags, 'admin')
+          ? ('admin' as const)
+          : undefined;
+    const { history, close } = await openHistory(flags, log, checkpoints ? { checkpoints } : {});
+    try {
+      const expectCluster = flag.str(flags, 'expect-cluster');
+      const r = await bisect(history, {
+        request: requestFromFlags(flags),
+        listener: flag.str(flags, 'listener') ?? '',
+        ...(expectCluster !== undefined ? { expectCluster } : {}),
+        good: pointFlag(flags, 'good', history, history.events[0]?.seq ?? 0),
+        bad: pointFlag(flags, 'bad', history, history.lastSeq),
+      });
+      const culprit = r.culprit ? summarizeEvent(r.culprit) : undefined;
+      const probes = r.probes.map((seq, i) => {
+        const from = r.starts[i];
+        return from === null || from === undefined ? `${seq}` : `${seq} (checkpoint ${from} +${seq - from})`;
+      });
+      const text = [
+        `good at seq ${r.good}: ${r.goodAnswer}`,
+        `bad from seq ${r.bad}: ${r.badAnswer}`,
+        culprit ? `first bad event: ${formatEvent(culprit)}` : `first bad event: ${r.bad}`,
+        `(${r.probes.length} snapshots rebuilt in ${r.ms} ms, ${r.eventsFolded} events folded: seq ${probes.join(', ')})`,
+      ].join('\n');
+      print(flags, { ...r, culprit }, `${text}\n`);
+      return 0;
+    } finally {
+      await close();
+    }
+  } finally {
+    await store?.close();
+  }
 }
 
 export async function runPlan(flags: Record<string, FlagValue>): Promise<number> {
   const proposed: ProposedObject[] = [];
-  for (const dir of flag.list(flags, 'config')) {
+  const dirs = flag.list(flags, 'config');
+  // No --config (or --config -): the proposal is a Kubernetes manifest on stdin, as kubectl diff -f -.
+  if (dirs.length === 0 || dirs.includes('-')) {
+    if (process.stdin.isTTY)
+      throw new ConfigError('give --config DIR, or pipe a Kubernetes manifest to stdin');
+    const { proposed: fromStdin, errors } = parseManifest(await text(process.stdin));
+    for (const e of errors) process.stderr.write(`${e}\n`);
+    if (errors.length > 0) return 1;
+    if (fromStdin.length === 0 && dirs.length === 0)
+      throw new ConfigError('stdin held no objects: give --config DIR, or pipe a Kubernetes manifest');
+    proposed.push(...fromStdin);
+  }
+  for (const dir of dirs.filter((d) => d !== '-')) {
     const { documents, errors } = await loadDirectory(dir);
     for (const e of errors) process.stderr.write(`${e.file}: ${e.message}\n`);
     if (errors.length > 0) return 1;

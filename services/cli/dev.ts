@@ -40,9 +40,13 @@ import {
   startRunners,
 } from '../../shared/runtime/runner.ts';
 import { type KeyRing, keyRingFromFlags } from '../../shared/runtime/secret-keys.ts';
+import { type CheckpointStore, MemoryCheckpointStore } from '../../shared/snapshot/checkpoint-store.ts';
 import { MemorySnapshotStore } from '../../shared/snapshot/memory-snapshot-store.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
+import { checkpointPolicyFromFlags, DEFAULT_CHECKPOINT_POLICY } from '../compiler/checkpoint-flags.ts';
+import { endpointPolicyFromFlags } from '../compiler/endpoint-policy-flags.ts';
 import { CompilerRunner, type CompilerRunnerOptions } from '../compiler/runner.ts';
+import type { CheckpointPolicy } from '../compiler/runner-checkpoint.ts';
 import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts';
 import { debugRoutes } from '../debug/admin-routes.ts';
 import { SnapshotCache } from '../fanout/cache/snapshot-cache.ts';
@@ -76,6 +80,8 @@ export interface DevOptions {
   maxDelayMs: number;
   /** Longest a syncing source cluster holds commits (compiler default when absent). */
   syncMaxWaitMs?: number;
+  /** When the compiler checkpoints its state (the flag defaults when absent). */
+  checkpointPolicy?: CheckpointPolicy;
   pollIntervalMs?: number;
   /** Seal Secret material in the log and SDS blobs in the store; without, plaintext and a warning. */
   secretKeys?: KeyRing;
@@ -92,6 +98,8 @@ export interface DevPipeline {
   runners: Runner[];
   events: EventLog;
   store: SnapshotStore;
+  /** The compiler's checkpoints (in Redis with --redis, else in memory). */
+  checkpoints: CheckpointStore;
   compiler: CompilerRunner;
   ingestors: FsIngestor[];
   fleet: FleetReporter;
@@ -125,19 +133,23 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     log,
   });
   let store: SnapshotStore;
+  let checkpoints: CheckpointStore;
   if (o.redisUrl) {
     const { RedisSnapshotStore, withSentinel } = await import(
       '../../shared/snapshot/redis-snapshot-store.ts'
     );
-    store = await RedisSnapshotStore.connect({
+    const redisStore = await RedisSnapshotStore.connect({
       url: o.redisUrl,
       prefix: o.redisPrefix,
       security: o.redisSecurity ?? {},
       ...withSentinel(o.redisSentinel),
       log,
     });
+    store = redisStore;
+    checkpoints = redisStore.checkpoints();
   } else {
     store = new MemorySnapshotStore();
+    checkpoints = new MemoryCheckpointStore();
   }
   // Several directories publish as distinct sources so identical object names cannot collide.
   const ingestors = o.configDirs.map((dir, i) => {
@@ -165,6 +177,11 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     ...(o.compileOptions ? { compileOptions: o.compileOptions } : {}),
     ...(o.onCommit ? { onCommit: o.onCommit } : {}),
     ...(o.secretKeys ? { secretKeys: o.secretKeys } : {}),
+    checkpoints: {
+      store: checkpoints,
+      policy: o.checkpointPolicy ?? DEFAULT_CHECKPOINT_POLICY,
+      plaintext: 'allow',
+    },
     onFatal: o.onFatal,
   });
   const cache = new SnapshotCache({
@@ -173,8 +190,9 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     registry,
     ...(o.secretKeys ? { secretKeys: o.secretKeys } : {}),
   });
+  const fanoutId = `dev/${os.hostname()}`;
   const fleet = new FleetReporter({
-    fanoutId: `dev/${os.hostname()}`,
+    fanoutId,
     source: { groups: () => ads.groups(), summary: (group) => ads.summary(group) },
     nackSources: nackSourcesFor(cache, store, log),
     log: log.child({ tier: 'fleet' }),
@@ -198,9 +216,12 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     log,
     debug: {
       '/debug/status': async () => compiler.groupStatus(),
+      // As a fan-out's: `attache status --admin` reads the embedded fan-out's fleet here.
+      '/debug/fleet': async () => ({ fanout: fanoutId, groups: fleet.statuses(), streams: ads.streamCount }),
       ...debugRoutes({
         events,
         store,
+        checkpoints,
         groups: o.groups,
         fleet: () => ({ statuses: fleet.statuses(), nacks: fleet.recentNacks }),
       }),
@@ -216,7 +237,7 @@ export async function buildDevPipeline(o: DevOptions): Promise<DevPipeline> {
     ads,
     admin,
   );
-  return { runners, events, store, compiler, ingestors, fleet, ads, admin };
+  return { runners, events, store, checkpoints, compiler, ingestors, fleet, ads, admin };
 }
 
 /** Starts the pipeline in-process (tests); returns it with a close function. */
@@ -232,6 +253,10 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
   const natsUrl = flag.str(flags, 'nats');
   const redisUrl = flag.str(flags, 'redis');
   const secretNamespaces = secretNamespacesFromFlags(flag.list(flags, 'secret-namespace'));
+  const endpointPolicy = endpointPolicyFromFlags(
+    flag.list(flags, 'local-cluster'),
+    flag.str(flags, 'remote-endpoints'),
+  );
   const secretKeys = keyRingFromFlags(flags);
   const bind = flag.str(flags, 'bind') ?? '127.0.0.1';
   // Anonymous xDS clients by default only when nobody but this machine can connect.
@@ -256,9 +281,10 @@ export async function runDev(flags: Record<string, FlagValue>): Promise<never> {
     ),
     debounceMs: flag.num(flags, 'debounce-ms'),
     maxDelayMs: flag.num(flags, 'max-delay-ms'),
-    compileOptions: () => ({ secretNamespaces }),
+    compileOptions: (group) => ({ ...endpointPolicy(group), secretNamespaces }),
     ...(secretKeys ? { secretKeys } : {}),
     syncMaxWaitMs: flag.num(flags, 'sync-max-wait-ms'),
+    checkpointPolicy: checkpointPolicyFromFlags(flags),
     log,
     registry: createRegistry('dev'),
     onFatal: fatal.raise,

@@ -22,7 +22,7 @@ if (found.rest.includes('--help') || found.rest.includes('-h')) {
   process.exit(0);
 }
 try {
-  const flags = parseFlags(found.spec.flags, found.rest);
+  const flags = parseFlags(found.spec.flags, found.rest, process.env, found.spec.positionals?.length ?? 0);
   const name = found.spec.path.join(' ');
   switch (name) {
     case 'dev':

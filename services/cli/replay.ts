@@ -1,25 +1,25 @@
 /**
  * `attache replay`: rebuilds a group's snapshot as of a point of the log — an event sequence
  * (`--to-seq`), a committed version (`--version`) or a time (`--at`, the last event stored at or
- * before it) — from the log alone, with the compiler's own fold and passes, and writes it like
- * `translate` plus `manifest.json` and `provenance.json`. With --redis it also compares the
- * rebuilt manifest with the one committed for that version: invariant 4 says they are
+ * before it) — with the compiler's own fold and passes, and writes it like `translate` plus
+ * `manifest.json` and `provenance.json`. It starts from the compiler's nearest checkpoint at or
+ * before the point (in Redis with --redis, or served by --admin) and folds the events after it;
+ * `--from-zero`, or no usable checkpoint, folds the log from its first event. With --redis it also
+ * compares the rebuilt manifest with the one committed for that version: invariant 4 says they are
  * byte-identical. Exit 0 when written (and identical if compared), 3 when the committed manifest
- * differs, 1 when the point cannot be rebuilt (outside the log or before its retained window).
+ * differs, 1 when the point cannot be rebuilt (outside the log or before its reachable window).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { type FlagValue, flag } from '../../shared/runtime/config.ts';
-import { redisSecurityFromFlags, redisSentinelFromFlags } from '../../shared/runtime/connection-flags.ts';
 import { ConfigError } from '../../shared/runtime/errors.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import { canonicalJson, encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
-import { RedisSnapshotStore, withSentinel } from '../../shared/snapshot/redis-snapshot-store.ts';
 import { buildSnapshot } from '../compiler/runner-snapshot.ts';
 import { toTranslateFiles } from '../compiler/translate-output.ts';
 import type { LogHistory, Point } from '../debug/log-history.ts';
 import { parsePoint } from '../debug/log-history.ts';
-import { openHistory } from './log-source.ts';
+import { openHistory, redisStoreFromFlags } from './log-source.ts';
 
 /** The point the flags name (`--to-seq`, `--version` or `--at`); the end of the log when none. */
 export function pointFromFlags(flags: Record<string, FlagValue>, history: LogHistory): Point {
@@ -65,21 +65,28 @@ export function writeReplay(
 export async function runReplay(flags: Record<string, FlagValue>): Promise<number> {
   const log = createLogger('attache-replay');
   const out = flag.str(flags, 'out') ?? '';
-  const { history, close } = await openHistory(flags, log);
+  const fromZero = flag.bool(flags, 'from-zero');
+  const store = await redisStoreFromFlags(flags, log);
   try {
-    const seq = history.resolve(pointFromFlags(flags, history));
-    const { bytes } = writeReplay(history, seq, out);
-    process.stdout.write(`rebuilt ${history.group} at event sequence ${seq} into ${out}\n`);
-    const redisUrl = flag.str(flags, 'redis');
-    if (!redisUrl) return 0;
-    const store = await RedisSnapshotStore.connect({
-      url: redisUrl,
-      prefix: flag.str(flags, 'redis-prefix') ?? 'attache:',
-      security: redisSecurityFromFlags(flags),
-      ...withSentinel(redisSentinelFromFlags(flags)),
-      log,
-    });
+    const checkpoints = fromZero
+      ? undefined
+      : store
+        ? store.checkpoints()
+        : flag.str(flags, 'admin')
+          ? 'admin'
+          : undefined;
+    const { history, close } = await openHistory(flags, log, checkpoints ? { checkpoints } : {});
     try {
+      const seq = history.resolve(pointFromFlags(flags, history));
+      const start = await history.useCheckpoint(seq);
+      for (const why of start.skipped) process.stderr.write(`checkpoint not used: ${why}\n`);
+      const { bytes } = writeReplay(history, seq, out);
+      const from =
+        start.checkpoint === null
+          ? 'from the start of the log'
+          : `from the checkpoint at sequence ${start.checkpoint} (+${seq - start.checkpoint} events)`;
+      process.stdout.write(`rebuilt ${history.group} at event sequence ${seq} ${from} into ${out}\n`);
+      if (!store) return 0;
       const committed = await store.getManifest(history.group, seq);
       if (!committed) {
         process.stdout.write(`no committed manifest for version ${seq} (not committed or collected)\n`);
@@ -91,9 +98,9 @@ export async function runReplay(flags: Record<string, FlagValue>): Promise<numbe
       );
       return same ? 0 : 3;
     } finally {
-      await store.close();
+      await close();
     }
   } finally {
-    await close();
+    await store?.close();
   }
 }

@@ -3,6 +3,7 @@
  * (`attache dev`, `attache compile`):
  *
  *   /debug/events?from=F&to=T      the event log, for `attache log/diff/explain/... --admin`
+ *   /debug/checkpoints[?seq=N]     the compiler checkpoints (list; one, base64), for `replay --admin`
  *   /snapshot?group=G[&version=V]  the whole snapshot with secrets (operators only)
  *   /snapshot-external?group=G     the scrubbed snapshot (no key material, invalid objects as
  *                                  identity + errors)
@@ -13,9 +14,10 @@
  */
 import type { EventLog } from '../../shared/events/event-log.ts';
 import { type DebugHandler, RawResponse } from '../../shared/runtime/admin-server.ts';
+import type { CheckpointStore } from '../../shared/snapshot/checkpoint-store.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { type PageSources, renderPage } from './diagnostics-page.ts';
-import { EVENTS_PAGE, type EventsPage } from './http-event-source.ts';
+import { type CheckpointsBody, EVENTS_PAGE, type EventsPage } from './http-event-source.ts';
 import { LogHistory } from './log-history.ts';
 import { externalSnapshot, internalSnapshot } from './snapshot-export.ts';
 import { viewOfStore } from './snapshot-view.ts';
@@ -25,6 +27,8 @@ export interface DebugRouteSources {
   store: SnapshotStore;
   groups: readonly string[];
   fleet?: PageSources['fleet'];
+  /** The compiler's checkpoints, served at /debug/checkpoints when given. */
+  checkpoints?: CheckpointStore;
 }
 
 export function debugRoutes(src: DebugRouteSources): Record<string, DebugHandler> {
@@ -69,6 +73,12 @@ export function debugRoutes(src: DebugRouteSources): Record<string, DebugHandler
       const events = [];
       if (to >= from) for await (const e of src.events.read({ fromSeq: from, toSeq: to })) events.push(e);
       return { first, last, events };
+    },
+    '/debug/checkpoints': async (url): Promise<CheckpointsBody> => {
+      const seq = url.searchParams.get('seq');
+      if (seq === null) return { seqs: (await src.checkpoints?.list()) ?? [] };
+      const bytes = await src.checkpoints?.get(Number(seq));
+      return { seq: Number(seq), base64: bytes ? Buffer.from(bytes).toString('base64') : null };
     },
     '/snapshot': snapshot(false),
     '/snapshot-external': snapshot(true),

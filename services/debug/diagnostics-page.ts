@@ -17,6 +17,9 @@
 import { objectId } from '../../shared/snapshot/provenance.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { shortName } from '../../shared/xds/type-urls.ts';
+import { aggregateStatus, describeObject } from '../fanout/fleet/convergence.ts';
+import type { NackEvent } from '../fanout/fleet/fleet-messages.ts';
+import type { FleetHeard } from '../fanout/fleet/fleet-watcher.ts';
 import { EventDiffer } from './event-view.ts';
 import { answerOf, explainRequest } from './explain.ts';
 import { formatChanges } from './json-diff.ts';
@@ -30,21 +33,11 @@ export interface PageSources {
   history(group: string): Promise<LogHistory>;
   store: Pick<SnapshotStore, 'getManifest' | 'getBlobs' | 'versions' | 'head' | 'getCommitRecord'>;
   groups: readonly string[];
-  /** Fleet convergence and recent NACKs, when a fan-out runs in this process. */
-  fleet?: () => { statuses: unknown; nacks: readonly NackLike[] };
-}
-
-interface NackLike {
-  group: string;
-  node: string;
-  type: string;
-  errorDetail: { message: string };
-  resources: string[];
-  at: string;
-  sources?: {
-    resource: string;
-    objects: { cluster: string; kind: string; namespace: string; name: string }[];
-  }[];
+  /**
+   * The fleet: fan-out status reports (with their standing NACKs) and recent NACK events, from a
+   * fan-out in this process (`attache dev`) or heard on NATS (`attache compile`, fleet-watcher.ts).
+   */
+  fleet?: () => FleetHeard;
 }
 
 export async function renderPage(url: URL, src: PageSources): Promise<string | null> {
@@ -138,17 +131,7 @@ async function groupPage(g: string, src: PageSources): Promise<string> {
   }
   parts.push('</table>');
 
-  if (src.fleet) {
-    const f = src.fleet();
-    parts.push('<h2>Fleet</h2><pre>', esc(JSON.stringify(f.statuses, null, 2)), '</pre><h3>NACKs</h3><ul>');
-    for (const n of f.nacks.filter((x) => x.group === g)) {
-      const objs = (n.sources ?? []).flatMap((s) => s.objects.map((o) => objectLink(g, o)));
-      parts.push(
-        `<li class="nack">${esc(n.at)} node ${esc(n.node)} rejected ${esc(n.type)} ${esc(n.resources.join(', '))}: ${esc(n.errorDetail.message)} — from ${objs.join(' ') || 'unknown objects'}</li>`,
-      );
-    }
-    parts.push('</ul>');
-  }
+  if (src.fleet) parts.push(fleetSection(g, src.fleet()));
 
   parts.push(
     `<h2>Explain a request</h2><form action="/ui/explain" method="get"><input type="hidden" name="g" value="${esc(g)}">authority <input name="authority" value="*"> path <input name="path" value="/"> header <input name="header" placeholder="name=value"> at <input name="at" placeholder="seq, vN or time"> <button type="submit">explain</button></form>`,
@@ -265,6 +248,58 @@ async function explainPage(g: string, url: URL, src: PageSources): Promise<strin
   });
   parts.push('</ol>');
   return layout('explain', parts.join('\n'));
+}
+
+/**
+ * Fleet convergence of the group (per type, which versions how many client nodes ACKed), the
+ * NACKs that stand now and recent NACK events, each with the client's error and links to the
+ * source objects behind the rejected resources.
+ */
+function fleetSection(g: string, heard: FleetHeard): string {
+  const parts = ['<h2 id="fleet">Fleet</h2>'];
+  if (heard.problem) parts.push(`<p class="warning">${esc(heard.problem)}</p>`);
+  const conv = aggregateStatus(heard.statuses.filter((s) => s.group === g))[0];
+  if (!conv) parts.push('<p>No fan-out node reports this group.</p>');
+  else {
+    parts.push(
+      `<p>${conv.streams} streams on ${conv.fanouts.length} fan-out node(s): ${esc(conv.fanouts.join(', '))}</p>`,
+      '<table class="fleet"><tr><th>type</th><th>version</th><th>nodes</th><th>share</th><th>nacking now</th><th>NACKs</th></tr>',
+    );
+    for (const [type, t] of Object.entries(conv.types)) {
+      const rows = t.versions.length > 0 ? t.versions : [undefined];
+      rows.forEach((v, i) => {
+        parts.push(
+          `<tr><td>${i === 0 ? esc(type) : ''}</td><td><code>${esc(v?.version ?? '(no ACK yet)')}</code></td><td>${v?.nodes ?? 0}</td><td>${v ? `${(v.share * 100).toFixed(1)}%` : ''}</td><td>${i === 0 ? t.nacking : ''}</td><td>${i === 0 ? t.nacksTotal : ''}</td></tr>`,
+        );
+      });
+    }
+    parts.push('</table>');
+  }
+  const standing = conv?.nacks ?? [];
+  parts.push('<h3>Standing NACKs</h3><ul class="standing-nacks">');
+  for (const n of standing) parts.push(nackItem(g, n));
+  if (standing.length === 0) parts.push('<li>none</li>');
+  parts.push('</ul><h3>Recent NACK events</h3><ul class="nack-events">');
+  const recent = heard.nacks
+    .filter((n) => n.group === g)
+    .slice(-20)
+    .reverse();
+  for (const n of recent) parts.push(nackItem(g, n));
+  if (recent.length === 0) parts.push('<li>none</li>');
+  parts.push('</ul>');
+  return parts.join('\n');
+}
+
+function nackItem(g: string, n: NackEvent): string {
+  const named = (n.sources ?? []).filter((s) => s.objects.length > 0);
+  const objects = named
+    .map(
+      (s) =>
+        `<li>${esc(s.resource)} ← ${s.objects.map((o) => `${objectLink(g, o)} <span class="where">${esc(describeObject(o).replace(/^.*? \(/, '('))}</span>`).join('; ')}</li>`,
+    )
+    .join('');
+  const version = n.snapshotVersion !== undefined ? ` (snapshot version ${n.snapshotVersion})` : '';
+  return `<li class="nack">${esc(n.at)} node <b>${esc(n.node)}</b> (fan-out ${esc(n.fanout)}) rejected ${esc(n.type)} ${esc(n.rejectedVersion)}${esc(version)}: <span class="nack-error">${esc(n.errorDetail.message)}</span><ul>${objects || `<li>resources ${esc(n.resources.join(', '))}, source objects unknown</li>`}</ul></li>`;
 }
 
 function causes(g: string, events: readonly EventSummary[]): string {

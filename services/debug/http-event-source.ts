@@ -1,10 +1,12 @@
 /**
  * The event log of a running `attache dev` or `attache compile`, read over its admin port
  * (`/debug/events`), so every debugging command works the same against the embedded in-memory
- * log as against JetStream. Read-only; pages of at most {@link EVENTS_PAGE} events.
+ * log as against JetStream. Read-only; pages of at most {@link EVENTS_PAGE} events. Its compiler
+ * checkpoints likewise (`/debug/checkpoints`), for replay.
  */
 import type { LoggedEvent, ReadOptions } from '../../shared/events/event-log.ts';
-import { DependencyError, errorMessage } from '../../shared/runtime/errors.ts';
+import { type AdminEndpoint, getAdminJson } from '../../shared/runtime/admin-client.ts';
+import type { CheckpointStore } from '../../shared/snapshot/checkpoint-store.ts';
 import type { EventSource } from './log-history.ts';
 
 /** Largest page `/debug/events` returns. */
@@ -17,24 +19,38 @@ export interface EventsPage {
   events: LoggedEvent[];
 }
 
+/** Body of `/debug/checkpoints` (the list) and `/debug/checkpoints?seq=N` (one, base64). */
+export interface CheckpointsBody {
+  seqs?: number[];
+  seq?: number;
+  base64?: string | null;
+}
+
+/** The compiler checkpoints of a running `attache dev` / `attache compile`, over its admin port. */
+export class HttpCheckpointSource implements Pick<CheckpointStore, 'list' | 'get'> {
+  constructor(private readonly admin: AdminEndpoint) {}
+
+  async list(): Promise<number[]> {
+    const url = new URL('/debug/checkpoints', this.admin.url);
+    return (await getAdminJson<CheckpointsBody>(this.admin, url)).seqs ?? [];
+  }
+
+  async get(seq: number): Promise<Uint8Array | null> {
+    const url = new URL('/debug/checkpoints', this.admin.url);
+    url.searchParams.set('seq', String(seq));
+    const body = await getAdminJson<CheckpointsBody>(this.admin, url);
+    return typeof body.base64 === 'string' ? Buffer.from(body.base64, 'base64') : null;
+  }
+}
+
 export class HttpEventSource implements EventSource {
-  constructor(private readonly adminUrl: string) {}
+  constructor(private readonly admin: AdminEndpoint) {}
 
   private async page(from: number, to: number): Promise<EventsPage> {
-    const url = new URL('/debug/events', this.adminUrl);
+    const url = new URL('/debug/events', this.admin.url);
     url.searchParams.set('from', String(from));
     url.searchParams.set('to', String(to));
-    let res: Response;
-    try {
-      res = await fetch(url);
-    } catch (err) {
-      throw new DependencyError(`cannot reach the admin port at ${this.adminUrl}: ${errorMessage(err)}`, {
-        cause: err,
-      });
-    }
-    if (!res.ok)
-      throw new DependencyError(`${url.href} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    return (await res.json()) as EventsPage;
+    return getAdminJson<EventsPage>(this.admin, url);
   }
 
   async firstSeq(): Promise<number> {

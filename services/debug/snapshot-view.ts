@@ -10,7 +10,7 @@ import { decodeProvenance, type Provenance } from '../../shared/snapshot/provena
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { decodeResource } from '../../shared/xds/encoding.ts';
 import type { TypeUrl } from '../../shared/xds/type-urls.ts';
-import type { CompileResult, Diagnostic } from '../compiler/compile.ts';
+import type { CompileResult, Diagnostic } from '../compiler/contracts.ts';
 import { buildSnapshot } from '../compiler/runner-snapshot.ts';
 
 export interface ViewResource {
