@@ -40,6 +40,26 @@ describe('compiled build', () => {
     }
   });
 
+  test('compiled build — --help loads no npm package (start-up stays near a bare node)', () => {
+    // The static import graph of main.js (dynamic import() of a subcommand's chunk excluded):
+    // protobufjs, the NATS client or Redis in it cost --help 60-90 ms of CPU before.
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = fs.readFileSync(path.join(DIST, file), 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)\s[^;]*?["']([^"']+)["'];?$/gms)) {
+        const spec = m[1] as string;
+        if (spec.startsWith('./')) visit(spec.slice(2));
+        else if (!spec.startsWith('node:')) packages.add(spec);
+      }
+    };
+    visit('main.js');
+    assert.ok(seen.size > 1, 'main.js imports its flag chunks');
+    assert.deepEqual([...packages], []);
+  });
+
   test('compiled build — --help and translate match the sources', () => {
     const src = ['bin/attache.js'];
     const fromSource = { ATTACHE_FROM_SOURCE: '1' };

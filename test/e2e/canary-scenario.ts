@@ -37,6 +37,23 @@ spec:
 `;
 }
 
+/**
+ * `n` Mappings on another hostname to the stable backend, so a compile and a recommit have real
+ * work to do; with `otherGroup`, every other one belongs to that group (`ambassador_id`).
+ */
+export function fillerYaml(n: number, otherGroup?: string): string {
+  const docs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const group = otherGroup && i % 2 ? `, ambassador_id: [${otherGroup}]` : '';
+    docs.push(`apiVersion: getambassador.io/v3alpha1
+kind: Mapping
+metadata: { name: filler-${i}, namespace: default }
+spec: { hostname: filler.e2e.test, prefix: /f${i}/, service: echo-stable:50051${group} }
+`);
+  }
+  return docs.join('---\n');
+}
+
 /** The canary copy Argo Rollouts creates: same spec, service swapped, a weight, no labels. */
 export function canaryMappingYaml(weight: number): string {
   return `apiVersion: getambassador.io/v2

@@ -10,7 +10,8 @@
  *      (SIGCONT), cannot overwrite newer snapshots and rejoins as a standby instead of exiting.
  *
  * Recovery times are reported as diagnostics, not asserted. ATTACHE_HA_MAPPINGS sets how many
- * filler Mappings the world holds (default 200).
+ * filler Mappings the world holds (default 200); every other one belongs to a second group
+ * (`ambassador_id: blue`), so store loss is recovered for several groups at once.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -31,22 +32,12 @@ import { type RpcLoop, rpcLoop } from '../harness/rpc-loop.ts';
 import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
 import { compileArgs, fanoutArgs, ingestFsArgs } from '../harness/tier-args.ts';
 import { createXdsEchoClient, FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
-import { backendsYaml, baseMappingYaml, HOST, writeAtomic } from './canary-scenario.ts';
+import { backendsYaml, baseMappingYaml, fillerYaml, HOST, writeAtomic } from './canary-scenario.ts';
 
 /** Mappings besides the echo route, so a recommit has real work to do. */
 const FILLER = Number(process.env.ATTACHE_HA_MAPPINGS ?? 200);
 const LEASE_TTL_MS = 2000;
-
-function fillerYaml(n: number): string {
-  const docs: string[] = [];
-  for (let i = 0; i < n; i++)
-    docs.push(`apiVersion: getambassador.io/v3alpha1
-kind: Mapping
-metadata: { name: filler-${i}, namespace: default }
-spec: { hostname: filler.e2e.test, prefix: /f${i}/, service: echo-stable:50051 }
-`);
-  return docs.join('---\n');
-}
+const GROUPS = ['default', 'blue'];
 
 interface Replica {
   admin: number;
@@ -73,6 +64,7 @@ describe('compiler HA — store loss, leader kill, leader pause', () => {
       ...compileArgs({ natsUrl: nats.url, redisUrl: redis.url, adminPort: admin }),
       '--lease-ttl-ms',
       String(LEASE_TTL_MS),
+      ...GROUPS.flatMap((g) => ['--group', g]),
     ]);
     processes.push(proc);
     await proc.waitReady(admin, 120_000);
@@ -104,8 +96,8 @@ describe('compiler HA — store loss, leader kill, leader pause', () => {
     return generation;
   };
 
-  const head = async (): Promise<number | null> => {
-    const v = await redisClient.get('attache:g:{default}:head');
+  const head = async (group = 'default'): Promise<number | null> => {
+    const v = await redisClient.get(`attache:g:{${group}}:head`);
     return v === null ? null : Number(v);
   };
 
@@ -115,7 +107,7 @@ describe('compiler HA — store loss, leader kill, leader pause', () => {
     configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-ha-'));
     writeAtomic(path.join(configDir, 'services.yaml'), backendsYaml(backend.port, backend.port));
     writeAtomic(path.join(configDir, 'echo.yaml'), baseMappingYaml());
-    writeAtomic(path.join(configDir, 'filler.yaml'), fillerYaml(FILLER));
+    writeAtomic(path.join(configDir, 'filler.yaml'), fillerYaml(FILLER, 'blue'));
     const [ingestAdmin, a, b] = await Promise.all([freePort(), freePort(), freePort()]);
     [fanoutAdmin, xdsPort] = await Promise.all([freePort(), freePort()]);
     const ingest = startAttache(
@@ -168,19 +160,24 @@ describe('compiler HA — store loss, leader kill, leader pause', () => {
   });
 
   test('store loss — after FLUSHALL the leader re-commits without a restart; clients never go back', async (t) => {
-    const before = await head();
-    assert.ok(before !== null && before > 0);
+    const before = await Promise.all(GROUPS.map((g) => head(g)));
+    for (const b of before) assert.ok(b !== null && b > 0);
     const flushedAt = Date.now();
     await redisClient.flushall();
     const back = await eventually(
       async () => {
-        const h = await head();
-        assert.ok(h !== null && h >= before, `head ${h} not back to ${before}`);
+        const heads = await Promise.all(GROUPS.map((g) => head(g)));
+        GROUPS.forEach((g, i) => {
+          const h = heads[i];
+          assert.ok(h != null && h >= (before[i] as number), `${g}: head ${h} not back to ${before[i]}`);
+        });
         return Date.now();
       },
       { timeoutMs: 60_000, intervalMs: 20 },
     );
-    t.diagnostic(`head back ${back - flushedAt} ms after FLUSHALL (${FILLER + 2} Mappings)`);
+    t.diagnostic(
+      `every group's head (${GROUPS.join(', ')}) back ${back - flushedAt} ms after FLUSHALL (${FILLER + 2} Mappings)`,
+    );
     const gen = nextGeneration();
     await watch.waitFor(gen, 60_000);
     for (const r of replicas) assert.equal(r.proc.exited, false, 'no compiler exited');

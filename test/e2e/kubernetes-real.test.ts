@@ -39,9 +39,10 @@ import { eventually } from '../harness/eventually.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
 import { hasKubectl, type KubeRef, kubeApiServerMissing, RealKube } from '../harness/kube-apiserver.ts';
 import { freePort } from '../harness/ports.ts';
+import { rpcLoop } from '../harness/rpc-loop.ts';
 import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
-import { createXdsEchoClient, type XdsEchoClient } from '../harness/xds-client.ts';
-import { waitAllOn } from './canary-scenario.ts';
+import { createXdsEchoClient, FAILED, type XdsEchoClient } from '../harness/xds-client.ts';
+import { fourSigma, waitAllOn } from './canary-scenario.ts';
 import {
   BASELINE,
   type KubeObject,
@@ -171,7 +172,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     [nats, redis, kube, stable, canary] = await Promise.all([
       startNats(),
       startRedis(),
-      RealKube.start(),
+      RealKube.start({ audit: true }),
       startEchoBackend('stable'),
       startEchoBackend('canary'),
     ]);
@@ -416,6 +417,167 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     await change({ remove: [good, bad, xm, host] });
   });
 
+  test('real API server — the Argo Rollouts flow with kubectl: `<mapping>-canary` copied at weight 0, stepped 10 → 50 → 100, deleted on promotion, and the abort path; a real gRPC xDS client measures each step', async (t) => {
+    const NS = 'argo';
+    const HOST = 'argo.kube.test';
+    const MAPPINGS = 'mappings.getambassador.io';
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await change({
+      apply: [
+        service('echo-stable', NS),
+        slice('echo-stable-1', 'echo-stable', NS, { grpc: stable.port }),
+        service('echo-canary', NS),
+        slice('echo-canary-1', 'echo-canary', NS, { grpc: canary.port }),
+        mapping('echo', NS, { hostname: HOST, service: 'echo-stable:50051' }),
+      ],
+    });
+    const client = clientFor(HOST);
+    await waitAllOn(client, 'stable');
+    const viaKubectl = hasKubectl();
+    if (!viaKubectl)
+      t.diagnostic('kubectl is not installed: the plugin steps are made through the API instead');
+    const scratch = fs.mkdtempSync(path.join(kube.dir, 'argo-'));
+    const canaryRef = {
+      apiVersion: 'getambassador.io/v2',
+      kind: 'Mapping',
+      metadata: { name: 'echo-canary', namespace: NS },
+    };
+
+    /** Waits until the change with this resourceVersion is logged and committed. */
+    const committed = async (name: string, op: 'upsert' | 'delete', resourceVersion?: string) => {
+      const seq = await waitLogged(pipeline.events, 1, [
+        {
+          cluster: CLUSTER,
+          kind: 'Mapping',
+          namespace: NS,
+          name,
+          op,
+          ...(resourceVersion ? { resourceVersion } : {}),
+        },
+      ]);
+      await waitCommitted(pipeline.store, seq);
+    };
+    /** What the plugin does first: a copy of the stable Mapping, service swapped, weight 0. */
+    const createCanary = async () => {
+      const base = (await kube.read(mapping('echo', NS, {}))) as
+        | { spec: Record<string, unknown> }
+        | undefined;
+      assert.ok(base);
+      const copy = { ...canaryRef, spec: { ...base.spec, service: 'echo-canary:50051', weight: 0 } };
+      let rv: string;
+      if (viaKubectl) {
+        const file = path.join(scratch, 'canary.json');
+        fs.writeFileSync(file, JSON.stringify(copy));
+        rv = await kube.kubectl('create', '-f', file, '-o', 'jsonpath={.metadata.resourceVersion}');
+      } else rv = (await kube.apply(copy)).metadata.resourceVersion;
+      await committed('echo-canary', 'upsert', rv);
+    };
+    const setWeight = async (weight: number) => {
+      let rv: string;
+      if (viaKubectl) {
+        rv = await kube.kubectl(
+          'patch',
+          MAPPINGS,
+          'echo-canary',
+          '-n',
+          NS,
+          '--type',
+          'merge',
+          '-p',
+          JSON.stringify({ spec: { weight } }),
+          '-o',
+          'jsonpath={.metadata.resourceVersion}',
+        );
+      } else {
+        const cur = (await kube.read(canaryRef)) as { spec: Record<string, unknown> } | undefined;
+        rv = (await kube.apply({ ...canaryRef, spec: { ...cur?.spec, weight } })).metadata.resourceVersion;
+      }
+      await committed('echo-canary', 'upsert', rv);
+    };
+    const deleteCanary = async () => {
+      if (viaKubectl) await kube.kubectl('delete', MAPPINGS, 'echo-canary', '-n', NS);
+      else await kube.delete(canaryRef);
+      await committed('echo-canary', 'delete');
+    };
+    /**
+     * The split the client sees at this weight: 1,000 RPCs within 4σ of it (all on one side at 0
+     * and 100), none failed. A push reaches the client a moment after the commit, so a sample
+     * taken across it is measured again.
+     */
+    const results: string[] = [];
+    const measure = async (weight: number) => {
+      const n = weight === 0 || weight === 100 ? 200 : 1000;
+      let attempts = 0;
+      const counts = await eventually(
+        async () => {
+          attempts++;
+          const c = await client.countBackends(n, 5000);
+          assert.equal(c.get(FAILED) ?? 0, 0, `failed RPCs at weight ${weight}: ${JSON.stringify([...c])}`);
+          const onCanary = c.get('canary') ?? 0;
+          const band = fourSigma(n, weight / 100);
+          assert.ok(
+            Math.abs(onCanary - (weight / 100) * n) <= band,
+            `weight ${weight}: canary got ${onCanary}/${n}, expected ${(weight / 100) * n} ± ${band.toFixed(1)}`,
+          );
+          return c;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      results.push(
+        `${weight}%: canary ${counts.get('canary') ?? 0}/${n}${attempts > 1 ? ` (${attempts} samples)` : ''}`,
+      );
+    };
+
+    // Promotion: 0 → 10 → 50 → 100, then the stable Service takes the new version's endpoints
+    // (the rollout's stable ReplicaSet is now the new one) and the canary Mapping is deleted.
+    const loop = rpcLoop(client, 5000);
+    try {
+      await createCanary();
+      await measure(0);
+      for (const w of [10, 50, 100]) {
+        await setWeight(w);
+        await measure(w);
+      }
+      await change({ apply: [slice('echo-stable-1', 'echo-stable', NS, { grpc: canary.port })] });
+      await deleteCanary();
+      await measure(100);
+      t.diagnostic(
+        `promotion: ${results.join(', ')}; after the canary Mapping's deletion all on the new version`,
+      );
+
+      // Abort: back to the old version under stable, a new canary stepped to 50, then the plugin
+      // sets its weight to 0 and deletes it; traffic returns to stable.
+      await change({ apply: [slice('echo-stable-1', 'echo-stable', NS, { grpc: stable.port })] });
+      await waitAllOn(client, 'stable');
+      results.length = 0;
+      await createCanary();
+      await measure(0);
+      for (const w of [10, 50]) {
+        await setWeight(w);
+        await measure(w);
+      }
+      await setWeight(0);
+      await measure(0);
+      await deleteCanary();
+      results.push(
+        `after deletion: ${[...(await client.countBackends(200, 5000))].map(([b, n]) => `${b}×${n}`).join(' ')}`,
+      );
+      t.diagnostic(`abort: ${results.join(', ')}`);
+      assert.deepEqual([...(await client.countBackends(200, 5000))], [['stable', 200]]);
+    } finally {
+      await loop.stop();
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    const failed = loop.samples.filter((x) => x.backend === FAILED);
+    t.diagnostic(`${loop.samples.length} RPCs in a loop across both flows, ${failed.length} failed`);
+    assert.deepEqual(
+      failed.map((x) => x.error),
+      [],
+      'no RPC failed through any step',
+    );
+    await change({ remove: [mapping('echo', NS, {})] });
+  });
+
   test('real API server — kill -9 of the ingestor, Mappings deleted while it is down: gone after it restarts', async () => {
     const NS = 'restart';
     const HOST = 'restart.kube.test';
@@ -472,30 +634,51 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
   });
 
   test('real API server — idle: the ingestor makes no LIST requests (watches, not polls) and the Lease costs one request per 2 s', async (t) => {
-    // CI watches 20 s; ATTACHE_IDLE_WINDOW_MS=300000 runs the 5-minute window of issue 13.
+    // CI watches 20 s; ATTACHE_IDLE_WINDOW_MS=300000 runs issue 13's 5-minute window (too slow for
+    // every CI run; its figure is in the README). Requests are attributed from the API server's
+    // audit log: the API server's own loopback clients list too (e.g. after its 5-minute etcd
+    // compaction), and the request metrics cannot tell them from the ingestor.
     const windowMs = Number(process.env.ATTACHE_IDLE_WINDOW_MS ?? 20_000);
     t.diagnostic(`idle window ${windowMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 2_000)); // writes of the previous case settle
-    const count = async () => ({
-      list: await kube.requestCount({ verb: 'LIST' }),
-      leaseGet: await kube.requestCount({ verb: 'GET', resource: 'leases' }),
-      leasePut: await kube.requestCount({ verb: 'PUT', resource: 'leases' }),
-      watch: await kube.requestCount({ verb: 'WATCH' }),
-    });
-    const before = await count();
+    const INGESTOR = 'system:serviceaccount:attache:attache-ingestor';
+    const listsBefore = await kube.requestCount({ verb: 'LIST' });
+    const from = Date.now();
     await new Promise((r) => setTimeout(r, windowMs));
-    const after = await count();
-    const delta = Object.fromEntries(
-      Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]),
-    ) as typeof before;
+    const to = Date.now();
+    const listsAfter = await kube.requestCount({ verb: 'LIST' });
+    const inWindow = kube.auditEvents().filter((e) => e.at >= from && e.at < to);
+    const tally = (events: typeof inWindow) => {
+      const m = new Map<string, number>();
+      for (const e of events) m.set(`${e.verb} ${e.resource}`, (m.get(`${e.verb} ${e.resource}`) ?? 0) + 1);
+      return [...m].map(([k, n]) => `${k}×${n}`).sort();
+    };
+    const ours = inWindow.filter((e) => e.user === INGESTOR);
+    const others = inWindow.filter((e) => e.user !== INGESTOR && e.user !== 'admin');
+    t.diagnostic(`over ${windowMs / 1000} s idle, the ingestor: ${tally(ours).join(', ') || 'no requests'}`);
     t.diagnostic(
-      `over ${windowMs / 1000} s idle: ${delta.list} LIST, ${delta.watch} WATCH (re)starts, ` +
-        `${delta.leaseGet} GET and ${delta.leasePut} PUT of the Lease`,
+      `the API server's own clients: ${tally(others.filter((e) => e.verb === 'list' || e.verb === 'watch')).join(', ') || 'no list/watch'}; ` +
+        `apiserver_request_total{verb="LIST"} moved by ${listsAfter - listsBefore} (every client)`,
     );
-    assert.equal(delta.list, 0, 'no LIST while idle');
+    assert.deepEqual(
+      ours.filter((e) => e.verb === 'list').map((e) => e.uri),
+      [],
+      'no LIST by the ingestor while idle',
+    );
+    const leasePuts = ours.filter((e) => e.resource === 'leases' && e.verb === 'update').length;
+    const leaseGets = ours.filter((e) => e.resource === 'leases' && e.verb === 'get').length;
     // One renewal per retry period (2 s), plus slack for timer drift on this busy machine.
-    assert.ok(delta.leasePut <= Math.ceil(windowMs / 2_000) + 2, `${delta.leasePut} Lease PUTs`);
-    assert.ok(delta.leaseGet <= 2, `${delta.leaseGet} Lease GETs: a leader renews without reading`);
+    assert.ok(leasePuts <= Math.ceil(windowMs / 2_000) + 2, `${leasePuts} Lease PUTs`);
+    assert.ok(leasePuts >= Math.floor(windowMs / 2_000) / 2, `${leasePuts} Lease PUTs: the leader renews`);
+    assert.ok(leaseGets <= 2, `${leaseGets} Lease GETs: a leader renews without reading`);
+    // Nothing else: the status loops and the Ingress status inputs are watches, not polls.
+    assert.deepEqual(
+      ours.filter(
+        (e) => !(e.resource === 'leases' && e.verb === 'update') && e.verb !== 'watch' && e.verb !== 'get',
+      ),
+      [],
+      'no other requests while idle',
+    );
   });
 
   test('real API server — restarted (history compacted meanwhile) under a running ingestor: watches resume, a 410 relists, every change arrives once', async (t) => {
@@ -513,15 +696,33 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     });
     const fromSeq = (await pipeline.events.lastSeq()) + 1;
 
+    // The ingestor is paused across the restarts, the changes and the compaction, then resumed.
+    // Running, it re-watched the restarted server fast enough (at low load) to see the changes
+    // before the compaction, so no 410 came. And a watch is served from the API server's watch
+    // cache, not etcd: a cache filled right after the restart, before any write, may start at the
+    // revision the ingestor last saw (from a bookmark), then serves the changes and never answers
+    // 410, compaction or not (CI saw no relist under load, twice). So the changes
+    // and the compaction happen on a first restarted server the ingestor never talks to, and a
+    // second restart fills every watch cache at a revision after them: a watch resumed from the
+    // ingestor's last resourceVersion can only get 410 Gone and relist.
+    assert.ok(ingestor);
+    ingestor.signal('SIGSTOP');
+    let upd: Awaited<ReturnType<typeof kube.apply>>;
+    let added: Awaited<ReturnType<typeof kube.apply>>;
+    try {
+      await kube.stopServers();
+      await kube.startServers();
+      upd = await kube.apply(m('upd', 'v1'));
+      added = await kube.apply(m('new', 'v0'));
+      assert.ok(await kube.delete(m('del', '')));
+      await kube.compact();
+      await kube.stopServers();
+      await kube.startServers();
+    } finally {
+      ingestor.signal('SIGCONT');
+    }
+    // Timed from the resume: the two restarts before it take 10-60 s depending on the load.
     const started = Date.now();
-    await kube.stopServers();
-    await kube.startServers();
-    // Changes the ingestor's watches have not seen, then the history before them is compacted:
-    // a watch resumed from the ingestor's last resourceVersion gets 410 Gone and must relist.
-    const upd = await kube.apply(m('upd', 'v1'));
-    const added = await kube.apply(m('new', 'v0'));
-    assert.ok(await kube.delete(m('del', '')));
-    await kube.compact();
     const expected = [
       {
         cluster: CLUSTER,
@@ -571,7 +772,7 @@ describe('kubernetes ingest against a real kube-apiserver', { skip: missing ?? f
     // the server starting, not a missing permission (the previous case counts normal running).
     t.diagnostic(`403s from the restarted API server: ${await kube.requestCount({ code: '403' })}`);
     t.diagnostic(
-      `API server restart: changes logged ${convergedMs} ms after the stop began; ${relists} relists of Mappings`,
+      `API server restart: changes logged ${convergedMs} ms after the ingestor resumed; ${relists} relists of Mappings`,
     );
     assert.ok(relists >= 1, 'the Mapping watch relisted');
   });

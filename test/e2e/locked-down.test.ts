@@ -14,14 +14,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
+import { collectObjectErrors } from '../../services/fanout/status-command.ts';
+import { nodeIn } from '../../services/fanout/testing/ads-fixture.ts';
 import { RawAdsClient } from '../../services/fanout/testing/raw-ads-client.ts';
 import { decodeEvent, type EventEnvelope, encodeEvent } from '../../shared/events/envelope.ts';
+import { STATUS_BUCKET } from '../../shared/events/status-keys.ts';
 import { STREAM_NAME, subjectFor } from '../../shared/events/subjects.ts';
-import { SECRET_TYPE } from '../../shared/xds/type-urls.ts';
+import { CLUSTER_TYPE, SECRET_TYPE } from '../../shared/xds/type-urls.ts';
 import { type AttacheProcess, startAttache } from '../harness/attache-process.ts';
 import { eventually } from '../harness/eventually.ts';
 import { freePort } from '../harness/ports.ts';
@@ -75,6 +80,38 @@ function tlsData(): { 'tls.crt': string; 'tls.key': string } {
 const TLS = tlsData();
 const KEY_PEM = Buffer.from(TLS['tls.key'], 'base64');
 const SECRET_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+/** The fan-out's bearer tokens, one per group. */
+const TOKENS = {
+  default: randomBytes(24).toString('hex'),
+  a: randomBytes(24).toString('hex'),
+  b: randomBytes(24).toString('hex'),
+};
+
+/**
+ * Two more groups: team a's Host with its own Secret (annotated for group a), and team b's Host
+ * reaching across for a's Secret, which the compiler must refuse.
+ */
+const TEAMS_YAML = [
+  'apiVersion: v1',
+  'kind: Secret',
+  'metadata: { name: a-cert, namespace: team-a, annotations: { attache.io/groups: a } }',
+  'type: kubernetes.io/tls',
+  'data:',
+  `  tls.crt: ${TLS['tls.crt']}`,
+  `  tls.key: ${TLS['tls.key']}`,
+  ...['a', 'b'].flatMap((g) => [
+    '---',
+    'apiVersion: getambassador.io/v3alpha1',
+    'kind: Host',
+    `metadata: { name: ${g}-host, namespace: team-${g} }`,
+    `spec: { ambassador_id: [${g}], hostname: ${g}.test, tlsSecret: { name: a-cert${g === 'b' ? ', namespace: team-a' : ''} } }`,
+    '---',
+    'apiVersion: getambassador.io/v3alpha1',
+    'kind: Mapping',
+    `metadata: { name: ${g}-route, namespace: team-${g} }`,
+    `spec: { ambassador_id: [${g}], hostname: ${g}.test, prefix: /, service: backend }`,
+  ]),
+].join('\n');
 
 /** The forms a leaked private key would take in a stored value. */
 function leakedKey(value: Buffer): string | undefined {
@@ -112,6 +149,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
   let dir: string;
   const processes: AttacheProcess[] = [];
   let fanoutXdsPort = 0;
+  let compileAdminPort = 0;
   const conns: NatsConnection[] = [];
   const natsAs = async (user: string, password: string) => {
     const nc = await connect({ servers: nats.url, user, pass: password });
@@ -158,6 +196,15 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
         `  tls.key: ${TLS['tls.key']}`,
       ].join('\n'),
     );
+    writeAtomic(path.join(config, 'teams.yaml'), TEAMS_YAML);
+    const tokensFile = path.join(dir, 'xds-tokens');
+    fs.writeFileSync(
+      tokensFile,
+      Object.entries(TOKENS)
+        .map(([g, t]) => `${g} ${t}\n`)
+        .join(''),
+      { mode: 0o600 },
+    );
     const [ingestAdmin, compileAdmin, fanoutAdmin, xdsPort] = await Promise.all([
       freePort(),
       freePort(),
@@ -179,7 +226,10 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
       },
     );
     const compile = startAttache(
-      compileArgs({ natsUrl: nats.url, redisUrl: redis.url, adminPort: compileAdmin }),
+      [
+        ...compileArgs({ natsUrl: nats.url, redisUrl: redis.url, adminPort: compileAdmin }),
+        ...['--group', 'default', '--group', 'a', '--group', 'b'],
+      ],
       {
         ATTACHE_NATS_USER: 'compiler',
         ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_COMPILER_PASSWORD,
@@ -189,7 +239,16 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
       },
     );
     const fanout = startAttache(
-      [...fanoutArgs({ redisUrl: redis.url, xdsPort, adminPort: fanoutAdmin }), '--nats', nats.url],
+      [
+        ...fanoutArgs({
+          redisUrl: redis.url,
+          xdsPort,
+          adminPort: fanoutAdmin,
+          auth: ['--tokens-file', tokensFile],
+        }),
+        '--nats',
+        nats.url,
+      ],
       {
         ATTACHE_NATS_USER: 'fanout',
         ATTACHE_NATS_PASSWORD: PASSWORDS.ATTACHE_NATS_FANOUT_PASSWORD,
@@ -200,6 +259,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
     );
     processes.push(ingest, compile, fanout);
     fanoutXdsPort = xdsPort;
+    compileAdminPort = compileAdmin;
     await Promise.all([
       ingest.waitReady(ingestAdmin, 60_000),
       compile.waitReady(compileAdmin, 60_000),
@@ -235,7 +295,7 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
 
   test('secrets at rest — SDS serves the key, yet no NATS message and no Redis value holds it', async () => {
     assert.ok(fanoutXdsPort > 0, 'the tiers run (previous test)');
-    const client = new RawAdsClient(fanoutXdsPort);
+    const client = new RawAdsClient(fanoutXdsPort, { token: TOKENS.default });
     const tails = () =>
       processes.map((p) => `--- ${p.args.slice(0, 2).join(' ')}\n${p.output().slice(-3000)}`).join('\n');
     try {
@@ -315,6 +375,81 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
     }
     assert.ok(values >= 5, `scanned ${values} Redis keys`);
     assert.deepEqual(leaks, [], 'no private key at rest');
+  });
+
+  test('trust — anonymous: UNAUTHENTICATED and nothing; a group-b token naming group a: PERMISSION_DENIED; b’s Host reaching for a’s Secret: a diagnostic, and b’s snapshot holds none of a’s key while a is served it', async () => {
+    assert.ok(fanoutXdsPort > 0 && compileAdminPort > 0, 'the tiers run (first test)');
+    const sdsOf = (name: string) => ({ type_url: SECRET_TYPE, resource_names: [name] });
+    const A_SECRET = 'tls/team-a/a-cert';
+
+    const anonymous = new RawAdsClient(fanoutXdsPort);
+    try {
+      anonymous.send({ node: nodeIn('a', 'anon'), ...sdsOf(A_SECRET) });
+      anonymous.send({ node: { id: 'anon' }, type_url: CLUSTER_TYPE, resource_names: [] });
+      assert.equal((await anonymous.closed(10_000)).code, grpc.status.UNAUTHENTICATED);
+      assert.deepEqual(await anonymous.drain(200), [], 'not a single response');
+    } finally {
+      anonymous.close();
+    }
+
+    const liar = new RawAdsClient(fanoutXdsPort, { token: TOKENS.b });
+    try {
+      liar.send({ node: nodeIn('a', 'liar'), ...sdsOf(A_SECRET) });
+      const status = await liar.closed(10_000);
+      assert.equal(status.code, grpc.status.PERMISSION_DENIED);
+      assert.deepEqual(await liar.drain(200), []);
+    } finally {
+      liar.close();
+    }
+
+    // Group a is served its own key (the control) ...
+    const a = new RawAdsClient(fanoutXdsPort, { token: TOKENS.a });
+    try {
+      const served = await eventually(
+        async () => {
+          a.send({ node: { id: 'a-1' }, ...sdsOf(A_SECRET) });
+          const res = await a.next(5_000);
+          if (!res.names.includes(A_SECRET)) throw new Error(`got ${res.names.join(',')}`);
+          return res.resources[0] as { tls_certificate?: { private_key?: { inline_bytes?: Uint8Array } } };
+        },
+        { timeoutMs: 30_000 },
+      );
+      assert.deepEqual(Buffer.from(served.tls_certificate?.private_key?.inline_bytes ?? []), KEY_PEM);
+    } finally {
+      a.close();
+    }
+
+    // ... group b's Host gets an error on its tlsSecret field ...
+    const status = (await (await fetch(`http://127.0.0.1:${compileAdminPort}/debug/status`)).json()) as {
+      group: string;
+      diagnostics: { source: { name: string; namespace?: string }; field?: string; message: string }[];
+    }[];
+    const refused = status
+      .find((g) => g.group === 'b')
+      ?.diagnostics.filter((d) => d.source.name === 'b-host' && d.field === 'tlsSecret');
+    assert.equal(refused?.length, 1, JSON.stringify(status.find((g) => g.group === 'b')));
+    assert.match(refused?.[0]?.message ?? '', /team-a\/a-cert/);
+
+    // ... and nothing of a's Secret is in b's snapshot, nor served to b.
+    const snapshotOf = async (group: string) =>
+      (await fetch(`http://127.0.0.1:${compileAdminPort}/snapshot?group=${group}`)).text();
+    const [ofA, ofB] = await Promise.all([snapshotOf('a'), snapshotOf('b')]);
+    assert.ok(ofA.includes(A_SECRET), 'a’s snapshot holds its Secret (the control)');
+    assert.ok(ofB.includes('b-route') || ofB.includes('b.test'), 'b’s snapshot is there');
+    // (b's diagnostics in the snapshot name the Secret; no resource does.)
+    assert.ok(!ofB.includes(A_SECRET), 'b’s snapshot has no SDS resource of a’s Secret');
+    assert.equal(leakedKey(Buffer.from(ofB)), undefined, 'b’s snapshot holds no form of a’s key');
+    const b = new RawAdsClient(fanoutXdsPort, { token: TOKENS.b });
+    try {
+      b.send({ node: { id: 'b-1' }, ...sdsOf(A_SECRET) });
+      const answers = await b.drain(3_000);
+      assert.ok(
+        answers.every((r) => !r.names.includes(A_SECRET) && r.resources.length === 0),
+        `b is served nothing for a’s Secret: ${JSON.stringify(answers.map((r) => r.names))}`,
+      );
+    } finally {
+      b.close();
+    }
   });
 
   test('anti-entropy — a tombstone published by hand with admin credentials is repaired by the ingestor within its period', async () => {
@@ -412,6 +547,19 @@ describe('locked-down NATS and Redis', { timeout: 180_000 }, () => {
     await status.flush();
     fanout.publish('attache.fleet.default.status', '{}');
     assert.equal(await got, 'attache.fleet.default.status');
+    // ...and reads the status bucket for `attache status` (b's Host is in error), writing nothing.
+    const errors = await collectObjectErrors(nats.url, {
+      user: 'status',
+      pass: PASSWORDS.ATTACHE_NATS_STATUS_PASSWORD,
+    });
+    assert.ok(
+      errors?.some((e) => e.kind === 'Host' && e.namespace === 'team-b' && e.name === 'b-host'),
+      `objects in error: ${JSON.stringify(errors)}`,
+    );
+    await assert.rejects(
+      (await new Kvm(status).open(STATUS_BUCKET)).put('local.Host.team-b.b-host', '{}'),
+      'the status user cannot write a status',
+    );
 
     await assert.rejects(
       connect({ servers: nats.url, maxReconnectAttempts: 0 }),

@@ -4,7 +4,7 @@
  * publisher on its commits, the snapshot cache and the ADS server on a free port.
  */
 import { Registry } from 'prom-client';
-import type { CompileOptions } from '../../services/compiler/compile.ts';
+import type { CompileOptions } from '../../services/compiler/contracts.ts';
 import { CompilerRunner } from '../../services/compiler/runner.ts';
 import { StatusPublisher } from '../../services/compiler/status-publisher.ts';
 import { SnapshotCache } from '../../services/fanout/cache/snapshot-cache.ts';

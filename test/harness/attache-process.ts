@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withTestSecretKeys } from './test-secret-keys.ts';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/attache.js');
 
@@ -25,14 +26,25 @@ export interface AttacheProcess {
   readonly exited: boolean;
 }
 
-export function startAttache(args: readonly string[], env: NodeJS.ProcessEnv = {}): AttacheProcess {
+/** `stdin`: written to the process's standard input, which is then closed (else it reads nothing). */
+export function startAttache(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  opts: { stdin?: string } = {},
+): AttacheProcess {
   let out = '';
   let exited = false;
   let exitCode: number | null = null;
   const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ATTACHE_LOG_LEVEL: 'info', ATTACHE_FROM_SOURCE: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      ATTACHE_LOG_LEVEL: 'info',
+      ATTACHE_FROM_SOURCE: '1',
+      ...withTestSecretKeys(args, env),
+    },
+    stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
   const onData = (b: Buffer) => {
     out += b.toString('utf8');
     if (out.length > 4_000_000) out = out.slice(-2_000_000);

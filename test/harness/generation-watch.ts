@@ -35,12 +35,16 @@ export interface GenerationWatch {
   close(): void;
 }
 
-export function watchGenerations(xdsPort: number, nodeId: string): GenerationWatch {
+/**
+ * `floor`: the newest generation this client was served before (on another stream or fan-out
+ * node); a first response below it counts as a regression, as it would for an Envoy that moved.
+ */
+export function watchGenerations(xdsPort: number, nodeId: string, floor = 0): GenerationWatch {
   const client = new RawAdsClient(xdsPort);
   const seenAt = new Map<number, number>();
   const regressions: string[] = [];
   const holes: string[] = [];
-  let newest = 0;
+  let newest = floor;
   let responses = 0;
   let closed = false;
   client.send({ node: { id: nodeId, cluster: 'test' }, type_url: CLUSTER_TYPE, resource_names: [] });

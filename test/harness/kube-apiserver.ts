@@ -32,15 +32,50 @@ function envtestDir(): string | undefined {
   );
 }
 
+/** One request as the API server's audit log records it. */
+export interface AuditEvent {
+  /** Kubernetes verb: list, watch, get, create, update, patch, delete. */
+  verb: string;
+  /** Who: e.g. `system:serviceaccount:attache:attache-ingestor`, `system:apiserver`, `admin`. */
+  user: string;
+  resource: string;
+  uri: string;
+  code: number;
+  /** Epoch ms of the stage. */
+  at: number;
+}
+
+/**
+ * envtest's scripts beside a `bin/kube-apiserver` that runs the real one with an audit log in
+ * `dir` (start.sh runs the binary next to it; this adds flags without touching ../shared).
+ */
+function auditingEnvtest(envtest: string, dir: string): string {
+  const wrapper = path.join(dir, 'envtest-audit');
+  fs.mkdirSync(path.join(wrapper, 'bin'), { recursive: true });
+  for (const f of ['start.sh', 'stop.sh']) fs.copyFileSync(path.join(envtest, f), path.join(wrapper, f));
+  const policy = path.join(dir, 'audit-policy.yaml');
+  fs.writeFileSync(
+    policy,
+    'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n',
+  );
+  fs.writeFileSync(
+    path.join(wrapper, 'bin/kube-apiserver'),
+    `#!/bin/sh\nexec ${JSON.stringify(path.join(envtest, 'bin/kube-apiserver'))} --audit-log-path=${JSON.stringify(path.join(dir, 'audit.log'))} --audit-policy-file=${JSON.stringify(policy)} --audit-log-maxsize=0 "$@"\n`,
+    { mode: 0o755 },
+  );
+  return wrapper;
+}
+
 const onPath = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 /** Why the real API server cannot run here (a skip message), or undefined when it can. */
 export function kubeApiServerMissing(): string | undefined {
+  const bin = process.env.ATTACHE_KUBE_APISERVER;
   if (!envtestDir())
-    return (
-      'no real kube-apiserver: ../shared/envtest/bin/kube-apiserver is absent and ATTACHE_KUBE_APISERVER ' +
-      'is not set (envtest assets exist only on the workplace machines)'
-    );
+    return bin
+      ? `no real kube-apiserver: ATTACHE_KUBE_APISERVER=${bin} is not a kube-apiserver with envtest's start.sh beside its bin/`
+      : 'no real kube-apiserver: ../shared/envtest/bin/kube-apiserver is absent and ATTACHE_KUBE_APISERVER ' +
+          'is not set (envtest assets exist only on the workplace machines)';
   if (!onPath('etcd')) return 'etcd is not installed: run `npm run test:deps` (Debian package etcd-server)';
   return undefined;
 }
@@ -79,14 +114,52 @@ export class RealKube {
     this.api = KubernetesObjectApi.makeApiClient(this.kc);
   }
 
-  /** Starts etcd + kube-apiserver in a fresh directory; resolves once /readyz answers 200. */
-  static async start(): Promise<RealKube> {
-    const script = envtestDir();
-    if (!script) throw new Error(kubeApiServerMissing());
+  /**
+   * Starts etcd + kube-apiserver in a fresh directory; resolves once /readyz answers 200. With
+   * `audit`, the API server also writes an audit log (every request at level Metadata: who, verb,
+   * resource) that {@link auditEvents} reads, so a test can say which client made a request — the
+   * request metrics cannot, and the API server's own loopback clients also list and watch.
+   */
+  static async start(opts: { audit?: boolean } = {}): Promise<RealKube> {
+    const envtest = envtestDir();
+    if (!envtest) throw new Error(kubeApiServerMissing());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'attache-envtest-'));
+    const script = opts.audit ? auditingEnvtest(envtest, dir) : envtest;
     const ports = { etcd: await freePort(), peer: await freePort(), api: await freePort() };
     await RealKube.launch(script, dir, ports);
     return new RealKube(dir, script, ports);
+  }
+
+  /**
+   * The audit log's events so far (start with `audit: true`), one per request: the
+   * ResponseComplete stage, or ResponseStarted for a watch (which completes only when it ends).
+   */
+  auditEvents(): AuditEvent[] {
+    const file = path.join(this.dir, 'audit.log');
+    if (!fs.existsSync(file)) throw new Error('no audit log: start the API server with { audit: true }');
+    const out: AuditEvent[] = [];
+    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+      if (!line) continue;
+      const e = JSON.parse(line) as {
+        stage: string;
+        verb: string;
+        user?: { username?: string };
+        objectRef?: { resource?: string; namespace?: string; name?: string };
+        requestURI: string;
+        responseStatus?: { code?: number };
+        stageTimestamp: string;
+      };
+      if (e.stage !== (e.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete')) continue;
+      out.push({
+        verb: e.verb,
+        user: e.user?.username ?? '',
+        resource: e.objectRef?.resource ?? '',
+        uri: e.requestURI,
+        code: e.responseStatus?.code ?? 0,
+        at: Date.parse(e.stageTimestamp),
+      });
+    }
+    return out;
   }
 
   private static async launch(script: string, dir: string, p: RealKube['ports']): Promise<void> {
@@ -129,20 +202,28 @@ export class RealKube {
    * Creates the object, or replaces it whole (PUT with the stored resourceVersion), like
    * `kubectl replace`: fields left out are removed. (Server-side apply would keep fields of a
    * schemaless CRD spec that an earlier apply set.) A Service keeps its allocated cluster IPs,
-   * which are immutable. Returns the stored object with its new resourceVersion.
+   * which are immutable. Returns the stored object with its new resourceVersion. A 409 Conflict
+   * (someone wrote the object between the read and the replace — the ingestor writing its status
+   * subresource does) reads again and retries, as `kubectl apply` does.
    */
   async apply<T extends KubeRef>(
     o: T,
   ): Promise<KubernetesObject & { metadata: { resourceVersion: string } }> {
     type Stored = KubernetesObject & { metadata: { resourceVersion: string } };
-    const current = (await this.read(o)) as (Stored & { spec?: Record<string, unknown> }) | undefined;
-    if (!current) return (await this.api.create(o as KubernetesObject)) as Stored;
-    const body = structuredClone(o) as T & { spec?: Record<string, unknown> };
-    body.metadata.resourceVersion = current.metadata.resourceVersion;
-    if (o.kind === 'Service' && o.apiVersion === 'v1' && current.spec) {
-      body.spec = { ...body.spec, clusterIP: current.spec.clusterIP, clusterIPs: current.spec.clusterIPs };
+    for (let attempt = 1; ; attempt++) {
+      const current = (await this.read(o)) as (Stored & { spec?: Record<string, unknown> }) | undefined;
+      if (!current) return (await this.api.create(o as KubernetesObject)) as Stored;
+      const body = structuredClone(o) as T & { spec?: Record<string, unknown> };
+      body.metadata.resourceVersion = current.metadata.resourceVersion;
+      if (o.kind === 'Service' && o.apiVersion === 'v1' && current.spec) {
+        body.spec = { ...body.spec, clusterIP: current.spec.clusterIP, clusterIPs: current.spec.clusterIPs };
+      }
+      try {
+        return (await this.api.replace(body as KubernetesObject)) as Stored;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+      }
     }
-    return (await this.api.replace(body as KubernetesObject)) as Stored;
   }
 
   /** Deletes an object; false when it did not exist. */

@@ -4,6 +4,8 @@ import { FAILED, type XdsEchoClient } from './xds-client.ts';
 export interface RpcSample {
   at: number;
   backend: string;
+  /** Why the RPC failed (gRPC code and details), for failed ones. */
+  error?: string;
 }
 
 export interface RpcLoop {
@@ -13,19 +15,21 @@ export interface RpcLoop {
   stop(): Promise<void>;
 }
 
-/** Sends echo RPCs (1 s deadline each) back to back until stopped, recording each outcome. */
-export function rpcLoop(client: XdsEchoClient): RpcLoop {
+/**
+ * Sends echo RPCs back to back until stopped, recording each outcome; `deadlineMs` per RPC
+ * (default 1 s).
+ */
+export function rpcLoop(client: XdsEchoClient, deadlineMs = 1000): RpcLoop {
   const samples: RpcSample[] = [];
   let running = true;
   const done = (async () => {
     while (running) {
-      let backend: string;
       try {
-        backend = (await client.echo('ping', 1000)).backend;
-      } catch {
-        backend = FAILED;
+        const { backend } = await client.echo('ping', deadlineMs);
+        samples.push({ at: Date.now(), backend });
+      } catch (err) {
+        samples.push({ at: Date.now(), backend: FAILED, error: String(err) });
       }
-      samples.push({ at: Date.now(), backend });
     }
   })();
   return {

@@ -173,12 +173,15 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
 /**
  * Starts `redis-server` on a free loopback port, without persistence; with `config`, through that
  * start script (which `exec`s redis-server with the same arguments), its ACL file in the data dir.
+ * `extraArgs` come last (they win); as a function they get the port, e.g. to serve it with TLS:
+ * `(p) => ['--port', '0', '--tls-port', String(p), …]`.
  */
 export async function startRedis(
   config?: ServerConfig,
-  extraArgs: readonly string[] = [],
+  extraArgs: readonly string[] | ((port: number) => readonly string[]) = [],
 ): Promise<TestServer> {
   const port = await freePort();
+  const extra = typeof extraArgs === 'function' ? extraArgs(port) : extraArgs;
   const dir = tempDir('redis');
   const args = [
     '--bind',
@@ -191,7 +194,7 @@ export async function startRedis(
     'no',
     '--dir',
     dir,
-    ...extraArgs,
+    ...extra,
   ];
   const server = config
     ? new ProcessServer(port, `redis://127.0.0.1:${port}`, dir, 'sh', [config.file, ...args], {
