@@ -2,16 +2,25 @@
  * Benchmark: the compiler at scale.
  *
  *   npm run bench:compile -- --mappings N [--endpoints M] [--services S] [--hosts H] [--runs R]
- *       [--rounds K] [--changes C] [--burst B] [--debounce-ms D] [--no-tiers] [--no-emissary] [--json]
+ *       [--rounds K] [--changes C] [--burst B] [--debounce-ms D] [--checkpoint-events E]
+ *       [--translate-sizes N1,N2,…] [--file-changes F] [--watch-debounce-ms W]
+ *       [--no-tiers] [--no-emissary] [--json]
  *
  * Generates N Mappings over S Services (default N/5) with M endpoints (default 5·S) in
  * EndpointSlices, H Hosts (default 5) and the default Listeners (loadtest/compile/generate.ts), then:
- *   1. whole process: `attache translate` (compiled build) vs Emissary 4.1's compiler when
- *      ../shared/emissary-reference is present, K interleaved rounds, wall and CPU time, ratio;
- *   2. in process: full compile() of the loaded records, median of R warm runs, peak RSS of that
+ *   1. whole process: `attache --help` (10 runs), and `attache translate` (compiled build) vs
+ *      Emissary 4.1's compiler when ../shared/emissary-reference is present, K interleaved rounds,
+ *      wall and CPU time, ratio, at N and at every size of --translate-sizes;
+ *   2. in process: full compile() of the loaded records, median of R warm runs (and R one-Mapping
+ *      changes through the incremental compiler), peak RSS of that
  *      process, encoded snapshot size per type;
  *   3. tiers (tiers.ts): real NATS + Redis + `attache compile`: start-up, one Mapping change and
- *      one endpoint change → committed (p50/p99, debounce stated and subtracted), a B-change burst.
+ *      one endpoint change → committed (p50/p99, debounce stated and subtracted), a B-change burst,
+ *      then F Mappings changed in mappings.yaml through a real `attache ingest fs`
+ *      (file-changes.ts: from the file write and from the event, debounces subtracted);
+ *   4. checkpoint start-up (checkpoint-startup.ts): the log grown to E events (default 100,000),
+ *      the compiler restarted: time to ready and committed from its newest checkpoint, and with
+ *      checkpoints off (the whole log folded).
  * Writes loadtest/results/compile-<N>-<timestamp>.json and prints a summary (or the JSON).
  */
 import { spawnSync } from 'node:child_process';
@@ -20,10 +29,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { DESCRIPTOR_FILE } from '../../proto/descriptor.ts';
 import { dist } from '../fleet/stats.ts';
+import type { CheckpointStartup } from './checkpoint-startup.ts';
+import type { FileChangeResult } from './file-changes.ts';
 import { type BenchShape, writeInput } from './generate.ts';
 import { defaultLogFile, measureTiers, progress, type TierResult } from './tiers.ts';
-import { emissaryAvailable, type ProcessRun, runAttacheTranslate, runEmissary } from './whole-process.ts';
+import {
+  emissaryAvailable,
+  type ProcessRun,
+  runAttacheHelp,
+  runAttacheTranslate,
+  runEmissary,
+} from './whole-process.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({
@@ -37,6 +56,10 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '20' },
     burst: { type: 'string', default: '500' },
     'debounce-ms': { type: 'string', default: '50' },
+    'checkpoint-events': { type: 'string', default: '100000' },
+    'file-changes': { type: 'string' },
+    'watch-debounce-ms': { type: 'string', default: '50' },
+    'translate-sizes': { type: 'string' },
     'no-tiers': { type: 'boolean', default: false },
     'no-emissary': { type: 'boolean', default: false },
     'timeout-s': { type: 'string', default: '600' },
@@ -63,54 +86,87 @@ writeInput(inDir, shape);
 
 const machine = { cpus: os.cpus().length, loadAvg1m: os.loadavg()[0] ?? 0, node: process.version };
 
-// 1. Whole process, interleaved.
+// 1. Whole process, interleaved, at every size asked for (each its own generated input).
 const rounds = Number(values.rounds);
 const emissarySkip = values['no-emissary'] ? 'disabled with --no-emissary' : emissaryAvailable();
-const attacheRuns: ProcessRun[] = [];
-const emissaryRuns: ProcessRun[] = [];
-let emissaryError: string | null = emissarySkip;
-for (let r = 0; r < rounds; r++) {
-  progress(`whole process: round ${r + 1} of ${rounds}`);
-  attacheRuns.push(await runAttacheTranslate(inDir, path.join(scratch, 'attache-out')));
-  if (emissaryError === null) {
-    try {
-      emissaryRuns.push(await runEmissary(inDir, path.join(scratch, 'emissary-out')));
-    } catch (err) {
-      emissaryError = err instanceof Error ? err.message.slice(0, 500) : String(err);
+const median = (xs: number[]) => dist(xs)?.p50 ?? null;
+const sizes = (values['translate-sizes'] ?? String(mappings))
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
+const bySize = [];
+for (const n of sizes) {
+  const dir = n === mappings ? inDir : path.join(scratch, `in-${n}`);
+  if (n !== mappings) {
+    const s = Math.max(1, Math.round(n / 5));
+    writeInput(dir, { mappings: n, services: s, endpoints: s * 5, hosts: shape.hosts });
+  }
+  const attacheRuns: ProcessRun[] = [];
+  const emissaryRuns: ProcessRun[] = [];
+  let emissaryError: string | null = emissarySkip;
+  for (let r = 0; r < rounds; r++) {
+    progress(`whole process at ${n} Mappings: round ${r + 1} of ${rounds}`);
+    attacheRuns.push(await runAttacheTranslate(dir, path.join(scratch, 'attache-out')));
+    if (emissaryError === null) {
+      try {
+        emissaryRuns.push(await runEmissary(dir, path.join(scratch, 'emissary-out')));
+      } catch (err) {
+        emissaryError = err instanceof Error ? err.message.slice(0, 500) : String(err);
+      }
     }
   }
-}
-const median = (xs: number[]) => dist(xs)?.p50 ?? null;
-const wholeProcess = {
-  rounds,
-  attacheTranslate: {
+  const attache = {
     wallMs: median(attacheRuns.map((r) => r.wallMs)),
     cpuMs: median(attacheRuns.map((r) => r.cpuMs)),
-  },
-  emissary:
+  };
+  const emissary =
     emissaryRuns.length > 0
       ? { wallMs: median(emissaryRuns.map((r) => r.wallMs)), cpuMs: median(emissaryRuns.map((r) => r.cpuMs)) }
-      : { skipped: emissaryError },
-  speedupWall: null as number | null,
-  speedupCpu: null as number | null,
-};
-if (emissaryRuns.length > 0) {
-  const e = wholeProcess.emissary as { wallMs: number; cpuMs: number };
-  wholeProcess.speedupWall = round2(e.wallMs / (wholeProcess.attacheTranslate.wallMs ?? 1));
-  wholeProcess.speedupCpu = round2(e.cpuMs / (wholeProcess.attacheTranslate.cpuMs ?? 1));
+      : null;
+  bySize.push({
+    mappings: n,
+    attacheTranslate: attache,
+    emissary: emissary ?? { skipped: emissaryError },
+    speedupWall: emissary ? round2((emissary.wallMs ?? 0) / (attache.wallMs ?? 1)) : null,
+    speedupCpu: emissary ? round2((emissary.cpuMs ?? 0) / (attache.cpuMs ?? 1)) : null,
+  });
 }
+// `attache --help`: the CLI's start-up (module graph and proto descriptor), median of 10 runs.
+const helpRuns: number[] = [];
+for (let r = 0; r < 10; r++) helpRuns.push((await runAttacheHelp()).wallMs);
+const wholeProcess = { rounds, bySize, attacheHelpMs: dist(helpRuns) };
 
-// 2. In process, in a child so its peak RSS is the compiler's alone.
+// 2. In process, in a child so its peak RSS is the compiler's alone. The child is bundled as
+// dist/ is (scripts/build.ts: esbuild, no keepNames, the proto descriptor beside it), so it runs
+// the code `attache compile` runs, without tsx's per-function wrappers.
 progress('in process: full compiles');
-const child = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', path.join(HERE, 'in-process.ts'), inDir, values.runs, '2'],
-  { encoding: 'utf8', maxBuffer: 16 << 20 },
+const bundleDir = path.join(HERE, '../../.tmp', `bench-in-process-${process.pid}`);
+await build({
+  entryPoints: [path.join(HERE, 'in-process.ts')],
+  outfile: path.join(bundleDir, 'in-process.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+});
+fs.mkdirSync(path.join(bundleDir, 'gen'), { recursive: true });
+fs.copyFileSync(
+  path.join(HERE, '../../proto/gen', DESCRIPTOR_FILE),
+  path.join(bundleDir, 'gen', DESCRIPTOR_FILE),
 );
+const child = spawnSync(process.execPath, [path.join(bundleDir, 'in-process.js'), inDir, values.runs, '2'], {
+  encoding: 'utf8',
+  maxBuffer: 16 << 20,
+});
+fs.rmSync(bundleDir, { recursive: true, force: true });
 if (child.status !== 0) throw new Error(`in-process compile failed:\n${child.stderr.slice(-3000)}`);
 const inProc = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
   loadMs: number;
   compileMs: number[];
+  incrementalMs: number[];
+  fullPeakRssBytes: number;
   peakRssBytes: number;
   resources: number;
   diagnostics: number;
@@ -119,7 +175,12 @@ const inProc = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
 const inProcess = {
   runs: inProc.compileMs.length,
   compileMs: dist(inProc.compileMs),
+  /** One Mapping changed, incremental compile (incremental.ts), R runs. */
+  incrementalCompileMs: dist(inProc.incrementalMs),
   loadYamlMs: Math.round(inProc.loadMs),
+  /** Peak RSS after loading and the full compiles, before the incremental compiler ran. */
+  fullCompilePeakRssMiB: round2(inProc.fullPeakRssBytes / 2 ** 20),
+  /** Peak RSS at the end, the incremental compiler and its caches included. */
   peakRssMiB: round2(inProc.peakRssBytes / 2 ** 20),
   resources: inProc.resources,
   diagnostics: inProc.diagnostics,
@@ -139,6 +200,9 @@ else {
     maxDelayMs: 500,
     timeoutMs: Number(values['timeout-s']) * 1000,
     logFile,
+    checkpointEvents: Number(values['checkpoint-events']),
+    fileChanges: Number(values['file-changes'] ?? values.changes),
+    watchDebounceMs: Number(values['watch-debounce-ms']),
   });
   fs.rmSync(logFile, { force: true });
 }
@@ -166,15 +230,20 @@ function round2(v: number): number {
 
 function summary(r: typeof result, file: string): string {
   const w = r.wholeProcess;
-  const e = w.emissary as { wallMs?: number; cpuMs?: number; skipped?: string };
   const lines = [
     `compile bench: ${r.shape.mappings} Mappings, ${r.shape.services} Services, ${r.shape.endpoints} endpoints, ${r.shape.hosts} Hosts`,
     `machine: ${r.machine.cpus} cores, load ${r.machine.loadAvg1m.toFixed(1)} → ${r.machine.loadAvg1mAtEnd.toFixed(1)}, node ${r.machine.node}`,
-    `whole process (median of ${w.rounds}): attache translate ${w.attacheTranslate.wallMs} ms wall / ${w.attacheTranslate.cpuMs} ms CPU`,
-    e.skipped
-      ? `  Emissary: skipped (${e.skipped})`
-      : `  Emissary ${e.wallMs} ms wall / ${e.cpuMs} ms CPU → attaché ${w.speedupWall}× (wall), ${w.speedupCpu}× (CPU)`,
-    `in process: full compile p50 ${r.inProcess.compileMs?.p50} ms (min ${r.inProcess.compileMs?.min}, ${r.inProcess.runs} warm runs), peak RSS ${r.inProcess.peakRssMiB} MiB, ${r.inProcess.resources} resources, ${r.inProcess.snapshotBytes} bytes`,
+    `attache --help: p50 ${w.attacheHelpMs?.p50} ms, min ${w.attacheHelpMs?.min} ms (10 runs)`,
+    ...w.bySize.flatMap((x) => {
+      const e = x.emissary as { wallMs?: number; cpuMs?: number; skipped?: string };
+      return [
+        `whole process at ${x.mappings} Mappings (median of ${w.rounds}): attache translate ${x.attacheTranslate.wallMs} ms wall / ${x.attacheTranslate.cpuMs} ms CPU`,
+        e.skipped
+          ? `  Emissary: skipped (${e.skipped})`
+          : `  Emissary ${e.wallMs} ms wall / ${e.cpuMs} ms CPU → attaché ${x.speedupWall}× faster (wall), ${x.speedupCpu}× (CPU)`,
+      ];
+    }),
+    `in process: full compile p50 ${r.inProcess.compileMs?.p50} ms (min ${r.inProcess.compileMs?.min}, ${r.inProcess.runs} warm runs), peak RSS ${r.inProcess.fullCompilePeakRssMiB} MiB; one Mapping changed (incremental) p50 ${r.inProcess.incrementalCompileMs?.p50} ms, peak RSS with the incremental compiler ${r.inProcess.peakRssMiB} MiB; ${r.inProcess.resources} resources, ${r.inProcess.snapshotBytes} bytes`,
   ];
   const t = r.tiers as TierResult & { skipped?: string };
   if (t.skipped) lines.push(`tiers: skipped (${t.skipped})`);
@@ -183,8 +252,32 @@ function summary(r: typeof result, file: string): string {
       `tiers (${t.events} objects, debounce ${t.debounceMs} ms): compiler ready in ${Math.round(t.startupMs)} ms, peak RSS ${round2((t.compilerPeakRssBytes ?? 0) / 2 ** 20)} MiB`,
       `  one Mapping → committed: p50 ${t.mappingChangeMs?.p50} / p99 ${t.mappingChangeMs?.p99} ms (excl. debounce ${t.mappingChangeExclDebounceMs?.p50} / ${t.mappingChangeExclDebounceMs?.p99})`,
       `  one endpoint → committed: p50 ${t.endpointChangeMs?.p50} / p99 ${t.endpointChangeMs?.p99} ms (excl. debounce ${t.endpointChangeExclDebounceMs?.p50} / ${t.endpointChangeExclDebounceMs?.p99})`,
-      `  burst of ${t.burst.changes}: ${t.burst.versionsCommitted} versions, last commit ${t.burst.lastEventToLastCommitMs} ms after the last event`,
+      `  endpoint fast path: ${t.fastPathCommits} of the endpoint changes; Mapping fast path: ${t.mappingFastPathCommits} of the Mapping changes`,
+      `  burst of ${t.burst.changes}: ${t.burst.versionsCommitted} versions, last commit ${t.burst.lastEventToLastCommitMs} ms after the last event (max delay 500 ms)`,
     );
+    const f = t.fileChanges as FileChangeResult & { skipped?: string };
+    lines.push(
+      f.skipped
+        ? `  YAML file changes: skipped (${f.skipped})`
+        : `  one Mapping changed in the YAML file (real fs ingestor, ready in ${Math.round(f.ingestorStartupMs)} ms, peak RSS ${round2((f.ingestorPeakRssBytes ?? 0) / 2 ** 20)} MiB), ${f.changes} changes:\n` +
+            `    from the file write: p50 ${f.fromWriteMs?.p50} / p99 ${f.fromWriteMs?.p99} ms (excl. watch debounce ${f.watchDebounceMs} + compiler debounce ${f.compilerDebounceMs}: ${f.fromWriteExclDebounceMs?.p50} / ${f.fromWriteExclDebounceMs?.p99})\n` +
+            `    from its event in the log: p50 ${f.fromEventMs?.p50} / p99 ${f.fromEventMs?.p99} ms (excl. compiler debounce: ${f.fromEventExclDebounceMs?.p50} / ${f.fromEventExclDebounceMs?.p99})`,
+    );
+    const c = t.checkpointStartup as CheckpointStartup & { skipped?: string };
+    lines.push(
+      c.skipped
+        ? `  checkpoint start-up time: skipped (${c.skipped})`
+        : `  checkpoint start-up time: ${c.fromCheckpointMs} ms to ready and committed on a ${c.logEvents}-event log (checkpoint at ${c.checkpointSeq}, ${c.checkpointBytes} bytes loaded in ${c.checkpointLoadMs === null ? '?' : Math.round(c.checkpointLoadMs)} ms, ${c.tailEventsFolded} tail events folded); without checkpoints ${c.fromZeroMs} ms`,
+    );
+    if (!c.skipped) {
+      const ph = (x: CheckpointStartup['fromZeroPhases']) =>
+        `process up and connected ${x.connected} ms, leader ${x.leader} ms, ${x.checkpointLoaded !== null ? `checkpoint loaded ${x.checkpointLoaded} ms, ` : ''}folded+compiled+committed ${x.caughtUp} ms`;
+      lines.push(
+        `    from checkpoint (ms after spawn): ${ph(c.fromCheckpointPhases)}`,
+        `    without checkpoints (ms after spawn): ${ph(c.fromZeroPhases)}`,
+        `    the compiler's start-up steps (ms): from checkpoint ${JSON.stringify(c.fromCheckpointSteps)}, without ${JSON.stringify(c.fromZeroSteps)}`,
+      );
+    }
   }
   lines.push(`result: ${file}`, '');
   return lines.join('\n');

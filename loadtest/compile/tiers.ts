@@ -19,6 +19,8 @@ import { freePort } from '../../test/harness/ports.ts';
 import { startNats, startRedis } from '../../test/harness/servers.ts';
 import { AttacheChild } from '../fleet/attache-child.ts';
 import { type Dist, dist } from '../fleet/stats.ts';
+import { type CheckpointStartup, measureCheckpointStartup } from './checkpoint-startup.ts';
+import { type FileChangeResult, measureFileChanges } from './file-changes.ts';
 import { type BenchShape, endpointSliceYaml, endpointsOf, mappingYaml } from './generate.ts';
 
 export interface TierOptions {
@@ -29,6 +31,11 @@ export interface TierOptions {
   maxDelayMs: number;
   timeoutMs: number;
   logFile: string;
+  /** Mappings changed in the YAML file through the real fs ingestor (file-changes.ts; 0: skip). */
+  fileChanges: number;
+  watchDebounceMs: number;
+  /** Grow the log to this many events and measure a restart from a checkpoint (0: skip). */
+  checkpointEvents: number;
 }
 
 export interface TierResult {
@@ -40,8 +47,16 @@ export interface TierResult {
   mappingChangeExclDebounceMs: Dist | null;
   endpointChangeMs: Dist | null;
   endpointChangeExclDebounceMs: Dist | null;
+  /** Endpoint changes the compiler built by its endpoint fast path (its metric). */
+  fastPathCommits: number;
+  /** Mapping changes the compiler built by its Mapping fast path (its metric). */
+  mappingFastPathCommits: number;
   burst: { changes: number; versionsCommitted: number; lastEventToLastCommitMs: number };
+  /** One Mapping changed in the YAML file, through the real fs ingestor. */
+  fileChanges: FileChangeResult | { skipped: string };
   compilerPeakRssBytes: number | null;
+  /** Restart on a long log, from a checkpoint and from zero (checkpoint-startup.ts). */
+  checkpointStartup: CheckpointStartup | { skipped: string };
 }
 
 const CLUSTER = 'bench';
@@ -141,15 +156,15 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     progress(`tiers: ${documents.length} objects in the log`);
     await clock.start();
     const adminPort = await freePort();
+    const compileArgs = [
+      ...['--nats', nats.url, '--redis', redis.url],
+      ...['--admin-host', '127.0.0.1', '--debounce-ms', String(opts.debounceMs)],
+      ...['--max-delay-ms', String(opts.maxDelayMs)],
+    ];
     const t0 = performance.now();
     compiler = new AttacheChild(
       'compiler',
-      [
-        'compile',
-        ...['--nats', nats.url, '--redis', redis.url, '--admin-port', String(adminPort)],
-        ...['--admin-host', '127.0.0.1', '--debounce-ms', String(opts.debounceMs)],
-        ...['--max-delay-ms', String(opts.maxDelayMs)],
-      ],
+      ['compile', ...compileArgs, '--admin-port', String(adminPort)],
       opts.logFile,
     );
     await compiler.waitReady(adminPort, opts.timeoutMs);
@@ -158,12 +173,15 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
 
     // A change keeps the object's YAML position, as the directory ingestor's events do.
     const origins = new Map(documents.map((d) => [`${d.object.kind}/${d.object.metadata.name}`, d]));
-    const timeChange = async (object: SourceObject, rv: string): Promise<number> => {
-      const start = performance.now();
+    const placed = (object: SourceObject, rv: string): EventEnvelope => {
       const at = origins.get(`${object.kind}/${object.metadata.name}`);
       const e = envelope(object, rv);
       if (at) e.origin = { file: at.file, document: at.document };
-      const ack = await events.publish(e);
+      return e;
+    };
+    const timeChange = async (object: SourceObject, rv: string): Promise<number> => {
+      const start = performance.now();
+      const ack = await events.publish(placed(object, rv));
       return (await clock.until(ack.seq, opts.timeoutMs)) - start;
     };
     const mappingMs: number[] = [];
@@ -180,7 +198,20 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       );
     }
 
-    progress('tiers: single changes done');
+    // How many of those commits the endpoint fast path built (the compiler's own counter).
+    const metricsText = await fetch(`http://127.0.0.1:${adminPort}/metrics`)
+      .then((r) => r.text())
+      .catch(() => '');
+    const counter = (name: string) =>
+      metricsText
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const fastPathCommits = counter('attache_compiler_endpoint_fast_path_total');
+    const mappingFastPathCommits = counter('attache_compiler_mapping_fast_path_total');
+    progress(
+      `tiers: single changes done; ${fastPathCommits} of ${opts.changes} endpoint changes and ${mappingFastPathCommits} of ${opts.changes} Mapping changes took their fast path`,
+    );
     const burstStart = performance.now();
     let lastSeq = 0;
     for (let k = 0; k < opts.burst; k += 64) {
@@ -188,7 +219,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
         Array.from({ length: Math.min(64, opts.burst - k) }, (_, j) => {
           const n = opts.changes + 1 + k + j;
           return events.publish(
-            envelope(parse(mappingYaml(n % shape.mappings, shape, n)) as SourceObject, `b${n}`),
+            placed(parse(mappingYaml(n % shape.mappings, shape, n)) as SourceObject, `b${n}`),
           );
         }),
       );
@@ -196,8 +227,46 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     }
     const lastEventAt = performance.now();
     const lastCommitAt = await clock.until(lastSeq, opts.timeoutMs);
+    const burstVersions = clock.countSince(burstStart);
+    progress(`tiers: burst done (${burstVersions} versions)`);
+    const fileChanges =
+      opts.fileChanges > 0
+        ? await measureFileChanges({
+            dir,
+            shape,
+            natsUrl: nats.url,
+            events,
+            cluster: CLUSTER,
+            committed: (seq) => clock.until(seq, opts.timeoutMs),
+            changes: opts.fileChanges,
+            compilerDebounceMs: opts.debounceMs,
+            watchDebounceMs: opts.watchDebounceMs,
+            timeoutMs: opts.timeoutMs,
+            logFile: opts.logFile,
+            progress,
+          })
+        : { skipped: 'disabled with --file-changes 0' };
     const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(safeRead(`/proc/${compiler.pid}/status`));
     const minus = (xs: number[]) => xs.map((x) => Math.max(0, x - opts.debounceMs));
+    const checkpointStartup =
+      opts.checkpointEvents > 0
+        ? await measureCheckpointStartup({
+            events,
+            store,
+            compiler,
+            compileArgs,
+            objects: documents.map((d) => d.object),
+            envelope,
+            committed: (seq) => clock.until(seq, opts.timeoutMs),
+            targetEvents: opts.checkpointEvents,
+            timeoutMs: opts.timeoutMs,
+            logFile: opts.logFile,
+            progress,
+            onCompiler: (c) => {
+              compiler = c;
+            },
+          })
+        : { skipped: 'disabled with --checkpoint-events 0' };
     return {
       events: documents.length,
       startupMs,
@@ -206,12 +275,16 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       mappingChangeExclDebounceMs: dist(minus(mappingMs)),
       endpointChangeMs: dist(endpointMs),
       endpointChangeExclDebounceMs: dist(minus(endpointMs)),
+      fastPathCommits,
+      mappingFastPathCommits,
       burst: {
         changes: opts.burst,
-        versionsCommitted: clock.countSince(burstStart),
+        versionsCommitted: burstVersions,
         lastEventToLastCommitMs: Math.round(lastCommitAt - lastEventAt),
       },
       compilerPeakRssBytes: hwm ? Number(hwm[1]) * 1024 : null,
+      fileChanges,
+      checkpointStartup,
     };
   } finally {
     process.off('SIGINT', onSignal);

@@ -81,6 +81,11 @@ export function runAttacheTranslate(inDir: string, outDir: string): Promise<Proc
   ]);
 }
 
+/** `attache --help`: what the CLI costs to start (module graph, proto descriptor). */
+export function runAttacheHelp(): Promise<ProcessRun> {
+  return timed(process.execPath, [BIN, '--help']);
+}
+
 /** Whether the reference compiler can run here, or why not. */
 export function emissaryAvailable(): string | null {
   return fs.existsSync(EMISSARY_RUN) ? null : `${EMISSARY_RUN} is absent`;

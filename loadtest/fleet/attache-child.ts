@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withTestSecretKeys } from '../../test/harness/test-secret-keys.ts';
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/attache.js');
 
@@ -21,8 +22,12 @@ export class AttacheChild {
     readonly logFile: string,
   ) {
     const fd = fs.openSync(logFile, 'a');
-    this.child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ATTACHE_LOG_LEVEL: process.env.ATTACHE_LOG_LEVEL ?? 'info' },
+    this.child = spawn(process.execPath, [...cpuProfileArgs(), BIN, ...args], {
+      env: {
+        ...process.env,
+        ATTACHE_LOG_LEVEL: process.env.ATTACHE_LOG_LEVEL ?? 'info',
+        ...withTestSecretKeys(args, {}),
+      },
       stdio: ['ignore', fd, fd],
     });
     fs.closeSync(fd);
@@ -52,8 +57,8 @@ export class AttacheChild {
     }
   }
 
-  /** Polls `/readyz` on the admin port until it answers 200. */
-  async waitReady(adminPort: number, timeoutMs: number): Promise<void> {
+  /** Polls `/readyz` on the admin port (every `pollMs`) until it answers 200. */
+  async waitReady(adminPort: number, timeoutMs: number, pollMs = 100): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.exited)
@@ -68,7 +73,7 @@ export class AttacheChild {
       }
       if (Date.now() > deadline)
         throw new Error(`${this.label} not ready after ${timeoutMs} ms:\n${this.tail()}`);
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 
@@ -85,4 +90,13 @@ export class AttacheChild {
   killNow(): void {
     if (!this.exited) this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * `ATTACHE_FLEET_CPU_PROF=DIR`: the fan-out and the simulator workers write V8 CPU profiles to
+ * DIR when they exit (NODE_OPTIONS refuses --cpu-prof), to see where a push spends its time.
+ */
+export function cpuProfileArgs(): string[] {
+  const dir = process.env.ATTACHE_FLEET_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }

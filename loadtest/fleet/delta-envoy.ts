@@ -7,6 +7,7 @@
  * - on a new stream every subscription is re-sent with `initial_resource_versions` naming each
  *   resource held and its version, so the server sends only what differs.
  */
+import protobuf from 'protobufjs';
 import { messageType } from '../../proto/root.ts';
 import { DELTA_METHOD_PATH } from '../../services/fanout/server/ads-service.ts';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, shortName } from '../../shared/xds/type-urls.ts';
@@ -23,20 +24,63 @@ interface TypeState extends TypeProgress {
   held: Map<string, string>;
 }
 
-const REQUEST = 'envoy.service.discovery.v3.DeltaDiscoveryRequest';
+const NODE = 'envoy.config.core.v3.Node';
 
 interface DeltaRequestInit {
   node?: SimNode;
   type_url: string;
   resource_names_subscribe?: string[];
   resource_names_unsubscribe?: string[];
-  initial_resource_versions?: Record<string, string>;
+  /** name → version; a Map is written in its own order, as is (no copy into an object). */
+  initial_resource_versions?: Record<string, string> | ReadonlyMap<string, string>;
   response_nonce?: string;
 }
 
+/**
+ * Encodes a DeltaDiscoveryRequest field by field (node through protobufjs): the simulator writes
+ * one per response it receives and re-sends every subscription with what it holds on each
+ * reconnect, and protobufjs's fromObject + encode cost the one simulator process more CPU than the
+ * fan-out spent serving it (the simulator shares the machine with the fan-out under test).
+ */
 export function encodeDeltaRequest(req: DeltaRequestInit): Buffer {
-  const type = messageType(REQUEST);
-  return Buffer.from(type.encode(type.fromObject({ ...req })).finish());
+  const w = protobuf.Writer.create();
+  if (req.node) {
+    const type = messageType(NODE);
+    w.uint32((1 << 3) | 2).bytes(type.encode(type.fromObject(req.node)).finish());
+  }
+  if (req.type_url) w.uint32((2 << 3) | 2).string(req.type_url);
+  for (const n of req.resource_names_subscribe ?? []) w.uint32((3 << 3) | 2).string(n);
+  for (const n of req.resource_names_unsubscribe ?? []) w.uint32((4 << 3) | 2).string(n);
+  const versions = req.initial_resource_versions ?? {};
+  for (const [k, v] of versions instanceof Map ? versions : Object.entries(versions)) {
+    w.uint32((5 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 2)
+      .string(k)
+      .uint32((2 << 3) | 2)
+      .string(v)
+      .ldelim();
+  }
+  if (req.response_nonce) w.uint32((6 << 3) | 2).string(req.response_nonce);
+  return Buffer.from(w.finish());
+}
+
+/**
+ * ACKs without a node, by type and nonce: every stream ACKing the same response sends the same
+ * bytes, so they are encoded once (bounded; cleared when full).
+ */
+const acks = new Map<string, Buffer>();
+const MAX_ACKS = 4096;
+
+function ackBytes(typeUrl: string, nonce: string): Buffer {
+  const key = `${typeUrl}\0${nonce}`;
+  let bytes = acks.get(key);
+  if (!bytes) {
+    if (acks.size >= MAX_ACKS) acks.clear();
+    bytes = encodeDeltaRequest({ type_url: typeUrl, response_nonce: nonce });
+    acks.set(key, bytes);
+  }
+  return bytes;
 }
 
 export class DeltaEnvoy extends EnvoyStream<TypeState> {
@@ -53,7 +97,7 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
       this.write({
         type_url: typeUrl,
         resource_names_subscribe: s.wildcard ? [] : [...s.names].sort(),
-        initial_resource_versions: Object.fromEntries(s.held),
+        initial_resource_versions: s.held,
       });
     }
   }
@@ -86,7 +130,11 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
     const state = this.types.get(typeUrl);
     if (!state?.subscribed) return;
     const at = now();
-    this.write({ type_url: typeUrl, response_nonce: nonce });
+    this.send((node) =>
+      node
+        ? encodeDeltaRequest({ type_url: typeUrl, response_nonce: nonce, node })
+        : ackBytes(typeUrl, nonce),
+    );
     this.responded(typeUrl, bytes.length);
     const dependent = DEPENDENT[typeUrl];
     let depsChanged = removed.length > 0;

@@ -5,15 +5,15 @@
  * "configured" moment. A subclass owns only its protocol: how it (re)subscribes, how it reads a
  * response and what it holds.
  */
-import type * as grpc from '@grpc/grpc-js';
 import {
   CLUSTER_TYPE,
   ENDPOINT_TYPE,
   LISTENER_TYPE,
   ROUTE_TYPE,
   shortName,
+  VIRTUAL_HOST_TYPE,
 } from '../../shared/xds/type-urls.ts';
-import { fleetMetadata } from './fleet-auth.ts';
+import type { SimCall } from './h2-channel.ts';
 import type { SimStream, StreamContext } from './stream-context.ts';
 
 /** The bookkeeping every type subscription has, whatever the protocol. */
@@ -28,19 +28,23 @@ export interface TypeProgress {
 export interface SimNode {
   id: string;
   cluster: string;
+  metadata?: { fields: Record<string, { boolValue: boolean }> };
 }
 
-/** The dependent type a type's resources name: EDS for clusters, RDS for listeners. */
+/**
+ * The dependent type a type's resources name: EDS for clusters, RDS for listeners, VHDS for route
+ * configurations that use it (their own name, as a namespace).
+ */
 export const DEPENDENT: Readonly<Record<string, string>> = {
   [CLUSTER_TYPE]: ENDPOINT_TYPE,
   [LISTENER_TYPE]: ROUTE_TYPE,
+  [ROUTE_TYPE]: VIRTUAL_HOST_TYPE,
 };
 
-const STREAM_TYPES = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE] as const;
-const pass = (b: Buffer): Buffer => b;
+const STREAM_TYPES = [CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE, VIRTUAL_HOST_TYPE] as const;
 
 export abstract class EnvoyStream<S extends TypeProgress> implements SimStream {
-  private call?: grpc.ClientDuplexStream<Buffer, Buffer>;
+  private call?: SimCall;
   protected readonly types = new Map<string, S>();
   private nodeSent = false;
   private isConfigured = false;
@@ -67,17 +71,15 @@ export abstract class EnvoyStream<S extends TypeProgress> implements SimStream {
 
   open(): void {
     if (this.closed) return;
-    const call = this.ctx
-      .channel(this.index)
-      .makeBidiStreamRequest(this.methodPath, pass, pass, fleetMetadata());
+    const call: SimCall = this.ctx.channel(this.index).call(this.methodPath, {
+      message: (bytes) => {
+        if (this.call === call) this.onResponse(bytes);
+      },
+      end: (code, details) => this.onEnd(call, code, details),
+    });
     this.call = call;
     this.nodeSent = false;
     this.ctx.observe.calling(this.index);
-    call.on('data', (bytes: Buffer) => {
-      if (this.call === call) this.onResponse(bytes);
-    });
-    call.on('status', (s: grpc.StatusObject) => this.onEnd(call, s.code, s.details));
-    call.on('error', () => {});
     const resuming = [...this.types.values()].some((s) => s.subscribed);
     if (resuming) this.resubscribe();
     else this.subscribe(CLUSTER_TYPE);
@@ -98,7 +100,13 @@ export abstract class EnvoyStream<S extends TypeProgress> implements SimStream {
   protected send(encode: (node: SimNode | undefined) => Buffer): void {
     const call = this.call;
     if (!call) return;
-    const node = this.nodeSent ? undefined : { id: this.ctx.nodeId(this.index), cluster: 'fleet-bench' };
+    const node: SimNode | undefined = this.nodeSent
+      ? undefined
+      : {
+          id: this.ctx.nodeId(this.index),
+          cluster: 'fleet-bench',
+          ...(this.ctx.vhds ? { metadata: { fields: { attache_vhds: { boolValue: true } } } } : {}),
+        };
     this.nodeSent = true;
     call.write(encode(node));
   }
@@ -129,14 +137,14 @@ export abstract class EnvoyStream<S extends TypeProgress> implements SimStream {
 
   private complete(): boolean {
     for (const typeUrl of [CLUSTER_TYPE, LISTENER_TYPE]) if (!this.state(typeUrl).acked) return false;
-    for (const typeUrl of [ENDPOINT_TYPE, ROUTE_TYPE]) {
+    for (const typeUrl of [ENDPOINT_TYPE, ROUTE_TYPE, VIRTUAL_HOST_TYPE]) {
       const s = this.state(typeUrl);
       if (s.subscribed && !s.acked) return false;
     }
     return true;
   }
 
-  private onEnd(call: grpc.ClientDuplexStream<Buffer, Buffer>, code: number, details: string): void {
+  private onEnd(call: SimCall, code: number, details: string): void {
     if (this.call !== call) return;
     this.call = undefined;
     this.ctx.observe.ended(this.index, code, details);

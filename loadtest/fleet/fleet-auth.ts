@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 
 const FLEET_TOKEN = 'attache-fleet-benchmark-token';
 
@@ -16,13 +15,7 @@ export function fleetTokenArgs(dir: string): string[] {
   return ['--tokens-file', file];
 }
 
-let metadata: grpc.Metadata | undefined;
-
-/** The metadata every simulated Envoy opens its stream with (shared; grpc-js only reads it). */
-export function fleetMetadata(): grpc.Metadata {
-  if (!metadata) {
-    metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${FLEET_TOKEN}`);
-  }
-  return metadata;
+/** The header every simulated Envoy opens its stream with. */
+export function fleetAuthHeaders(): Record<string, string> {
+  return { authorization: `Bearer ${FLEET_TOKEN}` };
 }

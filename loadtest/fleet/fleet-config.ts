@@ -38,6 +38,8 @@ export interface EchoPorts {
 export interface FleetConfigShape {
   services: number;
   routes: number;
+  /** Hosts the routes are spread over (each its own virtual host). */
+  hosts: number;
   /** Present when proxyless gRPC clients take part. */
   echo?: EchoPorts;
 }
@@ -85,26 +87,58 @@ export function edsTargetYaml(gen: number): string {
   return serviceYaml(EDS_TARGET_SERVICE, [edsTargetAddress(gen)]);
 }
 
+/** Hostname of route Host `h`: {@link FLEET_HOST} for the first, `fleet-<h>.example.com` for others. */
+export function fleetHost(h: number): string {
+  return h === 0 ? FLEET_HOST : `fleet-${h}.example.com`;
+}
+
 /**
- * `routes` Mappings; route `r` of generation `gen` matches `<tag>r<r>/api/v1/…`. The long prefix
- * stands for the path lists real edges carry, and makes each route a few hundred bytes on the wire.
+ * The tag in the prefixes of Host `h`'s routes: {@link routeTag} of `gen` for the first Host (the
+ * only one a route change rewrites), a fixed tag of its own for every other Host.
  */
-export function routesYaml(routes: number, services: number, gen: number, echo = false): string {
+function hostTag(h: number, gen: number): string {
+  return h === 0 ? routeTag(gen) : `/fleet-h${h}-`;
+}
+
+/**
+ * `routes` Mappings spread round-robin over `hosts` Hosts; route `r` of generation `gen` matches
+ * `<tag>r<r>/api/v1/…`, where only the first Host's tag carries `gen`: a route change rewrites
+ * that Host's routes only (all of them when `hosts` is 1). The long prefix stands for the path
+ * lists real edges carry, and makes each route a few hundred bytes on the wire.
+ */
+export function routesYaml(routes: number, services: number, gen: number, echo = false, hosts = 1): string {
   const docs: string[] = echo ? [echoMappingYaml(gen)] : [];
+  if (hosts > 1) {
+    // Several Hosts, each its own virtual host (with one, every route sits in the `*` one).
+    const names = Array.from({ length: hosts }, (_, h) => fleetHost(h));
+    for (const hostname of echo ? [...names, ECHO_HOST] : names) docs.push(hostYaml(hostname));
+  }
   for (let r = 0; r < routes; r++) {
     const id = String(r).padStart(5, '0');
+    const h = r % Math.max(1, hosts);
     docs.push(`apiVersion: getambassador.io/v3alpha1
 kind: Mapping
 metadata: { name: fleet-route-${id}, namespace: default }
 spec:
-  hostname: ${FLEET_HOST}
-  prefix: ${routeTag(gen)}r${id}/api/v1/namespaces/tenant-${r % 97}/resources/items/
+  hostname: ${fleetHost(h)}
+  prefix: ${hostTag(h, gen)}r${id}/api/v1/namespaces/tenant-${r % 97}/resources/items/
   rewrite: /api/v1/items/
   service: ${serviceName(r % Math.max(1, services))}:8080
   timeout_ms: ${1000 + (r % 50) * 100}
 `);
   }
   return docs.join('---\n');
+}
+
+/** A cleartext Host that routes its insecure requests. */
+function hostYaml(hostname: string): string {
+  return `apiVersion: getambassador.io/v3alpha1
+kind: Host
+metadata: { name: ${hostname.replaceAll('.', '-')}, namespace: default }
+spec:
+  hostname: ${hostname}
+  requestPolicy: { insecure: { action: Route } }
+`;
 }
 
 /**
@@ -152,5 +186,8 @@ export function writeInitialConfig(dir: string, shape: FleetConfigShape): void {
   writeAtomic(path.join(dir, 'services.yaml'), servicesYaml(shape.services));
   writeAtomic(path.join(dir, 'eds-target.yaml'), edsTargetYaml(0));
   if (shape.echo) writeAtomic(path.join(dir, 'echo.yaml'), echoYaml(shape.echo, false));
-  writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(shape.routes, shape.services, 0, !!shape.echo));
+  writeAtomic(
+    path.join(dir, 'routes.yaml'),
+    routesYaml(shape.routes, shape.services, 0, !!shape.echo, shape.hosts),
+  );
 }

@@ -70,6 +70,8 @@ try {
       holdS: opts.holdS,
       services: opts.services,
       routes: opts.routes,
+      hosts: opts.hosts,
+      vhds: opts.vhds,
       grpcClients: opts.grpcClients,
       ...(opts.fanoutUrl ? { fanoutUrl: opts.fanoutUrl } : {}),
       ...(opts.fanoutPid ? { fanoutPid: opts.fanoutPid } : {}),

@@ -12,6 +12,8 @@ export interface CliOptions {
   connectRatePerS: number;
   services: number;
   routes: number;
+  hosts: number;
+  vhds: boolean;
   grpcClients: number;
   fanoutUrl?: string;
   fanoutPid?: number;
@@ -34,6 +36,10 @@ and writes loadtest/results/fleet-<mode>-<N>-<timestamp>.{json,md}.
   --connect-rate R          streams opened per second during the ramp, 0 = all at once (default 2000)
   --services S              services (clusters) in the configuration (default 50)
   --routes R                Mappings (RDS routes) in the configuration (default 400, about 100 KB)
+  --hosts H                 Hosts the Mappings are spread over, one virtual host each; the route
+                            change rewrites the first Host's routes only (default 1: all of them)
+  --vhds                    delta only: the simulated Envoys opt into VHDS (node metadata
+                            attache_vhds) and take virtual hosts one by one
   --grpc-clients K          real @grpc/grpc-js-xds clients (SotW) routing RPCs to two echo backends
                             through every phase, 0 = none (default 2; none with --fanout-url)
   --fanout-url HOST:PORT    dial an already running fan-out instead (connect phase only)
@@ -61,6 +67,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
       'connect-rate': { type: 'string', default: '2000' },
       services: { type: 'string', default: '50' },
       routes: { type: 'string', default: '400' },
+      hosts: { type: 'string', default: '1' },
+      vhds: { type: 'boolean', default: false },
       'grpc-clients': { type: 'string', default: '2' },
       'fanout-url': { type: 'string' },
       'fanout-pid': { type: 'string' },
@@ -75,6 +83,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const mode = values.mode;
   if (mode !== 'sotw' && mode !== 'delta') throw new UsageError(`--mode must be sotw or delta, not ${mode}`);
   if (values.streams === undefined) throw new UsageError('--streams is required');
+  if (values.vhds && mode !== 'delta') throw new UsageError('--vhds needs --mode delta (VHDS is delta-only)');
   const int = (name: string, raw: string | undefined, min: number): number => {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < min)
@@ -92,6 +101,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
     connectRatePerS: int('connect-rate', values['connect-rate'], 0),
     services: int('services', values.services, 1),
     routes: int('routes', values.routes, 1),
+    hosts: int('hosts', values.hosts, 1),
+    vhds: values.vhds,
     grpcClients: values['fanout-url'] ? 0 : int('grpc-clients', values['grpc-clients'], 0),
     ...(values['fanout-url'] ? { fanoutUrl: values['fanout-url'] } : {}),
     ...(fanoutPid !== undefined ? { fanoutPid: int('fanout-pid', fanoutPid, 1) } : {}),

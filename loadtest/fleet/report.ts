@@ -7,6 +7,7 @@ import {
   type GrpcClientsResult,
   type GrpcPhase,
   type GrpcPhaseStats,
+  type WireAccounting,
 } from './result.ts';
 import type { Dist } from './stats.ts';
 
@@ -32,6 +33,7 @@ export function summaryLines(r: FleetResult): string[] {
       `  ${name} change (${c.changedTypes.join('+') || 'no type'} changed; ${c.received}/${c.of} received): commit→ACK ${d(c.fromCommitMs)}; write→commit ${c.writeToCommitMs} ms`,
     );
     lines.push(`    ${coresText(c.cores)}`);
+    if (c.wire) lines.push(`    ${wireText(c.wire)}`);
   }
   const s = r.reconnectStorm;
   if (s) {
@@ -147,7 +149,7 @@ export function markdownReport(r: FleetResult): string {
   );
   out.push(
     `Setup: ${r.streams.processes} simulator worker process(es), ${r.streams.channels} HTTP/2 connection(s) (${o.streamsPerChannel} streams each), ramp ${o.connectRatePerS || 'unpaced'} streams/s, hold ${o.holdS} s. ` +
-      `Configuration: ${o.services} services (+1 endpoint-change target), ${o.routes} Mappings. ` +
+      `Configuration: ${o.services} services (+1 endpoint-change target), ${o.routes} Mappings over ${o.hosts ?? 1} Host(s)${o.vhds ? ', Envoys on VHDS' : ''}. ` +
       `Average response sizes during the ramp: ${Object.entries(r.responseBytes)
         .map(([t, b]) => `${t} ${b} B`)
         .join(', ')}.`,
@@ -200,7 +202,9 @@ export function markdownReport(r: FleetResult): string {
     out.push(
       `- fan-out CPU: ${v(c.fanoutCpuS, ' s')} (${v(c.fanoutCpuPerStreamMs, ' ms per stream')}); simulator CPU over the same interval ${c.simulatorCpuS} s`,
     );
-    out.push(`- ${coresText(c.cores)}`, '');
+    out.push(`- ${coresText(c.cores)}`);
+    if (c.wire) out.push(`- ${wireText(c.wire)}`);
+    out.push('');
   }
   const s = r.reconnectStorm;
   if (s) {
@@ -226,4 +230,14 @@ export function markdownReport(r: FleetResult): string {
   if (r.grpcClients) out.push(...grpcSection(r.grpcClients));
   out.push(`Process logs: \`${r.logDir}\``, '');
   return out.join('\n');
+}
+
+function wireText(w: WireAccounting): string {
+  const mib = (b: number) => Math.round((b / (1024 * 1024)) * 10) / 10;
+  return (
+    `fan-out wrote ${w.messages} messages, ${mib(w.bytesWritten)} MiB; copied ${mib(w.bytesCopied)} MiB ` +
+    `(${w.messages > 0 ? Math.round(w.bytesCopied / w.messages) : 0} B per message); transient heap+buffers ` +
+    `${v(w.heapPeakMib, ' MiB')}, RSS ${v(w.rssPeakMib, ' MiB')}; loopback floor for the same bytes ` +
+    `${v(w.loopbackFloorMs, ' ms')} → commit→ACK p99 ${v(w.p99ToFloor, '×')} / max ${v(w.maxToFloor, '×')} the floor`
+  );
 }

@@ -1,10 +1,10 @@
 /**
  * What an Envoy subscribes to next because of a resource it received: an EDS cluster asks for its
  * ClusterLoadAssignment, a listener whose HttpConnectionManager uses RDS asks for its route
- * configuration. Decoding is done once per distinct resource version, never per stream.
+ * configuration, a route configuration with `vhds` asks for its virtual hosts. Decoding is done once per distinct resource version, never per stream.
  */
 import { decodeResource } from '../../shared/xds/encoding.ts';
-import { CLUSTER_TYPE, LISTENER_TYPE } from '../../shared/xds/type-urls.ts';
+import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import { lenFields, utf8 } from './wire.ts';
 
 /** Names of the dependent type a resource requires: EDS names for a Cluster, RDS names for a Listener. */
@@ -30,8 +30,24 @@ export function dependenciesOfAny(bytes: Uint8Array, start: number, end: number)
     if (f.no === 1) typeUrl = utf8(bytes, f);
     else if (f.no === 2) value = bytes.subarray(f.start, f.end);
   }
+  if (value && typeUrl === ROUTE_TYPE) return vhdsNamespaces(value);
   if (!value || (typeUrl !== CLUSTER_TYPE && typeUrl !== LISTENER_TYPE)) return [];
   return dependenciesOf(typeUrl, decodeResource(typeUrl, value));
+}
+
+/**
+ * A RouteConfiguration with `vhds` (field 9) needs its virtual hosts over VHDS: Envoy subscribes
+ * with the route configuration's own name (field 1), as a namespace. Read from the top-level
+ * fields only, without decoding the (large) route table.
+ */
+function vhdsNamespaces(rc: Uint8Array): string[] {
+  let name = '';
+  let vhds = false;
+  for (const f of lenFields(rc)) {
+    if (f.no === 1) name = utf8(rc, f);
+    else if (f.no === 9) vhds = true;
+  }
+  return vhds ? [name] : [];
 }
 
 /** Every `rds.route_config_name` of an HttpConnectionManager anywhere in a decoded listener. */

@@ -31,6 +31,8 @@ export interface RunOptions {
   holdS: number;
   services: number;
   routes: number;
+  hosts: number;
+  vhds: boolean;
   /** Proxyless gRPC clients (real @grpc/grpc-js-xds, SotW) sending RPCs through every phase; 0 = none. */
   grpcClients: number;
   /** Set when the clients dialed an external fan-out instead of one this run started. */
@@ -65,6 +67,26 @@ export interface ChangeResult {
   simulatorCpuS: number;
   /** Cores used during the change by the machine, the fan-out and the simulator. */
   cores: CoreShare;
+  /** What the fan-out wrote for this change and what it cost, from its /metrics; null without them. */
+  wire: WireAccounting | null;
+}
+
+/** Bytes and memory of one push, and the same bytes over a plain loopback socket in the same run. */
+export interface WireAccounting {
+  /** Response messages the fan-out wrote during the change (all streams, all types). */
+  messages: number;
+  bytesWritten: number;
+  /** Bytes the fan-out allocated and filled per stream to write them (0 copies of shared bodies: only heads). */
+  bytesCopied: number;
+  /** Peak of the fan-out's V8 heap + Buffer memory during the change, minus before; MiB. */
+  heapPeakMib: number | null;
+  /** Peak fan-out RSS during the change, minus before; MiB. */
+  rssPeakMib: number | null;
+  /** One loopback TCP socket moving `bytesWritten` between two processes, ms. */
+  loopbackFloorMs: number | null;
+  /** Commit → ACK p99 (and max) over the loopback floor. */
+  p99ToFloor: number | null;
+  maxToFloor: number | null;
 }
 
 export interface StormResult {

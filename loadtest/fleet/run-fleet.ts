@@ -104,7 +104,12 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
     if (o.grpcClients > 0) res.echo = await EchoBackends.start();
     o.say(`starting nats-server, redis-server, attache ingest fs + compile (logs in ${o.logDir})`);
     res.pipeline = await FleetPipeline.start({
-      shape: { services: o.services, routes: o.routes, ...(res.echo ? { echo: res.echo.ports } : {}) },
+      shape: {
+        services: o.services,
+        routes: o.routes,
+        hosts: o.hosts,
+        ...(res.echo ? { echo: res.echo.ports } : {}),
+      },
       logDir: o.logDir,
       readyTimeoutMs,
     });
@@ -137,6 +142,7 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
     processes: o.processes,
     streamsPerChannel: o.streamsPerChannel,
     connectRatePerS: o.connectRatePerS,
+    vhds: o.vhds,
   });
   res.pool = pool;
   const simStart = pool.pids.map((pid) => sampleProcess(pid));
@@ -217,6 +223,8 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
       holdS: o.holdS,
       services: o.services,
       routes: o.routes,
+      hosts: o.hosts,
+      vhds: o.vhds,
       grpcClients: grpc ? o.grpcClients : 0,
       ...(o.fanoutUrl ? { fanoutUrl: o.fanoutUrl } : {}),
     },
@@ -265,6 +273,7 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
       group: GROUP,
       streams: n,
       fanoutPid,
+      fanoutAdminPort: () => pipeline.fanoutAdminPort || null,
       simulatorCpuS,
       timeoutMs: 120_000 + 20 * n,
       waitFleet,
@@ -284,10 +293,11 @@ export async function runFleetBenchmark(o: FleetBenchOptions, res: RunResources)
       o.say(`route change: rewriting ${o.routes} Mappings`);
       grpc?.phase('routeChange');
       result.changes.route = await measureChange(env, {
-        description: `all ${o.routes} Mappings rewritten (new prefix in every route${echo ? '; the gRPC route gets a new timeout' : ''})`,
+        description: `${o.hosts > 1 ? `the first of ${o.hosts} Hosts' ${Math.ceil(o.routes / o.hosts)}` : `all ${o.routes}`} Mappings rewritten (new prefix in every route${echo ? '; the gRPC route gets a new timeout' : ''})`,
         markerType: 'RDS',
         probe: substringProbe('route-change', ROUTE_TYPE, routeTag(1), routeTag(0)),
-        write: () => writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(o.routes, o.services, 1, !!echo)),
+        write: () =>
+          writeAtomic(path.join(dir, 'routes.yaml'), routesYaml(o.routes, o.services, 1, !!echo, o.hosts)),
       });
       if (o.storm) {
         o.say(

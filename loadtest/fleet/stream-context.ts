@@ -3,7 +3,7 @@
  * reconnect policy and where it reports what it observed. A stream holds only its own protocol
  * state; everything measurable flows back through {@link StreamContext.observe}.
  */
-import type * as grpc from '@grpc/grpc-js';
+import type { H2Channel } from './h2-channel.ts';
 import type { VersionBook } from './version-book.ts';
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable across processes. */
@@ -30,8 +30,10 @@ export interface StreamContext {
   /** True once the worker is shutting down: ended streams must not reconnect. */
   readonly closing: () => boolean;
   /** The channel a stream opens its calls on. */
-  channel(stream: number): grpc.Client;
+  channel(stream: number): H2Channel;
   nodeId(stream: number): string;
+  /** The stream's Envoy opts into VHDS (node metadata `attache_vhds`). */
+  readonly vhds: boolean;
   /**
    * Envoy's retry policy for its ADS stream: jittered exponential backoff (base 500 ms, cap 30 s);
    * a random delay in [0, min(cap, base·2^attempt)).

@@ -1,22 +1,23 @@
 /**
- * The streams of one worker process: packs them onto HTTP/2 connections (one grpc-js channel per
- * `streamsPerChannel` streams, each with its own subchannel pool so channels never share a
- * connection by accident), opens them at a paced rate, and keeps what they observe in flat arrays.
+ * The streams of one worker process: packs them onto HTTP/2 connections (one {@link H2Channel},
+ * Envoy's gRPC client in miniature, per `streamsPerChannel` streams), opens them at a paced rate, and keeps what they observe in flat arrays.
  */
-import * as grpc from '@grpc/grpc-js';
+
 import { DeltaEnvoy } from './delta-envoy.ts';
+import { fleetAuthHeaders } from './fleet-auth.ts';
+import { H2Channel } from './h2-channel.ts';
 import { SotwEnvoy } from './sotw-envoy.ts';
 import { envoyBackoffMs, type SimStream, type StreamContext, type StreamObserver } from './stream-context.ts';
 import { type Probe, VersionBook } from './version-book.ts';
 import type { ProbeReport, Progress, RegressionReport, TtfcReport, WorkerStart } from './worker-protocol.ts';
 
-/** Envoy's default HTTP/2 windows are 256 MiB; a large window keeps flow control out of the numbers. */
-const FLOW_CONTROL_WINDOW = 64 * 1024 * 1024;
+/** gRPC status UNIMPLEMENTED: the fan-out does not serve the method (a fatal run). */
+const UNIMPLEMENTED = 12;
 const PACE_TICK_MS = 10;
 
 export class StreamFleet {
   private readonly book = new VersionBook();
-  private readonly channels: grpc.Client[] = [];
+  private readonly channels: H2Channel[] = [];
   private readonly streams: SimStream[] = [];
   private readonly openedAt: Float64Array;
   private readonly configuredAt: Float64Array;
@@ -69,7 +70,7 @@ export class StreamFleet {
           this.isDown[i] = 1;
           this.down++;
         }
-        if (code === grpc.status.UNIMPLEMENTED) this.onFatal(code, details);
+        if (code === UNIMPLEMENTED) this.onFatal(code, details);
       },
     };
     const ctx: StreamContext = {
@@ -78,6 +79,7 @@ export class StreamFleet {
       closing: () => this.closing,
       channel: (i) => this.channelFor(i),
       nodeId: (i) => `fleet-${cfg.firstStream + i}`,
+      vhds: cfg.vhds ?? false,
       backoffMs: (attempt) => envoyBackoffMs(attempt),
     };
     for (let i = 0; i < cfg.count; i++) {
@@ -183,17 +185,11 @@ export class StreamFleet {
     s.open();
   }
 
-  private channelFor(i: number): grpc.Client {
+  private channelFor(i: number): H2Channel {
     const n = Math.floor(i / this.cfg.streamsPerChannel);
     let c = this.channels[n];
     if (!c) {
-      c = new grpc.Client(`${this.cfg.host}:${this.cfg.port}`, grpc.credentials.createInsecure(), {
-        'grpc.use_local_subchannel_pool': 1,
-        'grpc.initial_reconnect_backoff_ms': 250,
-        'grpc.max_reconnect_backoff_ms': 2000,
-        'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
-        'grpc.max_receive_message_length': -1,
-      });
+      c = new H2Channel(`${this.cfg.host}:${this.cfg.port}`, fleetAuthHeaders());
       this.channels[n] = c;
     }
     return c;

@@ -7,6 +7,7 @@
  * so a stream that ends up holding a key of lower rank than it held before went backwards: that
  * is how the reconnect storm checks for version regressions without trusting any counter.
  */
+import { ROUTE_TYPE, VIRTUAL_HOST_TYPE } from '../../shared/xds/type-urls.ts';
 import { lengthPrefixed } from './wire.ts';
 
 /** A content check the driver arms before it applies a change (the bytes it must find on the wire). */
@@ -88,7 +89,8 @@ export class VersionBook {
     const hits = new Set<string>();
     const view = buf.subarray(start, end);
     for (const p of this.armed.values()) {
-      if (p.typeUrl !== typeUrl) continue;
+      // A virtual host sent over VHDS is part of the route configuration a probe looks at.
+      if (p.typeUrl !== typeUrl && !(p.typeUrl === ROUTE_TYPE && typeUrl === VIRTUAL_HOST_TYPE)) continue;
       if (view.indexOf(p.present) < 0) continue;
       if (p.absent && view.indexOf(p.absent) >= 0) continue;
       hits.add(p.id);

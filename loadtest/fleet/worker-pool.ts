@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuProfileArgs } from './attache-child.ts';
 import type { Probe } from './version-book.ts';
 import type {
   Mode,
@@ -30,6 +31,7 @@ export interface PoolOptions {
   streamsPerChannel: number;
   /** Total streams opened per second across the pool; 0 = all at once. */
   connectRatePerS: number;
+  vhds?: boolean;
 }
 
 interface Pending {
@@ -101,7 +103,7 @@ export class WorkerPool {
     for (let w = 0; w < n; w++) {
       const count = Math.floor(opts.streams / n) + (w < opts.streams % n ? 1 : 0);
       const child = fork(WORKER, [], {
-        execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+        execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...cpuProfileArgs()],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       });
@@ -121,6 +123,7 @@ export class WorkerPool {
           count,
           streamsPerChannel: opts.streamsPerChannel,
           connectRatePerS: opts.connectRatePerS > 0 ? opts.connectRatePerS / n : 0,
+          vhds: opts.vhds ?? false,
         },
       });
       first += count;

@@ -20,6 +20,8 @@ export interface WorkerStart {
   streamsPerChannel: number;
   /** Streams this worker opens per second during the ramp; 0 opens them all at once. */
   connectRatePerS: number;
+  /** Delta streams opt into VHDS (node metadata `attache_vhds`). */
+  vhds?: boolean;
 }
 
 export type WorkerRequest =

@@ -1,18 +1,20 @@
 /**
- * Benchmark: EndpointSlice churn through one Kubernetes ingestor, end to end from the API server's
- * watch to JetStream's acknowledgement.
+ * Benchmark: EndpointSlice ingestion through one Kubernetes ingestor, end to end from the API
+ * server's watch to JetStream's acknowledgement.
  *
- *   npm run bench:ingest -- --services 1000 [--rounds 5] [--window 64] [--timeout-s 120] [--json]
+ *   npm run bench:ingest -- [--kube real|fake] --services 10000 [--churn-s 60] [--churn-rate 200] [--json]
  *
- * Setup: a real `nats-server -js` (test harness, free port) and the fake API server
- * (test/fake-kube) holding N Services with one EndpointSlice each. The ingestor watches Services
- * and EndpointSlices. Phases:
+ * `--kube real` (the default when ../shared/envtest is present): a real kube-apiserver + etcd and
+ * the compiled `attache ingest kubernetes` as its own process — initial sync time, events/s,
+ * ingestor RSS and sustained churn at a fixed rate with per-change lag (see real.ts).
+ *
+ * `--kube fake` [--rounds 5] [--window 64]: the fake API server (test/fake-kube) and an in-process
+ * ingestor watching Services and EndpointSlices. Phases:
  *   1. initial sync — start() lists 2N objects and publishes them (acknowledged) plus a marker;
  *   2. churn — every slice is rewritten `rounds` times (a new endpoint IP each time), as fast as
  *      the writer can go; the clock stops at the last acknowledged publish once all is drained.
  * The result counts changes written, events published (fewer when rapid changes to one slice
  * coalesce in the outbox) and checks that the log ends with every slice's final resourceVersion.
- *
  * Caveat: the fake API server, the writer and the ingestor share one Node process (one event
  * loop), so the fake's JSON encoding competes with the ingestor; nats-server is its own process.
  */
@@ -31,18 +33,26 @@ import {
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
 import { silentLogger } from '../../shared/runtime/logger.ts';
 import { startFakeKube } from '../../test/fake-kube/fake-kube.ts';
+import { kubeApiServerMissing } from '../../test/harness/kube-apiserver.ts';
 import { startNats } from '../../test/harness/servers.ts';
+import { runRealBench } from './real.ts';
 
 const { values } = parseArgs({
   options: {
-    services: { type: 'string', default: '1000' },
+    kube: { type: 'string' },
+    services: { type: 'string' },
+    'churn-s': { type: 'string', default: '60' },
+    'churn-rate': { type: 'string', default: '200' },
     rounds: { type: 'string', default: '5' },
     window: { type: 'string', default: '64' },
     'timeout-s': { type: 'string', default: '120' },
     json: { type: 'boolean', default: false },
   },
 });
-const services = Number(values.services);
+const kube = values.kube ?? (kubeApiServerMissing() ? 'fake' : 'real');
+if (kube !== 'real' && kube !== 'fake')
+  throw new Error(`--kube takes real or fake, got ${JSON.stringify(kube)}`);
+const services = Number(values.services ?? (kube === 'real' ? 10_000 : 1000));
 const rounds = Number(values.rounds);
 const window = Number(values.window);
 const timeoutMs = Number(values['timeout-s']) * 1000;
@@ -172,7 +182,19 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+const run =
+  kube === 'real'
+    ? () =>
+        runRealBench({
+          services,
+          churnSeconds: Number(values['churn-s']),
+          churnRate: Number(values['churn-rate']),
+          timeoutMs: Math.max(timeoutMs, 1_800_000),
+          json: values.json,
+        })
+    : main;
+if (kube === 'fake' && !values.kube) process.stderr.write(`--kube fake: ${kubeApiServerMissing()}\n`);
+run().catch((err) => {
   process.stderr.write(`ingest-endpoints failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 });
