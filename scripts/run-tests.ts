@@ -29,6 +29,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.ATTACHE_TEST_CONCURRENCY ?? '2';
+// A hung test must fail, not hold CI until its 90-minute limit: no single test may run longer
+// than this (the longest real-tier cases take ~2 minutes on a loaded machine).
+const timeoutMs = process.env.ATTACHE_TEST_TIMEOUT_MS ?? '600000';
 const result = spawnSync(
   process.execPath,
   [
@@ -36,6 +39,7 @@ const result = spawnSync(
     'tsx',
     '--test',
     `--test-concurrency=${concurrency}`,
+    `--test-timeout=${timeoutMs}`,
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     ...files,
