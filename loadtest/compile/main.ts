@@ -64,12 +64,34 @@ const { values } = parseArgs({
     'no-emissary': { type: 'boolean', default: false },
     'timeout-s': { type: 'string', default: '600' },
     json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+const USAGE = `usage: npm run bench:compile -- --mappings N [options]
+  --endpoints M            endpoints in EndpointSlices (default 5 per Service)
+  --services S             Services (default N/5)
+  --hosts H                Hosts (default 5)
+  --runs R                 warm in-process compiles, median reported (default 5)
+  --rounds K               interleaved whole-process rounds, attache vs Emissary (default 3)
+  --translate-sizes A,B    also run the whole-process comparison at these Mapping counts
+  --changes C              one-Mapping and one-endpoint changes through the tiers (default 20)
+  --burst B                changes in the burst (default 500)
+  --debounce-ms D          compiler debounce, subtracted from every latency (default 50)
+  --checkpoint-events E    log length for the checkpoint start-up tier (default 100000; 0 skips)
+  --file-changes F         Mapping edits in mappings.yaml through attache ingest fs (default C; 0 skips)
+  --watch-debounce-ms W    fs ingestor debounce, subtracted (default 50)
+  --no-tiers               skip the real NATS/Redis tiers
+  --no-emissary            skip Emissary's compiler
+  --timeout-s T            give up after T seconds (default 600)
+  --json                   print the JSON result instead of the summary
+(see loadtest/compile/main.ts for what each tier measures)
+`;
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 if (!values.mappings) {
-  process.stderr.write(
-    'usage: npm run bench:compile -- --mappings N [--endpoints M] [--json] (see loadtest/compile/main.ts)\n',
-  );
+  process.stderr.write(USAGE);
   process.exit(2);
 }
 const mappings = Number(values.mappings);
