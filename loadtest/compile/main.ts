@@ -274,6 +274,7 @@ function summary(r: typeof result, file: string): string {
       `tiers (${t.events} objects, debounce ${t.debounceMs} ms): compiler ready in ${Math.round(t.startupMs)} ms, peak RSS ${round2((t.compilerPeakRssBytes ?? 0) / 2 ** 20)} MiB`,
       `  one Mapping → committed: p50 ${t.mappingChangeMs?.p50} / p99 ${t.mappingChangeMs?.p99} ms (excl. debounce ${t.mappingChangeExclDebounceMs?.p50} / ${t.mappingChangeExclDebounceMs?.p99})`,
       `  one endpoint → committed: p50 ${t.endpointChangeMs?.p50} / p99 ${t.endpointChangeMs?.p99} ms (excl. debounce ${t.endpointChangeExclDebounceMs?.p50} / ${t.endpointChangeExclDebounceMs?.p99})`,
+      `  written to Redis per change (p50 / p99 bytes): one Mapping ${t.mappingChangeRedisBytes?.p50} / ${t.mappingChangeRedisBytes?.p99}, one endpoint ${t.endpointChangeRedisBytes?.p50} / ${t.endpointChangeRedisBytes?.p99}`,
       `  endpoint fast path: ${t.fastPathCommits} of the endpoint changes; Mapping fast path: ${t.mappingFastPathCommits} of the Mapping changes`,
       `  burst of ${t.burst.changes}: ${t.burst.versionsCommitted} versions, last commit ${t.burst.lastEventToLastCommitMs} ms after the last event (max delay 500 ms)`,
     );

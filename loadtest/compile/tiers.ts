@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { loadDirectory } from '../../services/ingestor/fs/load-directory.ts';
 import { ENVELOPE_VERSION, type EventEnvelope, type SourceObject } from '../../shared/events/envelope.ts';
@@ -47,6 +48,13 @@ export interface TierResult {
   mappingChangeExclDebounceMs: Dist | null;
   endpointChangeMs: Dist | null;
   endpointChangeExclDebounceMs: Dist | null;
+  /**
+   * Bytes Redis received (its `total_net_input_bytes`) from just before a change is published to
+   * the next change: what the compiler wrote for it (blobs, manifest, commit record), plus the
+   * benchmark's own few reads.
+   */
+  mappingChangeRedisBytes: Dist | null;
+  endpointChangeRedisBytes: Dist | null;
   /** Endpoint changes the compiler built by its endpoint fast path (its metric). */
   fastPathCommits: number;
   /** Mapping changes the compiler built by its Mapping fast path (its metric). */
@@ -142,7 +150,11 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
   const events = await JetStreamEventLog.connect({ url: nats.url, log: silentLogger() });
   const store = await RedisSnapshotStore.connect({ url: redis.url, log: silentLogger() });
   const clock = new CommitClock(store);
+  const raw = new Redis(redis.url, { lazyConnect: true });
+  const netIn = async () =>
+    Number(/total_net_input_bytes:(\d+)/.exec(await raw.info('stats'))?.[1] ?? Number.NaN);
   try {
+    await raw.connect();
     const { documents } = await loadDirectory(dir);
     for (let i = 0; i < documents.length; i += 256) {
       await Promise.all(
@@ -186,16 +198,22 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     };
     const mappingMs: number[] = [];
     const endpointMs: number[] = [];
+    const mappingBytes: number[] = [];
+    const endpointBytes: number[] = [];
     for (let k = 1; k <= opts.changes; k++) {
       const i = (k * 7919) % shape.mappings;
+      const beforeMapping = await netIn();
       mappingMs.push(await timeChange(parse(mappingYaml(i, shape, k)) as SourceObject, `m${k}`));
       const s = (k * 31) % shape.services;
+      const beforeEndpoint = await netIn();
+      mappingBytes.push(beforeEndpoint - beforeMapping);
       endpointMs.push(
         await timeChange(
           parse(endpointSliceYaml(s, Math.max(1, endpointsOf(s, shape)), k)) as SourceObject,
           `e${k}`,
         ),
       );
+      endpointBytes.push((await netIn()) - beforeEndpoint);
     }
 
     // How many of those commits the endpoint fast path built (the compiler's own counter).
@@ -275,6 +293,8 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       mappingChangeExclDebounceMs: dist(minus(mappingMs)),
       endpointChangeMs: dist(endpointMs),
       endpointChangeExclDebounceMs: dist(minus(endpointMs)),
+      mappingChangeRedisBytes: dist(mappingBytes),
+      endpointChangeRedisBytes: dist(endpointBytes),
       fastPathCommits,
       mappingFastPathCommits,
       burst: {
@@ -291,6 +311,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     process.off('SIGTERM', onSignal);
     await compiler?.stop();
     await clock.close();
+    raw.disconnect();
     await store.close();
     await events.close();
     await redis.stop();

@@ -9,7 +9,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withTestSecretKeys } from '../../test/harness/test-secret-keys.ts';
 
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/attache.js');
+/**
+ * `bin/attache.js` of this tree, or ATTACHE_BENCH_BIN: another build's `bin/attache.js` (a copy of
+ * `bin/` and `dist/` taken before a change), to measure before and after in one session.
+ */
+const BIN =
+  process.env.ATTACHE_BENCH_BIN ??
+  path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/attache.js');
 
 export class AttacheChild {
   private readonly child: ChildProcess;
