@@ -1,8 +1,8 @@
 /**
  * Turns a compile result into what the snapshot store commits: the manifest (resources by type,
- * content-derived type versions, the diagnostics and provenance blob hashes) and the blobs it
- * references. Both side blobs are canonical JSON of pure compile output, so replay rebuilds them
- * byte for byte.
+ * content-derived type versions, the diagnostics blob hash and the provenance piece hashes) and
+ * the blobs it references. The diagnostics blob and the provenance pieces are canonical JSON of
+ * pure compile output, so replay rebuilds them byte for byte.
  */
 import {
   canonicalJson,
@@ -10,7 +10,7 @@ import {
   type Manifest,
   typeManifest,
 } from '../../shared/snapshot/manifest.ts';
-import { encodeProvenance } from '../../shared/snapshot/provenance.ts';
+import { encodeProvenancePieces, type ProvenancePieces } from '../../shared/snapshot/provenance.ts';
 import { sha256Hex } from '../../shared/xds/encoding.ts';
 import {
   CLUSTER_TYPE,
@@ -34,14 +34,17 @@ const SERVED_TYPES: readonly TypeUrl[] = [
 export interface BuiltSnapshot {
   manifest: Manifest;
   blobs: Map<string, Uint8Array>;
+  /** The provenance split into pieces (their blobs are in `blobs`), reused by the next build. */
+  provenance: ProvenancePieces;
 }
 
 /**
  * Builds the snapshot of `result` at `version`. Given the previous build of the same group, it
- * reuses what is unchanged — the diagnostics and provenance blobs when the result carries the
- * very same arrays/objects (the endpoint fast path keeps them; their canonical JSON is megabytes
- * at 10,000 Mappings), and each type's manifest when its entries are the same — so a build that
- * changed a few resources costs little more than those. The output is the same either way.
+ * reuses what is unchanged — the diagnostics blob and the provenance pieces when the result
+ * carries the very same array/object (the endpoint fast path keeps them; their canonical JSON is
+ * megabytes at 10,000 Mappings), every provenance piece whose entries are the same objects, and
+ * each type's manifest when its entries are the same — so a build that changed a few resources
+ * costs little more than those. The output is the same either way.
  */
 export function buildSnapshot(
   group: string,
@@ -62,33 +65,22 @@ export function buildSnapshot(
     list.push(r.onDemand ? { name: r.name, hash: r.hash, onDemand: true } : { name: r.name, hash: r.hash });
   }
   const before = previous?.snapshot.manifest;
-  const sideBlob = (
-    value: unknown,
-    same: boolean,
-    hash: string | undefined,
-    encode: (v: never) => Uint8Array = (v) => Buffer.from(canonicalJson(v), 'utf8'),
-  ): string => {
-    const bytes = same && hash !== undefined ? previous?.snapshot.blobs.get(hash) : undefined;
-    if (bytes && hash !== undefined) {
-      blobs.set(hash, bytes);
-      return hash;
-    }
-    const fresh = encode(value as never);
-    const h = sha256Hex(fresh);
-    blobs.set(h, fresh);
-    return h;
-  };
-  const diagnosticsHash = sideBlob(
-    result.diagnostics,
-    result.diagnostics === previous?.result.diagnostics,
-    before?.diagnostics,
-  );
-  const provenanceHash = sideBlob(
-    result.provenance,
-    result.provenance === previous?.result.provenance,
-    before?.provenance,
-    encodeProvenance,
-  );
+  let diagnosticsHash = before?.diagnostics;
+  const diagnosticsBytes =
+    result.diagnostics === previous?.result.diagnostics && diagnosticsHash !== undefined
+      ? previous.snapshot.blobs.get(diagnosticsHash)
+      : undefined;
+  if (diagnosticsBytes && diagnosticsHash !== undefined) blobs.set(diagnosticsHash, diagnosticsBytes);
+  else {
+    const fresh = Buffer.from(canonicalJson(result.diagnostics), 'utf8');
+    diagnosticsHash = sha256Hex(fresh);
+    blobs.set(diagnosticsHash, fresh);
+  }
+  const provenance =
+    previous && result.provenance === previous.result.provenance
+      ? previous.snapshot.provenance
+      : encodeProvenancePieces(result.provenance, previous?.snapshot.provenance);
+  for (const [h, bytes] of provenance.blobs) blobs.set(h, bytes);
   const types: Manifest['types'] = {};
   for (const [t, entries] of [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const old = before?.types[t];
@@ -101,9 +93,10 @@ export function buildSnapshot(
       version,
       types,
       diagnostics: diagnosticsHash,
-      provenance: provenanceHash,
+      provenancePieces: provenance.hashes,
     },
     blobs,
+    provenance,
   };
 }
 

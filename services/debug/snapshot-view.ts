@@ -6,7 +6,7 @@
 
 import { isSealed } from '../../shared/runtime/secret-keys.ts';
 import { decodeManifest, encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
-import { decodeProvenance, type Provenance } from '../../shared/snapshot/provenance.ts';
+import { loadProvenance, type Provenance } from '../../shared/snapshot/provenance.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { decodeResource } from '../../shared/xds/encoding.ts';
 import type { TypeUrl } from '../../shared/xds/type-urls.ts';
@@ -61,11 +61,11 @@ export async function viewOfStore(
   const entries = Object.entries(manifest.types).flatMap(([typeUrl, t]) =>
     (t?.resources ?? []).map((e) => ({ typeUrl: typeUrl as TypeUrl, name: e.name, hash: e.hash })),
   );
-  const side = [manifest.diagnostics, ...(manifest.provenance ? [manifest.provenance] : [])];
-  const blobs = await store.getBlobs([...entries.map((e) => e.hash), ...side]);
-  const text = (hash: string | undefined) => (hash ? blobs.get(hash) : undefined);
-  const diagnosticsBlob = text(manifest.diagnostics);
-  const provenanceBlob = text(manifest.provenance);
+  const [blobs, provenance] = await Promise.all([
+    store.getBlobs([...entries.map((e) => e.hash), manifest.diagnostics]),
+    loadProvenance(manifest, (hashes) => store.getBlobs(hashes)),
+  ]);
+  const diagnosticsBlob = blobs.get(manifest.diagnostics);
   return {
     group,
     version,
@@ -82,7 +82,7 @@ export async function viewOfStore(
     diagnostics: diagnosticsBlob
       ? (JSON.parse(Buffer.from(diagnosticsBlob).toString('utf8')) as Diagnostic[])
       : [],
-    provenance: provenanceBlob ? decodeProvenance(provenanceBlob) : EMPTY_PROVENANCE,
+    provenance: provenance ?? EMPTY_PROVENANCE,
   };
 }
 

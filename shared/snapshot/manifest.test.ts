@@ -31,7 +31,10 @@ test('encodeManifest — byte for byte the canonical JSON, including reused type
       version: Math.floor(r() * 1e6),
       types,
       diagnostics: 'd'.repeat(Math.floor(r() * 3)),
-      ...(r() < 0.7 ? { provenance: 'p' } : {}),
+      ...(r() < 0.4 ? { provenance: 'p' } : {}),
+      ...(r() < 0.4
+        ? { provenancePieces: Array.from({ length: Math.floor(r() * 4) }, (_, k) => `h${k}"\\`) }
+        : {}),
     };
     assert.equal(Buffer.from(encodeManifest(m)).toString('utf8'), canonicalJson(m), `manifest ${i}`);
     previous = m;

@@ -45,10 +45,18 @@ export interface Manifest {
   /** Hash of the diagnostics blob (per-resource statuses) stored beside the resources. */
   diagnostics: string;
   /**
-   * Hash of the provenance blob (canonical JSON: the source objects behind every resource, virtual
-   * host and route) stored beside the resources; absent in manifests written before it existed.
+   * Hash of the provenance as one blob (canonical JSON: the source objects behind every resource,
+   * virtual host and route), in manifests written before {@link Manifest.provenancePieces}; absent
+   * in newer ones and in those written before provenance existed.
    */
   provenance?: string;
+  /**
+   * Hashes (sorted) of the provenance's pieces (shared/snapshot/provenance.ts
+   * `encodeProvenancePieces`), stored beside the resources: a change rewrites only the pieces it
+   * touched. Readers load either form with `loadProvenance`; a reader that knows only `provenance`
+   * sees no provenance in a newer manifest.
+   */
+  provenancePieces?: string[];
 }
 
 /** The version of a list of entries: sha256 of `name hash` lines, shortened. */
@@ -83,14 +91,26 @@ export function encodeManifest(m: Manifest): Uint8Array {
   return Buffer.from(manifestJson(m) ?? canonicalJson(m), 'utf8');
 }
 
-const MANIFEST_KEYS = new Set(['diagnostics', 'group', 'provenance', 'schema', 'types', 'version']);
+const MANIFEST_KEYS = new Set([
+  'diagnostics',
+  'group',
+  'provenance',
+  'provenancePieces',
+  'schema',
+  'types',
+  'version',
+]);
 const typeJsonCache = new WeakMap<TypeManifest, string>();
+const piecesJsonCache = new WeakMap<string[], string>();
 
 function manifestJson(m: Manifest): string | undefined {
   if (!Object.keys(m).every((k) => MANIFEST_KEYS.has(k))) return undefined;
   if (typeof m.diagnostics !== 'string' || typeof m.group !== 'string' || typeof m.schema !== 'number')
     return undefined;
   if (typeof m.version !== 'number' || (m.provenance !== undefined && typeof m.provenance !== 'string'))
+    return undefined;
+  const pieces = m.provenancePieces;
+  if (pieces !== undefined && (!Array.isArray(pieces) || pieces.some((h) => typeof h !== 'string')))
     return undefined;
   const types: string[] = [];
   for (const t of Object.keys(m.types).sort()) {
@@ -104,8 +124,18 @@ function manifestJson(m: Manifest): string | undefined {
   return (
     `{"diagnostics":${J(m.diagnostics)},"group":${J(m.group)}` +
     (m.provenance !== undefined ? `,"provenance":${J(m.provenance)}` : '') +
+    (pieces !== undefined ? `,"provenancePieces":${piecesJson(pieces)}` : '') +
     `,"schema":${J(m.schema)},"types":{${types.join(',')}},"version":${J(m.version)}}`
   );
+}
+
+function piecesJson(pieces: string[]): string {
+  let json = piecesJsonCache.get(pieces);
+  if (json === undefined) {
+    json = JSON.stringify(pieces);
+    piecesJsonCache.set(pieces, json);
+  }
+  return json;
 }
 
 function typeJson(tm: TypeManifest): string | undefined {
@@ -137,6 +167,7 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
 export function manifestHashes(m: Manifest): string[] {
   const out = new Set<string>([m.diagnostics]);
   if (m.provenance) out.add(m.provenance);
+  for (const h of m.provenancePieces ?? []) out.add(h);
   for (const t of Object.values(m.types)) for (const e of t?.resources ?? []) out.add(e.hash);
   return [...out];
 }

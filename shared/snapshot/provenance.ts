@@ -1,11 +1,14 @@
 /**
- * The provenance blob of a snapshot (canonical JSON, content-addressed, named by the manifest's
- * `provenance` hash): which source objects produced each resource, virtual host and route. The
- * compiler writes it (services/compiler/provenance.ts); the fan-out reads it to name the objects
- * behind a NACK, and the debugging tools to explain routes.
+ * The provenance of a snapshot: which source objects produced each resource, virtual host and
+ * route. The compiler builds it (services/compiler/provenance.ts) and stores it beside the
+ * resources as content-addressed pieces named by the manifest's `provenancePieces` (manifests
+ * written before pieces name one canonical JSON blob in `provenance`; {@link loadProvenance} reads
+ * both); the fan-out reads it to name the objects behind a NACK, and the debugging tools to
+ * explain routes.
  */
+import { sha256Hex } from '../xds/encoding.ts';
 import type { TypeUrl } from '../xds/type-urls.ts';
-import { canonicalJson } from './manifest.ts';
+import { canonicalJson, type Manifest } from './manifest.ts';
 
 /** A source object as provenance names it. */
 export interface ProvenanceObject {
@@ -40,114 +43,216 @@ export function objectId(s: Pick<ProvenanceObject, 'cluster' | 'kind' | 'namespa
 }
 
 /**
- * The provenance blob: `canonicalJson(p)` as UTF-8 bytes, byte for byte, built from pieces cached
- * by object: a compiler that changed a few objects reuses every other object's entry and every
- * unchanged route configuration's maps (the incremental compiler keeps them as the same objects),
- * so a commit does not serialise megabytes again (10,000 Mappings: ~4 MB, ~100 ms). Any shape it
- * does not know falls back to `canonicalJson`.
+ * A provenance as the snapshot stores it (the manifest's `provenancePieces`): content-addressed
+ * pieces, each the canonical JSON of a part of the provenance with the same four top-level keys,
+ * e.g. `{"objects":{"<id>":{…},…}}` or `{"routes":{"<route config>":{"<virtual host>":[[…]]}}}`.
+ * Merging every piece gives the provenance back ({@link decodeProvenancePieces}).
+ *
+ * Why pieces: at 10,000 Mappings the provenance is ~5 MB, and a one-Mapping change alters one
+ * object's entry (its sequence and resourceVersion); as one blob, every commit wrote all of it.
+ * Split, a commit writes the pieces it changed and the store skips the others by hash.
+ *
+ * The split is a pure function of the provenance (replay rebuilds the same pieces, hence the same
+ * manifest). Sections are `objects`, `virtualHosts`, each type of `resources` and each route
+ * configuration of `routes`; a section's entries (units) go to buckets by an FNV-1a hash of their
+ * key, with a power-of-two bucket count for ~{@link PIECE_BYTES} per bucket, so a changed entry
+ * changes one piece and an added or deleted one changes one piece, until the section's size
+ * crosses a power of two. An empty section is one piece holding its empty map.
  */
-export function encodeProvenance(p: Provenance): Uint8Array {
-  const keys = Object.keys(p);
-  if (keys.length !== 4 || !PROVENANCE_KEYS.every((k) => k in p))
-    return Buffer.from(canonicalJson(p), 'utf8');
-  const parts: Buffer[] = [OPEN];
-  PROVENANCE_KEYS.forEach((key, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(Buffer.from(`${JSON.stringify(key)}:`, 'utf8'));
-    parts.push(sectionBytes(key, p[key] as Record<string, object>));
-  });
-  parts.push(CLOSE);
-  return Buffer.concat(parts);
+export interface ProvenancePieces {
+  /** Hashes of every piece, sorted: the manifest's `provenancePieces`. */
+  hashes: string[];
+  /** Piece bytes by hash. */
+  blobs: Map<string, Uint8Array>;
+  /** What the encoding reuses when the next provenance of the same group is split. */
+  sections: Map<string, SectionPieces>;
+}
+
+/** Aimed-at size of one piece; a section under it is one piece. */
+export const PIECE_BYTES = 16 * 1024;
+
+/** One section's split, kept so that the next split reuses its unchanged buckets. */
+interface SectionPieces {
+  /** The section's keys, sorted, and their values. */
+  names: string[];
+  values: object[];
+  /** Per bucket, the positions (in `names`) of its entries, ascending. */
+  members: number[][];
+  buckets: number;
+  pieces: ({ hash: string; bytes: Buffer } | undefined)[];
 }
 
 /**
- * One top-level map as `{"name":value,…}`. The last one built per section is kept with where each
- * entry starts: a map with the same keys and a few other values (one changed object among 10,000)
- * is that buffer with those entries replaced, not 10,000 pieces joined again.
+ * Splits `p` into pieces. `previous`, the split of an earlier provenance of the same group, only
+ * saves work: entries whose value is the very same object as there (values are never mutated once
+ * built) keep their bytes, and buckets whose entries all stayed keep their piece and hash.
  */
-function sectionBytes(section: string, map: Record<string, object>): Buffer {
-  const names = sortedKeys(map);
-  const last = sections.get(section);
-  if (last && last.names === names) {
-    const changed: number[] = [];
-    for (let i = 0; i < names.length; i++) {
-      if (last.values[i] !== map[names[i] as string]) {
-        changed.push(i);
-        if (changed.length > 64) break;
-      }
+export function encodeProvenancePieces(p: Provenance, previous?: ProvenancePieces): ProvenancePieces {
+  const out: ProvenancePieces = { hashes: [], blobs: new Map(), sections: new Map() };
+  const section = (path: readonly string[], map: Record<string, object>) => {
+    const id = JSON.stringify(path);
+    const state = splitSection(path, map, previous?.sections.get(id));
+    out.sections.set(id, state);
+    for (const piece of state.pieces) {
+      if (!piece) continue;
+      out.blobs.set(piece.hash, piece.bytes);
+      out.hashes.push(piece.hash);
     }
-    if (changed.length === 0) return last.bytes;
-    if (changed.length <= 64) {
-      const parts: Buffer[] = [];
-      const values = [...last.values];
-      let from = 0;
-      for (const i of changed) {
-        const name = names[i] as string;
-        parts.push(last.bytes.subarray(from, last.starts[i]), entryBytes(name, map[name] as object));
-        from = (last.starts[i + 1] ?? last.bytes.length - 1) - (i + 1 < names.length ? 1 : 0);
-        values[i] = map[name] as object;
-      }
-      parts.push(last.bytes.subarray(from));
-      return remember(section, names, values, Buffer.concat(parts));
+  };
+  section(['objects'], p.objects);
+  section(['virtualHosts'], p.virtualHosts);
+  for (const t of sortedKeys(p.resources))
+    section(['resources', t], p.resources[t] as Record<string, object>);
+  for (const rc of sortedKeys(p.routes)) section(['routes', rc], p.routes[rc] as Record<string, object>);
+  out.hashes.sort();
+  return out;
+}
+
+function splitSection(
+  path: readonly string[],
+  map: Record<string, object>,
+  last: SectionPieces | undefined,
+): SectionPieces {
+  const names = last && sameKeys(last.names, map) ? last.names : sortedKeys(map);
+  const values = names.map((n) => map[n] as object);
+  const units = names.map((n, i) => unitBytes(n, values[i] as object));
+  let total = 0;
+  for (const u of units) total += u.length + 1;
+  let buckets = 1;
+  while (buckets * PIECE_BYTES < total) buckets *= 2;
+  const sameSplit = last !== undefined && last.buckets === buckets;
+  let members: number[][];
+  if (sameSplit && last.names === names) members = last.members;
+  else {
+    members = Array.from({ length: buckets }, () => []);
+    names.forEach((n, i) => {
+      members[fnv1a(n) & (buckets - 1)]?.push(i);
+    });
+  }
+  const open = Buffer.from(`{${path.map((k) => `${JSON.stringify(k)}:{`).join('')}`, 'utf8');
+  const close = Buffer.from('}'.repeat(path.length + 1), 'utf8');
+  const pieces: SectionPieces['pieces'] = [];
+  for (let b = 0; b < buckets; b++) {
+    const at = members[b] as number[];
+    if (sameSplit && sameBucket(last, last.members[b] as number[], names, values, at)) {
+      pieces.push(last.pieces[b]);
+      continue;
+    }
+    // An empty section is one piece (its empty map); an empty bucket of a full one is none.
+    if (at.length === 0 && (names.length > 0 || b > 0)) {
+      pieces.push(undefined);
+      continue;
+    }
+    const parts: Buffer[] = [open];
+    at.forEach((i, j) => {
+      if (j > 0) parts.push(COMMA);
+      parts.push(units[i] as Buffer);
+    });
+    parts.push(close);
+    const bytes = Buffer.concat(parts);
+    pieces.push({ hash: sha256Hex(bytes), bytes });
+  }
+  return { names, values, members, buckets, pieces };
+}
+
+/** Whether a bucket holds the same entries (names and value objects) as the last split's. */
+function sameBucket(
+  last: SectionPieces,
+  was: readonly number[],
+  names: readonly string[],
+  values: readonly object[],
+  is: readonly number[],
+): boolean {
+  if (was.length !== is.length) return false;
+  for (let j = 0; j < is.length; j++) {
+    const a = was[j] as number;
+    const b = is[j] as number;
+    if (last.values[a] !== values[b] || last.names[a] !== names[b]) return false;
+  }
+  return true;
+}
+
+/** Reassembles a provenance from all of its pieces (any order), its maps in sorted key order. */
+export function decodeProvenancePieces(pieces: Iterable<Uint8Array>): Provenance {
+  const merged: Provenance = { objects: {}, resources: {}, virtualHosts: {}, routes: {} };
+  for (const bytes of pieces) {
+    const piece = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<Provenance>;
+    Object.assign(merged.objects, piece.objects);
+    Object.assign(merged.virtualHosts, piece.virtualHosts);
+    for (const key of ['resources', 'routes'] as const) {
+      const into = merged[key] as Record<string, Record<string, unknown>>;
+      for (const [name, entries] of Object.entries(piece[key] ?? {}))
+        into[name] = Object.assign(into[name] ?? {}, entries);
     }
   }
-  const parts: Buffer[] = [OPEN];
-  const values: object[] = [];
-  names.forEach((name, j) => {
-    if (j > 0) parts.push(COMMA);
-    const value = map[name] as object;
-    values.push(value);
-    parts.push(entryBytes(name, value));
-  });
-  parts.push(CLOSE);
-  return remember(section, names, values, Buffer.concat(parts));
+  const sorted = <T>(m: Record<string, T>, inner?: (v: T) => T): Record<string, T> => {
+    const out: Record<string, T> = {};
+    for (const k of Object.keys(m).sort()) out[k] = inner ? inner(m[k] as T) : (m[k] as T);
+    return out;
+  };
+  return {
+    objects: sorted(merged.objects),
+    resources: sorted(merged.resources, (m) => sorted(m)),
+    routes: sorted(merged.routes, (m) => sorted(m)),
+    virtualHosts: sorted(merged.virtualHosts),
+  };
 }
 
-/** Keeps a section's bytes with each entry's start (after `{` or `,`), found by scanning entry lengths. */
-function remember(section: string, names: string[], values: object[], bytes: Buffer): Buffer {
-  const starts: number[] = [];
-  let at = 1;
-  names.forEach((name, i) => {
-    starts.push(at);
-    at += entryBytes(name, values[i] as object).length + 1;
-  });
-  sections.set(section, { names, values, bytes, starts });
-  return bytes;
+/**
+ * The provenance a manifest names: its pieces (format 2), or the single blob that manifests
+ * before pieces name in `provenance`; null when it names none or the store lacks a blob.
+ */
+export async function loadProvenance(
+  manifest: Pick<Manifest, 'provenance' | 'provenancePieces'>,
+  getBlobs: (hashes: readonly string[]) => Promise<Map<string, Uint8Array>>,
+): Promise<Provenance | null> {
+  if (manifest.provenancePieces) {
+    const blobs = await getBlobs(manifest.provenancePieces);
+    if (manifest.provenancePieces.some((h) => !blobs.has(h))) return null;
+    return decodeProvenancePieces(blobs.values());
+  }
+  if (!manifest.provenance) return null;
+  const blob = (await getBlobs([manifest.provenance])).get(manifest.provenance);
+  return blob ? decodeProvenance(blob) : null;
 }
 
-const PROVENANCE_KEYS = ['objects', 'resources', 'routes', 'virtualHosts'] as const;
-const OPEN = Buffer.from('{');
-const CLOSE = Buffer.from('}');
 const COMMA = Buffer.from(',');
 /** `"name":<canonical JSON of value>` by value object (values are never mutated once built). */
-const entries = new WeakMap<object, { name: string; bytes: Buffer }>();
-/** The last map built per top-level key (see sectionBytes). */
-const sections = new Map<string, { names: string[]; values: object[]; bytes: Buffer; starts: number[] }>();
-/** The sorted keys of the last map of each size seen, reused when a new map has the same keys. */
-const lastKeys = new Map<number, string[]>();
+const units = new WeakMap<object, { name: string; bytes: Buffer }>();
 
-function entryBytes(name: string, value: object): Buffer {
-  const hit = entries.get(value);
+function unitBytes(name: string, value: object): Buffer {
+  const hit = units.get(value);
   if (hit && hit.name === name) return hit.bytes;
   const bytes = Buffer.from(`${JSON.stringify(name)}:${canonicalJson(value)}`, 'utf8');
-  if (typeof value === 'object' && value !== null) entries.set(value, { name, bytes });
+  units.set(value, { name, bytes });
   return bytes;
 }
 
-function sortedKeys(map: Record<string, unknown>): string[] {
-  const own = Object.keys(map);
-  const last = lastKeys.get(own.length);
-  // n distinct keys all present, with values, in a map of n own keys: the same keys.
-  if (last?.every((k) => map[k] !== undefined && Object.hasOwn(map, k))) return last;
-  const sorted = own.filter((k) => map[k] !== undefined).sort();
-  if (own.length > 64 && sorted.length === own.length) {
-    if (lastKeys.size >= 16) lastKeys.clear(); // bounded: a growing map has a new size each time
-    lastKeys.set(own.length, sorted);
-  }
-  return sorted;
+/** Whether `map` has exactly the (sorted, distinct) keys `names`, each with a value. */
+function sameKeys(names: readonly string[], map: Record<string, unknown>): boolean {
+  let n = 0;
+  for (const k in map) if (map[k] !== undefined) n++;
+  return n === names.length && names.every((k) => map[k] !== undefined && Object.hasOwn(map, k));
 }
 
-/** Decodes a provenance blob. */
+/** Keys with a value, sorted as canonical JSON sorts them. */
+function sortedKeys(map: Record<string, unknown>): string[] {
+  return Object.keys(map)
+    .filter((k) => map[k] !== undefined)
+    .sort();
+}
+
+/** FNV-1a over UTF-16 code units: a stable bucket for a key, the same in every process. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Decodes a single-blob provenance (manifests written before pieces: their `provenance` hash). */
 export function decodeProvenance(bytes: Uint8Array): Provenance {
   return JSON.parse(Buffer.from(bytes).toString('utf8')) as Provenance;
 }

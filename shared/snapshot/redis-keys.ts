@@ -5,8 +5,9 @@
  *
  * | key                          | type    | contents                                                  |
  * |------------------------------|---------|-----------------------------------------------------------|
- * | `<p>blob:<hash>`             | string  | one immutable blob (encoded resource or diagnostics),     |
- * |                              |         | addressed by its content hash; written with SET NX        |
+ * | `<p>blob:<hash>`             | string  | one immutable blob (encoded resource, diagnostics or a    |
+ * |                              |         | provenance piece), addressed by its content hash; written |
+ * |                              |         | with SET NX                                               |
  * | `<p>g:{<group>}:epoch`       | string  | the group's current fencing epoch (INCR); absent = 0      |
  * | `<p>g:{<group>}:head`        | string  | the group's committed version (decimal); absent = none    |
  * | `<p>g:{<group>}:m:<version>` | string  | the manifest of (group, version): `encodeManifest` JSON   |

@@ -1,14 +1,14 @@
 /**
- * Names the source objects behind the resources a node rejected, from the provenance blob of the
- * snapshot the fan-out serves (the manifest names it). One blob is kept per group, so a burst of
- * NACKs against the same snapshot reads Redis once. A lookup failure yields no sources: a NACK is
+ * Names the source objects behind the resources a node rejected, from the provenance of the
+ * snapshot the fan-out serves (the manifest names its blobs). One provenance is kept per group, so
+ * a burst of NACKs against the same snapshot reads Redis once. A lookup failure yields no sources: a NACK is
  * always reported, with or without them.
  */
 
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import {
-  decodeProvenance,
+  loadProvenance,
   type Provenance,
   type ProvenanceObject,
   sourcesOf,
@@ -47,10 +47,7 @@ export class NackSources {
     let provenance: Provenance | null = null;
     try {
       const manifest = await this.store.getManifest(group, version);
-      if (manifest?.provenance) {
-        const blob = (await this.store.getBlobs([manifest.provenance])).get(manifest.provenance);
-        if (blob) provenance = decodeProvenance(blob);
-      }
+      if (manifest) provenance = await loadProvenance(manifest, (hashes) => this.store.getBlobs(hashes));
     } catch (err) {
       this.log.warn({ group, version, err: errorMessage(err) }, 'cannot read provenance for a NACK');
       return null;
