@@ -5,14 +5,15 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startRedis, type TestServer } from '../../test/harness/servers.ts';
 import { DependencyError } from '../runtime/errors.ts';
 import { type Logger, silentLogger } from '../runtime/logger.ts';
-import { manifestHashes } from './manifest.ts';
+import { encodeManifest, manifestHashes } from './manifest.ts';
 import { escapeGroup, RedisKeys, unescapeGroup } from './redis-keys.ts';
 import { RedisSnapshotStore } from './redis-snapshot-store.ts';
-import { testBlob, testCommit } from './snapshot-store.contract.ts';
+import { testBlob, testCommit, testSnapshot } from './snapshot-store.contract.ts';
 import type { SnapshotLogEntry } from './snapshot-store.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -162,6 +163,34 @@ describe('redis snapshot store faults', () => {
       t.diagnostic(`${gcRuns} gc runs; ${rewrites.count()} commits found blobs swept and retried`);
     } finally {
       await Promise.all([committer.close(), collector.close()]);
+    }
+  });
+
+  test('redis snapshot store — gc marks what a manifest key holds now, not what an earlier gc read there', async () => {
+    const prefix = `faults-${++n}:`;
+    const store = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    const raw = new Redis(redis.url);
+    try {
+      const keys = new RedisKeys(prefix);
+      const epoch = await store.acquireEpoch('edge');
+      assert.equal((await store.commit(testCommit(epoch, 'edge', 1, ['a']))).committed, true);
+      assert.equal((await store.commit(testCommit(epoch, 'edge', 2, ['b']))).committed, true);
+      await store.gc('edge', 5);
+      // Version 1 now holds another snapshot (as after Redis lost its data and another log was
+      // compiled to the same sequence): its blob 'x' is live, 'a' is garbage.
+      const x = testBlob('x');
+      const rewritten = testSnapshot('edge', 1, ['x']);
+      await raw.set(keys.blob(x.hash), Buffer.from(x.bytes));
+      for (const [h, bytes] of rewritten.blobs) await raw.set(keys.blob(h), Buffer.from(bytes));
+      await raw.set(keys.manifest('edge', 1), Buffer.from(encodeManifest(rewritten.manifest)));
+      await store.gc('edge', 5);
+      const stored = await store.getBlobs([x.hash, testBlob('a').hash, testBlob('b').hash]);
+      assert.ok(stored.has(x.hash), "the rewritten manifest's blob is kept");
+      assert.ok(!stored.has(testBlob('a').hash), "the replaced manifest's blob is swept");
+      assert.ok(stored.has(testBlob('b').hash));
+    } finally {
+      raw.disconnect();
+      await store.close();
     }
   });
 

@@ -18,6 +18,7 @@ import type { RedisSecurity, RedisSentinel } from '../runtime/connection-flags.t
 import { AttacheError, DependencyError, errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { RetryBackoff } from '../runtime/retry.ts';
+import { sha256Hex } from '../xds/encoding.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
 import type { LeaderLease } from './leader-lease.ts';
@@ -51,6 +52,12 @@ const DEFAULT_LOG_MAX_LEN = 100_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 /** Commands per pipeline / keys per MGET or script call: bounds client memory and server latency. */
 const BATCH = 1_000;
+/**
+ * Manifests per MGET in gc's mark phase: a manifest is ~0.5 MB at 10,000 Mappings, so one MGET of
+ * every retained version (50 per group by default) would be a reply of tens of megabytes that
+ * holds up the commands queued behind it on the connection (the next commit's).
+ */
+const MANIFEST_BATCH = 8;
 /** How long one XREAD blocks; the client-side guard adds a grace period on top. */
 const TAIL_BLOCK_MS = 5_000;
 
@@ -127,6 +134,14 @@ export class RedisSnapshotStore implements SnapshotStore {
   private readonly keys: RedisKeys;
   private readonly tails = new Set<Redis>();
   private closed = false;
+  /**
+   * gc's mark phase, remembered between runs: the blob hashes a manifest references, by the
+   * SHA-256 of the manifest's bytes as read. Hashing the bytes costs a tenth of parsing them
+   * (0.3 ms vs 2-8 ms for a 0.5 MB manifest), and each gc reads the same retained manifests
+   * again; keying by content keeps the result exact whatever rewrote a key. Holds only the
+   * manifests the latest mark read.
+   */
+  private markCache = new Map<string, readonly string[]>();
 
   private constructor(
     private readonly redis: Redis,
@@ -484,11 +499,20 @@ export class RedisSnapshotStore implements SnapshotStore {
     for (let attempt = 1; attempt <= 3; attempt++) {
       const mark = (await this.redis.get(this.keys.commits)) ?? '0';
       const live = new Set<string>();
+      const marked = new Map<string, readonly string[]>();
       for await (const keys of this.scan(this.keys.manifestPattern)) {
-        for (const bytes of await this.redis.mgetBuffer(keys)) {
-          if (bytes !== null) for (const h of manifestHashes(decodeManifest(bytes))) live.add(h);
+        for (const batch of chunks(keys, MANIFEST_BATCH)) {
+          for (const bytes of await this.redis.mgetBuffer(batch)) {
+            if (bytes === null) continue;
+            const digest = sha256Hex(bytes);
+            const hashes =
+              marked.get(digest) ?? this.markCache.get(digest) ?? manifestHashes(decodeManifest(bytes));
+            marked.set(digest, hashes);
+            for (const h of hashes) live.add(h);
+          }
         }
       }
+      this.markCache = marked;
       let swept = 0;
       let raced = false;
       sweep: for await (const keys of this.scan(this.keys.blobPattern)) {
