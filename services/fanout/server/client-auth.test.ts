@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../../../shared/runtime/errors.ts';
 import { sha256Hex } from '../../../shared/xds/encoding.ts';
@@ -21,7 +22,13 @@ import { apiListener, edsCluster, genericSecret, routeConfig } from '../testing/
 import { type Pem, TestPki } from '../testing/test-certs.ts';
 import type { NackInfo, StreamPeer } from './ads-events.ts';
 import { TokenTable } from './bearer-tokens.ts';
-import { authenticate } from './client-auth.ts';
+import {
+  type AuthOutcome,
+  authenticate,
+  type ClientAuthOptions,
+  ConnectionAuth,
+  MAX_REMEMBERED_AUTHORIZATION,
+} from './client-auth.ts';
 
 const BLUE_TOKEN = 'blue-token-0123456789abcdef';
 const GREEN_TOKEN = 'green-token-0123456789abcdef';
@@ -130,6 +137,25 @@ describe('fan-out client authentication — bearer tokens', () => {
     const other = f.sotw(f.ads, { token: BOTH_TOKEN });
     other.send({ node: nodeIn('default', 'both-2'), type_url: CLUSTER_TYPE, resource_names: [] });
     assert.equal((await other.closed()).code, grpc.status.PERMISSION_DENIED);
+  });
+
+  test('auth — streams sharing one connection are each held to their own token (verified once per connection and token)', async () => {
+    const client = new grpc.Client(`127.0.0.1:${f.ads.port}`, grpc.credentials.createInsecure());
+    try {
+      const open = (token: string | undefined, id: string) => {
+        const c = f.sotw(f.ads, { shared: client, ...(token ? { token } : {}) });
+        c.send({ node: nodeIn('blue', id), type_url: CLUSTER_TYPE, resource_names: [] });
+        return c;
+      };
+      assert.deepEqual((await open(BLUE_TOKEN, 'conn-1').next()).names, ['blue-cluster']);
+      assert.deepEqual((await open(BLUE_TOKEN, 'conn-2').next()).names, ['blue-cluster']);
+      assert.equal((await open(`${BLUE_TOKEN}x`, 'conn-wrong').closed()).code, grpc.status.UNAUTHENTICATED);
+      assert.equal((await open(undefined, 'conn-none').closed()).code, grpc.status.UNAUTHENTICATED);
+      assert.equal((await open(GREEN_TOKEN, 'conn-green').closed()).code, grpc.status.PERMISSION_DENIED);
+      assert.deepEqual((await open(BLUE_TOKEN, 'conn-3').next()).names, ['blue-cluster']);
+    } finally {
+      client.close();
+    }
   });
 
   test('auth — a refused client NACKing publishes no fleet event', async () => {
@@ -302,5 +328,69 @@ describe('fan-out client authentication — configuration', () => {
     md.set('authorization', `Bearer ${BLUE_TOKEN}`);
     const noTokens = authenticate({ allowUnauthenticated: true }, md, undefined);
     assert.ok('refused' in noTokens, 'a token the server cannot check is refused, not ignored');
+  });
+});
+
+describe('fan-out client authentication — one verification per connection', () => {
+  const table = (...lines: string[]) => TokenTable.parse(lines.join('\n'), 'test');
+  const bearer = (token: string) => {
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    return md;
+  };
+  const groupsOf = (o: AuthOutcome) => ('principal' in o ? o.principal.groups : o.refused.reason);
+
+  test('connection auth — the same token on the next stream is answered from memory, anything else is checked afresh', () => {
+    const opts: ClientAuthOptions = { tokens: table(`blue ${BLUE_TOKEN}`), allowUnauthenticated: false };
+    const conn = new ConnectionAuth();
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), undefined, conn)), ['blue']);
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), undefined, conn)), ['blue']);
+    assert.equal(conn.hits, 1);
+    assert.equal(groupsOf(authenticate(opts, bearer(`${BLUE_TOKEN}x`), undefined, conn)), 'unknown_token');
+    assert.equal(
+      groupsOf(authenticate(opts, bearer(`${BLUE_TOKEN.slice(0, -1)}X`), undefined, conn)),
+      'unknown_token',
+    );
+    assert.equal(groupsOf(authenticate(opts, new grpc.Metadata(), undefined, conn)), 'no_credential');
+    const twice = bearer(BLUE_TOKEN);
+    twice.add('authorization', `Bearer ${BLUE_TOKEN}`);
+    assert.equal(groupsOf(authenticate(opts, twice, undefined, conn)), 'malformed_authorization');
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), undefined, conn)), ['blue']);
+    assert.equal(conn.hits, 1, 'every differing credential was verified, not recalled');
+  });
+
+  test('connection auth — a revoked token is refused on the next stream of a connection that used it', () => {
+    const opts: ClientAuthOptions = {
+      tokens: table(`blue ${BLUE_TOKEN}`, `green ${GREEN_TOKEN}`),
+      allowUnauthenticated: false,
+    };
+    const conn = new ConnectionAuth();
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), undefined, conn)), ['blue']);
+    // The table is replaced by one without the blue token (a reload that revokes it).
+    opts.tokens = table(`green ${GREEN_TOKEN}`);
+    assert.equal(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), undefined, conn)), 'unknown_token');
+    // Other options objects (another server) never share a connection's memory either.
+    const other: ClientAuthOptions = { allowUnauthenticated: false };
+    assert.equal(groupsOf(authenticate(other, bearer(GREEN_TOKEN), undefined, conn)), 'token_not_accepted');
+    assert.equal(conn.hits, 0);
+  });
+
+  test('connection auth — only short values are remembered, and a different certificate is checked afresh', () => {
+    const long = `${BLUE_TOKEN}${'a'.repeat(MAX_REMEMBERED_AUTHORIZATION)}`;
+    const opts: ClientAuthOptions = {
+      tokens: table(`blue ${BLUE_TOKEN}`, `green ${long}`),
+      allowUnauthenticated: false,
+      certificates: { trustDomains: [] },
+    };
+    const conn = new ConnectionAuth();
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(long), undefined, conn)), ['green']);
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(long), undefined, conn)), ['green']);
+    assert.equal(conn.hits, 0, 'a value over the bound is verified every time');
+    const cert = { subject: { CN: 'group:blue' } } as unknown as PeerCertificate;
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), cert, conn)), ['blue']);
+    assert.deepEqual(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), cert, conn)), ['blue']);
+    assert.equal(conn.hits, 1);
+    const other = { subject: { CN: 'group:green' } } as unknown as PeerCertificate;
+    assert.equal(groupsOf(authenticate(opts, bearer(BLUE_TOKEN), other, conn)), 'credentials_disagree');
   });
 });

@@ -19,6 +19,7 @@
  * (PERMISSION_DENIED). Without a claim, a credential allowing one group gets that group; one
  * allowing several gets the server's default group if it is among them.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { TokenTable } from './bearer-tokens.ts';
@@ -54,13 +55,93 @@ export type AuthOutcome = { principal: Principal } | { refused: AuthRefusal };
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
-/** Authenticates a stream from its initial metadata and verified client certificate. */
+/** Longest `authorization` value a {@link ConnectionAuth} remembers (longer ones are checked every time). */
+export const MAX_REMEMBERED_AUTHORIZATION = 512;
+
+/**
+ * One connection's last authentication, so that its streams — which carry the same credentials:
+ * one client certificate, and Envoy sends the same token on every stream — are verified once per
+ * connection instead of once per stream (hashing the token and comparing it with every entry).
+ *
+ * It remembers one outcome with what decided it: the `authorization` value, the options and token
+ * table, and the certificate object. A stream presenting anything else — another token, none, a
+ * table replaced since (a revoked token is refused from then on) — is authenticated afresh, and its
+ * outcome replaces the remembered one. The presented value is compared with the remembered one in
+ * constant time (a connection may multiplex several clients' streams), and only values of at most
+ * {@link MAX_REMEMBERED_AUTHORIZATION} bytes are remembered: one bounded entry per connection.
+ */
+export class ConnectionAuth {
+  private header: Buffer | null = null;
+  private opts?: ClientAuthOptions;
+  private tokens?: TokenTable;
+  private cert?: PeerCertificate;
+  private outcome?: AuthOutcome;
+  /** Streams authenticated from the remembered outcome (for tests and debugging). */
+  hits = 0;
+
+  /** The remembered outcome if every input matches, else undefined. */
+  recall(
+    opts: ClientAuthOptions,
+    header: Buffer | null,
+    cert: PeerCertificate | undefined,
+  ): AuthOutcome | undefined {
+    const o = this.outcome;
+    if (!o || opts !== this.opts || opts.tokens !== this.tokens || cert !== this.cert) return undefined;
+    const kept = this.header;
+    if (kept === null || header === null) {
+      if (kept !== header) return undefined;
+    } else if (kept.length !== header.length || !timingSafeEqual(kept, header)) return undefined;
+    this.hits++;
+    return o;
+  }
+
+  remember(
+    opts: ClientAuthOptions,
+    header: Buffer | null,
+    cert: PeerCertificate | undefined,
+    outcome: AuthOutcome,
+  ): void {
+    if (header && header.length > MAX_REMEMBERED_AUTHORIZATION) {
+      this.outcome = undefined;
+      return;
+    }
+    this.header = header;
+    this.opts = opts;
+    this.tokens = opts.tokens;
+    this.cert = cert;
+    this.outcome = outcome;
+  }
+}
+
+/**
+ * Authenticates a stream from its initial metadata and verified client certificate. With
+ * `connection`, the outcome is remembered for the connection's next streams ({@link ConnectionAuth});
+ * `cert` must then be the same object for every stream of the connection.
+ */
 export function authenticate(
   opts: ClientAuthOptions,
   metadata: grpc.Metadata | undefined,
   cert: PeerCertificate | undefined,
+  connection?: ConnectionAuth,
 ): AuthOutcome {
   const values = metadata?.get('authorization') ?? [];
+  const value = values[0];
+  if (!connection || values.length > 1 || (value !== undefined && typeof value !== 'string')) {
+    return verify(opts, values, cert);
+  }
+  const header = value === undefined ? null : Buffer.from(value, 'utf8');
+  const known = connection.recall(opts, header, cert);
+  if (known) return known;
+  const outcome = verify(opts, values, cert);
+  connection.remember(opts, header, cert, outcome);
+  return outcome;
+}
+
+function verify(
+  opts: ClientAuthOptions,
+  values: ReturnType<grpc.Metadata['get']>,
+  cert: PeerCertificate | undefined,
+): AuthOutcome {
   let token: { groups: readonly string[]; label: string } | undefined;
   if (values.length > 0) {
     const header = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;

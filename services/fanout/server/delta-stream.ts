@@ -101,6 +101,7 @@ export class DeltaStream extends XdsStream {
     if (!state) {
       state = new DeltaTypeState();
       this.types[index] = state;
+      this.requested(index, state);
     }
     if (req.response_nonce !== '' && state.lastNonce !== '') {
       if (req.response_nonce === state.lastNonce) this.recordAnswer(peer, typeUrl, state, req);
@@ -247,6 +248,10 @@ export class DeltaStream extends XdsStream {
     return mask;
   }
 
+  answerOf(index: number): DeltaTypeState | undefined {
+    return this.types[index];
+  }
+
   status(): Record<string, TypeStatus> {
     const out: Record<string, TypeStatus> = {};
     this.types.forEach((s, i) => {
@@ -271,7 +276,7 @@ export class DeltaStream extends XdsStream {
     const type = shortName(typeUrl);
     const sent = state.lastSent;
     if (req.error_detail) {
-      state.nacked = true;
+      this.answer(typeIndex(typeUrl), state, state.ackedVersion, true);
       this.ctx.metrics.nacks.inc({ type, group: peer.group });
       const resourceNames = [...(sent?.names ?? [])];
       this.ctx.log.warn(
@@ -297,8 +302,7 @@ export class DeltaStream extends XdsStream {
       });
       return;
     }
-    state.nacked = false;
-    state.ackedVersion = sent?.version;
+    this.answer(typeIndex(typeUrl), state, sent?.version, false);
     if (sent) this.ctx.events?.onAck?.(peer, { typeUrl, version: sent.version });
   }
 }

@@ -32,6 +32,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
 import { ADS_SERVICE_NAME, TYPE_SERVICES } from './ads-service.ts';
+import { ConnectionAuth } from './client-auth.ts';
 import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './discovery-codec.ts';
 import {
   encodeGrpcMessage,
@@ -214,9 +215,18 @@ function certificateOf(session: http2.ServerHttp2Session): PeerCertificate | und
   return cert && Object.keys(cert).length > 0 && cert.raw ? cert : undefined;
 }
 
+/** What one connection's streams share: the calls, and who is at the other end (looked up once). */
+interface Connection {
+  readonly calls: Set<H2Call>;
+  readonly peer: string;
+  /** The verified client certificate, read on the first stream (undefined: not read yet). */
+  cert?: { value: PeerCertificate | undefined };
+  readonly auth: ConnectionAuth;
+}
+
 export class H2Transport {
   private readonly server: http2.Http2Server | http2.Http2SecureServer;
-  private readonly sessions = new Map<http2.ServerHttp2Session, Set<H2Call>>();
+  private readonly sessions = new Map<http2.ServerHttp2Session, Connection>();
   private readonly keepalive?: NodeJS.Timeout;
   private closing = false;
 
@@ -316,7 +326,7 @@ export class H2Transport {
   }
 
   private goaway(session: http2.ServerHttp2Session, endStream: (s: XdsStream) => void): void {
-    const calls = this.sessions.get(session);
+    const calls = this.sessions.get(session)?.calls;
     if (!session.closed && !session.destroyed) session.close();
     for (const call of calls ?? []) {
       if (call.xds) endStream(call.xds);
@@ -329,7 +339,7 @@ export class H2Transport {
       session.close();
       return;
     }
-    this.sessions.set(session, new Set());
+    this.sessions.set(session, { calls: new Set(), peer: peerOf(session), auth: new ConnectionAuth() });
     session.on('close', () => this.sessions.delete(session));
     session.on('error', (err) => this.opts.log.debug({ err: String(err) }, 'xDS connection error'));
   }
@@ -370,19 +380,26 @@ export class H2Transport {
       return;
     }
     const session = h2.session as http2.ServerHttp2Session;
+    const conn = this.sessions.get(session);
+    let cert: PeerCertificate | undefined;
+    if (conn) {
+      conn.cert ??= { value: certificateOf(session) };
+      cert = conn.cert.value;
+    } else cert = certificateOf(session);
     const stream = this.opts.hub.open(
       {
         metadata: grpc.Metadata.fromHttp2Headers(headers),
-        peerCertificate: certificateOf(session),
-        peer: peerOf(session),
+        peerCertificate: cert,
+        peer: conn?.peer ?? peerOf(session),
         out: call,
+        ...(conn ? { connectionAuth: conn.auth } : {}),
       },
       method.protocol,
       method.onlyType,
     );
     if (!stream) return;
     call.xds = stream;
-    const calls = this.sessions.get(session);
+    const calls = conn?.calls;
     calls?.add(call);
     const timeoutMs = parseGrpcTimeout(headers['grpc-timeout'] as string | undefined);
     if (timeoutMs !== undefined) {

@@ -74,6 +74,7 @@ export class SotwStream extends XdsStream {
     if (!state) {
       state = new SotwTypeState();
       this.types[index] = state;
+      this.requested(index, state);
     }
     if (state.lastNonce !== '') {
       if (req.response_nonce !== state.lastNonce) {
@@ -106,7 +107,7 @@ export class SotwStream extends XdsStream {
     if (snapshot) {
       const set = servedSet(snapshot.types.get(typeUrl) ?? emptyTypeSnapshot(typeUrl), sub);
       if (set.version !== version) return false;
-      state.ackedVersion = version;
+      this.answer(typeIndex(typeUrl), state, version, state.nacked);
       this.ctx.log.debug({ node: peer.nodeId, typeUrl, version }, 'resumed at current version');
     }
     state.sentVersion = version;
@@ -163,6 +164,10 @@ export class SotwStream extends XdsStream {
     return mask;
   }
 
+  answerOf(index: number): SotwTypeState | undefined {
+    return this.types[index];
+  }
+
   /** Versions per type for debug output: what was sent and what was acknowledged. */
   status(): Record<string, TypeStatus> {
     const out: Record<string, TypeStatus> = {};
@@ -187,7 +192,7 @@ export class SotwStream extends XdsStream {
   ): void {
     const type = shortName(typeUrl);
     if (req.error_detail) {
-      state.nacked = true;
+      this.answer(typeIndex(typeUrl), state, state.ackedVersion, true);
       this.ctx.metrics.nacks.inc({ type, group: peer.group });
       const resourceNames = state.lastSent?.names ?? [];
       this.ctx.log.warn(
@@ -214,8 +219,7 @@ export class SotwStream extends XdsStream {
       });
       return;
     }
-    state.nacked = false;
-    state.ackedVersion = req.version_info;
+    this.answer(typeIndex(typeUrl), state, req.version_info, false);
     this.ctx.events?.onAck?.(peer, { typeUrl, version: req.version_info });
   }
 }

@@ -10,11 +10,12 @@ import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
 import type { Logger } from '../../../shared/runtime/logger.ts';
-import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
+import { PUSH_ORDER, type TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
+import { AckTally, type TypeSummary } from './ack-tally.ts';
 import type { AdsEvents } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
-import { authenticate, type ClientAuthOptions } from './client-auth.ts';
+import { authenticate, type ClientAuthOptions, type ConnectionAuth } from './client-auth.ts';
 import type { AdsLimits } from './client-limits.ts';
 import type { ClientMistakes } from './client-mistakes.ts';
 import { DeltaStream } from './delta-stream.ts';
@@ -65,11 +66,7 @@ export interface StreamStatus {
   types: Record<string, TypeStatus>;
 }
 
-/** Per type: how many of this node's streams have ACKed each version, and how many NACKed last. */
-export interface TypeSummary {
-  acked: Record<string, number>;
-  nacking: number;
-}
+export type { TypeSummary } from './ack-tally.ts';
 
 /** One group's streams on this fan-out node. */
 export interface GroupSummary {
@@ -86,6 +83,11 @@ export interface IncomingCall {
   /** `host:port` of the client's connection (`[v6]:port` for IPv6). */
   readonly peer: string;
   readonly out: StreamCall;
+  /**
+   * The connection's remembered authentication, when the transport keeps one per connection
+   * (then `peerCertificate` is the same object for each of its streams).
+   */
+  readonly connectionAuth?: ConnectionAuth;
 }
 
 function decrement(m: Map<string, number>, key: string): void {
@@ -106,6 +108,7 @@ export class StreamHub {
   private readonly perConnection = new Map<string, number>();
   private readonly perPeer = new Map<string, number>();
   private readonly ctx: StreamContext;
+  private readonly tally = new AckTally();
   private readonly unsubscribe: () => void;
   private readonly sweeper?: NodeJS.Timeout;
   private draining = false;
@@ -125,6 +128,7 @@ export class StreamHub {
         pacer.hasRoom(),
       ),
       pacer,
+      tally: this.tally,
       joined(stream) {
         hub.join(stream);
       },
@@ -161,7 +165,7 @@ export class StreamHub {
       call.out.fail(grpc.status.UNAVAILABLE, 'fan-out node is draining; reconnect elsewhere');
       return undefined;
     }
-    const auth = authenticate(this.opts.auth, call.metadata, call.peerCertificate);
+    const auth = authenticate(this.opts.auth, call.metadata, call.peerCertificate, call.connectionAuth);
     if ('refused' in auth) {
       // Refused before a single request is read: no resources, no fleet events.
       const { code, details, reason } = auth.refused;
@@ -209,7 +213,18 @@ export class StreamHub {
       this.byGroup.set(group, set);
     }
     set.add(stream);
+    this.count(stream, group, 1);
     this.opts.metrics.streams.inc({ group });
+  }
+
+  /** Adds (+1) or takes back (-1) the stream's answers in the group's tally. */
+  private count(stream: XdsStream, group: string, sign: 1 | -1): void {
+    for (let i = 0; i < PUSH_ORDER.length; i++) {
+      const a = stream.answerOf(i);
+      if (!a) continue;
+      if (sign > 0) this.tally.add(group, i, a);
+      else this.tally.remove(group, i, a);
+    }
   }
 
   /** Which stream limit a new stream on `connection` from `remote` would exceed, if any. */
@@ -236,6 +251,7 @@ export class StreamHub {
     if (group === undefined) return;
     const set = this.byGroup.get(group);
     if (set?.delete(stream)) {
+      this.count(stream, group, -1);
       this.opts.metrics.streams.dec({ group });
       if (set.size === 0) this.byGroup.delete(group);
     }
@@ -256,22 +272,12 @@ export class StreamHub {
     return [...this.byGroup.keys()].sort();
   }
 
-  /** Which version each of the group's streams has ACKed, per type (see {@link GroupSummary}). */
+  /**
+   * Which version each of the group's streams has ACKed, per type (see {@link GroupSummary}), from
+   * the running tally: no walk over the streams (ack-tally.ts).
+   */
   summary(group: string): GroupSummary {
-    const types: Record<string, TypeSummary> = {};
-    const set = this.byGroup.get(group);
-    for (const s of set ?? []) {
-      for (const [type, st] of Object.entries(s.status())) {
-        let t = types[type];
-        if (!t) {
-          t = { acked: {}, nacking: 0 };
-          types[type] = t;
-        }
-        if (st.acked !== undefined) t.acked[st.acked] = (t.acked[st.acked] ?? 0) + 1;
-        if (st.nacked) t.nacking++;
-      }
-    }
-    return { streams: set?.size ?? 0, types };
+    return { streams: this.byGroup.get(group)?.size ?? 0, types: this.tally.types(group) };
   }
 
   /** Ends every open stream with status OK at once, so clients reconnect (here or elsewhere). */

@@ -37,6 +37,7 @@ import {
   type TypeUrl,
 } from '../../../shared/xds/type-urls.ts';
 import type { GroupSnapshot, SnapshotSource } from '../cache/group-snapshot.ts';
+import type { AckTally, TypeAnswer } from './ack-tally.ts';
 import type { AdsEvents, StreamPeer } from './ads-events.ts';
 import type { AdsMetrics } from './ads-metrics.ts';
 import { type Principal, resolveGroup } from './client-auth.ts';
@@ -67,6 +68,8 @@ export interface StreamContext {
   readonly gate: InitialPushGate;
   /** Bounds the bytes of non-EDS pushes in flight (waves). */
   readonly pacer: WritePacer;
+  /** Counts the joined streams' answers per group and type (fleet status). */
+  readonly tally: AckTally;
   /** The stream learned its group (first request accepted). */
   joined(stream: XdsStream): void;
   /** The stream is gone; called once. */
@@ -169,6 +172,8 @@ export abstract class XdsStream {
 
   /** Handles one decoded request. */
   abstract handleRequest(req: unknown): void;
+  /** The client's answers for the type at `index`, once the type was requested. */
+  abstract answerOf(index: number): TypeAnswer | undefined;
   /** Per-type status (short type name → status). */
   abstract status(): Record<string, TypeStatus>;
   /** Builds the response owed for the type at `index`, or null if nothing is owed. */
@@ -374,6 +379,34 @@ export abstract class XdsStream {
     } catch {
       // The call is already gone.
     }
+  }
+
+  /** Counted in the group's tally: joined (identified) and not closed. */
+  private get tallied(): boolean {
+    return this.peer !== undefined && !this.closed;
+  }
+
+  /** The type at `index` was requested for the first time: its (empty) answer now counts. */
+  protected requested(index: number, answer: TypeAnswer): void {
+    if (this.tallied) this.ctx.tally.add((this.peer as StreamPeer).group, index, answer);
+  }
+
+  /**
+   * Records the client's answer for the type at `index` (`answer` is the type's state object),
+   * keeping the group's tally in step.
+   */
+  protected answer(
+    index: number,
+    answer: { ackedVersion?: string; nacked: boolean },
+    ackedVersion: string | undefined,
+    nacked: boolean,
+  ): void {
+    const counted = this.tallied;
+    const group = this.peer?.group as string;
+    if (counted) this.ctx.tally.remove(group, index, answer);
+    answer.ackedVersion = ackedVersion;
+    answer.nacked = nacked;
+    if (counted) this.ctx.tally.add(group, index, answer);
   }
 
   /** Marks the type at `index` as owing a response and writes if the stream can. */
