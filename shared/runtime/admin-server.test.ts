@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { AdminServer, adminTokenFromFlags } from './admin-server.ts';
 import { ConfigError } from './errors.ts';
 import { silentLogger } from './logger.ts';
@@ -62,6 +62,42 @@ describe('admin server access', () => {
     assert.equal(await get(a, '/debug/config', `Basic ${TOKEN}`), 401);
     assert.equal(await get(a, '/debug/config', `Bearer ${TOKEN}`), 200);
     assert.equal(await get(a, '/healthz'), 200);
+  });
+
+  test('admin — /metrics?name= serves only the named metrics, collected in the order named', async () => {
+    const registry = new Registry();
+    let collected = 0;
+    new Counter({ name: 'a_total', help: 'a', registers: [registry] }).inc(3);
+    const b = new Gauge({ name: 'b_value', help: 'b', registers: [registry] });
+    new Gauge({
+      name: 'c_source',
+      help: 'c (sets b when collected, like prom-client heap gauges)',
+      registers: [registry],
+      collect() {
+        collected++;
+        b.set(collected * 10);
+      },
+    });
+    const a = new AdminServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry,
+      runners: () => [],
+      log: silentLogger(),
+    });
+    servers.push(a);
+    await a.start();
+    const text = async (query: string) => (await fetch(`http://127.0.0.1:${a.port}/metrics${query}`)).text();
+    const some = await text('?name=c_source&name=b_value&name=no_such_metric');
+    assert.match(some, /^c_source 0$/m);
+    assert.match(some, /^b_value 10$/m);
+    assert.doesNotMatch(some, /a_total/);
+    assert.equal(collected, 1);
+    const all = await text('');
+    assert.match(all, /^a_total 3$/m);
+    assert.match(all, /^b_value /m);
+    assert.equal(collected, 2);
+    assert.equal(await text('?name=no_such_metric'), '');
   });
 
   test('admin — the token comes from the environment form or a file, and must not be short', () => {

@@ -72,6 +72,8 @@ export interface AdminServerOptions {
 }
 
 const PUBLIC = new Set(['/healthz', '/readyz', '/metrics']);
+/** Most metric names one `/metrics?name=…` request reads. */
+const MAX_METRIC_NAMES = 32;
 
 export class AdminServer implements Runner {
   readonly name = 'admin';
@@ -139,6 +141,23 @@ export class AdminServer implements Runner {
     return undefined;
   }
 
+  /**
+   * `/metrics?name=A&name=B`: only the named metrics, collected one after the other in the order
+   * named (a sampler that polls a few values often need not pay for collecting every metric, the
+   * event-loop lag and heap-space ones above all). Unknown names are skipped; at most
+   * {@link MAX_METRIC_NAMES} are read. Some metrics are set by another one's collection (prom-client
+   * sets `nodejs_heap_size_used_bytes` and `nodejs_external_memory_bytes` while collecting
+   * `nodejs_heap_size_total_bytes`): name that one first.
+   */
+  private async selectedMetrics(names: readonly string[]): Promise<string> {
+    const registry = this.opts.registry;
+    const parts: string[] = [];
+    for (const name of [...new Set(names)].slice(0, MAX_METRIC_NAMES)) {
+      if (registry.getSingleMetric(name)) parts.push(await registry.getSingleMetricAsString(name));
+    }
+    return parts.length > 0 ? `${parts.join('\n')}\n` : '';
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
     if (url.pathname === '/healthz') {
@@ -154,7 +173,8 @@ export class AdminServer implements Runner {
       return;
     }
     if (url.pathname === '/metrics') {
-      const body = await this.opts.registry.metrics();
+      const names = url.searchParams.getAll('name');
+      const body = names.length > 0 ? await this.selectedMetrics(names) : await this.opts.registry.metrics();
       res.writeHead(200, { 'content-type': this.opts.registry.contentType }).end(body);
       return;
     }
