@@ -196,10 +196,13 @@ describe('NATS and Redis credentials and TLS through the CLI flags', { timeout: 
       client.close();
     }
 
-    // What the server refuses, with the flags parsed as the commands parse them.
+    // What the server refuses, with the flags parsed as the commands parse them. Under TLS 1.3 the
+    // server checks the client certificate after the client's handshake is done, so a loaded
+    // machine sometimes shows the reset before the "certificate required" alert is read (seen
+    // once in a full run at load ~16); either way, the connection is refused.
     assert.match(
       await natsRefusal(nats.url, ['--nats-nkey', seedFile, '--nats-ca', file('ca.crt')]),
-      /certificate/i,
+      /certificate|ECONNRESET/i,
       'no client certificate: the TLS handshake is refused',
     );
     const other = path.join(dir, 'other.nk');
