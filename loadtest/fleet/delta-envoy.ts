@@ -14,14 +14,30 @@ import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, shortName } from '../../sha
 import { DEPENDENT, EnvoyStream, type SimNode, type TypeProgress } from './envoy-stream.ts';
 import { dependenciesOfAny } from './resource-deps.ts';
 import { now, type StreamContext } from './stream-context.ts';
+import type { Facts, VersionBook } from './version-book.ts';
 import { lenFields, utf8 } from './wire.ts';
 
 interface TypeState extends TypeProgress {
   wildcard: boolean;
   /** Explicitly subscribed names (named types). */
   names: Set<string>;
-  /** Resources held: name → version. */
-  held: Map<string, string>;
+  /** Resources held: name → what was received (shared by every stream that received it). */
+  held: Map<string, Received>;
+}
+
+/** One resource of a response: its version and the facts the book keeps about that content. */
+interface Received {
+  readonly version: string;
+  readonly facts: Facts;
+}
+
+/** A DeltaDiscoveryResponse as read once for every stream that receives exactly these bytes. */
+interface ReadResponse {
+  readonly bytes: Buffer;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  readonly resources: ReadonlyArray<readonly [name: string, received: Received]>;
+  readonly removed: readonly string[];
 }
 
 const NODE = 'envoy.config.core.v3.Node';
@@ -83,6 +99,61 @@ function ackBytes(typeUrl: string, nonce: string): Buffer {
   return bytes;
 }
 
+/**
+ * Responses already read, by type and nonce, per book (bounded; cleared when full). The fan-out
+ * sends one shared message to every stream making the same move (its nonce is the version), so
+ * 10,000 streams receive the same bytes: reading each resource's name and version, building its
+ * key and looking it up once instead of per stream was most of the simulator's CPU per push. A
+ * hit must have byte-identical content (a per-stream response may reuse a nonce), so what a
+ * stream records is exactly what reading its own bytes would give.
+ */
+const readResponses = new WeakMap<VersionBook, Map<string, ReadResponse>>();
+const MAX_READ_RESPONSES = 256;
+
+export function readResponse(book: VersionBook, bytes: Buffer): ReadResponse {
+  let typeUrl = '';
+  let nonce = '';
+  const fields = lenFields(bytes);
+  for (const f of fields) {
+    if (f.no === 4) typeUrl = utf8(bytes, f);
+    else if (f.no === 5) nonce = utf8(bytes, f);
+  }
+  let memo = readResponses.get(book);
+  if (!memo) {
+    memo = new Map();
+    readResponses.set(book, memo);
+  }
+  const key = `${typeUrl}\0${nonce}`;
+  const known = memo.get(key);
+  if (known?.bytes.equals(bytes)) return known;
+  const dependent = DEPENDENT[typeUrl];
+  const resources: Array<[string, Received]> = [];
+  const removed: string[] = [];
+  for (const f of fields) {
+    if (f.no === 2) {
+      let name = '';
+      let version = '';
+      let any: [number, number] | undefined;
+      for (const g of lenFields(bytes, f.start, f.end)) {
+        if (g.no === 3) name = utf8(bytes, g);
+        else if (g.no === 1) version = utf8(bytes, g);
+        else if (g.no === 2) any = [g.start, g.end];
+      }
+      const facts = book.get(resourceKey(typeUrl, name, version), typeUrl, bytes, f.start, f.end, () =>
+        dependent && any ? [...new Set(dependenciesOfAny(bytes, any[0], any[1]))].sort() : [],
+      );
+      resources.push([name, { version, facts }]);
+    } else if (f.no === 6) removed.push(utf8(bytes, f));
+    else if (f.no === 8) {
+      for (const g of lenFields(bytes, f.start, f.end)) if (g.no === 1) removed.push(utf8(bytes, g));
+    }
+  }
+  const read: ReadResponse = { bytes, typeUrl, nonce, resources, removed };
+  if (memo.size >= MAX_READ_RESPONSES) memo.clear();
+  memo.set(key, read);
+  return read;
+}
+
 export class DeltaEnvoy extends EnvoyStream<TypeState> {
   constructor(index: number, ctx: StreamContext) {
     super(index, ctx, DELTA_METHOD_PATH, (t) => {
@@ -97,7 +168,7 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
       this.write({
         type_url: typeUrl,
         resource_names_subscribe: s.wildcard ? [] : [...s.names].sort(),
-        initial_resource_versions: s.held,
+        initial_resource_versions: versionsOf(s.held),
       });
     }
   }
@@ -105,28 +176,15 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
   holdings(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [typeUrl, s] of this.types) {
-      for (const [name, version] of s.held) {
-        const rank = this.ctx.book.rankOf(resourceKey(typeUrl, name, version));
-        if (rank !== undefined) out.set(`${shortName(typeUrl)}/${name}`, rank);
-      }
+      const type = shortName(typeUrl);
+      for (const [name, held] of s.held) out.set(`${type}/${name}`, held.facts.rank);
     }
     return out;
   }
 
   protected onResponse(bytes: Buffer): void {
-    let typeUrl = '';
-    let nonce = '';
-    const resources: Array<[number, number]> = [];
-    const removed: string[] = [];
-    for (const f of lenFields(bytes)) {
-      if (f.no === 2) resources.push([f.start, f.end]);
-      else if (f.no === 4) typeUrl = utf8(bytes, f);
-      else if (f.no === 5) nonce = utf8(bytes, f);
-      else if (f.no === 6) removed.push(utf8(bytes, f));
-      else if (f.no === 8) {
-        for (const g of lenFields(bytes, f.start, f.end)) if (g.no === 1) removed.push(utf8(bytes, g));
-      }
-    }
+    const r = readResponse(this.ctx.book, bytes);
+    const { typeUrl, nonce } = r;
     const state = this.types.get(typeUrl);
     if (!state?.subscribed) return;
     const at = now();
@@ -137,37 +195,16 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
     );
     this.responded(typeUrl, bytes.length);
     const dependent = DEPENDENT[typeUrl];
-    let depsChanged = removed.length > 0;
-    for (const [start, end] of resources) {
-      let name = '';
-      let version = '';
-      let any: [number, number] | undefined;
-      for (const g of lenFields(bytes, start, end)) {
-        if (g.no === 3) name = utf8(bytes, g);
-        else if (g.no === 1) version = utf8(bytes, g);
-        else if (g.no === 2) any = [g.start, g.end];
-      }
-      const facts = this.ctx.book.get(resourceKey(typeUrl, name, version), typeUrl, bytes, start, end, () =>
-        dependent && any ? [...new Set(dependenciesOfAny(bytes, any[0], any[1]))].sort() : [],
-      );
-      if (state.held.get(name) !== version) depsChanged = true;
-      state.held.set(name, version);
-      for (const id of facts.hits) this.ctx.observe.probeHit(this.index, id, at);
+    let depsChanged = r.removed.length > 0;
+    for (const [name, received] of r.resources) {
+      if (state.held.get(name)?.version !== received.version) depsChanged = true;
+      state.held.set(name, received);
+      for (const id of received.facts.hits) this.ctx.observe.probeHit(this.index, id, at);
     }
-    for (const name of removed) state.held.delete(name);
+    for (const name of r.removed) state.held.delete(name);
     state.acked = true;
-    if (dependent && depsChanged) this.follow(dependent, this.requiredBy(typeUrl, state));
+    if (dependent && depsChanged) this.follow(dependent, requiredBy(state));
     this.advance(typeUrl, this.state(ENDPOINT_TYPE).names.size > 0, at);
-  }
-
-  /** Union of the dependencies of every held resource of a primary type. */
-  private requiredBy(typeUrl: string, s: TypeState): Set<string> {
-    const out = new Set<string>();
-    for (const [name, version] of s.held) {
-      const deps = this.ctx.book.depsOf(resourceKey(typeUrl, name, version));
-      for (const d of deps) out.add(d);
-    }
-    return out;
   }
 
   private follow(typeUrl: string, names: ReadonlySet<string>): void {
@@ -194,6 +231,19 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
   private write(req: DeltaRequestInit): void {
     this.send((node) => encodeDeltaRequest(node ? { ...req, node } : req));
   }
+}
+
+/** Union of the dependencies of every held resource of a primary type. */
+function requiredBy(s: TypeState): Set<string> {
+  const out = new Set<string>();
+  for (const held of s.held.values()) for (const d of held.facts.deps) out.add(d);
+  return out;
+}
+
+function versionsOf(held: ReadonlyMap<string, Received>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, r] of held) out.set(name, r.version);
+  return out;
 }
 
 function resourceKey(typeUrl: string, name: string, version: string): string {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { messageType } from '../../proto/root.ts';
 import { SOTW_METHOD_PATH } from '../../services/fanout/server/ads-service.ts';
 import {
   decodeDeltaDiscoveryRequest,
@@ -19,7 +20,7 @@ import {
   withNonce,
 } from '../../services/fanout/server/discovery-codec.ts';
 import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
-import { encodeDeltaRequest } from './delta-envoy.ts';
+import { encodeDeltaRequest, readResponse } from './delta-envoy.ts';
 import { edsTargetAddress } from './fleet-config.ts';
 import { BACKEND_A, BACKEND_B } from './grpc-clients.ts';
 import { phaseStats, type RpcRecord } from './grpc-rpc-stats.ts';
@@ -307,6 +308,40 @@ describe('fleet simulator — wire reading', () => {
     assert.equal(utf8(bytes, fields[0] as never), 'v1');
     assert.equal((fields[2]?.end ?? 0) - (fields[2]?.start ?? 0), 300);
     assert.equal(utf8(bytes, fields[4] as never), '42');
+  });
+
+  test('delta reading — a response is read once per distinct content, never reused for other bytes with its nonce', () => {
+    const T = messageType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+    const response = (version: string) =>
+      Buffer.from(
+        T.encode(
+          T.fromObject({
+            type_url: ENDPOINT_TYPE,
+            nonce: 'n1',
+            resources: [
+              { name: 'a', version, resource: { type_url: ENDPOINT_TYPE, value: Buffer.from('x') } },
+            ],
+            removed_resources: ['gone'],
+          }),
+        ).finish(),
+      );
+    const book = new VersionBook();
+    const first = readResponse(book, response('v1'));
+    assert.equal(first.nonce, 'n1');
+    assert.deepEqual(
+      first.resources.map(([name, r]) => [name, r.version]),
+      [['a', 'v1']],
+    );
+    assert.deepEqual(first.removed, ['gone']);
+    assert.equal(readResponse(book, Buffer.from(response('v1'))), first, 'the same bytes: read once');
+    const other = readResponse(book, response('v2'));
+    assert.notEqual(other, first);
+    assert.deepEqual(
+      other.resources.map(([name, r]) => [name, r.version]),
+      [['a', 'v2']],
+    );
+    assert.ok((other.resources[0]?.[1].facts.rank ?? 0) > (first.resources[0]?.[1].facts.rank ?? 0));
+    assert.notEqual(readResponse(new VersionBook(), response('v1')), first, 'each book reads for itself');
   });
 
   test('version book — a string probe matches the whole field value only', () => {

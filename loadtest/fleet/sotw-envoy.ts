@@ -18,7 +18,7 @@ import { lenFields, utf8 } from './wire.ts';
 
 interface TypeState extends TypeProgress {
   /** Requested names (named types only); wildcard types keep an empty list (legacy wildcard). */
-  names: string[];
+  names: readonly string[];
   /** Last version ACKed ('' before the first response). */
   version: string;
   /** Nonce of the last response received for the type. */
@@ -28,7 +28,7 @@ interface TypeState extends TypeProgress {
 export class SotwEnvoy extends EnvoyStream<TypeState> {
   constructor(index: number, ctx: StreamContext) {
     super(index, ctx, SOTW_METHOD_PATH, () => ({
-      names: [],
+      names: NO_NAMES,
       version: '',
       nonce: '',
       subscribed: false,
@@ -89,7 +89,8 @@ export class SotwEnvoy extends EnvoyStream<TypeState> {
     const s = this.state(typeUrl);
     if (names.length === 0 && !s.subscribed) return;
     if (s.subscribed && sameNames(s.names, names)) return;
-    s.names = [...names];
+    // The content's own (immutable) list: shared by every stream holding it, so ACKs are too.
+    s.names = names;
     if (!s.subscribed) this.subscribe(typeUrl);
     else this.request(typeUrl, s);
   }
@@ -102,15 +103,50 @@ export class SotwEnvoy extends EnvoyStream<TypeState> {
 
   private request(typeUrl: string, s: TypeState): void {
     this.send((node) =>
-      encodeDiscoveryRequest({
-        ...(node ? { node } : {}),
-        type_url: typeUrl,
-        version_info: s.version,
-        resource_names: s.names,
-        response_nonce: s.nonce,
-      }),
+      node
+        ? encodeDiscoveryRequest({
+            node,
+            type_url: typeUrl,
+            version_info: s.version,
+            resource_names: [...s.names],
+            response_nonce: s.nonce,
+          })
+        : requestBytes(typeUrl, s.version, s.names, s.nonce),
     );
   }
+}
+
+/** The names of a wildcard type (legacy wildcard: an empty list), one array for every stream. */
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/**
+ * Requests without a node, per names list (by identity: streams share the dependency list of the
+ * content they hold) and type, version and nonce: every stream ACKing the same response with the
+ * same names sends the same bytes, so they are encoded once instead of once per stream (protobufjs
+ * fromObject + encode, ~20 µs for an EDS ACK naming 50 clusters). Bounded per list; cleared when full.
+ */
+const requests = new WeakMap<readonly string[], Map<string, Buffer>>();
+const MAX_REQUESTS_PER_NAMES = 64;
+
+function requestBytes(typeUrl: string, version: string, names: readonly string[], nonce: string): Buffer {
+  let byKey = requests.get(names);
+  if (!byKey) {
+    byKey = new Map();
+    requests.set(names, byKey);
+  }
+  const key = `${typeUrl}\0${version}\0${nonce}`;
+  let bytes = byKey.get(key);
+  if (!bytes) {
+    if (byKey.size >= MAX_REQUESTS_PER_NAMES) byKey.clear();
+    bytes = encodeDiscoveryRequest({
+      type_url: typeUrl,
+      version_info: version,
+      resource_names: [...names],
+      response_nonce: nonce,
+    });
+    byKey.set(key, bytes);
+  }
+  return bytes;
 }
 
 function unique(names: string[]): string[] {

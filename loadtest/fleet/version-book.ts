@@ -100,11 +100,6 @@ export class VersionBook {
     return f;
   }
 
-  /** Dependencies recorded for `key` (empty when unknown). */
-  depsOf(key: string): readonly string[] {
-    return this.facts.get(key)?.deps ?? [];
-  }
-
   rankOf(key: string): number | undefined {
     return this.facts.get(key)?.rank;
   }
