@@ -169,24 +169,6 @@ export function internDeclared(entries: ReadonlyArray<readonly [string, string]>
   return map;
 }
 
-/** {@link internDeclared} per decoded map: requests are shared by streams sending the same bytes. */
-const declaredByRequest = new WeakMap<object, HeldMap | null>();
-
-/**
- * {@link internDeclared} of a request's `initial_resource_versions` (null when empty), once per
- * map object: a reconnecting fleet's identical requests decode to one shared request
- * (request-memo.ts), so its declaration is sorted and keyed once, not once per stream.
- */
-export function declaredIn(versions: Readonly<Record<string, string>>): HeldMap | null {
-  let held = declaredByRequest.get(versions);
-  if (held === undefined) {
-    const entries = Object.entries(versions);
-    held = entries.length > 0 ? internDeclared(entries) : null;
-    declaredByRequest.set(versions, held);
-  }
-  return held;
-}
-
 /** What a client holding `held` still holds after its subscription shrank to `sub`'s coverage. */
 export function restrictHeld(held: Held, keep: (name: string, onDemand: boolean) => boolean): Held {
   const source = held instanceof ServedSet ? held.byName : held;

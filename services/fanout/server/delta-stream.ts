@@ -41,7 +41,7 @@ import {
 import type { GroupSnapshot, TypeSnapshot } from '../cache/group-snapshot.ts';
 import { vhdsView } from '../cache/vhds-view.ts';
 import type { StreamPeer } from './ads-events.ts';
-import { declaredIn, deltaResponse, type Held, restrictHeld } from './delta-diff.ts';
+import { deltaResponse, type Held, internDeclared, restrictHeld } from './delta-diff.ts';
 import type { DeltaDiscoveryRequest } from './discovery-codec.ts';
 import { wantsVhds } from './peer-identity.ts';
 import {
@@ -114,9 +114,9 @@ export class DeltaStream extends XdsStream {
     const bound = state.sub.names.length + req.resource_names_subscribe.length + declared;
     if (!this.withinNameLimit(index, bound)) return;
     const changed = this.updateSubscription(typeUrl, state, req, first);
-    if (first && req.initial_resource_versions) {
-      const declaredHeld = declaredIn(req.initial_resource_versions);
-      if (declaredHeld) state.held = declaredHeld;
+    if (first) {
+      const versions = Object.entries(req.initial_resource_versions ?? {});
+      if (versions.length > 0) state.held = internDeclared(versions);
     }
     if (changed || first) this.want(index);
   }

@@ -42,7 +42,6 @@ import {
   responseHead,
   sharedMessage,
 } from './grpc-wire.ts';
-import { RequestMemo } from './request-memo.ts';
 import type { StreamHub } from './stream-hub.ts';
 import type { Outgoing, StreamCall, WriteCounters, XdsStream } from './xds-stream.ts';
 
@@ -230,9 +229,6 @@ export class H2Transport {
   private readonly sessions = new Map<http2.ServerHttp2Session, Connection>();
   private readonly keepalive?: NodeJS.Timeout;
   private closing = false;
-  /** Decoded requests shared by streams sending the same bytes (a reconnecting fleet's). */
-  private readonly sotwRequests = new RequestMemo(decodeDiscoveryRequest, 2);
-  private readonly deltaRequests = new RequestMemo(decodeDeltaDiscoveryRequest, 1);
 
   constructor(private readonly opts: H2TransportOptions) {
     // grpc-js servers lift node's 10 MB per-session memory cap the same way: what a session
@@ -412,7 +408,7 @@ export class H2Transport {
         call.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded');
       });
     }
-    const memo = method.protocol === 'sotw' ? this.sotwRequests : this.deltaRequests;
+    const decode = method.protocol === 'sotw' ? decodeDiscoveryRequest : decodeDeltaDiscoveryRequest;
     const reader = new MessageReader(this.opts.maxRequestBytes, encoding);
     h2.on('data', (chunk: Buffer) => {
       if (stream.closed) return;
@@ -429,7 +425,7 @@ export class H2Transport {
       for (const m of messages) {
         let req: unknown;
         try {
-          req = memo.decode(m);
+          req = decode(m);
         } catch {
           stream.close('undecodable request');
           call.fail(grpc.status.INTERNAL, 'Error deserializing request');

@@ -170,10 +170,7 @@ export abstract class XdsStream {
     readonly principal: Principal,
   ) {}
 
-  /**
-   * Handles one decoded request. The request may be shared with other streams that sent the same
-   * bytes (request-memo.ts): read it, never modify it.
-   */
+  /** Handles one decoded request. */
   abstract handleRequest(req: unknown): void;
   /** The client's answers for the type at `index`, once the type was requested. */
   abstract answerOf(index: number): TypeAnswer | undefined;
