@@ -29,6 +29,11 @@ interface TypeState extends TypeProgress {
 interface Received {
   readonly version: string;
   readonly facts: Facts;
+  /**
+   * Its `initial_resource_versions` entry (field 5 with tag and length), encoded once for every
+   * stream that holds it and re-declares it on reconnect.
+   */
+  readonly declared: Buffer;
 }
 
 /** A DeltaDiscoveryResponse as read once for every stream that receives exactly these bytes. */
@@ -142,7 +147,7 @@ export function readResponse(book: VersionBook, bytes: Buffer): ReadResponse {
       const facts = book.get(resourceKey(typeUrl, name, version), typeUrl, bytes, f.start, f.end, () =>
         dependent && any ? [...new Set(dependenciesOfAny(bytes, any[0], any[1]))].sort() : [],
       );
-      resources.push([name, { version, facts }]);
+      resources.push([name, { version, facts, declared: declaredEntry(name, version) }]);
     } else if (f.no === 6) removed.push(utf8(bytes, f));
     else if (f.no === 8) {
       for (const g of lenFields(bytes, f.start, f.end)) if (g.no === 1) removed.push(utf8(bytes, g));
@@ -165,11 +170,19 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
   protected resubscribe(): void {
     for (const [typeUrl, s] of this.types) {
       if (!s.subscribed) continue;
-      this.write({
-        type_url: typeUrl,
-        resource_names_subscribe: s.wildcard ? [] : [...s.names].sort(),
-        initial_resource_versions: versionsOf(s.held),
-      });
+      const subscribe = s.wildcard ? [] : [...s.names].sort();
+      // Only a call's first message carries the node; the others are assembled from the
+      // pre-encoded declarations of what is held (the same bytes encodeDeltaRequest writes).
+      this.send((node) =>
+        node
+          ? encodeDeltaRequest({
+              node,
+              type_url: typeUrl,
+              resource_names_subscribe: subscribe,
+              initial_resource_versions: versionsOf(s.held),
+            })
+          : resubscription(typeUrl, subscribe, s.held),
+      );
     }
   }
 
@@ -238,6 +251,42 @@ function requiredBy(s: TypeState): Set<string> {
   const out = new Set<string>();
   for (const held of s.held.values()) for (const d of held.facts.deps) out.add(d);
   return out;
+}
+
+/** The `initial_resource_versions` entry (field 5) for `name` at `version`. */
+function declaredEntry(name: string, version: string): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32((5 << 3) | 2)
+    .fork()
+    .uint32((1 << 3) | 2)
+    .string(name)
+    .uint32((2 << 3) | 2)
+    .string(version)
+    .ldelim();
+  return Buffer.from(w.finish());
+}
+
+/**
+ * A reconnect's subscription without a node: `type_url`, the names, then each held resource's
+ * pre-encoded declaration — byte for byte what {@link encodeDeltaRequest} writes, without
+ * encoding every name and version again for every stream (that was the simulator's largest cost
+ * in the reconnect storm).
+ */
+export function resubscription(
+  typeUrl: string,
+  subscribe: readonly string[],
+  held: ReadonlyMap<string, { readonly declared: Buffer }>,
+): Buffer {
+  const head = protobuf.Writer.create();
+  head.uint32((2 << 3) | 2).string(typeUrl);
+  for (const n of subscribe) head.uint32((3 << 3) | 2).string(n);
+  const parts: Uint8Array[] = [head.finish()];
+  let total = (parts[0] as Uint8Array).length;
+  for (const r of held.values()) {
+    parts.push(r.declared);
+    total += r.declared.length;
+  }
+  return Buffer.concat(parts, total);
 }
 
 function versionsOf(held: ReadonlyMap<string, Received>): Map<string, string> {

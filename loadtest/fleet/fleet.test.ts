@@ -20,7 +20,7 @@ import {
   withNonce,
 } from '../../services/fanout/server/discovery-codec.ts';
 import { ENDPOINT_TYPE } from '../../shared/xds/type-urls.ts';
-import { encodeDeltaRequest, readResponse } from './delta-envoy.ts';
+import { encodeDeltaRequest, readResponse, resubscription } from './delta-envoy.ts';
 import { edsTargetAddress } from './fleet-config.ts';
 import { BACKEND_A, BACKEND_B } from './grpc-clients.ts';
 import { phaseStats, type RpcRecord } from './grpc-rpc-stats.ts';
@@ -342,6 +342,32 @@ describe('fleet simulator — wire reading', () => {
     );
     assert.ok((other.resources[0]?.[1].facts.rank ?? 0) > (first.resources[0]?.[1].facts.rank ?? 0));
     assert.notEqual(readResponse(new VersionBook(), response('v1')), first, 'each book reads for itself');
+  });
+
+  test('delta reading — a reconnect assembled from pre-encoded declarations is what encodeDeltaRequest writes', () => {
+    const T = messageType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+    const names = ['b', 'a', 'ü/x'];
+    const bytes = Buffer.from(
+      T.encode(
+        T.fromObject({
+          type_url: ENDPOINT_TYPE,
+          nonce: 'n1',
+          resources: names.map((name, i) => ({ name, version: `h${i}` })),
+        }),
+      ).finish(),
+    );
+    const held = new Map(readResponse(new VersionBook(), bytes).resources);
+    const assembled = resubscription(ENDPOINT_TYPE, ['a', 'b', 'ü/x'], held);
+    const encoded = encodeDeltaRequest({
+      type_url: ENDPOINT_TYPE,
+      resource_names_subscribe: ['a', 'b', 'ü/x'],
+      initial_resource_versions: new Map([...held].map(([name, r]) => [name, r.version])),
+    });
+    assert.ok(assembled.equals(encoded));
+    assert.deepEqual(
+      { ...decodeDeltaDiscoveryRequest(assembled).initial_resource_versions },
+      { b: 'h0', a: 'h1', 'ü/x': 'h2' },
+    );
   });
 
   test('version book — a string probe matches the whole field value only', () => {
