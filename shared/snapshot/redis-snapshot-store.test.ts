@@ -243,7 +243,11 @@ describe('redis snapshot store faults', () => {
       // Based on the head: 'a' and 'b' are neither provided nor checked, 'c' is written.
       const v2 = testCommit(epoch, 'edge', 2, ['a', 'b', 'c']);
       const onlyNew = new Map([...v2.blobs].filter(([h]) => !base.hashes.has(h)));
+      const calls = await commandCalls(redis.url);
       assert.equal((await store.commit({ ...v2, blobs: onlyNew, base })).committed, true);
+      const after = await commandCalls(redis.url);
+      // Its few new blobs went inside the commit script: one script call, no probe before it.
+      assert.equal((after.evalsha ?? 0) - (calls.evalsha ?? 0), 1);
       assert.deepEqual(
         [...(await store.getBlobs(manifestHashes(v2.manifest))).keys()].sort(),
         manifestHashes(v2.manifest).sort(),
@@ -287,6 +291,19 @@ describe('redis snapshot store faults', () => {
     }
   });
 });
+
+/** Calls per command so far (INFO commandstats), read on a connection of its own. */
+async function commandCalls(url: string): Promise<Record<string, number>> {
+  const conn = new Redis(url);
+  try {
+    const info = (await conn.info('commandstats')) as string;
+    const out: Record<string, number> = {};
+    for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);
+    return out;
+  } finally {
+    conn.disconnect();
+  }
+}
 
 /** A logger that counts the log lines whose message contains `text`. */
 function countingLogger(text: string): { log: Logger; count(): number } {

@@ -4,7 +4,9 @@
  *
  * Commit: blobs are written first (pipelined SET NX, skipping blobs Redis already holds), then one
  * Lua script checks the fencing epoch, that the version increases and that every referenced blob
- * exists, and only then stores the manifest, moves the head and appends to the snapshot log.
+ * exists, and only then stores the manifest, moves the head, appends to the snapshot log and
+ * stores the commit record. A commit based on the head with a few small new blobs hands them to
+ * the script itself (SET NX there), so it is one round trip.
  * The blob check is what makes a concurrent {@link RedisSnapshotStore.gc} safe: if gc swept a blob
  * between the write and the script, the script reports it missing and commit retries once with
  * every referenced blob it was given passed to the script itself, which writes the absent ones in
@@ -58,18 +60,25 @@ const BATCH = 1_000;
  * holds up the commands queued behind it on the connection (the next commit's).
  */
 const MANIFEST_BATCH = 8;
+/** KEYS and ARGV of the commit script before its blob keys and (index, bytes) pairs. */
+const COMMIT_FIXED_KEYS = 8;
+const COMMIT_FIXED_ARGS = 8;
+/** At most this many new blobs, of at most this many bytes in all, go inside the commit script. */
+const INLINE_BLOBS = 64;
+const INLINE_BYTES = 1 << 20;
 /** How long one XREAD blocks; the client-side guard adds a grace period on top. */
 const TAIL_BLOCK_MS = 5_000;
 
 /**
- * KEYS: epoch, head, manifest, versions, groups, log, commits, blob…
+ * KEYS: epoch, head, manifest, versions, groups, log, commits, commit record, blob…
  * ARGV: epoch, version, manifest bytes, group, log max length, nudge channel, base version ('' for
  * none: the blob keys are every hash of the manifest; else only those the base lacks, valid while
- * the head is the base), then optional (index, bytes) pairs: blobs to write (SET NX) before the
- * check, each by its 1-based position among the blob keys.
+ * the head is the base), commit record ('' for none), then optional (index, bytes) pairs: blobs to
+ * write (SET NX) before the check, each by its 1-based position among the blob keys.
  * Returns {'ok', id} | {'fenced', head} | {'stale', head} | {'rebase', head} (the head is not the
  * base) | {'missing', index…}, each index being the 1-based position of a missing blob among the
- * blob keys.
+ * blob keys. The commit record is written last, once the snapshot is committed: it only explains
+ * the version, and is never the reason one is not served.
  */
 const COMMIT_LUA = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -77,10 +86,10 @@ local head = redis.call('GET', KEYS[2])
 if tonumber(ARGV[1]) ~= current then return {'fenced', head or '0'} end
 if head and tonumber(ARGV[2]) <= tonumber(head) then return {'stale', head} end
 if ARGV[7] ~= '' and head ~= ARGV[7] then return {'rebase', head or '0'} end
-for j = 8, #ARGV, 2 do redis.call('SET', KEYS[7 + tonumber(ARGV[j])], ARGV[j + 1], 'NX') end
+for j = 9, #ARGV, 2 do redis.call('SET', KEYS[8 + tonumber(ARGV[j])], ARGV[j + 1], 'NX') end
 local missing = {'missing'}
-for i = 8, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then missing[#missing + 1] = i - 7 end
+for i = 9, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then missing[#missing + 1] = i - 8 end
 end
 if #missing > 1 then return missing end
 redis.call('SET', KEYS[3], ARGV[3])
@@ -90,6 +99,7 @@ redis.call('SADD', KEYS[5], ARGV[4])
 redis.call('INCR', KEYS[7])
 local id = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', 'group', ARGV[4], 'version', ARGV[2])
 redis.call('PUBLISH', ARGV[6], cjson.encode({id = id, group = ARGV[4], version = ARGV[2]}))
+if ARGV[8] ~= '' then redis.call('SET', KEYS[8], ARGV[8]) end
 return {'ok', id}
 `;
 
@@ -251,7 +261,11 @@ export class RedisSnapshotStore implements SnapshotStore {
         const known = base.hashes;
         hashes = hashes.filter((h) => !known.has(h));
       }
-      await this.writeBlobs(req.blobs, base ? new Set(hashes) : undefined);
+      // A few small new blobs (an endpoint or Mapping change on top of the head) travel inside
+      // the commit script, which writes them with SET NX as writeBlobs would: one round trip per
+      // commit instead of three (probe, write, commit).
+      const inline = base ? inlineBlobs(req.blobs, hashes) : undefined;
+      if (!inline) await this.writeBlobs(req.blobs, base ? new Set(hashes) : undefined);
       const keys = [
         this.keys.epoch(manifest.group),
         this.keys.head(manifest.group),
@@ -260,6 +274,7 @@ export class RedisSnapshotStore implements SnapshotStore {
         this.keys.groups,
         this.keys.log,
         this.keys.commits,
+        this.keys.commitRecord(manifest.group, manifest.version),
         ...hashes.map((h) => this.keys.blob(h)),
       ];
       const args: (string | number | Buffer)[] = [
@@ -270,6 +285,8 @@ export class RedisSnapshotStore implements SnapshotStore {
         this.logMaxLen,
         this.keys.nudgeChannel,
         base ? String(base.version) : '',
+        req.record ? encodeCommitRecord(req.record) : '',
+        ...(inline ?? []),
       ];
       for (let attempt = 1; ; attempt++) {
         const reply = (await commitScript.run(this.redis, keys, args)) as [string, ...unknown[]];
@@ -279,21 +296,17 @@ export class RedisSnapshotStore implements SnapshotStore {
           base = undefined;
           hashes = manifestHashes(manifest);
           await this.writeBlobs(req.blobs);
-          keys.splice(7, keys.length - 7, ...hashes.map((h) => this.keys.blob(h)));
+          keys.splice(
+            COMMIT_FIXED_KEYS,
+            keys.length - COMMIT_FIXED_KEYS,
+            ...hashes.map((h) => this.keys.blob(h)),
+          );
+          args.length = COMMIT_FIXED_ARGS;
           args[6] = '';
           attempt--;
           continue;
         }
-        if (status === 'ok') {
-          // After the commit, not inside it: the record is informational and must never be the
-          // reason a snapshot is not served.
-          if (req.record)
-            await this.redis.set(
-              this.keys.commitRecord(manifest.group, manifest.version),
-              encodeCommitRecord(req.record),
-            );
-          return { committed: true, version: manifest.version };
-        }
+        if (status === 'ok') return { committed: true, version: manifest.version };
         if (status === 'fenced' || status === 'stale')
           return { committed: false, reason: status, head: Number(rest[0]) };
         const missing = rest.map((i) => hashes[Number(i) - 1] as string);
@@ -310,6 +323,7 @@ export class RedisSnapshotStore implements SnapshotStore {
           { group: manifest.group, version: manifest.version, missing: missing.length },
           'blobs vanished before commit (concurrent gc?); retrying with the blobs inline',
         );
+        args.length = COMMIT_FIXED_ARGS;
         hashes.forEach((h, i) => {
           const bytes = req.blobs.get(h);
           if (bytes) args.push(i + 1, asBuffer(bytes));
@@ -631,6 +645,28 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * The (1-based index, bytes) pairs of the commit script for `hashes`, when they are few and small
+ * enough to send inline; else undefined (they are probed and written first). A hash without bytes
+ * is left to the script's existence check, as writeBlobs leaves it.
+ */
+function inlineBlobs(
+  blobs: ReadonlyMap<string, Uint8Array>,
+  hashes: readonly string[],
+): (number | Buffer)[] | undefined {
+  if (hashes.length > INLINE_BLOBS) return undefined;
+  const pairs: (number | Buffer)[] = [];
+  let size = 0;
+  for (let i = 0; i < hashes.length; i++) {
+    const bytes = blobs.get(hashes[i] as string);
+    if (!bytes) continue;
+    size += bytes.byteLength;
+    if (size > INLINE_BYTES) return undefined;
+    pairs.push(i + 1, asBuffer(bytes));
+  }
+  return pairs;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
