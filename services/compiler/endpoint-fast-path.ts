@@ -107,12 +107,17 @@ export function recompileEndpoints(
   opts: CompileOptions,
 ): CompileResult | null {
   if (previous.sizeRejected || touchesDiagnostics(previous.diagnostics, changes.objects)) return null;
+  // The changed Services' ClusterLoadAssignments, `k8s/<namespace>/<service>/<port>`: the id is
+  // cut out of the name in place (splitting every name cost more than the rest of the path).
   const claNames = new Map<string, string[]>();
   for (const r of previous.resources) {
     if (r.typeUrl !== ENDPOINT_TYPE || !r.name.startsWith('k8s/')) continue;
-    const [, ns, svc] = r.name.split('/');
-    const id = `${ns}/${svc}`;
-    if (changes.services.has(id)) claNames.set(id, [...(claNames.get(id) ?? []), r.name]);
+    const end = r.name.indexOf('/', r.name.indexOf('/', 4) + 1);
+    const id = end === -1 ? r.name.slice(4) : r.name.slice(4, end);
+    if (!changes.services.has(id)) continue;
+    const names = claNames.get(id);
+    if (names) names.push(r.name);
+    else claNames.set(id, [r.name]);
   }
   const replaced = new Map<string, CompiledResource>();
   for (const id of changes.services) {
@@ -130,8 +135,11 @@ export function recompileEndpoints(
       if (encoded) replaced.set(claName, encoded);
     }
   }
-  const changed = previous.resources.filter((r) => r.typeUrl === ENDPOINT_TYPE && replaced.has(r.name));
-  const fresh = changed.map((r) => replaced.get(r.name)!).filter((n, i) => n.hash !== changed[i]?.hash);
+  const fresh: CompiledResource[] = [];
+  for (const r of previous.resources) {
+    const n = r.typeUrl === ENDPOINT_TYPE ? replaced.get(r.name) : undefined;
+    if (n && n.hash !== r.hash) fresh.push(n);
+  }
   if (fresh.length === 0) return previous;
   const problems = validateOutput(fresh);
   if (problems.length > 0) {
