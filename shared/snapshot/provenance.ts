@@ -76,6 +76,8 @@ interface SectionPieces {
   /** The section's keys, sorted, and their values. */
   names: string[];
   values: object[];
+  /** `"name":<canonical JSON of value>` per entry. */
+  units: Buffer[];
   /** Per bucket, the positions (in `names`) of its entries, ascending. */
   members: number[][];
   buckets: number;
@@ -115,7 +117,10 @@ function splitSection(
 ): SectionPieces {
   const names = last && sameKeys(last.names, map) ? last.names : sortedKeys(map);
   const values = names.map((n) => map[n] as object);
-  const units = names.map((n, i) => unitBytes(n, values[i] as object));
+  const same = last?.names === names ? last : undefined;
+  const units = names.map((n, i) =>
+    same && same.values[i] === values[i] ? (same.units[i] as Buffer) : unitBytes(n, values[i] as object),
+  );
   let total = 0;
   for (const u of units) total += u.length + 1;
   let buckets = 1;
@@ -152,7 +157,7 @@ function splitSection(
     const bytes = Buffer.concat(parts);
     pieces.push({ hash: sha256Hex(bytes), bytes });
   }
-  return { names, values, members, buckets, pieces };
+  return { names, values, units, members, buckets, pieces };
 }
 
 /** Whether a bucket holds the same entries (names and value objects) as the last split's. */

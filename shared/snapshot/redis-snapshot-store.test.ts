@@ -264,6 +264,39 @@ describe('redis snapshot store faults', () => {
     }
   });
 
+  test('redis snapshot store — gc after a data loss keeps the blobs of a manifest rewritten under the same key', async () => {
+    const prefix = `faults-${++n}:`;
+    const store = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    const raw = new Redis(redis.url);
+    try {
+      let epoch = await store.acquireEpoch('edge');
+      await store.commit(testCommit(epoch, 'edge', 1, ['a']));
+      await store.commit(testCommit(epoch, 'edge', 2, ['a', 'b']));
+      await store.gc('edge', 5);
+      await store.commit(testCommit(epoch, 'edge', 3, ['b']));
+      await store.gc('edge', 1);
+      assert.deepEqual(await store.versions('edge'), [3]);
+      const stored = async (what: string) =>
+        (await store.getBlobs([testBlob(what).hash])).has(testBlob(what).hash);
+      assert.equal(await stored('a'), false, 'a blob only collected manifests referenced is swept');
+      assert.equal(await stored('b'), true);
+      // Data loss: the same key (edge, version 3) comes back with other content.
+      let cursor = '0';
+      do {
+        const [next, keys] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await raw.del(...keys);
+      } while (cursor !== '0');
+      epoch = await store.acquireEpoch('edge');
+      await store.commit(testCommit(epoch, 'edge', 3, ['c']));
+      await store.gc('edge', 1);
+      assert.equal(await stored('c'), true, "the new version 3's blob is live, whatever gc cached before");
+    } finally {
+      raw.disconnect();
+      await store.close();
+    }
+  });
+
   test('redis snapshot store — a commit while Redis is down or frozen fails fast with a DependencyError', async () => {
     const store = await open({ commandTimeoutMs: 1_000 });
     try {
