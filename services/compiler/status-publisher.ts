@@ -4,7 +4,8 @@
  *
  * - A key is written only when its (state, reason) differs from what the bucket holds; `version`
  *   records the snapshot that first produced that state. On start the bucket's current values are
- *   loaded, so a restarted or newly elected compiler does not rewrite unchanged statuses.
+ *   loaded (in the background, off the compiler's start-up; nothing is written before they are
+ *   known), so a restarted or newly elected compiler does not rewrite unchanged statuses.
  * - An object compiled in several groups gets one status: an error in any group wins. Nothing is
  *   written before every group has committed once, so a partial view never deletes a status.
  * - A key is deleted when its object no longer has a status in any group (deleted, or moved to a
@@ -68,6 +69,8 @@ export class StatusPublisher implements Runner {
   private flushing?: Promise<void>;
   private again = false;
   private started = false;
+  /** Reading what the bucket holds (start); `kv` is set once it is done. */
+  private loading?: Promise<void>;
   private readonly writes;
 
   constructor(private readonly opts: StatusPublisherOptions) {
@@ -87,7 +90,7 @@ export class StatusPublisher implements Runner {
     });
     const bucket = this.opts.bucket ?? STATUS_BUCKET;
     const replicas = this.opts.replicas;
-    this.kv = await new Kvm(this.nc).create(bucket, { history: 1, ...(replicas ? { replicas } : {}) });
+    const kv = await new Kvm(this.nc).create(bucket, { history: 1, ...(replicas ? { replicas } : {}) });
     if (replicas) {
       // An existing bucket keeps the replicas it was created with unless its stream is updated.
       const jsm = await jetstreamManager(this.nc);
@@ -97,27 +100,44 @@ export class StatusPublisher implements Runner {
         this.opts.log.info({ bucket, replicas }, 'status bucket replicas updated');
       }
     }
-    // What is written already, in one pass over the bucket (each key's last value): reading the
-    // keys and then each value was a round trip per object, 0.55-0.75 s of a compiler's start-up
-    // at 1,000 Mappings and growing with every object.
-    if ((await this.kv.status()).values > 0) {
-      const watch = await this.kv.watch();
-      // Should the bucket empty meanwhile, nothing arrives: stop waiting (statuses not known
-      // here are merely written again).
-      const guard = setTimeout(() => watch.stop(), 10_000);
-      try {
-        for await (const entry of watch) {
-          const parts = parseStatusKey(entry.key);
-          const value = entry.operation === 'PUT' ? decodeStatus(entry.string()) : undefined;
-          if (parts && value) this.written.set(identity(parts), { ...value, key: entry.key });
-          if (entry.delta === 0) break;
-        }
-      } finally {
-        clearTimeout(guard);
-        watch.stop();
-      }
-    }
+    // What is written already is read in the background: the compiler's start-up (and its first
+    // commit) does not wait for it; nothing is written until it is known (flush needs `kv`).
+    this.loading = this.loadWritten(kv);
     this.started = true;
+  }
+
+  /**
+   * Reads what the bucket holds, in one pass (each key's last value): reading the keys and then
+   * each value was a round trip per object, 0.55-0.75 s of a compiler's start-up at 1,000
+   * Mappings. Then lets flushes run, and flushes what commits asked for meanwhile.
+   */
+  private async loadWritten(kv: KV): Promise<void> {
+    try {
+      if ((await kv.status()).values > 0) {
+        const watch = await kv.watch();
+        // Should the bucket empty meanwhile, nothing arrives: stop waiting (statuses not known
+        // here are merely written again).
+        const guard = setTimeout(() => watch.stop(), 10_000);
+        try {
+          for await (const entry of watch) {
+            const parts = parseStatusKey(entry.key);
+            const value = entry.operation === 'PUT' ? decodeStatus(entry.string()) : undefined;
+            if (parts && value) this.written.set(identity(parts), { ...value, key: entry.key });
+            if (entry.delta === 0) break;
+          }
+        } finally {
+          clearTimeout(guard);
+          watch.stop();
+        }
+      }
+    } catch (err) {
+      this.opts.log.warn(
+        { err: errorMessage(err) },
+        'cannot read the status bucket: statuses already written are written again',
+      );
+    }
+    this.kv = kv;
+    this.kick();
   }
 
   ready(): boolean {
@@ -166,6 +186,7 @@ export class StatusPublisher implements Runner {
 
   /** Resolves once every status known so far is written (tests). */
   async idle(): Promise<void> {
+    await this.loading;
     while (this.flushing) await this.flushing;
   }
 
