@@ -59,6 +59,11 @@ export class IncrementalCompiler {
   fastPath = 0;
   /** Patches the latest compile when only Mappings changed inside their groups; reset by a full compile. */
   private fast: MappingFastPath | undefined;
+  /**
+   * When set, a full compile leaves the Mapping fast path's indexes to {@link prepare} (or to the
+   * first change): a starting compiler commits first and builds them after.
+   */
+  prepareLater = false;
 
   constructor(readonly group: string) {
     this.caches = newCompileCaches(group);
@@ -86,6 +91,7 @@ export class IncrementalCompiler {
     const fast = last && last.opts === key ? this.fast : undefined;
     this.fast = undefined;
     if (fast && last) {
+      fast.prepare();
       const result = changed ? fast.compile(records, changed) : null;
       if (result) {
         this.fastPath++;
@@ -97,12 +103,18 @@ export class IncrementalCompiler {
     const result = compile(records, opts, this.caches);
     const state = this.caches.state;
     if (state) {
-      // Its indexes are built now, with the full compile, not by the first change after it.
+      // Its indexes are built now, with the full compile, not by the first change after it
+      // (unless prepareLater); a change always has them built before it is patched.
       this.fast = new MappingFastPath(state, this.caches.parse, this.caches.encode);
-      this.fast.prepare();
+      if (!this.prepareLater) this.fast.prepare();
     }
     this.last = { records, opts: key, result, derived: this.caches.parse.derivesObjects(records) };
     return result;
+  }
+
+  /** Builds the Mapping fast path's indexes now, if a full compile left them for later. */
+  prepare(): void {
+    this.fast?.prepare();
   }
 
   /** Whether every record that differs between `before` and `after` is outside the group. */

@@ -5,7 +5,8 @@
  * - Start-up: claims leadership (`runner-leadership.ts`: a fencing epoch per group, and the leader
  *   lease when several replicas run), loads the newest usable checkpoint of the folded state
  *   (runner-checkpoint.ts; the whole log when there is none), folds the log from there up to its
- *   current end, commits if it leads, and only then reports ready; afterwards it follows the log.
+ *   current end, commits if it leads, and only then reports ready (the Mapping fast path's indexes
+ *   are built right after, off the start-up path); afterwards it follows the log.
  *   The leader writes a checkpoint after a compile every N events / T seconds. A standby compiles like the
  *   leader (world state and encoded output stay warm) but does not commit; once elected it
  *   commits the snapshot it already built.
@@ -269,6 +270,10 @@ export class CompilerRunner implements Runner {
     await this.compileAll();
     step('compileAndCommit');
     this.started = true;
+    // Committed and ready: now the Mapping fast path's indexes, which start-up left for later.
+    setImmediate(() => {
+      if (!this.abort.signal.aborted) for (const c of this.compilers.values()) c.prepare();
+    });
     this.opts.log.info(
       {
         seq: this.world.lastSeq,
@@ -589,6 +594,7 @@ export class CompilerRunner implements Runner {
       c = new IncrementalCompiler(group);
       this.compilers.set(group, c);
     }
+    c.prepareLater = !this.started;
     return c;
   }
 
