@@ -4,8 +4,9 @@
  *
  * - A key is written only when its (state, reason) differs from what the bucket holds; `version`
  *   records the snapshot that first produced that state. On start the bucket's current values are
- *   loaded (in the background, off the compiler's start-up; nothing is written before they are
- *   known), so a restarted or newly elected compiler does not rewrite unchanged statuses.
+ *   loaded (in the background once the first commit is made, off the compiler's start-up;
+ *   nothing is written before they are known), so a restarted or newly elected compiler does not
+ *   rewrite unchanged statuses.
  * - An object compiled in several groups gets one status: an error in any group wins. Nothing is
  *   written before every group has committed once, so a partial view never deletes a status.
  * - A key is deleted when its object no longer has a status in any group (deleted, or moved to a
@@ -69,7 +70,9 @@ export class StatusPublisher implements Runner {
   private flushing?: Promise<void>;
   private again = false;
   private started = false;
-  /** Reading what the bucket holds (start); `kv` is set once it is done. */
+  /** The bucket, opened by start; `kv` once what it holds is read. */
+  private bucket?: KV;
+  /** Reading what the bucket holds (from the first commit on); `kv` is set once it is done. */
   private loading?: Promise<void>;
   private readonly writes;
 
@@ -100,9 +103,10 @@ export class StatusPublisher implements Runner {
         this.opts.log.info({ bucket, replicas }, 'status bucket replicas updated');
       }
     }
-    // What is written already is read in the background: the compiler's start-up (and its first
-    // commit) does not wait for it; nothing is written until it is known (flush needs `kv`).
-    this.loading = this.loadWritten(kv);
+    // What is written already is read after the first commit, so the compiler's start-up (which
+    // ends with that commit) neither waits for it nor shares the CPU with it; nothing is written
+    // until it is known (flush needs `kv`).
+    this.bucket = kv;
     this.started = true;
   }
 
@@ -181,6 +185,7 @@ export class StatusPublisher implements Runner {
       loadProblems,
     });
     this.version = Math.max(this.version, commit.version);
+    if (this.bucket) this.loading ??= this.loadWritten(this.bucket);
     this.kick();
   };
 
