@@ -171,18 +171,9 @@ export class DeltaEnvoy extends EnvoyStream<TypeState> {
     for (const [typeUrl, s] of this.types) {
       if (!s.subscribed) continue;
       const subscribe = s.wildcard ? [] : [...s.names].sort();
-      // Only a call's first message carries the node; the others are assembled from the
-      // pre-encoded declarations of what is held (the same bytes encodeDeltaRequest writes).
-      this.send((node) =>
-        node
-          ? encodeDeltaRequest({
-              node,
-              type_url: typeUrl,
-              resource_names_subscribe: subscribe,
-              initial_resource_versions: versionsOf(s.held),
-            })
-          : resubscription(typeUrl, subscribe, s.held),
-      );
+      // Assembled from the pre-encoded declarations of what is held (the same bytes
+      // encodeDeltaRequest writes); the call's first message also carries the node.
+      this.send((node) => resubscription(typeUrl, subscribe, s.held, node));
     }
   }
 
@@ -267,17 +258,22 @@ function declaredEntry(name: string, version: string): Buffer {
 }
 
 /**
- * A reconnect's subscription without a node: `type_url`, the names, then each held resource's
- * pre-encoded declaration — byte for byte what {@link encodeDeltaRequest} writes, without
- * encoding every name and version again for every stream (that was the simulator's largest cost
- * in the reconnect storm).
+ * A reconnect's subscription: the node (first message of a call only), `type_url`, the names,
+ * then each held resource's pre-encoded declaration. Byte for byte what {@link encodeDeltaRequest}
+ * writes, without encoding every name and version again for every stream (that was the
+ * simulator's largest cost in the reconnect storm).
  */
 export function resubscription(
   typeUrl: string,
   subscribe: readonly string[],
   held: ReadonlyMap<string, { readonly declared: Buffer }>,
+  node?: SimNode,
 ): Buffer {
   const head = protobuf.Writer.create();
+  if (node) {
+    const type = messageType(NODE);
+    head.uint32((1 << 3) | 2).bytes(type.encode(type.fromObject(node)).finish());
+  }
   head.uint32((2 << 3) | 2).string(typeUrl);
   for (const n of subscribe) head.uint32((3 << 3) | 2).string(n);
   const parts: Uint8Array[] = [head.finish()];
@@ -287,12 +283,6 @@ export function resubscription(
     total += r.declared.length;
   }
   return Buffer.concat(parts, total);
-}
-
-function versionsOf(held: ReadonlyMap<string, Received>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [name, r] of held) out.set(name, r.version);
-  return out;
 }
 
 function resourceKey(typeUrl: string, name: string, version: string): string {

@@ -364,6 +364,16 @@ describe('fleet simulator — wire reading', () => {
       initial_resource_versions: new Map([...held].map(([name, r]) => [name, r.version])),
     });
     assert.ok(assembled.equals(encoded));
+    const node = { id: 'n', cluster: 'c' };
+    assert.ok(
+      resubscription(ENDPOINT_TYPE, [], held, node).equals(
+        encodeDeltaRequest({
+          node,
+          type_url: ENDPOINT_TYPE,
+          initial_resource_versions: new Map([...held].map(([name, r]) => [name, r.version])),
+        }),
+      ),
+    );
     assert.deepEqual(
       { ...decodeDeltaDiscoveryRequest(assembled).initial_resource_versions },
       { b: 'h0', a: 'h1', 'ü/x': 'h2' },
