@@ -145,7 +145,9 @@ export function sizeRejections(
   const byType = new Map<string, CompiledResource[]>();
   for (const r of resources) {
     if (r.onDemand || r.name.startsWith('api:')) continue;
-    byType.set(r.typeUrl, [...(byType.get(r.typeUrl) ?? []), r]);
+    const list = byType.get(r.typeUrl);
+    if (list) list.push(r);
+    else byType.set(r.typeUrl, [r]);
   }
   for (const [typeUrl, list] of byType) {
     const total = list.reduce((s, r) => s + r.bytes.length, 0);

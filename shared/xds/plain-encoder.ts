@@ -125,6 +125,9 @@ let buf = new Uint8Array(1 << 16);
 let view = new DataView(buf.buffer);
 let pos = 0;
 let active = false;
+// Field indexes of the messages being written, innermost last (see writeMessage).
+let order = new Int32Array(256);
+let top = 0;
 
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
@@ -144,6 +147,7 @@ export function encodePlain(type: protobuf.Type, message: object): Uint8Array | 
   if (active) return undefined; // not re-entrant; never expected
   active = true;
   pos = 0;
+  top = 0;
   try {
     writeMessage(planOf(type), message);
     // A Buffer, as protobufjs returns in Node (callers and tests compare and store it as one).
@@ -168,17 +172,28 @@ function writeMessage(plan: MessagePlan, m: object): void {
   const proto = Object.getPrototypeOf(o);
   if (proto !== Object.prototype && proto !== null) throw UNSUPPORTED;
   if (plan.isAny && o['@type'] !== undefined) throw UNSUPPORTED;
-  // The message's own keys (a few) rather than its type's fields (dozens), in field-number order.
-  const present: number[] = [];
+  // The message's own keys (a few) rather than its type's fields (dozens), in field-number order:
+  // insertion-sorted into this message's slice [base, end) of the shared `order` stack (nested
+  // messages use the slice above it), so no array is allocated per message.
+  const base = top;
   for (const key in o) {
     const i = plan.index.get(key);
     if (i === undefined) continue;
-    let j = present.length;
-    while (j > 0 && (present[j - 1] as number) > i) j--;
-    present.splice(j, 0, i);
+    if (top === order.length) {
+      const grown = new Int32Array(order.length * 2);
+      grown.set(order);
+      order = grown;
+    }
+    let j = top++;
+    while (j > base && (order[j - 1] as number) > i) {
+      order[j] = order[j - 1] as number;
+      j--;
+    }
+    order[j] = i;
   }
-  for (const i of present) {
-    const f = plan.fields[i] as FieldPlan;
+  const end = top;
+  for (let k = base; k < end; k++) {
+    const f = plan.fields[order[k] as number] as FieldPlan;
     const v = o[f.name];
     if (v === undefined || v === null) continue;
     if (f.mapKey !== null) writeMap(f, v);
@@ -197,6 +212,7 @@ function writeMessage(plan: MessagePlan, m: object): void {
       writeScalar(f.scalar, v);
     }
   }
+  top = base;
 }
 
 /** A nested message: one length byte reserved, the body moved right when it needs more. */

@@ -37,7 +37,7 @@ export function buildIR(
 ): { ir: IR; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const module = effectiveModule(sources.modules ?? [], diagnostics);
-  const sorted = withinRegexLimits(sources.mappings, module.regexMaxSize, diagnostics).sort(compareMappings);
+  const sorted = sortMappings(withinRegexLimits(sources.mappings, module.regexMaxSize, diagnostics));
   const mappings = dedupeMirrored(sorted).filter((m) => {
     const resolver = m.resolver ?? module.resolver;
     if (edge.resolverExists(resolver)) return true;
@@ -71,15 +71,18 @@ export function buildIR(
     return id;
   };
 
-  type Pending = Omit<RouteGroup, 'routes' | 'policy'> & {
-    routes: (Omit<HttpRoute, 'cluster'> & { clusterId: string })[];
+  // A group before its cluster names are known: `group` becomes the RouteGroup (its routes' and
+  // `policy` keys added last, in place), its routes' `cluster` holds the cluster id until then.
+  interface Pending {
+    group: Omit<RouteGroup, 'routes' | 'policy'>;
+    routes: HttpRoute[];
     mirrorId?: { id: string; percent: number; source: SourceRef };
     members: MappingSpec[];
-  };
+  }
   const pending: Pending[] = [];
   for (const g of groups) {
     const first = g.mappings[0] ?? g.redirect ?? g.shadow!;
-    const base: Pending = {
+    const base: Omit<RouteGroup, 'routes' | 'policy'> = {
       key: g.key,
       order: orderTuple(first),
       prefix: first.prefix,
@@ -95,20 +98,16 @@ export function buildIR(
           }
         : {}),
       labels: groupLabels(g.mappings, labels),
-      routes: [],
-      members: g.mappings,
     };
     if (g.redirect) {
       const r = g.redirect;
-      pending.push({
-        ...base,
-        redirect: {
-          ...r.hostRedirect,
-          source: r.source,
-          host: r.service,
-          caseSensitive: r.caseSensitive,
-        },
-      });
+      base.redirect = {
+        ...r.hostRedirect,
+        source: r.source,
+        host: r.service,
+        caseSensitive: r.caseSensitive,
+      };
+      pending.push({ group: base, routes: [], members: g.mappings });
       continue;
     }
     if (g.mappings.length === 0) continue; // a lone shadow mirrors nothing
@@ -130,38 +129,42 @@ export function buildIR(
       (acc, m) => m.caseSensitive ?? acc,
       undefined,
     );
-    base.routes = weights.order.map((index, i) => {
+    const routes = weights.order.map((index, i): HttpRoute => {
       const m = g.mappings[index]!;
       const caseSensitive = m.caseSensitive ?? groupCaseSensitive;
-      return {
+      const clusterId = clusterFor(m, m.clusterTag);
+      // Keys in this order (cluster last), as IR routes have always had them.
+      const route = {
         source: m.source,
         cumulativeWeight: weights.cumulative[i]!,
-        clusterId: clusterFor(m, m.clusterTag),
         prefixRewrite: m.rewrite,
         timeoutMs: m.timeoutMs ?? module.clusterRequestTimeoutMs,
         bypassAuth: m.bypassAuth ?? false,
-        ...(m.idleTimeoutMs !== undefined ? { idleTimeoutMs: m.idleTimeoutMs } : {}),
-        ...(m.hostRewrite !== undefined ? { hostRewrite: m.hostRewrite } : {}),
-        ...(m.autoHostRewrite !== undefined ? { autoHostRewrite: m.autoHostRewrite } : {}),
-        ...(caseSensitive !== undefined ? { caseSensitive } : {}),
-        ...(m.authContextExtensions ? { authContextExtensions: m.authContextExtensions } : {}),
-      };
+      } as HttpRoute;
+      if (m.idleTimeoutMs !== undefined) route.idleTimeoutMs = m.idleTimeoutMs;
+      if (m.hostRewrite !== undefined) route.hostRewrite = m.hostRewrite;
+      if (m.autoHostRewrite !== undefined) route.autoHostRewrite = m.autoHostRewrite;
+      if (caseSensitive !== undefined) route.caseSensitive = caseSensitive;
+      if (m.authContextExtensions) route.authContextExtensions = m.authContextExtensions;
+      route.cluster = clusterId;
+      return route;
     });
+    const entry: Pending = { group: base, routes, members: g.mappings };
     if (g.shadow) {
-      base.mirrorId = {
+      entry.mirrorId = {
         id: clusterFor(g.shadow, 'shadow'),
         percent: g.shadow.weight ?? 100,
         source: g.shadow.source,
       };
     }
-    pending.push(base);
+    pending.push(entry);
   }
 
   const variants = separateVariants(plans);
   const byKey = assignClusterNames(new Map([...plans].map(([id, p]) => [variants.nameKey(id), p.base])));
   const names = new Map([...plans.keys()].map((id) => [id, byKey.get(variants.nameKey(id))!]));
   diagnostics.push(...variants.report((id) => names.get(id)!));
-  const routeGroups: RouteGroup[] = pending.map(({ routes, mirrorId, members, ...g }) => {
+  const routeGroups: RouteGroup[] = pending.map(({ group, routes, mirrorId, members }) => {
     const policy = flattenGroupPolicy(members, module, edge.rateLimitDomain);
     if (mirrorId)
       policy.mirror = {
@@ -169,11 +172,11 @@ export function buildIR(
         percent: mirrorId.percent,
         source: mirrorId.source,
       };
-    return {
-      ...g,
-      routes: routes.map(({ clusterId, ...r }) => ({ ...r, cluster: names.get(clusterId)! })),
-      policy,
-    };
+    for (const r of routes) r.cluster = names.get(r.cluster)!;
+    const out = group as RouteGroup;
+    out.routes = routes;
+    out.policy = policy;
+    return out;
   });
   routeGroups.sort((a, b) => compareTuples(b.order, a.order) || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
 
@@ -244,12 +247,14 @@ function effectiveModule(modules: readonly AmbassadorModule[], diagnostics: Diag
   return sorted[0] ?? DEFAULT_MODULE;
 }
 
-/** Emissary's resource order: the key string `name.namespace` (so `-` sorts before `.`), then source cluster. */
-function compareMappings(a: MappingSpec, b: MappingSpec): number {
-  return (
-    cmp(`${a.source.name}.${a.source.namespace}`, `${b.source.name}.${b.source.namespace}`) ||
-    cmp(a.source.cluster, b.source.cluster)
-  );
+/**
+ * Emissary's resource order: the key string `name.namespace` (so `-` sorts before `.`), then
+ * source cluster. Each key string is built once, not once per comparison.
+ */
+function sortMappings(mappings: readonly MappingSpec[]): MappingSpec[] {
+  const keyed = mappings.map((m) => ({ m, key: `${m.source.name}.${m.source.namespace}` }));
+  keyed.sort((a, b) => cmp(a.key, b.key) || cmp(a.m.source.cluster, b.m.source.cluster));
+  return keyed.map((k) => k.m);
 }
 
 function compareRefs(x: SourceRef, y: SourceRef): number {

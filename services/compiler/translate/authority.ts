@@ -9,20 +9,24 @@ export interface AuthorityVerdict {
   /** Whether every `:authority` condition holds for the authority. */
   matches: boolean;
   /** The conditions left to evaluate at request time (all but `:authority`). */
-  remaining: HeaderMatch[];
+  remaining: readonly HeaderMatch[];
 }
 
+const NO_MATCH: AuthorityVerdict = Object.freeze({ matches: false, remaining: Object.freeze([]) });
+
+/**
+ * Called for every (API host, route group) pair: a group that does not apply to the authority
+ * costs no allocation, and one without `:authority` conditions keeps its own list.
+ */
 export function evaluateAuthority(headers: readonly HeaderMatch[], authority: string): AuthorityVerdict {
-  let matches = true;
-  const remaining: HeaderMatch[] = [];
+  let conditions = 0;
   for (const h of headers) {
-    if (h.name !== ':authority') {
-      remaining.push(h);
-      continue;
-    }
-    matches &&= holds(h, authority);
+    if (h.name !== ':authority') continue;
+    if (!holds(h, authority)) return NO_MATCH;
+    conditions++;
   }
-  return { matches, remaining };
+  if (conditions === 0) return { matches: true, remaining: headers };
+  return { matches: true, remaining: headers.filter((h) => h.name !== ':authority') };
 }
 
 function holds(h: HeaderMatch, value: string): boolean {
@@ -40,11 +44,21 @@ function holds(h: HeaderMatch, value: string): boolean {
   }
 }
 
+/** Compiled full-match patterns (null: not a valid JavaScript pattern), a bounded memo. */
+const patterns = new Map<string, RegExp | null>();
+const MEMO_LIMIT = 4096;
+
 /** RE2 full match approximated with a JavaScript RegExp (patterns were checked for RE2 compatibility). */
 function fullMatch(pattern: string, value: string): boolean {
-  try {
-    return new RegExp(`^(?:${pattern})$`, 'u').test(value);
-  } catch {
-    return false;
+  let re = patterns.get(pattern);
+  if (re === undefined) {
+    try {
+      re = new RegExp(`^(?:${pattern})$`, 'u');
+    } catch {
+      re = null;
+    }
+    if (patterns.size >= MEMO_LIMIT) patterns.clear();
+    patterns.set(pattern, re);
   }
+  return re !== null && re.test(value);
 }

@@ -22,7 +22,13 @@ import type { HcmSettings } from './hcm-settings.ts';
 import { rateLimitFilter } from './rate-limit.ts';
 import { downstreamTlsSocket } from './secret.ts';
 import { tcpFilterChain } from './tcp-proxy.ts';
-import { type GroupSpans, listenerServesHost, type RouteEntry, virtualHost } from './virtual-hosts.ts';
+import {
+  type GroupSpans,
+  type HostTakes,
+  listenerServesHost,
+  type RouteEntry,
+  virtualHost,
+} from './virtual-hosts.ts';
 
 const TLS_INSPECTOR = {
   name: 'envoy.filters.listener.tls_inspector',
@@ -63,6 +69,7 @@ export function translateSocketListeners(
   layout?: RouteLayout,
 ): EnvoyResource[] {
   const out: EnvoyResource[] = [];
+  const takes: HostTakes = new WeakMap();
   for (const l of edge.listeners) {
     const chains: FilterChain[] = [];
     const terminatesTls = l.stack.includes('TLS');
@@ -71,7 +78,7 @@ export function translateSocketListeners(
       const vhosts = new Map(
         hosts.map((h) => {
           const spans: GroupSpans | undefined = layout ? new Map() : undefined;
-          const vh = virtualHost(l, h, entries, edge, spans);
+          const vh = virtualHost(l, h, entries, edge, spans, takes);
           if (layout && spans)
             layout.set(socketVirtualHostKey(vh.name ?? ''), { listener: l, host: h, spans });
           return [h.hostname, vh];

@@ -110,25 +110,46 @@ export function listenerServesHost(l: SocketListener, host: HostIR): boolean {
  */
 export type GroupSpans = Map<string, readonly [number, number]>;
 
+/**
+ * Which route entries each Host takes ({@link hostTakesGroup}, which reads only the Host): decided
+ * once per Host and shared by every listener that binds it.
+ */
+export type HostTakes = WeakMap<HostIR, Uint8Array>;
+
 export function virtualHost(
   l: SocketListener,
   host: HostIR,
   entries: readonly RouteEntry[],
   edge: EdgeIR,
   spans?: GroupSpans,
+  takes?: HostTakes,
 ): VirtualHost {
+  let taken = takes?.get(host);
+  if (!taken) {
+    taken = new Uint8Array(entries.length);
+    for (let i = 0; i < entries.length; i++) taken[i] = hostTakesGroup(host, entries[i]!.group) ? 1 : 0;
+    takes?.set(host, taken);
+  }
+  const variants = routeVariants(l, host);
+  const authOn = edge.extAuthz !== undefined;
   const routes: Route[] = [];
-  for (const entry of entries) {
-    if (!hostTakesGroup(host, entry.group)) continue;
+  for (let i = 0; i < entries.length; i++) {
+    if (taken[i] === 0) continue;
+    const entry = entries[i]!;
     const start = routes.length;
-    for (const route of hostRoutes(l, host, entry, edge)) routes.push(route);
+    for (const route of entry.routes) {
+      for (const c of variants) {
+        const action = route.match?.prefix === ACME_PREFIX ? 'Route' : c.action;
+        routes.push(variant(route, c.matcher, action, authOn));
+      }
+    }
     spans?.set(entry.group.key, [start, routes.length - start]);
   }
   return { name: `${l.name}-${host.hostname}`, domains: [host.hostname], routes };
 }
 
-/** The routes one group (taken by `host`) contributes to the host's virtual host on listener `l`. */
-export function hostRoutes(l: SocketListener, host: HostIR, entry: RouteEntry, edge: EdgeIR): Route[] {
+/** The variants of every route of a group taken by `host` on listener `l`, in order. */
+function routeVariants(l: SocketListener, host: HostIR): readonly { matcher: Matcher; action: Action }[] {
   const candidates: { matcher: Matcher; action: Action }[] = [];
   if (l.securityModel !== 'INSECURE')
     candidates.push({ matcher: l.securityModel === 'SECURE' ? 'always' : 'xfp-https', action: 'Route' });
@@ -138,18 +159,9 @@ export function hostRoutes(l: SocketListener, host: HostIR, entry: RouteEntry, e
       action: host.insecureAction,
     });
   }
-  const collapsed =
-    candidates.length === 2 && candidates[1]!.action === 'Route'
-      ? [{ matcher: 'always' as const, action: 'Route' as const }]
-      : candidates;
-  const routes: Route[] = [];
-  for (const route of entry.routes) {
-    for (const c of collapsed) {
-      const action = route.match?.prefix === ACME_PREFIX ? 'Route' : c.action;
-      routes.push(variant(route, c.matcher, action, edge.extAuthz !== undefined));
-    }
-  }
-  return routes;
+  return candidates.length === 2 && candidates[1]!.action === 'Route'
+    ? [{ matcher: 'always', action: 'Route' }]
+    : candidates;
 }
 
 function variant(route: Route, matcher: Matcher, action: Action, authOn: boolean): Route {
