@@ -3,6 +3,7 @@
  *
  *   npm run bench:compile -- --mappings N [--endpoints M] [--services S] [--hosts H] [--runs R]
  *       [--rounds K] [--changes C] [--burst B] [--debounce-ms D] [--checkpoint-events E]
+ *       [--checkpoint-restarts R2]
  *       [--translate-sizes N1,N2,…] [--file-changes F] [--watch-debounce-ms W]
  *       [--no-tiers] [--no-emissary] [--json]
  *
@@ -57,6 +58,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '500' },
     'debounce-ms': { type: 'string', default: '50' },
     'checkpoint-events': { type: 'string', default: '100000' },
+    'checkpoint-restarts': { type: 'string', default: '3' },
     'file-changes': { type: 'string' },
     'watch-debounce-ms': { type: 'string', default: '50' },
     'translate-sizes': { type: 'string' },
@@ -78,6 +80,7 @@ const USAGE = `usage: npm run bench:compile -- --mappings N [options]
   --burst B                changes in the burst (default 500)
   --debounce-ms D          compiler debounce, subtracted from every latency (default 50)
   --checkpoint-events E    log length for the checkpoint start-up tier (default 100000; 0 skips)
+  --checkpoint-restarts R  restarts from the checkpoint, median reported (default 3)
   --file-changes F         Mapping edits in mappings.yaml through attache ingest fs (default C; 0 skips)
   --watch-debounce-ms W    fs ingestor debounce, subtracted (default 50)
   --no-tiers               skip the real NATS/Redis tiers
@@ -223,6 +226,7 @@ else {
     timeoutMs: Number(values['timeout-s']) * 1000,
     logFile,
     checkpointEvents: Number(values['checkpoint-events']),
+    checkpointRestarts: Number(values['checkpoint-restarts']),
     fileChanges: Number(values['file-changes'] ?? values.changes),
     watchDebounceMs: Number(values['watch-debounce-ms']),
   });
@@ -290,7 +294,7 @@ function summary(r: typeof result, file: string): string {
     lines.push(
       c.skipped
         ? `  checkpoint start-up time: skipped (${c.skipped})`
-        : `  checkpoint start-up time: ${c.fromCheckpointMs} ms to ready and committed on a ${c.logEvents}-event log (checkpoint at ${c.checkpointSeq}, ${c.checkpointBytes} bytes loaded in ${c.checkpointLoadMs === null ? '?' : Math.round(c.checkpointLoadMs)} ms, ${c.tailEventsFolded} tail events folded); without checkpoints ${c.fromZeroMs} ms`,
+        : `  checkpoint start-up time: ${c.fromCheckpointMs} ms to ready and committed (median of ${JSON.stringify(c.fromCheckpointRunsMs)}) on a ${c.logEvents}-event log (checkpoint at ${c.checkpointSeq}, ${c.checkpointBytes} bytes loaded in ${c.checkpointLoadMs === null ? '?' : Math.round(c.checkpointLoadMs)} ms, ${c.tailEventsFolded} tail events folded); without checkpoints ${c.fromZeroMs} ms`,
     );
     if (!c.skipped) {
       const ph = (x: CheckpointStartup['fromZeroPhases']) =>

@@ -37,6 +37,8 @@ export interface TierOptions {
   watchDebounceMs: number;
   /** Grow the log to this many events and measure a restart from a checkpoint (0: skip). */
   checkpointEvents: number;
+  /** Restarts from the checkpoint (median reported). */
+  checkpointRestarts: number;
 }
 
 export interface TierResult {
@@ -277,6 +279,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
             envelope,
             committed: (seq) => clock.until(seq, opts.timeoutMs),
             targetEvents: opts.checkpointEvents,
+            restarts: opts.checkpointRestarts,
             timeoutMs: opts.timeoutMs,
             logFile: opts.logFile,
             progress,
