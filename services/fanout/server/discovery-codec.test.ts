@@ -121,6 +121,9 @@ describe('fan-out discovery codec', () => {
   });
 
   test('codec — a truncated request throws, or decodes to what protobufjs makes of it', () => {
+    // protobufjs's reader over a plain Uint8Array checks every length (its Buffer reader clamps
+    // string lengths, which made a cut-short string decode), so it is the reference here.
+    const strict = (bytes: Uint8Array) => new Uint8Array(bytes);
     const outcome = (f: () => unknown) => {
       try {
         const v = f() as { initial_resource_versions?: object };
@@ -144,10 +147,17 @@ describe('fan-out discovery codec', () => {
         const part = bytes.subarray(0, Math.max(0, bytes.length - cut));
         assert.deepStrictEqual(
           outcome(() => decodeDeltaDiscoveryRequest(part)),
-          outcome(() => reference('envoy.service.discovery.v3.DeltaDiscoveryRequest', part)),
+          outcome(() => reference('envoy.service.discovery.v3.DeltaDiscoveryRequest', strict(part))),
           `seed ${seed} cut ${cut}`,
         );
       }
     }
+    // Cut inside the type_url string: an error, never a shorter type_url.
+    const sotw = encodeDiscoveryRequest({ type_url: CLUSTER_TYPE, version_info: '1' });
+    const at = Buffer.from(sotw).indexOf('type.googleapis');
+    assert.ok(at > 0);
+    assert.throws(() => decodeDiscoveryRequest(sotw.subarray(0, at + 3)), /overruns/);
+    const delta = encodeDeltaDiscoveryRequest({ type_url: CLUSTER_TYPE });
+    assert.throws(() => decodeDeltaDiscoveryRequest(delta.subarray(0, 5)), /overruns/);
   });
 });

@@ -78,19 +78,19 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): DiscoveryRequest {
     const tag = r.uint32();
     switch (tag) {
       case (1 << 3) | 2:
-        out.version_info = r.string();
+        out.version_info = str(r);
         break;
       case (2 << 3) | 2:
         out.node = nested(NODE_TYPE, r) as DiscoveryRequest['node'];
         break;
       case (3 << 3) | 2:
-        out.resource_names.push(r.string());
+        out.resource_names.push(str(r));
         break;
       case (4 << 3) | 2:
-        out.type_url = r.string();
+        out.type_url = str(r);
         break;
       case (5 << 3) | 2:
-        out.response_nonce = r.string();
+        out.response_nonce = str(r);
         break;
       case (6 << 3) | 2:
         out.error_detail = nested(STATUS_TYPE, r) as DiscoveryRequest['error_detail'];
@@ -130,19 +130,19 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): DeltaDiscoveryRe
         out.node = nested(NODE_TYPE, r) as DeltaDiscoveryRequest['node'];
         break;
       case (2 << 3) | 2:
-        out.type_url = r.string();
+        out.type_url = str(r);
         break;
       case (3 << 3) | 2:
-        out.resource_names_subscribe.push(r.string());
+        out.resource_names_subscribe.push(str(r));
         break;
       case (4 << 3) | 2:
-        out.resource_names_unsubscribe.push(r.string());
+        out.resource_names_unsubscribe.push(str(r));
         break;
       case (5 << 3) | 2:
         mapEntry(r, out.initial_resource_versions);
         break;
       case (6 << 3) | 2:
-        out.response_nonce = r.string();
+        out.response_nonce = str(r);
         break;
       case (7 << 3) | 2:
         out.error_detail = nested(STATUS_TYPE, r) as DeltaDiscoveryRequest['error_detail'];
@@ -175,6 +175,24 @@ function nested(typeName: string, r: protobuf.Reader): unknown {
   return type.toObject(type.decode(bytes), DECODE_OPTIONS);
 }
 
+/**
+ * A string field. protobufjs's Buffer reader clamps a length that overruns the message, so a
+ * truncated request decoded a cut-short string (5 bytes of a request gave type_url 'typ'); here an
+ * overrun throws, as a malformed message must. Node's UTF-8 decoding, as protobufjs's Buffer reader.
+ */
+function str(r: protobuf.Reader): string {
+  const len = r.uint32();
+  const end = r.pos + len;
+  if (end > r.len)
+    throw new RangeError(`a string of ${len} bytes at ${r.pos} overruns the ${r.len}-byte message`);
+  const buf = r.buf;
+  const text = Buffer.isBuffer(buf)
+    ? buf.toString('utf8', r.pos, end)
+    : Buffer.from(buf.buffer, buf.byteOffset + r.pos, len).toString('utf8');
+  r.pos = end;
+  return text;
+}
+
 /** One `map<string, string>` entry (key 1, value 2; missing ones are ''); a later key wins. */
 function mapEntry(r: protobuf.Reader, into: Record<string, string>): void {
   const end = r.uint32() + r.pos;
@@ -182,8 +200,8 @@ function mapEntry(r: protobuf.Reader, into: Record<string, string>): void {
   let value = '';
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === ((1 << 3) | 2)) key = r.string();
-    else if (tag === ((2 << 3) | 2)) value = r.string();
+    if (tag === ((1 << 3) | 2)) key = str(r);
+    else if (tag === ((2 << 3) | 2)) value = str(r);
     else r.skipType(tag & 7);
   }
   if (r.pos !== end) throw new Error('map entry overruns its length');
