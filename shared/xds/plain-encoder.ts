@@ -215,11 +215,21 @@ function writeMessage(plan: MessagePlan, m: object): void {
   top = base;
 }
 
-/** A nested message: one length byte reserved, the body moved right when it needs more. */
+/** A nested message, length-delimited ({@link reserveLength}). */
 function nested(plan: MessagePlan, v: object): void {
-  ensure(1);
-  const start = pos++;
+  const start = reserveLength();
   writeMessage(plan, v);
+  writeLength(start);
+}
+
+/** Starts a length-delimited body: one length byte reserved; returns where it is. */
+function reserveLength(): number {
+  ensure(1);
+  return pos++;
+}
+
+/** Ends the body begun at `start`: writes its length there, moving the body right if it needs more bytes. */
+function writeLength(start: number): void {
   const len = pos - start - 1;
   const extra = varintLength(len) - 1;
   if (extra > 0) {
@@ -263,20 +273,9 @@ function writeRepeated(f: FieldPlan, v: unknown): void {
   }
   if (f.packed) {
     varint32(f.tagLd);
-    ensure(1);
-    const start = pos++;
+    const start = reserveLength();
     for (const e of values) writeScalar(f.scalar, e);
-    const len = pos - start - 1;
-    const extra = varintLength(len) - 1;
-    if (extra > 0) {
-      ensure(extra);
-      buf.copyWithin(start + 1 + extra, start + 1, pos);
-      pos += extra;
-    }
-    const end = pos;
-    pos = start;
-    varint32(len);
-    pos = end;
+    writeLength(start);
     return;
   }
   for (const e of values) {
@@ -298,8 +297,7 @@ function writeMap(f: FieldPlan, v: unknown): void {
     if (value === null || key === '__proto__' || INDEX_KEY.test(key) || f.mapKey !== 'string')
       throw UNSUPPORTED;
     varint32(f.tagLd);
-    ensure(1);
-    const start = pos++;
+    const start = reserveLength();
     varint32(10); // key: field 1, length-delimited
     writeString(key);
     if (valuePlan !== null) {
@@ -315,17 +313,7 @@ function writeMap(f: FieldPlan, v: unknown): void {
       varint32(16 | WIRE[f.scalar as Scalar]);
       writeScalar(f.scalar as Scalar, n);
     }
-    const len = pos - start - 1;
-    const extra = varintLength(len) - 1;
-    if (extra > 0) {
-      ensure(extra);
-      buf.copyWithin(start + 1 + extra, start + 1, pos);
-      pos += extra;
-    }
-    const end = pos;
-    pos = start;
-    varint32(len);
-    pos = end;
+    writeLength(start);
   }
 }
 
