@@ -29,6 +29,7 @@ import { type AttacheProcess, startAttache } from '../harness/attache-process.ts
 import { eventually } from '../harness/eventually.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
 import { hasKubectl, type KubeRef, kubeApiServerMissing, RealKube } from '../harness/kube-apiserver.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { freePort } from '../harness/ports.ts';
 import { type RpcLoop, rpcLoop } from '../harness/rpc-loop.ts';
 import { startNats, startRedis, type TestServer } from '../harness/servers.ts';
@@ -67,15 +68,6 @@ function manifestObjects(): KubeRef[] {
       .map((d) => d.toJS() as KubeRef | null)
       .filter((o): o is KubeRef => o !== null),
   );
-}
-
-async function metric(admin: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube-apiserver', {
@@ -131,7 +123,7 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     eventually(
       async () => {
         const running = replicas.filter((r) => !r.proc.exited);
-        const flags = await Promise.all(running.map((r) => metric(r.admin, 'attache_ingestor_leader')));
+        const flags = await Promise.all(running.map((r) => metricSum(r.admin, 'attache_ingestor_leader')));
         const leaders = running.filter((_, i) => flags[i] === 1);
         assert.equal(leaders.length, 1, `one leader among ${running.length}`);
         return leaders[0] as Replica;
@@ -299,7 +291,7 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     const killedAt = Date.now();
     l.proc.signal('SIGKILL');
     await eventually(
-      async () => assert.equal(await metric(follower.admin, 'attache_ingestor_kube_takeovers_total'), 1),
+      async () => assert.equal(await metricSum(follower.admin, 'attache_ingestor_kube_takeovers_total'), 1),
       {
         timeoutMs: 20_000,
         intervalMs: 50,
@@ -317,7 +309,7 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     const servedMs = Date.now() - killedAt;
     const after = events.filter((e) => e.seq >= fromSeq);
     const objectEvents = after.filter((e) => e.event.op !== 'resync' && e.event.name !== 'probe');
-    const published = await metric(follower.admin, 'attache_ingestor_kube_takeover_published_total');
+    const published = await metricSum(follower.admin, 'attache_ingestor_kube_takeover_published_total');
     report.push(
       `quiet kill -9: takeover ${(takeoverMs / 1000).toFixed(1)} s after the kill (lease ${LEASE_SEC} s, renewed every ${LEASE_RETRY_MS} ms), next change committed ${(servedMs / 1000).toFixed(1)} s after it; object events published at takeover ${objectEvents.length} (metric ${published}), resync markers ${after.filter((e) => e.event.op === 'resync').length}, LIST requests ${lists}, failed RPCs ${failedRpcs(rpcFrom).length}`,
     );
@@ -342,8 +334,8 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     const follower = replicas.find((r) => r !== l) as Replica;
     const fromSeq = (await pipeline.events.lastSeq()) + 1;
     const rpcFrom = Date.now();
-    const publishedBefore = await metric(follower.admin, 'attache_ingestor_kube_takeover_published_total');
-    const takeovers = await metric(follower.admin, 'attache_ingestor_kube_takeovers_total');
+    const publishedBefore = await metricSum(follower.admin, 'attache_ingestor_kube_takeover_published_total');
+    const takeovers = await metricSum(follower.admin, 'attache_ingestor_kube_takeovers_total');
     const flow = changes(150);
     let killedAt = 0;
     let takeoverAt = 0;
@@ -353,7 +345,10 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
       l.proc.signal('SIGKILL');
       await eventually(
         async () =>
-          assert.equal(await metric(follower.admin, 'attache_ingestor_kube_takeovers_total'), takeovers + 1),
+          assert.equal(
+            await metricSum(follower.admin, 'attache_ingestor_kube_takeovers_total'),
+            takeovers + 1,
+          ),
         { timeoutMs: 20_000, intervalMs: 50 },
       );
       takeoverAt = Date.now();
@@ -364,7 +359,7 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     const events = await converged();
     const after = events.filter((e) => e.seq >= fromSeq);
     const published =
-      (await metric(follower.admin, 'attache_ingestor_kube_takeover_published_total')) - publishedBefore;
+      (await metricSum(follower.admin, 'attache_ingestor_kube_takeover_published_total')) - publishedBefore;
     const changedAround = new Set(
       flow.times.filter((c) => c.at >= killedAt - 1000 && c.at <= takeoverAt).map((c) => c.name),
     );
@@ -394,7 +389,7 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     const l = await leader();
     const follower = replicas.find((r) => r !== l) as Replica;
     const rpcFrom = Date.now();
-    const takeovers = await metric(follower.admin, 'attache_ingestor_kube_takeovers_total');
+    const takeovers = await metricSum(follower.admin, 'attache_ingestor_kube_takeovers_total');
     const flow = changes(150);
     await new Promise((r) => setTimeout(r, 1500));
     const pausedAt = Date.now();
@@ -403,7 +398,10 @@ describe('ingestor HA — two leader-elected Kubernetes ingestors on a real kube
     try {
       await eventually(
         async () =>
-          assert.equal(await metric(follower.admin, 'attache_ingestor_kube_takeovers_total'), takeovers + 1),
+          assert.equal(
+            await metricSum(follower.admin, 'attache_ingestor_kube_takeovers_total'),
+            takeovers + 1,
+          ),
         { timeoutMs: 20_000, intervalMs: 50 },
       );
     } finally {

@@ -37,6 +37,7 @@ import {
 } from '../harness/generation-watch.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
 import { hasKubectl, kubeApiServerMissing, RealKube } from '../harness/kube-apiserver.ts';
+import { metricSum } from '../harness/metrics.ts';
 import { freePort } from '../harness/ports.ts';
 import { type RpcLoop, rpcLoop } from '../harness/rpc-loop.ts';
 import {
@@ -161,7 +162,7 @@ export function faultSuite(title: string, only: readonly FaultCase[] = FAULT_CAS
       eventually(
         async () => {
           const running = kubeIngestors.filter((t) => !t.proc.exited);
-          const flags = await Promise.all(running.map((t) => gauge(t.admin, 'attache_ingestor_leader')));
+          const flags = await Promise.all(running.map((t) => metricSum(t.admin, 'attache_ingestor_leader')));
           const leaders = running.filter((_, i) => flags[i] === 1);
           assert.equal(leaders.length, 1, `expected one Kubernetes ingestor leader, got ${leaders.length}`);
           return leaders[0] as Tier;
@@ -556,7 +557,7 @@ export function faultSuite(title: string, only: readonly FaultCase[] = FAULT_CAS
       async () => {
         const l = await kubeLeader();
         const follower = kubeIngestors.find((t) => t !== l) as Tier;
-        const before = await gauge(follower.admin, 'attache_ingestor_kube_takeover_published_total');
+        const before = await metricSum(follower.admin, 'attache_ingestor_kube_takeover_published_total');
         const lists = await kube?.requestCount({ verb: 'LIST' });
         const row = await fault(
           'Kubernetes ingestor leader kill -9 (follower takes over)',
@@ -566,7 +567,7 @@ export function faultSuite(title: string, only: readonly FaultCase[] = FAULT_CAS
           'kube',
         );
         const published =
-          (await gauge(follower.admin, 'attache_ingestor_kube_takeover_published_total')) - before;
+          (await metricSum(follower.admin, 'attache_ingestor_kube_takeover_published_total')) - before;
         const listed = ((await kube?.requestCount({ verb: 'LIST' })) ?? 0) - (lists ?? 0);
         console.log(
           `Kubernetes ingestor leader kill -9: the new leader published ${published} objects at takeover; LIST requests during the case ${listed} (the restarted replica's initial lists)`,
@@ -642,16 +643,6 @@ export function faultSuite(title: string, only: readonly FaultCase[] = FAULT_CAS
       },
     );
   });
-}
-
-/** A metric of a process's /metrics, summed over its samples. */
-async function gauge(admin: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${admin}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n'))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
 }
 
 function failures(rpcs: RpcLoop): number {
