@@ -13,6 +13,7 @@ import { AdsFixture, nodeIn, until } from '../testing/ads-fixture.ts';
 import { edsCluster } from '../testing/echo-resources.ts';
 import { ByteBoundedLru } from './byte-bounded-lru.ts';
 import { DEFAULT_CACHE_BUDGET } from './client-limits.ts';
+import { encodeDiscoveryRequest } from './discovery-codec.ts';
 import { configureServedSetCaches, servedSetCacheStats } from './served-set.ts';
 
 const names = (n: number, prefix = 'route') => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
@@ -101,6 +102,12 @@ describe('fan-out per-client limits', () => {
     const bad = f.sotw();
     bad.writeRaw(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34]));
     assert.notEqual((await bad.closed()).code, grpc.status.OK);
+    // A request cut inside its type_url string: refused, not read as a shorter type URL.
+    const whole = encodeDiscoveryRequest({ node: nodeIn('default', 'cut'), type_url: CLUSTER_TYPE });
+    const cut = f.sotw();
+    cut.writeRaw(whole.subarray(0, Buffer.from(whole).indexOf('type.googleapis') + 3));
+    assert.equal((await cut.closed()).code, grpc.status.INTERNAL);
+    cut.close();
     const good = f.sotw();
     good.send({ node: nodeIn('default', 'good'), type_url: CLUSTER_TYPE, resource_names: [] });
     assert.deepEqual((await good.next()).names, ['c1']);
