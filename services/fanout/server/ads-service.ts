@@ -17,10 +17,11 @@ import {
   SECRET_TYPE,
   type TypeUrl,
 } from '../../../shared/xds/type-urls.ts';
+import { declaredVersions } from './delta-diff.ts';
 import {
   type DeltaDiscoveryRequest,
   type DiscoveryRequest,
-  decodeDeltaDiscoveryRequest,
+  decodeDeltaRequestInterning,
   decodeDiscoveryRequest,
   encodeDeltaDiscoveryRequest,
   encodeDiscoveryRequest,
@@ -50,7 +51,7 @@ function deltaAt(path: string): grpc.MethodDefinition<DeltaDiscoveryRequest, Buf
     requestStream: true,
     responseStream: true,
     requestSerialize: (req: DeltaDiscoveryRequest) => encodeDeltaDiscoveryRequest(req),
-    requestDeserialize: (bytes: Buffer) => decodeDeltaDiscoveryRequest(bytes),
+    requestDeserialize: (bytes: Buffer) => decodeDeltaRequestInterning(bytes, declaredVersions),
     responseSerialize: passThrough,
     responseDeserialize: passThrough,
   };

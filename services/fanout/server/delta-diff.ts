@@ -10,7 +10,13 @@
  */
 import type { CachedResource } from '../cache/group-snapshot.ts';
 import { ByteBoundedLru } from './byte-bounded-lru.ts';
-import { encodeDeltaAliasResource, encodeDeltaResource, encodeDeltaResponseBody } from './discovery-codec.ts';
+import {
+  decodeVersionEntry,
+  encodeDeltaAliasResource,
+  encodeDeltaResource,
+  encodeDeltaResponseBody,
+  type VersionEntryInterner,
+} from './discovery-codec.ts';
 import { covers, isNamespaced, ServedSet } from './served-set.ts';
 
 /**
@@ -168,6 +174,98 @@ export function internDeclared(entries: ReadonlyArray<readonly [string, string]>
   if (declarations.set(key, map, bytes)) interned.add(map);
   return map;
 }
+
+/** One `initial_resource_versions` entry, interned by its encoded bytes ({@link DeclarationInterner}). */
+export interface DeclaredEntry {
+  /** Unique while interned (never reused); 0: too large to intern, never shared. */
+  readonly id: number;
+  readonly name: string;
+  readonly version: string;
+}
+
+/** Entries longer than this (bytes) are decoded per request, not interned. */
+const MAX_INTERNED_ENTRY_BYTES = 1024;
+
+/**
+ * Interns declared versions while a request is decoded, so a reconnecting fleet's requests cost
+ * one map lookup per entry and one per declaration, with no strings decoded or objects built:
+ * - an entry is keyed by its encoded bytes (read as latin1, byte for byte): the same bytes are the
+ *   same (name, version), decoded once and given an id;
+ * - a declaration is keyed by its entries' ids, sorted: the same entries in any order (each client
+ *   lists them in its own order) give the same shared map, as {@link internDeclared} does.
+ * Bounded: the entry table is emptied when its estimated bytes pass `maxBytes` (ids are never
+ * reused, so declarations keyed by older ids simply stop matching and age out of their LRU).
+ */
+export class DeclarationInterner implements VersionEntryInterner<DeclaredEntry> {
+  private readonly entries = new Map<string, DeclaredEntry>();
+  private readonly declarations = new ByteBoundedLru<string, HeldMap>(8 * 1024 * 1024);
+  private bytes = 0;
+  private nextId = 1;
+
+  constructor(private readonly maxBytes = 4 * 1024 * 1024) {}
+
+  /** Entries held (for tests). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  entry(buf: Uint8Array, start: number, end: number): DeclaredEntry {
+    if (end - start > MAX_INTERNED_ENTRY_BYTES) {
+      const [name, version] = decodeVersionEntry(buf, start, end);
+      return { id: 0, name, version };
+    }
+    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    const key = b.toString('latin1', start, end);
+    const hit = this.entries.get(key);
+    if (hit) return hit;
+    const [name, version] = decodeVersionEntry(buf, start, end);
+    const cost = 96 + key.length + 2 * (name.length + version.length);
+    if (this.bytes + cost > this.maxBytes) {
+      this.entries.clear();
+      this.bytes = 0;
+    }
+    const e: DeclaredEntry = { id: this.nextId++, name, version };
+    this.entries.set(key, e);
+    this.bytes += cost;
+    return e;
+  }
+
+  /**
+   * What a client declaring `entries` holds: one shared map per distinct set of interned entries,
+   * whatever their order. A later entry for the same name wins (protobuf map semantics); such a
+   * declaration depends on its order and gets a map of its own.
+   */
+  declaration(entries: readonly DeclaredEntry[]): HeldMap {
+    const ids = new Float64Array(entries.length);
+    let shareable = true;
+    for (let i = 0; i < entries.length; i++) {
+      const id = (entries[i] as DeclaredEntry).id;
+      if (id === 0) shareable = false;
+      ids[i] = id;
+    }
+    if (!shareable) return heldOf(entries);
+    ids.sort();
+    const key = ids.join(',');
+    const hit = this.declarations.get(key);
+    if (hit) return hit;
+    const map = heldOf(entries);
+    if (map.size !== entries.length) return map;
+    let bytes = 64 + 2 * key.length;
+    for (const e of entries) bytes += 48 + 2 * (e.name.length + e.version.length);
+    if (this.declarations.set(key, map, bytes)) interned.add(map);
+    return map;
+  }
+}
+
+/** A held map of declared entries, in name order (a later entry for a name wins). */
+function heldOf(entries: readonly DeclaredEntry[]): HeldMap {
+  const latest = new Map<string, string>();
+  for (const e of entries) latest.set(e.name, e.version);
+  return new Map([...latest].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+}
+
+/** The fan-out's interner for declared versions (both transports decode delta requests with it). */
+export const declaredVersions = new DeclarationInterner();
 
 /** What a client holding `held` still holds after its subscription shrank to `sub`'s coverage. */
 export function restrictHeld(held: Held, keep: (name: string, onDemand: boolean) => boolean): Held {

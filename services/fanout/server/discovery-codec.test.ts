@@ -9,8 +9,10 @@ import protobuf from 'protobufjs';
 import { messageType } from '../../../proto/root.ts';
 import { CLUSTER_TYPE, ENDPOINT_TYPE } from '../../../shared/xds/type-urls.ts';
 import { prng } from '../../compiler/test-prng.ts';
+import { DeclarationInterner } from './delta-diff.ts';
 import {
   decodeDeltaDiscoveryRequest,
+  decodeDeltaRequestInterning,
   decodeDiscoveryRequest,
   encodeDeltaDiscoveryRequest,
   encodeDiscoveryRequest,
@@ -97,6 +99,144 @@ describe('fan-out discovery codec', () => {
     for (const e of [entry('a', '1'), entry('a', '2')]) w.uint32((5 << 3) | 2).bytes(e);
     const got = decodeDeltaDiscoveryRequest(w.finish());
     assert.equal(got.initial_resource_versions.a, '2');
+  });
+
+  test('codec — interning declared versions while decoding gives what the decoder gives', () => {
+    const interner = new DeclarationInterner();
+    const sorted = (entries: Iterable<readonly [string, unknown]>) =>
+      [...entries].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (let seed = 1; seed <= 500; seed++) {
+      const p = randomRequestParts(prng(seed));
+      let bytes = encodeDeltaDiscoveryRequest({
+        type_url: p.type_url,
+        resource_names_subscribe: p.names,
+        ...(p.versions ? { initial_resource_versions: p.versions } : {}),
+        ...(p.response_nonce !== undefined ? { response_nonce: p.response_nonce } : {}),
+      });
+      if (seed % 3 === 0) bytes = withUnknown(bytes);
+      const plain = decodeDeltaDiscoveryRequest(bytes);
+      const { declaredEntries, ...got } = decodeDeltaRequestInterning(bytes, interner);
+      assert.deepStrictEqual(
+        { ...got, initial_resource_versions: {} },
+        { ...plain, initial_resource_versions: {} },
+        `seed ${seed}`,
+      );
+      assert.deepStrictEqual(
+        sorted(declaredEntries.length > 0 ? interner.declaration(declaredEntries) : []),
+        sorted(Object.entries(plain.initial_resource_versions)),
+        `seed ${seed}`,
+      );
+      // Cut short: it throws exactly when the plain decoder throws.
+      const part = bytes.subarray(0, Math.max(0, bytes.length - 3));
+      const throws = (f: () => unknown) => {
+        try {
+          f();
+          return false;
+        } catch {
+          return true;
+        }
+      };
+      assert.equal(
+        throws(() => decodeDeltaRequestInterning(new Uint8Array(part), interner)),
+        throws(() => decodeDeltaDiscoveryRequest(new Uint8Array(part))),
+        `seed ${seed} cut`,
+      );
+    }
+  });
+
+  test('codec — the same declared entries in any order share one map; a repeated name keeps the last', () => {
+    const interner = new DeclarationInterner();
+    const request = (versions: ReadonlyArray<[string, string]>) => {
+      const w = protobuf.Writer.create();
+      for (const [k, v] of versions) {
+        const entry = protobuf.Writer.create()
+          .uint32((1 << 3) | 2)
+          .string(k)
+          .uint32((2 << 3) | 2)
+          .string(v)
+          .finish();
+        w.uint32((5 << 3) | 2).bytes(entry);
+      }
+      const req = decodeDeltaRequestInterning(Buffer.from(w.finish()), interner);
+      return interner.declaration(req.declaredEntries);
+    };
+    const one = request([
+      ['a', '1'],
+      ['b', '2'],
+      ['c', '3'],
+    ]);
+    const two = request([
+      ['c', '3'],
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    assert.equal(one, two);
+    assert.deepEqual(
+      [...one],
+      [
+        ['a', '1'],
+        ['b', '2'],
+        ['c', '3'],
+      ],
+    );
+    assert.notEqual(
+      request([
+        ['a', '1'],
+        ['b', '2'],
+      ]),
+      one,
+    );
+    assert.notEqual(
+      request([
+        ['a', '1'],
+        ['b', '2'],
+        ['c', '4'],
+      ]),
+      one,
+    );
+    // A repeated name: the later entry wins, so the order matters and nothing is shared.
+    assert.deepEqual(
+      [
+        ...request([
+          ['a', '1'],
+          ['a', '2'],
+        ]),
+      ],
+      [['a', '2']],
+    );
+    assert.deepEqual(
+      [
+        ...request([
+          ['a', '2'],
+          ['a', '1'],
+        ]),
+      ],
+      [['a', '1']],
+    );
+    // Entries too large to intern are still read.
+    const big = 'x'.repeat(2000);
+    assert.deepEqual([...request([[big, 'v']])], [[big, 'v']]);
+  });
+
+  test('codec — the declared-entry table stays within its bound and keeps answering right', () => {
+    const interner = new DeclarationInterner(4096);
+    for (let i = 0; i < 1000; i++) {
+      const entry = protobuf.Writer.create()
+        .uint32((1 << 3) | 2)
+        .string(`cluster-${i}`)
+        .uint32((2 << 3) | 2)
+        .string(`v${i}`)
+        .finish();
+      const bytes = Buffer.from(
+        protobuf.Writer.create()
+          .uint32((5 << 3) | 2)
+          .bytes(entry)
+          .finish(),
+      );
+      const req = decodeDeltaRequestInterning(bytes, interner);
+      assert.deepEqual([...interner.declaration(req.declaredEntries)], [[`cluster-${i}`, `v${i}`]]);
+      assert.ok(interner.size <= 4096 / 96, `size ${interner.size}`);
+    }
   });
 
   test('codec — the SotW request decoder matches protobufjs on 500 random requests', () => {

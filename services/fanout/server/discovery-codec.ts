@@ -111,6 +111,56 @@ export function decodeDiscoveryRequest(bytes: Uint8Array): DiscoveryRequest {
  * can reach one.
  */
 export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): DeltaDiscoveryRequest {
+  return decodeDelta(bytes, undefined);
+}
+
+/**
+ * Interns `initial_resource_versions` entries by their encoded bytes as a request is decoded
+ * (delta-diff.ts): an entry seen before is neither decoded nor allocated again.
+ */
+export interface VersionEntryInterner<E> {
+  /** The entry encoded in `buf[start, end)` (a `map<string, string>` entry's fields). */
+  entry(buf: Uint8Array, start: number, end: number): E;
+}
+
+/** A delta request whose declared versions were interned while decoding, not decoded. */
+export interface InternedDeltaRequest<E> extends DeltaDiscoveryRequest {
+  /** The `initial_resource_versions` entries in request order; `initial_resource_versions` is left empty. */
+  declaredEntries: E[];
+}
+
+/**
+ * {@link decodeDeltaDiscoveryRequest} for the server: the map entries of `initial_resource_versions`
+ * go to `interner` as byte ranges instead of being decoded into an object (a reconnecting fleet
+ * declares the same few hundred entries, stream after stream, in any order).
+ */
+export function decodeDeltaRequestInterning<E>(
+  bytes: Uint8Array,
+  interner: VersionEntryInterner<E>,
+): InternedDeltaRequest<E> {
+  return decodeDelta(bytes, interner) as InternedDeltaRequest<E>;
+}
+
+/** One `map<string, string>` entry's fields in `buf[start, end)`: [key, value] (missing ones ''). */
+export function decodeVersionEntry(buf: Uint8Array, start: number, end: number): [string, string] {
+  // A reader over the entry alone: a field that overruns the entry throws.
+  const r = protobuf.Reader.create(buf.subarray(start, end));
+  let key = '';
+  let value = '';
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag === ((1 << 3) | 2)) key = str(r);
+    else if (tag === ((2 << 3) | 2)) value = str(r);
+    else r.skipType(tag & 7);
+  }
+  return [key, value];
+}
+
+function decodeDelta<E>(
+  bytes: Uint8Array,
+  interner: VersionEntryInterner<E> | undefined,
+): DeltaDiscoveryRequest {
+  let declared: E[] | undefined;
   const out: DeltaDiscoveryRequest = {
     node: null,
     type_url: '',
@@ -139,7 +189,15 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): DeltaDiscoveryRe
         out.resource_names_unsubscribe.push(str(r));
         break;
       case (5 << 3) | 2:
-        mapEntry(r, out.initial_resource_versions);
+        if (interner) {
+          const len = r.uint32();
+          const end = r.pos + len;
+          if (end > r.len)
+            throw new RangeError(`a map entry of ${len} bytes at ${r.pos} overruns the message`);
+          declared ??= [];
+          declared.push(interner.entry(r.buf, r.pos, end));
+          r.pos = end;
+        } else mapEntry(r, out.initial_resource_versions);
         break;
       case (6 << 3) | 2:
         out.response_nonce = str(r);
@@ -161,6 +219,7 @@ export function decodeDeltaDiscoveryRequest(bytes: Uint8Array): DeltaDiscoveryRe
         r.skipType(tag & 7);
     }
   }
+  if (interner) (out as InternedDeltaRequest<E>).declaredEntries = declared ?? [];
   return out;
 }
 

@@ -33,7 +33,8 @@ import type { Logger } from '../../../shared/runtime/logger.ts';
 import type { TypeUrl } from '../../../shared/xds/type-urls.ts';
 import { ADS_SERVICE_NAME, TYPE_SERVICES } from './ads-service.ts';
 import { ConnectionAuth } from './client-auth.ts';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './discovery-codec.ts';
+import { declaredVersions } from './delta-diff.ts';
+import { decodeDeltaRequestInterning, decodeDiscoveryRequest } from './discovery-codec.ts';
 import {
   encodeGrpcMessage,
   FrameError,
@@ -408,7 +409,10 @@ export class H2Transport {
         call.fail(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded');
       });
     }
-    const decode = method.protocol === 'sotw' ? decodeDiscoveryRequest : decodeDeltaDiscoveryRequest;
+    const decode =
+      method.protocol === 'sotw'
+        ? decodeDiscoveryRequest
+        : (m: Buffer) => decodeDeltaRequestInterning(m, declaredVersions);
     const reader = new MessageReader(this.opts.maxRequestBytes, encoding);
     h2.on('data', (chunk: Buffer) => {
       if (stream.closed) return;

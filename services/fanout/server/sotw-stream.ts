@@ -240,7 +240,17 @@ function nextSubscription(
     return state.legacyWildcard ? state.sub : null;
   }
   state.legacyWildcard = false;
+  // An ACK repeats the subscription in full; when it lists exactly the subscribed names in their
+  // (sorted) order, it is the same subscription and nothing is rebuilt or re-interned.
+  if (state.sub && !state.sub.wildcard && sameNames(names, state.sub.names)) return state.sub;
   const wildcard = wildcardCapable && names.includes('*');
   const next = subscription(wildcard, names);
   return state.sub?.key === next.key ? state.sub : next;
+}
+
+/** True when `names` is element for element `sorted` (a subscription's sorted, unique names). */
+function sameNames(names: readonly string[], sorted: readonly string[]): boolean {
+  if (names.length !== sorted.length) return false;
+  for (let i = 0; i < names.length; i++) if (names[i] !== sorted[i]) return false;
+  return true;
 }
