@@ -37,8 +37,8 @@ import { publishWithRetry } from '../shared/publish-with-retry.ts';
 import { readPublishedState, resyncMarker } from '../shared/published-state.ts';
 import { SerialTask } from '../shared/serial-task.ts';
 import { DirectoryWatcher } from './directory-watcher.ts';
-import { type ParseCache, scanDirectory } from './load-directory.ts';
-import type { LoadError } from './loaded-document.ts';
+import { type DirectoryScan, type ParseCache, scanDirectory } from './load-directory.ts';
+import type { LoadError, LoadedDocument } from './loaded-document.ts';
 import {
   type Change,
   changeFor,
@@ -98,6 +98,12 @@ export class FsIngestor implements Runner {
   private readonly cache: ParseCache = new Map();
   /** Content hashes of the objects the parse cache holds (see {@link hashOf}). */
   private readonly hashes = new WeakMap<SourceObject, string>();
+  /** objectKeys of the objects the parse cache holds (see {@link keyOf}). */
+  private readonly keys = new WeakMap<SourceObject, string>();
+  /** The documents of the scan that built `desired` (see {@link updateDesired}). */
+  private previousDocuments?: readonly LoadedDocument[];
+  /** Keys of the IngestError objects in `desired`. */
+  private errorKeys = new Set<string>();
   /** A scan has built `desired` (the next may skip that when nothing changed). */
   private scanned = false;
   private reportedErrors = new Map<string, LoadError>();
@@ -294,6 +300,7 @@ export class FsIngestor implements Runner {
   private async scan(): Promise<void> {
     if (this.closed) return;
     let repaired = false;
+    const checked = this.checkLog;
     if (this.checkLog) {
       this.checkLog = false;
       const before = this.repairs.size;
@@ -321,37 +328,23 @@ export class FsIngestor implements Runner {
     // Nothing on disk changed and the log agrees: the desired state and what is pending stand.
     // This is what a periodic rescan of an unchanged tree costs: a listing and a stat per file.
     if (result.unchanged && !repaired && this.scanned) return;
+    // A scan after which the log may say something new about any object, or in which the held
+    // files changed, recomputes every object's change; any other scan only those whose desired
+    // state changed, plus those already pending (see updateDesired).
+    const everything = !this.scanned || checked || !sameList(result.incomplete, this.incomplete);
     this.scanned = true;
     this.reportLoadErrors(result.errors);
-
-    const desired = new Map<string, DesiredObject>();
-    result.documents.forEach((d, order) => {
-      const identity = {
-        kind: d.object.kind,
-        namespace: d.object.metadata.namespace ?? '',
-        name: d.object.metadata.name,
-      };
-      const key = objectKey({ cluster, ...identity });
-      const origin = { file: d.file, document: d.document };
-      desired.set(key, { ...identity, object: d.object, hash: this.hashOf(d.object), origin, order });
-      const known = this.logged.get(key);
-      if (known) known.origin = origin;
-    });
-    // Load problems travel as IngestError objects, so the compiler's status shows them.
-    for (const e of result.errors) {
-      const name = e.document === undefined ? e.file : `${e.file}#${e.document}`;
-      const object = ingestErrorObject(name, e);
-      const identity = { kind: INGEST_ERROR_KIND, namespace: '', name };
-      const key = objectKey({ cluster, ...identity });
-      const origin = { file: e.file, document: e.document ?? 0 };
-      desired.set(key, { ...identity, object, hash: contentHash(object), origin, order: desired.size });
-    }
-    this.desired = desired;
+    const dirty = this.updateDesired(result, everything);
     this.incomplete = result.incomplete;
 
     const pending = new Set<string>();
-    for (const key of desired.keys()) if (this.changeFor(key)) pending.add(key);
-    for (const key of this.logged.keys()) if (this.changeFor(key)) pending.add(key);
+    if (!dirty) {
+      for (const key of this.desired.keys()) if (this.changeFor(key)) pending.add(key);
+      for (const key of this.logged.keys()) if (this.changeFor(key)) pending.add(key);
+    } else {
+      for (const key of this.pending) if (this.changeFor(key)) pending.add(key);
+      for (const key of dirty) if (this.changeFor(key)) pending.add(key);
+    }
     if (this.pending.size === 0 && pending.size > 0) this.progressAt = Date.now();
     this.pending = pending;
     this.updatePendingGauge();
@@ -362,6 +355,134 @@ export class FsIngestor implements Runner {
       if ([...pending].some((key) => !this.retries.has(key))) this.wake?.();
       this.publisher.trigger();
     }
+  }
+
+  /**
+   * Brings `desired` to what `result` holds. Returns the keys whose desired state (presence or
+   * content hash) changed, or undefined after rebuilding it whole (`all`, or when an IngestError's
+   * name collides with a document's identity), when every key must be compared again.
+   *
+   * The parse cache hands back the same parsed object for a document whose text is unchanged, so
+   * a document with the same object, file and index at the same position as in the previous scan
+   * has the same entry: an edit to one document of a large file costs a comparison per document.
+   * Keys are unique in `result.documents`, so a key that left a changed position and did not
+   * arrive at another changed position is gone.
+   *
+   * Why the other keys need no new comparison: an object's change depends only on its desired
+   * state, its log record and the held files. A log record changes outside a full scan only when
+   * the publisher records its own publish of a pending key (which stays pending until it has no
+   * change); log reads and a change in the held files make the scan a full one.
+   */
+  private updateDesired(result: DirectoryScan, all: boolean): string[] | undefined {
+    const docs = result.documents;
+    const errors = this.errorEntries(result.errors, docs.length);
+    const prev = this.previousDocuments;
+    this.previousDocuments = docs;
+    if (all || !prev) return this.rebuildDesired(docs, errors);
+    const dirty: string[] = [];
+    const left: string[] = [];
+    const arrived = new Set<string>();
+    for (let i = 0; i < Math.max(docs.length, prev.length); i++) {
+      const d = docs[i];
+      const p = prev[i];
+      if (d === p || (d && p && d.object === p.object && d.document === p.document && d.file === p.file))
+        continue;
+      if (p) left.push(this.keyOf(p.object));
+      if (!d) continue;
+      const key = this.keyOf(d.object);
+      if (this.errorKeys.has(key)) return this.rebuildDesired(docs, errors);
+      arrived.add(key);
+      const entry = this.desiredEntry(d, i);
+      if (this.desired.get(key)?.hash !== entry.hash) dirty.push(key);
+      this.desired.set(key, entry);
+      this.recordOrigin(key, entry.origin);
+    }
+    for (const key of left) {
+      if (arrived.has(key)) continue;
+      this.desired.delete(key);
+      dirty.push(key);
+    }
+    for (const [key, entry] of errors) {
+      const held = this.desired.get(key);
+      if (held && !this.errorKeys.has(key)) return this.rebuildDesired(docs, errors);
+      if (held?.hash !== entry.hash) dirty.push(key);
+      this.desired.set(key, entry);
+    }
+    for (const key of this.errorKeys) {
+      if (errors.has(key)) continue;
+      this.desired.delete(key);
+      dirty.push(key);
+    }
+    this.errorKeys = new Set(errors.keys());
+    return dirty;
+  }
+
+  /** `desired` built from scratch: documents in order, then load problems. */
+  private rebuildDesired(docs: readonly LoadedDocument[], errors: Map<string, DesiredObject>): undefined {
+    this.desired = new Map();
+    docs.forEach((d, order) => {
+      const key = this.keyOf(d.object);
+      const entry = this.desiredEntry(d, order);
+      this.desired.set(key, entry);
+      this.recordOrigin(key, entry.origin);
+    });
+    // An IngestError named like a document replaces it, and takes the order it would have had.
+    for (const [key, entry] of errors) this.desired.set(key, { ...entry, order: this.desired.size });
+    this.errorKeys = new Set(errors.keys());
+    return undefined;
+  }
+
+  private desiredEntry(d: LoadedDocument, order: number): DesiredObject {
+    const { object } = d;
+    return {
+      kind: object.kind,
+      namespace: object.metadata.namespace ?? '',
+      name: object.metadata.name,
+      object,
+      hash: this.hashOf(object),
+      origin: { file: d.file, document: d.document },
+      order,
+    };
+  }
+
+  /**
+   * Load problems as desired IngestError objects (so the compiler's status shows them), ordered
+   * after `documents` documents. Content-equal problems keep their object, and so their hash.
+   */
+  private errorEntries(errors: readonly LoadError[], documents: number): Map<string, DesiredObject> {
+    const { cluster } = this.opts;
+    const out = new Map<string, DesiredObject>();
+    for (const e of errors) {
+      const name = e.document === undefined ? e.file : `${e.file}#${e.document}`;
+      const object = ingestErrorObject(name, e);
+      const identity = { kind: INGEST_ERROR_KIND, namespace: '', name };
+      const key = objectKey({ cluster, ...identity });
+      const origin = { file: e.file, document: e.document ?? 0 };
+      out.set(key, { ...identity, object, hash: contentHash(object), origin, order: documents + out.size });
+    }
+    return out;
+  }
+
+  /** Where the log's record of `key` was last seen (the object's file may be held, see reconcile.ts). */
+  private recordOrigin(key: string, origin: DesiredObject['origin']): void {
+    const known = this.logged.get(key);
+    if (known) known.origin = origin;
+  }
+
+  /** The objectKey of a loaded object, computed once per parsed object. */
+  private keyOf(object: SourceObject): string {
+    let key = this.keys.get(object);
+    if (key === undefined) {
+      const { cluster } = this.opts;
+      key = objectKey({
+        cluster,
+        kind: object.kind,
+        namespace: object.metadata.namespace ?? '',
+        name: object.metadata.name,
+      });
+      this.keys.set(object, key);
+    }
+    return key;
   }
 
   /** Content hash of a loaded object; an unchanged document keeps its object, so its hash is computed once. */
@@ -542,6 +663,10 @@ export class FsIngestor implements Runner {
     this.reportedErrors = current;
     this.metrics.loadErrors.set(this.labels, errors.length);
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function ingestErrorObject(name: string, e: LoadError): SourceObject {

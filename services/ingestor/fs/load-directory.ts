@@ -61,7 +61,7 @@ export async function loadDirectory(
   dir: string,
 ): Promise<{ documents: LoadedDocument[]; errors: LoadError[] }> {
   const { documents, errors } = await scanDirectory(dir);
-  return { documents, errors };
+  return { documents: documents.map(({ file, document, object }) => ({ file, document, object })), errors };
 }
 
 const READ_CONCURRENCY = 16;
@@ -105,31 +105,35 @@ export async function scanDirectory(dir: string, opts: ScanOptions = {}): Promis
     reused === listing.files.length &&
     known.size === listing.files.length;
 
-  const copies = new Map<string, ParsedDocument[]>();
+  // Every copy of an identity, in (file, document) order; only duplicates get a list.
+  const first = new Map<string, ParsedDocument>();
+  const more = new Map<string, ParsedDocument[]>();
   listing.files.forEach((file, i) => {
     const result = parsed[i];
     if (!result) return; // vanished between listing and reading
     if (result.errors.length > 0) incomplete.push(file);
     errors.push(...result.errors);
     for (const doc of result.documents) {
-      const { kind, metadata } = doc.object;
-      const identity = `${kind}/${metadata.namespace ?? ''}/${metadata.name}`;
-      copies.set(identity, [...(copies.get(identity) ?? []), doc]);
+      const identity = identityOf(doc.object);
+      if (!first.has(identity)) first.set(identity, doc);
+      else more.set(identity, [...(more.get(identity) ?? []), doc]);
     }
   });
-  const winners = new Set<ParsedDocument>();
-  for (const docs of copies.values()) {
+  const losers = new Set<ParsedDocument>();
+  // In the order of each identity's first copy.
+  const duplicated = more.size === 0 ? [] : [...first.keys()].filter((identity) => more.has(identity));
+  for (const identity of duplicated) {
+    const docs = [first.get(identity) as ParsedDocument, ...(more.get(identity) ?? [])];
     const { kind, metadata } = docs[0]!.object;
-    const held =
-      docs.length > 1 ? opts.established?.(kind, metadata.namespace ?? '', metadata.name) : undefined;
+    const held = opts.established?.(kind, metadata.namespace ?? '', metadata.name);
     const winner =
       (held &&
         (docs.find((d) => d.file === held.file && d.document === held.document) ??
           docs.find((d) => d.file === held.file))) ||
       docs[0]!;
-    winners.add(winner);
     for (const doc of docs) {
       if (doc === winner) continue;
+      losers.add(doc);
       errors.push({
         file: doc.file,
         document: doc.document,
@@ -144,10 +148,10 @@ export async function scanDirectory(dir: string, opts: ScanOptions = {}): Promis
       });
     }
   }
+  // The parsed documents themselves: an unchanged document is the same object as in the last scan.
   const documents: LoadedDocument[] = [];
   for (const result of parsed) {
-    for (const doc of result?.documents ?? [])
-      if (winners.has(doc)) documents.push({ file: doc.file, document: doc.document, object: doc.object });
+    for (const doc of result?.documents ?? []) if (losers.size === 0 || !losers.has(doc)) documents.push(doc);
   }
   if (opts.cache) {
     const present = new Set(listing.files);
@@ -193,6 +197,10 @@ async function readAndParse(
   const parse = parseFileBytes(file, bytes, hit?.parse);
   if (stat !== undefined) cache?.set(file, { stat, trusted: readAt - mtimeMs > RACY_MS, parse });
   return { parsed: parse.result, reused: parse.result === hit?.parse.result };
+}
+
+function identityOf(object: LoadedDocument['object']): string {
+  return `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
 }
 
 async function mapLimited<T, R>(

@@ -49,6 +49,9 @@ const SCALARS = [
   'x # comment',
   '"multi\n  line"',
   '|\n    block\n    text',
+  '|\n    ---\n    a marker-like line inside a block scalar\n    ...',
+  '"quoted\n  --- indented dashes"',
+  '>-\n    ... folded\n    --- text',
   '>-\n    folded\n    text',
   '[1, "two", {three: 3}]',
   '{a: 1, b: [x, y]}',
@@ -66,6 +69,7 @@ function document(r: Random, i: number, bad: boolean): string {
   if (bad && roll < 0.08) return 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n bad: indent';
   if (bad && roll < 0.11) return '- just\n- a list';
   if (bad && roll < 0.13) return 'apiVersion: v1\nkind: Service';
+  if (bad && roll < 0.14) return 'apiVersion: v1\nkind: Service\nmetadata: {name: x}\ndata: |\n---\n  after';
   if (roll < 0.16) return '# only a comment';
   if (roll < 0.18) return '';
   const lines = [

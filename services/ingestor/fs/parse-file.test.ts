@@ -66,3 +66,57 @@ test('parseYamlFile — merge keys are resolved as Kubernetes does', () => {
   assert.deepEqual(errors, []);
   assert.deepEqual(documents[0]?.object.data, { a: '1', b: '3' });
 });
+
+test('parseYamlFile — marker-like lines inside block scalars and quoted strings do not split a document', () => {
+  const text = [
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata: {name: a}',
+    'data:',
+    '  block: |',
+    '    ---',
+    '    ...',
+    '    --- still text',
+    '  quoted: "one',
+    '    --- two"',
+    '---',
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata: {name: b}',
+  ].join('\n');
+  const { documents, errors } = parseYamlFile('f.yaml', text);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(
+    documents.map((d) => [d.document, d.line, d.object.metadata.name]),
+    [
+      [0, 1, 'a'],
+      [1, 12, 'b'],
+    ],
+  );
+  assert.deepEqual((documents[0]?.object as { data?: unknown } | undefined)?.data, {
+    block: '---\n...\n--- still text\n',
+    quoted: 'one --- two',
+  });
+});
+
+test('parseYamlFile — a marker at the start of a line ends the document even inside a string (YAML forbids it there)', () => {
+  const doc = (name: string) => `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}}`;
+  const text = `${doc('a')}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: "cut\n--- by a marker"}\n---\n${doc('c')}\n`;
+  const { documents, errors } = parseYamlFile('f.yaml', text);
+  // The cut document is an error naming its line; the text after the marker is a document of its
+  // own (a string, so an error too); the documents around them load.
+  assert.deepEqual(
+    errors.map((e) => [e.document, e.line, e.message]),
+    [
+      [1, 8, 'invalid YAML: Missing closing "quote (and 1 more)'],
+      [2, 8, 'document is not a mapping (got a string)'],
+    ],
+  );
+  assert.deepEqual(
+    documents.map((d) => [d.document, d.line, d.object.metadata.name]),
+    [
+      [0, 1, 'a'],
+      [3, 10, 'c'],
+    ],
+  );
+});

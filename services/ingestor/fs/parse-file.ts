@@ -34,6 +34,11 @@ interface Range {
   parsed: ParsedRange;
   /** Offset (from `start`) of the first byte that is not valid UTF-8, if any. */
   invalidAt?: number;
+  /**
+   * The range's documents as the last assembly placed them: reused while the file, the range's
+   * first document index and its line are the same, so an unchanged document keeps its object.
+   */
+  placed?: { file: string; index: number; line: number; documents: ParsedDocument[] };
 }
 
 /** One file's parse, kept to parse its next version incrementally. */
@@ -77,7 +82,7 @@ export function parseFileBytes(file: string, bytes: Buffer, previous?: FileParse
   const ranges = [
     ...head,
     ...middle,
-    ...tail.map((r) => ({ ...r, start: r.start + delta, end: r.end + delta, line: r.line + shift })),
+    ...(delta === 0 && shift === 0 ? tail : tail.map((r) => moved(r, delta, shift))),
   ];
   const invalid = ranges.find((r) => r.invalidAt !== undefined);
   const result = invalid
@@ -109,25 +114,47 @@ function reusable(prev: Buffer, ranges: readonly Range[], next: Buffer): { head:
   return { head, tail };
 }
 
-const BLOCK = 4096;
-
-function commonPrefix(a: Buffer, b: Buffer): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i + BLOCK <= n && a.compare(b, i, i + BLOCK, i, i + BLOCK) === 0) i += BLOCK;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
+/** `r` placed `delta` bytes and `shift` lines later (its parse and placed documents go with it). */
+function moved(r: Range, delta: number, shift: number): Range {
+  const out: Range = {
+    start: r.start + delta,
+    end: r.end + delta,
+    line: r.line + shift,
+    lines: r.lines,
+    parsed: r.parsed,
+  };
+  if (r.invalidAt !== undefined) out.invalidAt = r.invalidAt;
+  if (r.placed) out.placed = r.placed;
+  return out;
 }
 
+/** Below this many bytes the common prefix and suffix are found byte by byte. */
+const SMALL = 64;
+
+/** Length of the longest common prefix: halving memcmp over what is left, then bytes. */
+function commonPrefix(a: Buffer, b: Buffer): number {
+  let lo = 0; // a[0, lo) equals b[0, lo)
+  let hi = Math.min(a.length, b.length);
+  while (hi - lo > SMALL) {
+    const mid = (lo + hi) >>> 1;
+    if (a.compare(b, lo, mid, lo, mid) === 0) lo = mid;
+    else hi = mid;
+  }
+  while (lo < hi && a[lo] === b[lo]) lo++;
+  return lo;
+}
+
+/** Length of the longest common suffix, at most `max`. */
 function commonSuffix(a: Buffer, b: Buffer, max: number): number {
-  let i = 0;
-  while (
-    i + BLOCK <= max &&
-    a.compare(b, b.length - i - BLOCK, b.length - i, a.length - i - BLOCK, a.length - i) === 0
-  )
-    i += BLOCK;
-  while (i < max && a[a.length - 1 - i] === b[b.length - 1 - i]) i++;
-  return i;
+  let lo = 0; // the last lo bytes are equal
+  let hi = max;
+  while (hi - lo > SMALL) {
+    const mid = (lo + hi) >>> 1;
+    if (a.compare(b, b.length - mid, b.length - lo, a.length - mid, a.length - lo) === 0) lo = mid;
+    else hi = mid;
+  }
+  while (lo < hi && a[a.length - 1 - lo] === b[b.length - 1 - lo]) lo++;
+  return lo;
 }
 
 function parseOne(bytes: Buffer, start: number, end: number, line: number): Range {
@@ -154,8 +181,19 @@ function assemble(file: string, ranges: readonly Range[]): ParsedFile {
   const errors: LoadError[] = [];
   let index = 0;
   for (const r of ranges) {
-    for (const d of r.parsed.documents)
-      documents.push({ file, document: index + d.index, line: r.line + d.line + 1, object: d.object });
+    const placed = r.placed;
+    if (placed && placed.file === file && placed.index === index && placed.line === r.line)
+      documents.push(...placed.documents);
+    else {
+      const mine = r.parsed.documents.map((d) => ({
+        file,
+        document: index + d.index,
+        line: r.line + d.line + 1,
+        object: d.object,
+      }));
+      r.placed = { file, index, line: r.line, documents: mine };
+      documents.push(...mine);
+    }
     for (const e of r.parsed.errors) {
       const { index: i, line, ...rest } = e;
       errors.push({ file, document: index + i, line: r.line + line + 1, ...rest });
