@@ -77,6 +77,7 @@ export class EncodeCache {
   /** A number per cached sub-message encoding: a route configuration's parts by identity. */
   private readonly ids = new WeakMap<Uint8Array, number>();
   private nextId = 0;
+  private splicedSinceRotate = 0;
   /** Sub-message encodings by message object (see `message`). */
   /** Virtual host encodings by message object, with their parts and the ids they were built from. */
   private readonly virtualHosts = new WeakMap<object, { bytes: Uint8Array; parts: string[]; used: string }>();
@@ -89,8 +90,23 @@ export class EncodeCache {
 
   /** Starts a new compile: what the last one did not use is forgotten. */
   rotate(): void {
+    this.splicedSinceRotate = 0;
     this.previous = this.current;
     this.current = new Map();
+  }
+
+  /**
+   * A route's encoding through this cache (by identity, then by content), for a route
+   * configuration spliced at the byte level ({@link spliceRoutes}). The cache is not rotated for
+   * these: the encodings the last full compile used stay, so the next full compile still finds
+   * them; after {@link SPLICED_BEFORE_ROTATE} new encodings it is rotated, which bounds what
+   * replaced routes leave behind.
+   */
+  routeBytes(route: object): Uint8Array {
+    const before = this.current.size;
+    const bytes = this.message(ROUTE, route, [], []);
+    if (this.current.size > before && ++this.splicedSinceRotate > SPLICED_BEFORE_ROTATE) this.rotate();
+    return bytes;
   }
 
   resource(r: EnvoyResource): Encoded {
@@ -245,6 +261,117 @@ export class EncodeCache {
     }
     out.set(base.subarray(at), o);
     return out;
+  }
+}
+
+/** New route encodings {@link EncodeCache.routeBytes} adds before the cache is rotated. */
+const SPLICED_BEFORE_ROTATE = 8_192;
+
+/** Routes of one virtual host replaced one for one, by index; see {@link spliceRoutes}. */
+export interface RouteBytesSplice {
+  /** Index of the virtual host in the route configuration. */
+  virtualHost: number;
+  /** Index of the first replaced route in that virtual host. */
+  start: number;
+  /** The new routes' encodings, as many as they replace. */
+  routes: readonly Uint8Array[];
+}
+
+/**
+ * The encoding of a route configuration whose encoding is `before`, with routes replaced one for
+ * one as `splices` say, built from bytes: the unchanged virtual hosts and routes are copied, not
+ * encoded again, and only the changed virtual hosts' length prefixes are rewritten. The result
+ * is the encoding of the changed message byte for byte, because the encoder writes fields in
+ * field-number order and each element of a repeated message field as tag, length and the
+ * element's own encoding (see {@link EncodeCache} `composed`). Undefined when `before` does not
+ * have the virtual hosts or routes the splices name (the caller encodes the message instead).
+ */
+export function spliceRoutes(
+  before: Uint8Array,
+  splices: readonly RouteBytesSplice[],
+): Uint8Array | undefined {
+  const vhField = fieldNumber(ROUTE_CONFIGURATION, 'virtual_hosts');
+  const routeField = fieldNumber(VIRTUAL_HOST, 'routes');
+  const byHost = new Map<number, RouteBytesSplice[]>();
+  for (const s of splices) {
+    const list = byHost.get(s.virtualHost);
+    if (list) list.push(s);
+    else byHost.set(s.virtualHost, [s]);
+  }
+  const chunks: Uint8Array[] = [];
+  let copied = 0;
+  let seen = 0;
+  let vhIndex = 0;
+  try {
+    for (const f of fields(before)) {
+      if (f.id !== vhField || f.wire !== 2) continue;
+      const mine = byHost.get(vhIndex++);
+      if (!mine) continue;
+      seen++;
+      const body = before.subarray(f.body, f.end);
+      const routes: { start: number; end: number }[] = [];
+      for (const r of fields(body)) if (r.id === routeField && r.wire === 2) routes.push(r);
+      const parts: Uint8Array[] = [];
+      let at = 0;
+      for (const s of [...mine].sort((a, b) => a.start - b.start)) {
+        const first = routes[s.start];
+        const last = routes[s.start + s.routes.length - 1];
+        if (!first || !last || first.start < at) return undefined;
+        parts.push(body.subarray(at, first.start));
+        for (const r of s.routes) parts.push(lengthDelimited(routeField, r));
+        at = last.end;
+      }
+      parts.push(body.subarray(at));
+      let length = 0;
+      for (const p of parts) length += p.length;
+      chunks.push(before.subarray(copied, f.start), varint((vhField << 3) | 2), varint(length), ...parts);
+      copied = f.end;
+    }
+  } catch {
+    return undefined;
+  }
+  if (seen !== byHost.size) return undefined;
+  chunks.push(before.subarray(copied));
+  let length = 0;
+  for (const c of chunks) length += c.length;
+  const out = new Uint8Array(length);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+/** Tag, length and `body` of a length-delimited field. */
+function lengthDelimited(id: number, body: Uint8Array): Uint8Array {
+  const tag = varint((id << 3) | 2);
+  const out = new Uint8Array(tag.length + varintLength(body.length) + body.length);
+  out.set(tag, 0);
+  out.set(body, writeVarint(out, tag.length, body.length));
+  return out;
+}
+
+/** The top-level fields of an encoded message: number, wire type, and where the field and its body lie. */
+function* fields(
+  bytes: Uint8Array,
+): Generator<{ id: number; wire: number; start: number; body: number; end: number }> {
+  let o = 0;
+  while (o < bytes.length) {
+    const start = o;
+    const [tag, afterTag] = readVarint(bytes, o);
+    const wire = tag & 7;
+    let body = afterTag;
+    if (wire === 0) o = readVarint(bytes, afterTag)[1];
+    else if (wire === 1) o = afterTag + 8;
+    else if (wire === 2) {
+      const [len, afterLen] = readVarint(bytes, afterTag);
+      body = afterLen;
+      o = afterLen + len;
+    } else if (wire === 5) o = afterTag + 4;
+    else throw new Error(`unexpected wire type ${wire} in an encoded message`);
+    if (o > bytes.length) throw new Error('truncated field in an encoded message');
+    yield { id: tag >>> 3, wire, start, body, end: o };
   }
 }
 

@@ -10,8 +10,8 @@
  *   old ones in place (same key, so same position); clusters, endpoints and the edge are kept.
  * - Translate: the same translators run on those groups alone, and their routes replace the old
  *   ones where translate recorded them (translate/listener.ts RouteLayout).
- * - Encode: only the changed route configurations are assembled again, from the cached bytes of
- *   their unchanged routes (encode.ts, by identity); validation decodes only the new routes
+ * - Encode: only the new routes are encoded, and spliced into the bytes of the previous route
+ *   configurations (encode.ts spliceRoutes), which are hashed again; validation decodes only the new routes
  *   (validate-output.ts validateRouteSplice); the size limits check what can have grown.
  * - Provenance: routes are attributed by path, header names and cluster, all unchanged, so only
  *   the changed objects' entries (their sequence and resourceVersion) are replaced.
@@ -26,10 +26,11 @@
 import type { VirtualHost } from '../../proto/gen/envoy/config/route/v3/VirtualHost.ts';
 import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
 import { objectId, type Provenance } from '../../shared/snapshot/provenance.ts';
+import { resourceHash } from '../../shared/xds/encoding.ts';
 import { ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import type { CompiledResource, CompileResult, Diagnostic, SourceRecord } from './contracts.ts';
 import { compareDiagnostics } from './diagnostic-order.ts';
-import type { EncodeCache } from './encode.ts';
+import { type EncodeCache, spliceRoutes } from './encode.ts';
 import type { buildEdge, edgeLookups } from './ir/build-edge.ts';
 import { buildIR } from './ir/build-ir.ts';
 import { hostSelectorLabels } from './ir/host-selection.ts';
@@ -256,38 +257,48 @@ export class MappingFastPath {
       });
     }
 
-    // 5. Encode, validate and size-check what changed.
-    this.encode.rotate();
+    // 5. Encode, validate and size-check what changed: a route configuration's new bytes are its
+    // old ones with the new routes spliced in (encode.ts spliceRoutes), not an encoding of the whole.
     let revalidate = false;
     for (const c of changedConfigs) {
       const t = translatedResources[
         index.routeConfigs.get(c.before.name)?.translated as number
       ] as EnvoyResource;
-      let encoded: ReturnType<EncodeCache['resource']>;
-      try {
-        encoded = this.encode.resource(t);
-      } catch {
-        return null; // a full compile reports it
-      }
-      const after: CompiledResource = {
-        typeUrl: c.before.typeUrl,
-        name: c.before.name,
-        bytes: encoded.bytes,
-        hash: encoded.hash,
-        message: t.message,
-        ...(c.before.onDemand ? { onDemand: true as const } : {}),
-      };
-      resources[c.index] = after;
       const splices: RouteSplice[] = [];
       for (const s of c.splices) {
         const routes: Uint8Array[] = [];
         for (const o of s.routes) {
-          const bytes = this.encode.bytesOf(o);
-          if (!bytes || bytes.length > ROUTE_LIMIT) return null;
+          let bytes: Uint8Array;
+          try {
+            bytes = this.encode.routeBytes(o);
+          } catch {
+            return null; // a full compile reports it
+          }
+          if (bytes.length > ROUTE_LIMIT) return null;
           routes.push(bytes);
         }
         splices.push({ virtualHost: s.virtualHost, start: s.start, routes });
       }
+      let bytes = spliceRoutes(c.before.bytes, splices);
+      let hash: string;
+      if (bytes) hash = resourceHash(c.before.typeUrl, bytes);
+      else {
+        try {
+          this.encode.rotate();
+          ({ bytes, hash } = this.encode.resource(t));
+        } catch {
+          return null;
+        }
+      }
+      const after: CompiledResource = {
+        typeUrl: c.before.typeUrl,
+        name: c.before.name,
+        bytes,
+        hash,
+        message: t.message,
+        ...(c.before.onDemand ? { onDemand: true as const } : {}),
+      };
+      resources[c.index] = after;
       if (after.bytes.length > RESOURCE_LIMIT) return null;
       if (validateRouteSplice(c.before, after, splices) !== 'same') revalidate = true;
     }
