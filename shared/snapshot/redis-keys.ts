@@ -5,12 +5,14 @@
  *
  * | key                          | type    | contents                                                  |
  * |------------------------------|---------|-----------------------------------------------------------|
- * | `<p>blob:<hash>`             | string  | one immutable blob (encoded resource, diagnostics or a    |
- * |                              |         | provenance piece), addressed by its content hash; written |
- * |                              |         | with SET NX                                               |
+ * | `<p>blob:<hash>`             | string  | one immutable blob (encoded resource, diagnostics, a      |
+ * |                              |         | provenance piece or a manifest piece), addressed by its   |
+ * |                              |         | content hash; written with SET NX                         |
  * | `<p>g:{<group>}:epoch`       | string  | the group's current fencing epoch (INCR); absent = 0      |
  * | `<p>g:{<group>}:head`        | string  | the group's committed version (decimal); absent = none    |
- * | `<p>g:{<group>}:m:<version>` | string  | the manifest of (group, version): `encodeManifest` JSON   |
+ * | `<p>g:{<group>}:m:<version>` | string  | the manifest of (group, version), its type lists as piece |
+ * |                              |         | hashes (`stored-manifest.ts`; `encodeManifest` JSON, whole, |
+ * |                              |         | in versions stored before pieces)                         |
  * | `<p>g:{<group>}:r:<version>` | string  | the commit record of (group, version): JSON, see          |
  * |                              |         | `commit-record.ts`; deleted with its manifest             |
  * | `<p>g:{<group>}:versions`    | zset    | stored versions, member = score = version                 |

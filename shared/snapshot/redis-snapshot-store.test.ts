@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { startRedis, type TestServer } from '../../test/harness/servers.ts';
 import { DependencyError } from '../runtime/errors.ts';
 import { type Logger, silentLogger } from '../runtime/logger.ts';
+import { CLUSTER_TYPE } from '../xds/type-urls.ts';
 import { encodeManifest, manifestHashes } from './manifest.ts';
 import { escapeGroup, RedisKeys, unescapeGroup } from './redis-keys.ts';
 import { RedisSnapshotStore } from './redis-snapshot-store.ts';
@@ -261,6 +262,94 @@ describe('redis snapshot store faults', () => {
       assert.equal(await store.head('edge'), 3);
     } finally {
       await store.close();
+    }
+  });
+
+  test('redis snapshot store — a manifest is stored in pieces: a one-resource change writes kilobytes, readers get it whole, gc keeps live pieces', async () => {
+    const prefix = `faults-${++n}:`;
+    const store = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    const reader = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    const raw = new Redis(redis.url);
+    try {
+      const keys = new RedisKeys(prefix);
+      const epoch = await store.acquireEpoch('edge');
+      const contents = Array.from({ length: 3_000 }, (_, i) => `resource ${i}`);
+      const v1 = testCommit(epoch, 'edge', 1, contents);
+      assert.equal((await store.commit(v1)).committed, true);
+      const whole = Buffer.from(encodeManifest(v1.manifest)).length;
+      const stored1 = (await raw.getBuffer(keys.manifest('edge', 1))) as Buffer;
+      assert.ok(stored1.length * 20 < whole, `stored ${stored1.length} bytes of a ${whole}-byte manifest`);
+      assert.deepEqual(await reader.getManifest('edge', 1), v1.manifest);
+
+      // One resource changed, on top of the head: the manifest, one piece and one resource are written.
+      contents[1_234] = 'changed';
+      const v2 = testCommit(epoch, 'edge', 2, contents);
+      const base = { version: 1, hashes: new Set(manifestHashes(v1.manifest)) };
+      const input = async () => Number(/total_net_input_bytes:(\d+)/.exec(await raw.info('stats'))?.[1]);
+      const before = await input();
+      assert.equal((await store.commit({ ...v2, base })).committed, true);
+      const written = (await input()) - before;
+      assert.ok(written < 20_000, `a one-resource commit wrote ${written} bytes`);
+      assert.deepEqual(await reader.getManifest('edge', 2), v2.manifest);
+      const fresh = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+      try {
+        assert.deepEqual(await fresh.getManifest('edge', 2), v2.manifest, 'read without a piece cache');
+      } finally {
+        await fresh.close();
+      }
+
+      // A manifest stored whole (before pieces) is still read, and gc keeps what either form names.
+      await raw.set(
+        keys.manifest('edge', 0),
+        Buffer.from(encodeManifest(testSnapshot('edge', 0, ['old']).manifest)),
+      );
+      await raw.zadd(keys.versions('edge'), 0, 0);
+      await raw.set(keys.blob(testBlob('old').hash), 'old');
+      assert.equal(
+        (await reader.getManifest('edge', 0))?.types[CLUSTER_TYPE]?.resources[0]?.hash,
+        testBlob('old').hash,
+      );
+      await store.gc('edge', 5);
+      const live = async (hashes: string[]) => (await store.getBlobs(hashes)).size === hashes.length;
+      assert.ok(await live(manifestHashes(v1.manifest)));
+      assert.ok(await live(manifestHashes(v2.manifest)));
+      assert.ok(await live([testBlob('old').hash]));
+      await store.gc('edge', 1);
+      assert.deepEqual(await store.versions('edge'), [2]);
+      assert.ok(await live(manifestHashes(v2.manifest)));
+      assert.ok(!(await live([testBlob('resource 1234').hash])), "the collected version's own blob is swept");
+      assert.ok(!(await live([testBlob('old').hash])));
+      const reread = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+      try {
+        assert.deepEqual(await reread.getManifest('edge', 2), v2.manifest, 'its pieces survived gc');
+      } finally {
+        await reread.close();
+      }
+      // A stored form whose piece is gone stops gc from sweeping anything.
+      let cursor = '0';
+      const pieceKeys: string[] = [];
+      do {
+        const [next, found] = await raw.scan(cursor, 'MATCH', `${prefix}blob:*`, 'COUNT', 1000);
+        cursor = next;
+        pieceKeys.push(...found);
+      } while (cursor !== '0');
+      const stored2 = JSON.parse(
+        ((await raw.getBuffer(keys.manifest('edge', 2))) as Buffer).toString('utf8'),
+      );
+      const piece = stored2.types[CLUSTER_TYPE].pieces[0] as string;
+      await raw.del(keys.blob(piece));
+      await raw.set(keys.blob(testBlob('garbage').hash), 'garbage');
+      const blind = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+      try {
+        await blind.gc('edge', 1);
+        assert.ok(await live([testBlob('garbage').hash]), 'nothing is swept while a piece is missing');
+        assert.ok(await live([testBlob('resource 0').hash]));
+      } finally {
+        await blind.close();
+      }
+    } finally {
+      raw.disconnect();
+      await Promise.all([store.close(), reader.close()]);
     }
   });
 

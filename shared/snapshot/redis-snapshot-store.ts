@@ -2,6 +2,10 @@
  * {@link SnapshotStore} on Redis: the production store shared by the compiler (writer) and the
  * fan-out nodes (readers). Key layout in `redis-keys.ts`.
  *
+ * Manifests are stored with their type lists in content-addressed pieces (stored-manifest.ts),
+ * so a commit that changed a few resources writes kilobytes; `getManifest` reassembles them (and
+ * still reads manifests stored whole), and gc's mark phase reads the pieces too.
+ *
  * Commit: blobs are written first (pipelined SET NX, skipping blobs Redis already holds), then one
  * Lua script checks the fencing epoch, that the version increases and that every referenced blob
  * exists, and only then stores the manifest, moves the head, appends to the snapshot log and
@@ -25,11 +29,18 @@ import type { CheckpointStore } from './checkpoint-store.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { LuaScript } from './lua-script.ts';
-import { decodeManifest, encodeManifest, type Manifest, manifestHashes } from './manifest.ts';
+import { type Manifest, type ManifestEntry, manifestHashes } from './manifest.ts';
 import { RedisCheckpointStore } from './redis-checkpoint-store.ts';
 import { RedisKeys } from './redis-keys.ts';
 import { RedisLeaderLease } from './redis-leader-lease.ts';
 import type { CommitRequest, CommitResult, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
+import {
+  assembleManifest,
+  decodePiece,
+  parseStored,
+  splitManifest,
+  storedPieceHashes,
+} from './stored-manifest.ts';
 
 export interface RedisSnapshotStoreOptions {
   /** `redis://[user:password@]host:port[/db]` (`rediss://` for TLS) */
@@ -68,6 +79,8 @@ const INLINE_BLOBS = 64;
 const INLINE_BYTES = 1 << 20;
 /** How long one XREAD blocks; the client-side guard adds a grace period on top. */
 const TAIL_BLOCK_MS = 5_000;
+/** Manifest pieces (~3.5 KB of entries each) a reader keeps parsed, newest used first. */
+const PIECE_CACHE = 8_192;
 
 /**
  * KEYS: epoch, head, manifest, versions, groups, log, commits, commit record, blob…
@@ -152,6 +165,17 @@ export class RedisSnapshotStore implements SnapshotStore {
    * manifests the latest mark read.
    */
   private markCache = new Map<string, readonly string[]>();
+  /** Parsed manifest pieces by hash (immutable, content-addressed), least recently used first. */
+  private readonly pieceCache = new Map<string, readonly ManifestEntry[]>();
+  /**
+   * Per group, the manifest this store last committed and the hashes of its pieces: while the
+   * head is that version its pieces are stored (the head is never collected), so a commit on top
+   * of it neither sends nor checks the pieces it shares with it.
+   */
+  private readonly lastStored = new Map<
+    string,
+    { version: number; manifest: Manifest; pieces: Set<string> }
+  >();
 
   private constructor(
     private readonly redis: Redis,
@@ -254,18 +278,31 @@ export class RedisSnapshotStore implements SnapshotStore {
     if (!Number.isSafeInteger(manifest.version) || manifest.version < 0)
       throw new AttacheError(`${what}: the version must be a non-negative integer`);
     return this.op(what, async () => {
+      // The manifest is stored in pieces (stored-manifest.ts), written beside the resources.
+      const last = this.lastStored.get(manifest.group);
+      const stored = splitManifest(manifest, last?.manifest);
+      const blobs = new Map(req.blobs);
+      const pieceHashes = new Set<string>();
+      for (const p of stored.pieces) {
+        blobs.set(p.hash, p.bytes);
+        pieceHashes.add(p.hash);
+      }
+      const allHashes = () => [...new Set([...manifestHashes(manifest), ...pieceHashes])];
       // With a base that is still the head, only the hashes it lacks need probing and checking.
       let base = req.base;
-      let hashes = manifestHashes(manifest);
+      let hashes: string[];
       if (base) {
         const known = base.hashes;
-        hashes = hashes.filter((h) => !known.has(h));
-      }
+        const knownPieces = last && last.version === base.version ? last.pieces : undefined;
+        hashes = manifestHashes(manifest).filter((h) => !known.has(h));
+        for (const h of pieceHashes) if (!knownPieces?.has(h) && !known.has(h)) hashes.push(h);
+        hashes = [...new Set(hashes)];
+      } else hashes = allHashes();
       // A few small new blobs (an endpoint or Mapping change on top of the head) travel inside
       // the commit script, which writes them with SET NX as writeBlobs would: one round trip per
       // commit instead of three (probe, write, commit).
-      const inline = base ? inlineBlobs(req.blobs, hashes) : undefined;
-      if (!inline) await this.writeBlobs(req.blobs, base ? new Set(hashes) : undefined);
+      const inline = base ? inlineBlobs(blobs, hashes) : undefined;
+      if (!inline) await this.writeBlobs(blobs, base ? new Set(hashes) : undefined);
       const keys = [
         this.keys.epoch(manifest.group),
         this.keys.head(manifest.group),
@@ -280,7 +317,7 @@ export class RedisSnapshotStore implements SnapshotStore {
       const args: (string | number | Buffer)[] = [
         String(req.epoch),
         String(manifest.version),
-        Buffer.from(encodeManifest(manifest)),
+        asBuffer(stored.bytes),
         manifest.group,
         this.logMaxLen,
         this.keys.nudgeChannel,
@@ -294,8 +331,8 @@ export class RedisSnapshotStore implements SnapshotStore {
         if (status === 'rebase' && base) {
           // The head is not the base any more: check every hash, as a commit without a base does.
           base = undefined;
-          hashes = manifestHashes(manifest);
-          await this.writeBlobs(req.blobs);
+          hashes = allHashes();
+          await this.writeBlobs(blobs);
           keys.splice(
             COMMIT_FIXED_KEYS,
             keys.length - COMMIT_FIXED_KEYS,
@@ -306,11 +343,14 @@ export class RedisSnapshotStore implements SnapshotStore {
           attempt--;
           continue;
         }
-        if (status === 'ok') return { committed: true, version: manifest.version };
+        if (status === 'ok') {
+          this.lastStored.set(manifest.group, { version: manifest.version, manifest, pieces: pieceHashes });
+          return { committed: true, version: manifest.version };
+        }
         if (status === 'fenced' || status === 'stale')
           return { committed: false, reason: status, head: Number(rest[0]) };
         const missing = rest.map((i) => hashes[Number(i) - 1] as string);
-        const unknown = missing.filter((h) => !req.blobs.has(h));
+        const unknown = missing.filter((h) => !blobs.has(h));
         if (unknown.length > 0)
           throw new AttacheError(
             `${what}: the manifest references ${unknown.length} blobs that were neither provided nor stored (first: ${unknown[0]}); the commit was refused`,
@@ -325,7 +365,7 @@ export class RedisSnapshotStore implements SnapshotStore {
         );
         args.length = COMMIT_FIXED_ARGS;
         hashes.forEach((h, i) => {
-          const bytes = req.blobs.get(h);
+          const bytes = blobs.get(h);
           if (bytes) args.push(i + 1, asBuffer(bytes));
         });
       }
@@ -371,7 +411,46 @@ export class RedisSnapshotStore implements SnapshotStore {
     const bytes = await this.op(`reading group ${JSON.stringify(group)} manifest ${version}`, () =>
       this.redis.getBuffer(this.keys.manifest(group, version)),
     );
-    return bytes === null ? null : decodeManifest(bytes);
+    if (bytes === null) return null;
+    const read = parseStored(bytes);
+    if ('whole' in read) return read.whole;
+    const pieces = await this.op(`reading group ${JSON.stringify(group)} manifest ${version}'s pieces`, () =>
+      this.pieces(storedPieceHashes(read.stored)),
+    );
+    return assembleManifest(read.stored, pieces);
+  }
+
+  /**
+   * Manifest pieces by hash, from the cache or Redis; a missing piece is absent from the result.
+   * Pieces are immutable, so a cached one is always right.
+   */
+  private async pieces(hashes: readonly string[]): Promise<Map<string, readonly ManifestEntry[]>> {
+    const out = new Map<string, readonly ManifestEntry[]>();
+    const absent: string[] = [];
+    for (const h of hashes) {
+      const hit = this.pieceCache.get(h);
+      if (hit) {
+        this.pieceCache.delete(h);
+        this.pieceCache.set(h, hit);
+        out.set(h, hit);
+      } else absent.push(h);
+    }
+    for (let i = 0; i < absent.length; i += BATCH) {
+      const batch = [...new Set(absent.slice(i, i + BATCH))];
+      const values = await this.redis.mgetBuffer(batch.map((h) => this.keys.blob(h)));
+      values.forEach((v, j) => {
+        if (v === null) return;
+        const entries = decodePiece(v);
+        const h = batch[j] as string;
+        out.set(h, entries);
+        this.pieceCache.set(h, entries);
+      });
+    }
+    while (this.pieceCache.size > PIECE_CACHE) {
+      const oldest = this.pieceCache.keys().next().value as string;
+      this.pieceCache.delete(oldest);
+    }
+    return out;
   }
 
   async getCommitRecord(group: string, version: number): Promise<CommitRecord | null> {
@@ -519,8 +598,13 @@ export class RedisSnapshotStore implements SnapshotStore {
           for (const bytes of await this.redis.mgetBuffer(batch)) {
             if (bytes === null) continue;
             const digest = sha256Hex(bytes);
-            const hashes =
-              marked.get(digest) ?? this.markCache.get(digest) ?? manifestHashes(decodeManifest(bytes));
+            const hashes = marked.get(digest) ?? this.markCache.get(digest) ?? (await this.referenced(bytes));
+            if (hashes === undefined) {
+              this.log.warn(
+                'gc: a stored manifest names a piece that is missing; nothing is swept this time',
+              );
+              return -1;
+            }
             marked.set(digest, hashes);
             for (const h of hashes) live.add(h);
           }
@@ -546,6 +630,19 @@ export class RedisSnapshotStore implements SnapshotStore {
     }
     this.log.info('gc: commits kept racing the blob sweep; unreferenced blobs are left for the next gc');
     return -1;
+  }
+
+  /**
+   * Every blob hash a stored manifest references: its pieces and their entries too. Undefined
+   * when a piece is missing (what it listed is unknown, so nothing may be swept).
+   */
+  private async referenced(bytes: Uint8Array): Promise<readonly string[] | undefined> {
+    const read = parseStored(bytes);
+    if ('whole' in read) return manifestHashes(read.whole);
+    const hashes = storedPieceHashes(read.stored);
+    const pieces = await this.pieces(hashes);
+    if (hashes.some((h) => !pieces.has(h))) return undefined;
+    return [...manifestHashes(assembleManifest(read.stored, pieces)), ...hashes];
   }
 
   private async *scan(pattern: string): AsyncIterable<string[]> {
