@@ -4,8 +4,9 @@
  * changed in the 10,000-document `mappings.yaml` at a time (write to a temporary file, then
  * rename, as editors and `git checkout` do) and timed from the rename to the commit that covers
  * its event, and from that event's time in the log (JetStream's stored timestamp, same machine
- * clock) to the same commit. The ingestor's watch debounce and the compiler's debounce are on
- * that path; both are reported and subtracted in the `…ExclDebounce` figures.
+ * clock) to the same commit, and the ingestor's own share: from the rename to that event's time in
+ * the log. The ingestor's watch debounce and the compiler's debounce are on that path; both are
+ * reported and subtracted in the `…ExclDebounce` figures.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,6 +44,9 @@ export interface FileChangeResult {
   fromWriteExclDebounceMs: Dist | null;
   fromEventMs: Dist | null;
   fromEventExclDebounceMs: Dist | null;
+  /** The ingestor's share: from the file write to its event's time in the log. */
+  writeToEventMs: Dist | null;
+  writeToEventExclDebounceMs: Dist | null;
   ingestorPeakRssBytes: number | null;
 }
 
@@ -69,6 +73,7 @@ export async function measureFileChanges(o: FileChangeOptions): Promise<FileChan
 
     const fromWrite: number[] = [];
     const fromEvent: number[] = [];
+    const toEvent: number[] = [];
     for (let k = 1; k <= o.changes; k++) {
       const i = (k * 7919 + 13) % o.shape.mappings;
       docs[i] = mappingYaml(i, o.shape, 1000 + k);
@@ -91,7 +96,9 @@ export async function measureFileChanges(o: FileChangeOptions): Promise<FileChan
       if (!event?.time) throw new Error(`no event for Mapping m-${i} within ${o.timeoutMs} ms`);
       const at = await o.committed(event.seq);
       fromWrite.push(at - writtenAt);
-      fromEvent.push(at - (Date.parse(event.time) - performance.timeOrigin));
+      const loggedAt = Date.parse(event.time) - performance.timeOrigin;
+      fromEvent.push(at - loggedAt);
+      toEvent.push(loggedAt - writtenAt);
     }
     const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(safeRead(`/proc/${ingestor.pid}/status`));
     const minus = (xs: number[], d: number) => xs.map((x) => Math.max(0, x - d));
@@ -104,6 +111,8 @@ export async function measureFileChanges(o: FileChangeOptions): Promise<FileChan
       fromWriteExclDebounceMs: dist(minus(fromWrite, o.watchDebounceMs + o.compilerDebounceMs)),
       fromEventMs: dist(fromEvent),
       fromEventExclDebounceMs: dist(minus(fromEvent, o.compilerDebounceMs)),
+      writeToEventMs: dist(toEvent),
+      writeToEventExclDebounceMs: dist(minus(toEvent, o.watchDebounceMs)),
       ingestorPeakRssBytes: hwm ? Number(hwm[1]) * 1024 : null,
     };
   } finally {

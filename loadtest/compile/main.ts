@@ -288,7 +288,8 @@ function summary(r: typeof result, file: string): string {
         ? `  YAML file changes: skipped (${f.skipped})`
         : `  one Mapping changed in the YAML file (real fs ingestor, ready in ${Math.round(f.ingestorStartupMs)} ms, peak RSS ${round2((f.ingestorPeakRssBytes ?? 0) / 2 ** 20)} MiB), ${f.changes} changes:\n` +
             `    from the file write: p50 ${f.fromWriteMs?.p50} / p99 ${f.fromWriteMs?.p99} ms (excl. watch debounce ${f.watchDebounceMs} + compiler debounce ${f.compilerDebounceMs}: ${f.fromWriteExclDebounceMs?.p50} / ${f.fromWriteExclDebounceMs?.p99})\n` +
-            `    from its event in the log: p50 ${f.fromEventMs?.p50} / p99 ${f.fromEventMs?.p99} ms (excl. compiler debounce: ${f.fromEventExclDebounceMs?.p50} / ${f.fromEventExclDebounceMs?.p99})`,
+            `    from its event in the log: p50 ${f.fromEventMs?.p50} / p99 ${f.fromEventMs?.p99} ms (excl. compiler debounce: ${f.fromEventExclDebounceMs?.p50} / ${f.fromEventExclDebounceMs?.p99})\n` +
+            `    the ingestor's share, file write → event in the log: p50 ${f.writeToEventMs?.p50} / p99 ${f.writeToEventMs?.p99} ms (excl. watch debounce: ${f.writeToEventExclDebounceMs?.p50} / ${f.writeToEventExclDebounceMs?.p99})`,
     );
     const c = t.checkpointStartup as CheckpointStartup & { skipped?: string };
     lines.push(

@@ -150,7 +150,7 @@ test('parse-file — range-wise parsing equals the whole-file yaml parse on rand
   }
 });
 
-test('parse-file — edits, inserts and deletes in a large file re-parse only the changed documents', () => {
+test('parse-file — edits, inserts, deletes and moves in a large file re-parse only the changed documents', () => {
   const r = prng(42);
   const docs = Array.from({ length: 800 }, (_, i) => document(r, i, false));
   const render = () => `${docs.join('\n---\n')}\n`;
@@ -158,8 +158,11 @@ test('parse-file — edits, inserts and deletes in a large file re-parse only th
   let next = 800;
   for (let step = 0; step < 80; step++) {
     const at = 1 + Math.floor(r() * (docs.length - 2));
-    const op = pick(r, ['edit', 'insert', 'delete', 'bad'] as const);
+    const op = pick(r, ['edit', 'insert', 'delete', 'bad', 'two apart', 'swap'] as const);
+    const far = (at + 300 + Math.floor(r() * 100)) % docs.length;
     if (op === 'edit') docs[at] = document(r, at, false);
+    else if (op === 'two apart') [docs[at], docs[far]] = [document(r, at, false), document(r, far, true)];
+    else if (op === 'swap') [docs[at], docs[far]] = [docs[far] as string, docs[at] as string];
     else if (op === 'insert') docs.splice(at, 0, document(r, next++, false));
     else if (op === 'delete') docs.splice(at, 1);
     else docs[at] = document(r, at, true);

@@ -7,8 +7,9 @@
  * past the next `---` into the documents after it, and a changed file re-parses only the ranges
  * whose bytes changed. Given the previous parse of the same file, {@link parseFileBytes} keeps
  * every range before the first changed byte and after the last one (shifting their lines and
- * document indexes), and parses only what lies between: one edited document of a 10,000-document
- * file costs one document's parse plus a byte comparison.
+ * document indexes), and between them every range whose exact bytes a previous range there had;
+ * it parses only the rest. One edited document of a 10,000-document file costs one document's
+ * parse plus a byte comparison; two edits far apart cost two parses.
  */
 import { countNewlines, hasDirective, splitDocuments } from './document-ranges.ts';
 import type { LoadError, LoadedDocument } from './loaded-document.ts';
@@ -74,9 +75,18 @@ export function parseFileBytes(file: string, bytes: Buffer, previous?: FileParse
   const fromLine = last ? last.line + last.lines : 0;
   const delta = bytes.length - (previous?.bytes.length ?? 0);
   const to = tail[0] ? tail[0].start + delta : bytes.length;
-  const middle = splitDocuments(bytes, from, to, fromLine).map((r) =>
-    parseOne(bytes, r.start, r.end, r.line),
-  );
+  // Between the first and the last changed byte, a range whose bytes some previous range there
+  // had (edits elsewhere in the window, moved documents) takes that range's parse.
+  const pool = previous?.ranges
+    ? textPool(previous.bytes, previous.ranges.slice(head.length, previous.ranges.length - tail.length))
+    : undefined;
+  let parsedRanges = 0;
+  const middle = splitDocuments(bytes, from, to, fromLine).map((r) => {
+    const same = pool?.get(bytes.toString('latin1', r.start, r.end))?.pop();
+    if (same) return moved(same, r.start - same.start, r.line - same.line);
+    parsedRanges++;
+    return parseOne(bytes, r.start, r.end, r.line);
+  });
   const toLine = fromLine + middle.reduce((n, r) => n + r.lines, 0);
   const shift = tail[0] ? toLine - tail[0].line : 0;
   const ranges = [
@@ -88,7 +98,7 @@ export function parseFileBytes(file: string, bytes: Buffer, previous?: FileParse
   const result = invalid
     ? utf8Error(file, bytes, invalid.start + (invalid.invalidAt as number))
     : assemble(file, ranges);
-  return { bytes, ranges, result, parsedRanges: middle.length };
+  return { bytes, ranges, result, parsedRanges };
 }
 
 /**
@@ -112,6 +122,21 @@ function reusable(prev: Buffer, ranges: readonly Range[], next: Buffer): { head:
     else break;
   }
   return { head, tail };
+}
+
+/**
+ * Ranges by their exact bytes (as latin1, one character per byte), the earliest last so `pop`
+ * hands them out in file order. An unchanged
+ * text parses to the same result wherever it sits, since a range's parse depends on its text only.
+ */
+function textPool(bytes: Buffer, ranges: readonly Range[]): Map<string, Range[]> {
+  const pool = new Map<string, Range[]>();
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i] as Range;
+    const key = bytes.toString('latin1', r.start, r.end);
+    pool.set(key, [...(pool.get(key) ?? []), r]);
+  }
+  return pool;
 }
 
 /** `r` placed `delta` bytes and `shift` lines later (its parse and placed documents go with it). */
