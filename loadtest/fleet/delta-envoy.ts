@@ -115,7 +115,21 @@ function ackBytes(typeUrl: string, nonce: string): Buffer {
 const readResponses = new WeakMap<VersionBook, Map<string, ReadResponse>>();
 const MAX_READ_RESPONSES = 256;
 
+/**
+ * The response each book read last: during a push consecutive streams receive the same shared
+ * message, and comparing the bytes with it costs less than reading its type and nonce again.
+ */
+const lastRead = new WeakMap<VersionBook, ReadResponse>();
+
 export function readResponse(book: VersionBook, bytes: Buffer): ReadResponse {
+  const last = lastRead.get(book);
+  if (last && last.bytes.length === bytes.length && last.bytes.equals(bytes)) return last;
+  const read = readAgain(book, bytes);
+  lastRead.set(book, read);
+  return read;
+}
+
+function readAgain(book: VersionBook, bytes: Buffer): ReadResponse {
   let typeUrl = '';
   let nonce = '';
   const fields = lenFields(bytes);

@@ -214,8 +214,12 @@ export class DeclarationInterner implements VersionEntryInterner<DeclaredEntry> 
       const [name, version] = decodeVersionEntry(buf, start, end);
       return { id: 0, name, version };
     }
-    const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-    const key = b.toString('latin1', start, end);
+    const b = (
+      Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+    ) as Latin1;
+    // latin1Slice: what toString('latin1') calls, without its argument handling (per entry, a
+    // storm reads a million of them).
+    const key = b.latin1Slice(start, end);
     const hit = this.entries.get(key);
     if (hit) return hit;
     const [name, version] = decodeVersionEntry(buf, start, end);
@@ -256,6 +260,9 @@ export class DeclarationInterner implements VersionEntryInterner<DeclaredEntry> 
     return map;
   }
 }
+
+/** Node's Buffer method behind `toString('latin1', start, end)` (not in its type declarations). */
+type Latin1 = Buffer & { latin1Slice(start: number, end: number): string };
 
 /** A held map of declared entries, in name order (a later entry for a name wins). */
 function heldOf(entries: readonly DeclaredEntry[]): HeldMap {

@@ -42,13 +42,24 @@ export function subscriptionBytes(sub: Subscription): number {
 }
 
 export function subscription(wildcard: boolean, names: Iterable<string>): Subscription {
-  const sorted = [...new Set(names)].filter((n) => n !== '*').sort();
+  const list = Array.isArray(names) ? (names as readonly string[]) : [...names];
+  // Clients (and our own sets built from sorted names) mostly list names sorted already.
+  const sorted = sortedUnique(list) ? list.slice() : [...new Set(list)].filter((n) => n !== '*').sort();
   const key = `${wildcard ? '*' : '-'}\u0000${sorted.join('\u0000')}`;
   const hit = interned.get(key);
   if (hit) return hit;
   const sub: Subscription = { wildcard, names: sorted, key };
   interned.set(key, sub, subscriptionBytes(sub));
   return sub;
+}
+
+/** True when `names` is strictly increasing (so sorted, without duplicates) and has no `*`. */
+function sortedUnique(names: readonly string[]): boolean {
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i] as string;
+    if (n === '*' || (i > 0 && !((names[i - 1] as string) < n))) return false;
+  }
+  return true;
 }
 
 /**
