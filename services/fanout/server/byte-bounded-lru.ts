@@ -6,6 +6,8 @@
  */
 export class ByteBoundedLru<K, V> {
   private readonly entries = new Map<K, { value: V; bytes: number }>();
+  /** The entry last inserted or moved to the end (the most recently used one, if still held). */
+  private newest?: { value: V; bytes: number };
   private total = 0;
   /** Entries removed to stay within the budget, or refused for being larger than it. */
   evictions = 0;
@@ -34,8 +36,13 @@ export class ByteBoundedLru<K, V> {
   get(key: K): V | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, e);
+    // Already the most recent (a push looks up the same entry for thousands of streams in a
+    // row): nothing to reorder.
+    if (this.newest !== e) {
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      this.newest = e;
+    }
     return e.value;
   }
 
@@ -46,7 +53,9 @@ export class ByteBoundedLru<K, V> {
       this.evictions++;
       return false;
     }
-    this.entries.set(key, { value, bytes });
+    const e = { value, bytes };
+    this.entries.set(key, e);
+    this.newest = e;
     this.total += bytes;
     this.shrink();
     return true;
