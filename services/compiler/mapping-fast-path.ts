@@ -25,7 +25,7 @@
  */
 import type { VirtualHost } from '../../proto/gen/envoy/config/route/v3/VirtualHost.ts';
 import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
-import { objectId, type Provenance } from '../../shared/snapshot/provenance.ts';
+import { noteObjectsChanged, objectId, type Provenance } from '../../shared/snapshot/provenance.ts';
 import { resourceHash } from '../../shared/xds/encoding.ts';
 import { ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import type { CompiledResource, CompileResult, Diagnostic, SourceRecord } from './contracts.ts';
@@ -325,6 +325,7 @@ export class MappingFastPath {
         ? prev.diagnostics
         : [...kept, ...fresh].sort(compareDiagnostics);
     let provenance: Provenance = prev.provenance;
+    const changedIds: string[] = [];
     for (const { record } of pairs) {
       const o = provenanceObject(record);
       if (!o) return null;
@@ -336,7 +337,10 @@ export class MappingFastPath {
         provenance = { ...prev.provenance, objects: this.objects };
       }
       provenance.objects[id] = o;
+      changedIds.push(id);
     }
+    // Its split (runner-snapshot.ts) then rebuilds only those entries' pieces.
+    if (provenance !== prev.provenance) noteObjectsChanged(provenance, prev.provenance, changedIds);
 
     const result: CompileResult = { resources, diagnostics, provenance };
     this.state = {

@@ -66,6 +66,24 @@ export interface ProvenancePieces {
   blobs: Map<string, Uint8Array>;
   /** What the encoding reuses when the next provenance of the same group is split. */
   sections: Map<string, SectionPieces>;
+  /** The provenance these pieces are the split of. */
+  source?: Provenance;
+}
+
+/**
+ * Provenances known to differ from another only in some `objects` entries (the Mapping fast path
+ * replaces the changed objects' entries and keeps every other map): their split patches those
+ * entries' buckets instead of walking every section.
+ */
+const deltas = new WeakMap<Provenance, { base: Provenance; objects: readonly string[] }>();
+
+/**
+ * Records that `next` is `base` with only the `objects` entries `ids` replaced: its other maps are
+ * `base`'s, unchanged. A split of `next` given the split of `base` then re-encodes only what those
+ * entries touch; the pieces are the same as a split from scratch.
+ */
+export function noteObjectsChanged(next: Provenance, base: Provenance, ids: readonly string[]): void {
+  deltas.set(next, { base, objects: ids });
 }
 
 /** Aimed-at size of one piece; a section under it is one piece. */
@@ -84,6 +102,8 @@ interface SectionPieces {
   members: number[][];
   buckets: number;
   pieces: ({ hash: string; bytes: Buffer } | undefined)[];
+  /** Bytes of the units and their separators, which decide the bucket count. */
+  total: number;
 }
 
 /**
@@ -95,10 +115,18 @@ interface SectionPieces {
  * so), which a split from the same map object sees.
  */
 export function encodeProvenancePieces(p: Provenance, previous?: ProvenancePieces): ProvenancePieces {
-  const out: ProvenancePieces = { hashes: [], blobs: new Map(), sections: new Map() };
+  const out: ProvenancePieces = { hashes: [], blobs: new Map(), sections: new Map(), source: p };
+  const delta = deltas.get(p);
+  const patch = delta && previous?.source === delta.base ? delta.objects : undefined;
   const section = (path: readonly string[], map: Record<string, object>) => {
     const id = JSON.stringify(path);
-    const state = splitSection(path, map, previous?.sections.get(id));
+    const last = previous?.sections.get(id);
+    let state: SectionPieces | undefined;
+    if (patch && last?.map === map) {
+      if (path.length === 1 && path[0] === 'objects') state = patchSection(path, map, last, patch);
+      else state = last;
+    }
+    state ??= splitSection(path, map, last);
     out.sections.set(id, state);
     for (const piece of state.pieces) {
       if (!piece) continue;
@@ -141,8 +169,6 @@ function splitSection(
       members[fnv1a(n) & (buckets - 1)]?.push(i);
     });
   }
-  const open = Buffer.from(`{${path.map((k) => `${JSON.stringify(k)}:{`).join('')}`, 'utf8');
-  const close = Buffer.from('}'.repeat(path.length + 1), 'utf8');
   const pieces: SectionPieces['pieces'] = [];
   for (let b = 0; b < buckets; b++) {
     const at = members[b] as number[];
@@ -150,21 +176,76 @@ function splitSection(
       pieces.push(last.pieces[b]);
       continue;
     }
-    // An empty section is one piece (its empty map); an empty bucket of a full one is none.
-    if (at.length === 0 && (names.length > 0 || b > 0)) {
-      pieces.push(undefined);
-      continue;
-    }
-    const parts: Buffer[] = [open];
-    at.forEach((i, j) => {
-      if (j > 0) parts.push(COMMA);
-      parts.push(units[i] as Buffer);
-    });
-    parts.push(close);
-    const bytes = Buffer.concat(parts);
-    pieces.push({ hash: sha256Hex(bytes), bytes });
+    pieces.push(piece(path, units, at, names.length, b));
   }
-  return { map, names, values, units, members, buckets, pieces };
+  return { map, names, values, units, members, buckets, pieces, total };
+}
+
+/**
+ * `last` with the entries `keys` of `map` (the same map, same keys) re-read, and only their
+ * buckets' pieces built again; undefined when that would change the bucket count or a key is
+ * not there (the caller splits from scratch).
+ */
+function patchSection(
+  path: readonly string[],
+  map: Record<string, object>,
+  last: SectionPieces,
+  keys: readonly string[],
+): SectionPieces | undefined {
+  const values = last.values.slice();
+  const units = last.units.slice();
+  let total = last.total;
+  const touched = new Set<number>();
+  for (const key of keys) {
+    const i = indexOf(last.names, key);
+    const value = map[key];
+    if (i < 0 || value === undefined) return undefined;
+    const unit = values[i] === value ? (units[i] as Buffer) : unitBytes(key, value);
+    total += unit.length - (units[i] as Buffer).length;
+    values[i] = value;
+    units[i] = unit;
+    touched.add(fnv1a(key) & (last.buckets - 1));
+  }
+  let buckets = 1;
+  while (buckets * PIECE_BYTES < total) buckets *= 2;
+  if (buckets !== last.buckets) return undefined;
+  const pieces = last.pieces.slice();
+  for (const b of touched) pieces[b] = piece(path, units, last.members[b] as number[], last.names.length, b);
+  return { map, names: last.names, values, units, members: last.members, buckets, pieces, total };
+}
+
+/** One bucket's piece: the section's wrapper around its units, or none for an empty bucket. */
+function piece(
+  path: readonly string[],
+  units: readonly Buffer[],
+  at: readonly number[],
+  entries: number,
+  bucket: number,
+): { hash: string; bytes: Buffer } | undefined {
+  // An empty section is one piece (its empty map); an empty bucket of a full one is none.
+  if (at.length === 0 && (entries > 0 || bucket > 0)) return undefined;
+  const parts: Buffer[] = [Buffer.from(`{${path.map((k) => `${JSON.stringify(k)}:{`).join('')}`, 'utf8')];
+  at.forEach((i, j) => {
+    if (j > 0) parts.push(COMMA);
+    parts.push(units[i] as Buffer);
+  });
+  parts.push(Buffer.from('}'.repeat(path.length + 1), 'utf8'));
+  const bytes = Buffer.concat(parts);
+  return { hash: sha256Hex(bytes), bytes };
+}
+
+/** Position of `key` in sorted `names`, or -1. */
+function indexOf(names: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = names.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const n = names[mid] as string;
+    if (n === key) return mid;
+    if (n < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** Whether a bucket holds the same entries (names and value objects) as the last split's. */
