@@ -281,12 +281,10 @@ export class RedisSnapshotStore implements SnapshotStore {
       // The manifest is stored in pieces (stored-manifest.ts), written beside the resources.
       const last = this.lastStored.get(manifest.group);
       const stored = splitManifest(manifest, last?.manifest);
-      const blobs = new Map(req.blobs);
-      const pieceHashes = new Set<string>();
-      for (const p of stored.pieces) {
-        blobs.set(p.hash, p.bytes);
-        pieceHashes.add(p.hash);
-      }
+      const pieceBlobs = new Map<string, Uint8Array>();
+      for (const p of stored.pieces) pieceBlobs.set(p.hash, p.bytes);
+      const pieceHashes = new Set(pieceBlobs.keys());
+      const blobs = new OverlayMap(req.blobs, pieceBlobs);
       const allHashes = () => [...new Set([...manifestHashes(manifest), ...pieceHashes])];
       // With a base that is still the head, only the hashes it lacks need probing and checking.
       let base = req.base;
@@ -736,6 +734,41 @@ function pipelineResults(results: [Error | null, unknown][] | null): unknown[] {
     if (err) throw err;
     return value;
   });
+}
+
+/** Two maps read as one (`extra` wins), without copying the first's thousands of entries. */
+class OverlayMap implements ReadonlyMap<string, Uint8Array> {
+  constructor(
+    private readonly base: ReadonlyMap<string, Uint8Array>,
+    private readonly extra: ReadonlyMap<string, Uint8Array>,
+  ) {}
+  get size(): number {
+    let n = this.base.size;
+    for (const k of this.extra.keys()) if (!this.base.has(k)) n++;
+    return n;
+  }
+  get(key: string): Uint8Array | undefined {
+    return this.extra.get(key) ?? this.base.get(key);
+  }
+  has(key: string): boolean {
+    return this.extra.has(key) || this.base.has(key);
+  }
+  *entries(): MapIterator<[string, Uint8Array]> {
+    for (const e of this.extra) yield e;
+    for (const e of this.base) if (!this.extra.has(e[0])) yield e;
+  }
+  *keys(): MapIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+  *values(): MapIterator<Uint8Array> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  [Symbol.iterator](): MapIterator<[string, Uint8Array]> {
+    return this.entries();
+  }
+  forEach(fn: (value: Uint8Array, key: string, map: ReadonlyMap<string, Uint8Array>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {

@@ -12,18 +12,23 @@ import type { Manifest } from './manifest.ts';
 
 const contextOf = (hash: string) => `sds:${hash}`;
 
-/** `blobs` with every SDS resource of `manifest` sealed; the others are the same bytes. */
+/**
+ * `blobs` with every SDS resource of `manifest` sealed; the others are the same bytes. A snapshot
+ * with nothing to seal gets `blobs` itself back (not a copy of its thousands of entries).
+ */
 export function sealSecretBlobs(
   manifest: Manifest,
   blobs: ReadonlyMap<string, Uint8Array>,
   keys: KeyRing,
-): Map<string, Uint8Array> {
-  const out = new Map(blobs);
+): ReadonlyMap<string, Uint8Array> {
+  let out: Map<string, Uint8Array> | undefined;
   for (const e of manifest.types[SECRET_TYPE]?.resources ?? []) {
     const bytes = blobs.get(e.hash);
-    if (bytes && !isSealed(bytes)) out.set(e.hash, keys.seal(bytes, contextOf(e.hash)));
+    if (!bytes || isSealed(bytes)) continue;
+    out ??= new Map(blobs);
+    out.set(e.hash, keys.seal(bytes, contextOf(e.hash)));
   }
-  return out;
+  return out ?? blobs;
 }
 
 /**
