@@ -29,7 +29,7 @@ import type { CheckpointStore } from './checkpoint-store.ts';
 import { type CommitRecord, decodeCommitRecord, encodeCommitRecord } from './commit-record.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { LuaScript } from './lua-script.ts';
-import { type Manifest, type ManifestEntry, manifestHashes } from './manifest.ts';
+import { MANIFEST_SCHEMA, type Manifest, type ManifestEntry, manifestHashes } from './manifest.ts';
 import { RedisCheckpointStore } from './redis-checkpoint-store.ts';
 import { RedisKeys } from './redis-keys.ts';
 import { RedisLeaderLease } from './redis-leader-lease.ts';
@@ -164,7 +164,7 @@ export class RedisSnapshotStore implements SnapshotStore {
    * again; keying by content keeps the result exact whatever rewrote a key. Holds only the
    * manifests the latest mark read.
    */
-  private markCache = new Map<string, readonly string[]>();
+  private markCache = new Map<string, Referenced>();
   /** Parsed manifest pieces by hash (immutable, content-addressed), least recently used first. */
   private readonly pieceCache = new Map<string, readonly ManifestEntry[]>();
   /**
@@ -590,21 +590,29 @@ export class RedisSnapshotStore implements SnapshotStore {
     for (let attempt = 1; attempt <= 3; attempt++) {
       const mark = (await this.redis.get(this.keys.commits)) ?? '0';
       const live = new Set<string>();
-      const marked = new Map<string, readonly string[]>();
+      const livePieces = new Set<string>();
+      const marked = new Map<string, Referenced>();
       for await (const keys of this.scan(this.keys.manifestPattern)) {
         for (const batch of chunks(keys, MANIFEST_BATCH)) {
           for (const bytes of await this.redis.mgetBuffer(batch)) {
             if (bytes === null) continue;
             const digest = sha256Hex(bytes);
-            const hashes = marked.get(digest) ?? this.markCache.get(digest) ?? (await this.referenced(bytes));
-            if (hashes === undefined) {
+            const refs = marked.get(digest) ?? this.markCache.get(digest) ?? (await this.referenced(bytes));
+            if (refs === undefined) {
               this.log.warn(
                 'gc: a stored manifest names a piece that is missing; nothing is swept this time',
               );
               return -1;
             }
-            marked.set(digest, hashes);
-            for (const h of hashes) live.add(h);
+            marked.set(digest, refs);
+            for (const h of refs.hashes) live.add(h);
+            // Retained versions share most pieces: each piece's entries are marked once.
+            for (const piece of refs.pieces) {
+              if (livePieces.has(piece.hash)) continue;
+              livePieces.add(piece.hash);
+              live.add(piece.hash);
+              for (const e of piece.entries) live.add(e.hash);
+            }
           }
         }
       }
@@ -634,13 +642,17 @@ export class RedisSnapshotStore implements SnapshotStore {
    * Every blob hash a stored manifest references: its pieces and their entries too. Undefined
    * when a piece is missing (what it listed is unknown, so nothing may be swept).
    */
-  private async referenced(bytes: Uint8Array): Promise<readonly string[] | undefined> {
+  private async referenced(bytes: Uint8Array): Promise<Referenced | undefined> {
     const read = parseStored(bytes);
-    if ('whole' in read) return manifestHashes(read.whole);
+    if ('whole' in read) return { hashes: manifestHashes(read.whole), pieces: [] };
     const hashes = storedPieceHashes(read.stored);
     const pieces = await this.pieces(hashes);
     if (hashes.some((h) => !pieces.has(h))) return undefined;
-    return [...manifestHashes(assembleManifest(read.stored, pieces)), ...hashes];
+    const { types: _, ...rest } = read.stored;
+    return {
+      hashes: manifestHashes({ ...rest, schema: MANIFEST_SCHEMA, types: {} }),
+      pieces: hashes.map((h) => ({ hash: h, entries: pieces.get(h) as readonly ManifestEntry[] })),
+    };
   }
 
   private async *scan(pattern: string): AsyncIterable<string[]> {
@@ -734,6 +746,12 @@ function pipelineResults(results: [Error | null, unknown][] | null): unknown[] {
     if (err) throw err;
     return value;
   });
+}
+
+/** What a stored manifest references: blob hashes, and its pieces with the entries they list. */
+interface Referenced {
+  hashes: readonly string[];
+  pieces: readonly { hash: string; entries: readonly ManifestEntry[] }[];
 }
 
 /** Two maps read as one (`extra` wins), without copying the first's thousands of entries. */
