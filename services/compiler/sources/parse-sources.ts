@@ -219,21 +219,33 @@ function pushAll<T>(to: T[], from: readonly T[]): void {
 /**
  * The path of the first value below `value` that is one of its own ancestors, if any. Objects
  * decoded from YAML or an event are trees; one built in memory may not be, and every later pass
- * would recurse into it without end.
+ * would recurse into it without end. The path is spelled only when a cycle is found (this runs
+ * on every record of every compile; a string per visited object was megabytes of garbage).
  */
-function cyclePath(value: object, path: string, ancestors: object[]): string | undefined {
+function cyclePath(value: object): string | undefined {
+  const ancestors: object[] = [];
+  const keys: string[] = [];
+  if (!findCycle(value, ancestors, keys)) return undefined;
+  let path = '';
+  for (let i = 0; i < keys.length; i++) {
+    path += Array.isArray(ancestors[i]) ? `[${keys[i]}]` : `.${keys[i]}`;
+  }
+  return path;
+}
+
+/** Whether a cycle is below `value`; if so `ancestors` and `keys` hold the way to it. */
+function findCycle(value: object, ancestors: object[], keys: string[]): boolean {
   ancestors.push(value);
-  const isArray = Array.isArray(value);
   for (const key in value) {
     const v = (value as Record<string, unknown>)[key];
     if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
-    const at = isArray ? `${path}[${key}]` : `${path}.${key}`;
-    if (ancestors.includes(v)) return at;
-    const found = cyclePath(v, at, ancestors);
-    if (found !== undefined) return found;
+    keys.push(key);
+    if (ancestors.includes(v)) return true;
+    if (findCycle(v, ancestors, keys)) return true;
+    keys.pop();
   }
   ancestors.pop();
-  return undefined;
+  return false;
 }
 
 function guarded(out: ParsedSources, source: SourceRef, fn: () => void): void {
@@ -301,7 +313,7 @@ function parseRecord(
   trusted: boolean,
 ): void {
   if (!isPlainObject(obj)) return;
-  const cycle = cyclePath(obj, '', []);
+  const cycle = cyclePath(obj);
   if (cycle !== undefined) throw new Error(`it refers to itself at ${cycle.slice(1)}`);
   const apiVersion = own(obj, 'apiVersion');
   const kind = source.kind;
