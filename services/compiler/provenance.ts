@@ -54,16 +54,27 @@ export function buildProvenance(
   const byOrigin = new Map<string, string>();
   for (const [id, o] of objects)
     if (o.file !== undefined) byOrigin.set(`${o.cluster}\u0000${o.file}#${o.document}`, id);
+  // A SourceRef's id, by the ref itself: the IR shares one ref among every route of a Mapping,
+  // so each is spelled once per compile instead of once per route it is behind.
+  const refIds = new Map<SourceRef, string>();
+  const idOf = (s: SourceRef | string): string => {
+    if (typeof s === 'string') return s;
+    let id = refIds.get(s);
+    if (id === undefined) {
+      id = objectId(s);
+      refIds.set(s, id);
+    }
+    return id;
+  };
   const known = (refs: Iterable<SourceRef | string>): string[] => {
     // One object behind most routes: no set, no sort.
     if (Array.isArray(refs) && refs.length === 1) {
-      const s = refs[0] as SourceRef | string;
-      const id = typeof s === 'string' ? s : objectId(s);
+      const id = idOf(refs[0] as SourceRef | string);
       if (objects.has(id)) return [id];
     }
     const ids = new Set<string>();
     for (const s of refs) {
-      const id = typeof s === 'string' ? s : objectId(s);
+      const id = idOf(s);
       if (objects.has(id)) ids.add(id);
       else if (typeof s !== 'string') {
         const derived = derivedFrom(s);
@@ -181,6 +192,10 @@ export function buildProvenance(
     ]);
   }
   const routeConfigSources = new Map<string, string[]>();
+  // A route's objects depend only on its path condition, target, header names and the virtual
+  // host's domains; the same route appears in the socket listeners' and the API listeners' route
+  // configurations, so each such key is attributed once.
+  const attributed = new Map<string, string[]>();
   for (const r of resources) {
     if (r.typeUrl !== ROUTE_TYPE) continue;
     const rc = r.message as RouteConfiguration;
@@ -193,10 +208,18 @@ export function buildProvenance(
     for (const vh of rc.virtual_hosts ?? []) {
       const vhName = vh.name ?? '';
       const domains = apiHost !== undefined ? [apiHost] : (vh.domains ?? ['*']);
+      const domainsKey = domains.join('\u0001');
       perVhost[vhName] = (vh.routes ?? []).map((route) => {
-        const ids = known(attributeRoute(routeIndex, route, domains));
-        all.push(...ids);
-        return ids;
+        const key = routeKey(route);
+        const memo = `${key.path}\u0000${key.target}\u0000${key.headers}\u0000${domainsKey}`;
+        let ids = attributed.get(memo);
+        if (ids === undefined) {
+          ids = known(attributeRoute(routeIndex, key, domains));
+          attributed.set(memo, ids);
+        }
+        for (const id of ids) all.push(id);
+        // Each route its own array: readers may patch one route's list.
+        return ids.slice();
       });
       const host = vhostHost.get(vhName);
       vhostIds[vhName] = known(host ? [host] : []);
@@ -314,10 +337,25 @@ function headerNames(names: readonly string[]): string {
     .join(',');
 }
 
-function attributeRoute(index: RouteIndex, route: Route, domains: readonly string[]): SourceRef[] {
+/** What attribution reads of an Envoy route. */
+interface RouteKey {
+  path: string;
+  target: string;
+  headers: string;
+}
+
+function routeKey(route: Route): RouteKey {
   const m = route.match ?? {};
-  const path = m.prefix ?? m.path ?? m.safe_regex?.regex ?? m.path_separated_prefix ?? '';
-  const target = route.route?.cluster ?? (route.redirect || route.direct_response ? 'redirect' : '');
+  const matchHeaders = m.headers ?? [];
+  return {
+    path: m.prefix ?? m.path ?? m.safe_regex?.regex ?? m.path_separated_prefix ?? '',
+    target: route.route?.cluster ?? (route.redirect || route.direct_response ? 'redirect' : ''),
+    headers: matchHeaders.length === 0 ? '' : headerNames(matchHeaders.map((h) => h.name ?? '')),
+  };
+}
+
+function attributeRoute(index: RouteIndex, key: RouteKey, domains: readonly string[]): SourceRef[] {
+  const { path, target, headers } = key;
   let candidates = index.byKey.get(`${path}\u0000${target}`) ?? [];
   if (candidates.length === 0 && target === 'redirect') {
     // A Host's insecure action (redirect to HTTPS, reject) replaces the route's action: look the
@@ -325,7 +363,6 @@ function attributeRoute(index: RouteIndex, route: Route, domains: readonly strin
     // quadratic, 10,000 routes × 10,000 keys on a cleartext listener that redirects).
     candidates = index.byPath.get(path)?.flat() ?? [];
   }
-  const headers = headerNames((m.headers ?? []).map((h) => h.name ?? ''));
   const narrowed = candidates.filter(
     (c) =>
       c.headers === headers &&
