@@ -309,8 +309,13 @@ export function spliceRoutes(
       if (!mine) continue;
       seen++;
       const body = before.subarray(f.body, f.end);
+      // The routes up to the last replaced one (the rest are copied without being walked).
+      let needed = 0;
+      for (const s of mine) needed = Math.max(needed, s.start + s.routes.length);
       const routes: { start: number; end: number }[] = [];
-      for (const r of fields(body)) if (r.id === routeField && r.wire === 2) routes.push(r);
+      for (const r of fields(body)) {
+        if (r.id === routeField && r.wire === 2 && routes.push(r) >= needed) break;
+      }
       const parts: Uint8Array[] = [];
       let at = 0;
       for (const s of [...mine].sort((a, b) => a.start - b.start)) {
@@ -334,7 +339,7 @@ export function spliceRoutes(
   chunks.push(before.subarray(copied));
   let length = 0;
   for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
+  const out = Buffer.allocUnsafe(length);
   let o = 0;
   for (const c of chunks) {
     out.set(c, o);
