@@ -41,10 +41,10 @@ export function splitDocuments(bytes: Uint8Array, from = 0, to = bytes.length, l
   return out;
 }
 
-/** Whether a line of `buf` starts with `%` (a directive). */
-export function hasDirective(bytes: Uint8Array): boolean {
-  const buf = asBuffer(bytes);
-  return buf[0] === 0x25 || buf.indexOf('\n%') >= 0;
+/** Whether a line of `bytes` starts with `%` (a directive), looking only at `bytes[from, to)`. */
+export function hasDirective(bytes: Uint8Array, from = 0, to = bytes.length): boolean {
+  const buf = asBuffer(bytes).subarray(from, to);
+  return (from === 0 && buf[0] === 0x25) || buf.indexOf('\n%') >= 0;
 }
 
 /** Whether offset `k` ends a `---` marker: a space, tab, CR, LF, or the end of the buffer. */

@@ -199,8 +199,16 @@ async function readAndParse(
   return { parsed: parse.result, reused: parse.result === hit?.parse.result };
 }
 
+/** Identities of parsed objects: a cached document's is built once, not at every scan. */
+const identities = new WeakMap<LoadedDocument['object'], string>();
+
 function identityOf(object: LoadedDocument['object']): string {
-  return `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+  let identity = identities.get(object);
+  if (identity === undefined) {
+    identity = `${object.kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`;
+    identities.set(object, identity);
+  }
+  return identity;
 }
 
 async function mapLimited<T, R>(

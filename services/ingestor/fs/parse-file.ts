@@ -60,14 +60,20 @@ export function parseYamlFile(file: string, text: string): ParsedFile {
 /** Parses `bytes`, the content of `file`, reusing what it can of `previous` (the same file's last parse). */
 export function parseFileBytes(file: string, bytes: Buffer, previous?: FileParse): FileParse {
   if (previous?.bytes.equals(bytes)) return { ...previous, bytes, parsedRanges: 0 };
-  if (hasDirective(bytes)) {
+  // The bytes before the first change and after the last one; when the previous version had no
+  // directive, only a line that starts in between (or right at its edges) can be one.
+  const same = previous?.ranges ? unchangedEnds(previous.bytes, bytes) : undefined;
+  const directive = same
+    ? hasDirective(bytes, Math.max(0, same.prefix - 1), bytes.length - same.suffix + 1)
+    : hasDirective(bytes);
+  if (directive) {
     const text = bytes.toString('utf8');
     const bad = invalidUtf8Offset(bytes, text);
     const result =
       bad !== undefined ? utf8Error(file, bytes, bad) : assemble(file, [wholeRange(bytes, text)]);
     return { bytes, ranges: undefined, result, parsedRanges: 1 };
   }
-  const reuse = previous?.ranges ? reusable(previous.bytes, previous.ranges, bytes) : undefined;
+  const reuse = previous?.ranges && same ? reusable(previous.bytes, previous.ranges, same) : undefined;
   const head = reuse?.head ?? [];
   const tail = reuse?.tail ?? [];
   const last = head.at(-1);
@@ -101,27 +107,39 @@ export function parseFileBytes(file: string, bytes: Buffer, previous?: FileParse
   return { bytes, ranges, result, parsedRanges };
 }
 
+/** Lengths of the longest common prefix of `prev` and `next`, and of their longest common suffix after it. */
+function unchangedEnds(prev: Buffer, next: Buffer): { prefix: number; suffix: number } {
+  const prefix = commonPrefix(prev, next);
+  return { prefix, suffix: commonSuffix(prev, next, Math.min(prev.length, next.length) - prefix) };
+}
+
 /**
- * The ranges of `prev` that `next` still holds at the same place relative to its start (`head`)
- * or to its end (`tail`): every byte of the range and of the markers around it is unchanged.
+ * The ranges of `prev` that the next version still holds at the same place relative to its start
+ * (`head`) or to its end (`tail`): every byte of the range and of the markers around it lies in
+ * the unchanged prefix or suffix. Ranges are in file order, so both are found by counting.
  */
-function reusable(prev: Buffer, ranges: readonly Range[], next: Buffer): { head: Range[]; tail: Range[] } {
-  const p = commonPrefix(prev, next);
-  const s = commonSuffix(prev, next, Math.min(prev.length, next.length) - p);
-  const head: Range[] = [];
-  for (const r of ranges) {
-    // The marker that ends the range (`---` and the byte after it) must be unchanged too.
-    if (r.end + 4 <= p && r.end < prev.length) head.push(r);
-    else break;
-  }
-  const tail: Range[] = [];
-  for (let i = ranges.length - 1; i >= head.length; i--) {
-    const r = ranges[i] as Range;
-    // The newline before the range's marker must be unchanged too.
-    if (r.start >= 1 && r.start - 1 >= prev.length - s) tail.unshift(r);
-    else break;
-  }
-  return { head, tail };
+function reusable(
+  prev: Buffer,
+  ranges: readonly Range[],
+  { prefix, suffix }: { prefix: number; suffix: number },
+): { head: Range[]; tail: Range[] } {
+  let h = 0;
+  // The marker that ends the range (`---` and the byte after it) must be unchanged too.
+  while (
+    h < ranges.length &&
+    (ranges[h] as Range).end + 4 <= prefix &&
+    (ranges[h] as Range).end < prev.length
+  )
+    h++;
+  let t = ranges.length;
+  // The newline before the range's marker must be unchanged too.
+  while (
+    t > h &&
+    (ranges[t - 1] as Range).start >= 1 &&
+    (ranges[t - 1] as Range).start - 1 >= prev.length - suffix
+  )
+    t--;
+  return { head: ranges.slice(0, h), tail: ranges.slice(t) };
 }
 
 /**
