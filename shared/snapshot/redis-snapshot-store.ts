@@ -291,10 +291,15 @@ export class RedisSnapshotStore implements SnapshotStore {
       let base = req.base;
       let hashes: string[];
       if (base) {
-        const known = base.hashes;
         const knownPieces = last && last.version === base.version ? last.pieces : undefined;
-        hashes = manifestHashes(manifest).filter((h) => !known.has(h));
-        for (const h of pieceHashes) if (!knownPieces?.has(h) && !known.has(h)) hashes.push(h);
+        if (base.manifest && base.manifest.version === base.version) {
+          hashes = newHashes(manifest, base.manifest);
+          for (const h of pieceHashes) if (!knownPieces?.has(h)) hashes.push(h);
+        } else {
+          const known = base.hashes;
+          hashes = manifestHashes(manifest).filter((h) => !known.has(h));
+          for (const h of pieceHashes) if (!knownPieces?.has(h) && !known.has(h)) hashes.push(h);
+        }
         hashes = [...new Set(hashes)];
       } else hashes = allHashes();
       // A few small new blobs (an endpoint or Mapping change on top of the head) travel inside
@@ -747,6 +752,31 @@ function pipelineResults(results: [Error | null, unknown][] | null): unknown[] {
     if (err) throw err;
     return value;
   });
+}
+
+/**
+ * The hashes `m` references that `base` does not, found by comparing them part by part: a type
+ * list that is the same object as the base's is skipped without reading its entries. It is
+ * `manifestHashes(m)` less `manifestHashes(base)`, except that a hash `base` lists under another
+ * type would be listed again (resource hashes include the type URL, so none is); a hash listed
+ * too many only costs its existence check.
+ */
+function newHashes(m: Manifest, base: Manifest): string[] {
+  const out: string[] = [];
+  const baseOthers = new Set<string>([base.diagnostics]);
+  if (base.provenance) baseOthers.add(base.provenance);
+  for (const h of base.provenancePieces ?? []) baseOthers.add(h);
+  if (!baseOthers.has(m.diagnostics)) out.push(m.diagnostics);
+  if (m.provenance && !baseOthers.has(m.provenance)) out.push(m.provenance);
+  for (const h of m.provenancePieces ?? []) if (!baseOthers.has(h)) out.push(h);
+  for (const [t, tm] of Object.entries(m.types)) {
+    const was = base.types[t as keyof Manifest['types']];
+    if (!tm || tm === was) continue;
+    const known = new Set<string>();
+    for (const e of was?.resources ?? []) known.add(e.hash);
+    for (const e of tm.resources) if (!known.has(e.hash)) out.push(e.hash);
+  }
+  return out;
 }
 
 /** What a stored manifest references: blob hashes, and its pieces with the entries they list. */

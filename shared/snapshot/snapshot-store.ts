@@ -28,7 +28,15 @@ export interface CommitRequest {
    * changed a few resources then costs a few blobs, not every one. If the head moved, the store
    * checks everything, as without a base.
    */
-  base?: { version: number; hashes: ReadonlySet<string> };
+  base?: {
+    version: number;
+    hashes: ReadonlySet<string>;
+    /**
+     * The base's manifest, when the committer holds it: the store may then find the new hashes
+     * by comparing type lists (unchanged ones are the same objects) instead of every hash.
+     */
+    manifest?: Manifest;
+  };
   /**
    * Facts about the commit that are not part of the snapshot (duration, epoch, event range),
    * stored beside the manifest once it is committed and collected with it. Best effort: a crash
