@@ -191,7 +191,9 @@ export function buildProvenance(
       ...l.tcpChains.flatMap((c) => c.sources),
     ]);
   }
-  const routeConfigSources = new Map<string, string[]>();
+  // Per route configuration, the objects behind its routes and virtual hosts, each once (most
+  // routes of a configuration name objects other routes of it name too).
+  const routeConfigSources = new Map<string, Set<string>>();
   // A route's objects depend only on its path condition, target, header names and the virtual
   // host's domains; the same route appears in the socket listeners' and the API listeners' route
   // configurations, so each such key is attributed once.
@@ -204,7 +206,7 @@ export function buildProvenance(
       : undefined;
     const perVhost: Record<string, string[][]> = {};
     const vhostIds: Record<string, string[]> = {};
-    const all: string[] = [];
+    const all = new Set<string>();
     for (const vh of rc.virtual_hosts ?? []) {
       const vhName = vh.name ?? '';
       const domains = apiHost !== undefined ? [apiHost] : (vh.domains ?? ['*']);
@@ -217,13 +219,13 @@ export function buildProvenance(
           ids = known(attributeRoute(routeIndex, key, domains));
           attributed.set(memo, ids);
         }
-        for (const id of ids) all.push(id);
+        for (const id of ids) all.add(id);
         // Each route its own array: readers may patch one route's list.
         return ids.slice();
       });
       const host = vhostHost.get(vhName);
       vhostIds[vhName] = known(host ? [host] : []);
-      all.push(...(vhostIds[vhName] ?? []));
+      for (const id of vhostIds[vhName] ?? []) all.add(id);
     }
     out.routes[r.name] = perVhost;
     out.virtualHosts[r.name] = vhostIds;
