@@ -60,5 +60,5 @@ function fullMatch(pattern: string, value: string): boolean {
     if (patterns.size >= MEMO_LIMIT) patterns.clear();
     patterns.set(pattern, re);
   }
-  return re !== null && re.test(value);
+  return re?.test(value) === true;
 }
