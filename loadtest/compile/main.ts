@@ -230,7 +230,9 @@ else {
     fileChanges: Number(values['file-changes'] ?? values.changes),
     watchDebounceMs: Number(values['watch-debounce-ms']),
   });
-  fs.rmSync(logFile, { force: true });
+  // ATTACHE_BENCH_KEEP_LOG=1 keeps the children's log (the compiler's commit lines carry phase timings).
+  if (process.env.ATTACHE_BENCH_KEEP_LOG === '1') progress(`children's log kept: ${logFile}`);
+  else fs.rmSync(logFile, { force: true });
 }
 
 const result = {
@@ -279,6 +281,8 @@ function summary(r: typeof result, file: string): string {
       `  one Mapping → committed: p50 ${t.mappingChangeMs?.p50} / p99 ${t.mappingChangeMs?.p99} ms (excl. debounce ${t.mappingChangeExclDebounceMs?.p50} / ${t.mappingChangeExclDebounceMs?.p99})`,
       `  one endpoint → committed: p50 ${t.endpointChangeMs?.p50} / p99 ${t.endpointChangeMs?.p99} ms (excl. debounce ${t.endpointChangeExclDebounceMs?.p50} / ${t.endpointChangeExclDebounceMs?.p99})`,
       `  written to Redis per change (p50 / p99 bytes): one Mapping ${t.mappingChangeRedisBytes?.p50} / ${t.mappingChangeRedisBytes?.p99}, one endpoint ${t.endpointChangeRedisBytes?.p50} / ${t.endpointChangeRedisBytes?.p99}`,
+      `  first Mapping change right after ready (overlapping the first commit's status writes, excl. debounce): ${round2(t.firstMappingAfterReadyMs - t.debounceMs)} ms; the series above started after they settled (${t.statusSettleMs} ms later)`,
+      `  Redis per command: ${t.redisCommandStats.join('; ')}`,
       `  endpoint fast path: ${t.fastPathCommits} of the endpoint changes; Mapping fast path: ${t.mappingFastPathCommits} of the Mapping changes`,
       `  burst of ${t.burst.changes}: ${t.burst.versionsCommitted} versions, last commit ${t.burst.lastEventToLastCommitMs} ms after the last event (max delay 500 ms)`,
     );

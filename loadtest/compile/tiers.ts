@@ -57,6 +57,16 @@ export interface TierResult {
    */
   mappingChangeRedisBytes: Dist | null;
   endpointChangeRedisBytes: Dist | null;
+  /** Every timed change in order (ms from publish to commit, debounce included): where outliers fall. */
+  samples: { mappingMs: number[]; endpointMs: number[] };
+  /**
+   * One Mapping change timed right after ready, while the first commit's status writes run (the
+   * series above starts once they have settled, statusSettleMs later).
+   */
+  firstMappingAfterReadyMs: number;
+  statusSettleMs: number;
+  /** Redis INFO commandstats lines of the commands the commit path uses. */
+  redisCommandStats: string[];
   /** Endpoint changes the compiler built by its endpoint fast path (its metric). */
   fastPathCommits: number;
   /** Mapping changes the compiler built by its Mapping fast path (its metric). */
@@ -198,6 +208,31 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       const ack = await events.publish(placed(object, rv));
       return (await clock.until(ack.seq, opts.timeoutMs)) - start;
     };
+    const metricsOf = () =>
+      fetch(`http://127.0.0.1:${adminPort}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+    const sumOf = (text: string, name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    // Ready means committed; the first commit's status writes (one per object) still run after it.
+    // One change is timed right then, and the series after those writes have settled (no new
+    // write for 500 ms), so the series measures the commit path, not that overlap.
+    const firstMappingMs = await timeChange(parse(mappingYaml(3, shape, 99_999)) as SourceObject, 'm0');
+    const settleStart = performance.now();
+    let writes = -1;
+    for (;;) {
+      const now = sumOf(await metricsOf(), 'attache_status_writes_total');
+      if (now === writes || performance.now() - settleStart > opts.timeoutMs) break;
+      writes = now;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const statusSettleMs = performance.now() - settleStart;
+    progress(
+      `tiers: first Mapping change after ready ${Math.round(firstMappingMs)} ms; status writes settled (${writes}) ${Math.round(statusSettleMs)} ms later`,
+    );
     const mappingMs: number[] = [];
     const endpointMs: number[] = [];
     const mappingBytes: number[] = [];
@@ -219,14 +254,13 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     }
 
     // How many of those commits the endpoint fast path built (the compiler's own counter).
-    const metricsText = await fetch(`http://127.0.0.1:${adminPort}/metrics`)
-      .then((r) => r.text())
-      .catch(() => '');
-    const counter = (name: string) =>
-      metricsText
-        .split('\n')
-        .filter((l) => l.startsWith(`${name}{`))
-        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const metricsText = await metricsOf();
+    const counter = (name: string) => sumOf(metricsText, name);
+    // Redis's own time per command (microseconds), over everything so far.
+    const redisCommandStats = (await raw.info('commandstats'))
+      .split('\n')
+      .filter((l) => /^cmdstat_(evalsha|eval|set|get|mget|xadd|xread)\b/.test(l))
+      .map((l) => l.trim());
     const fastPathCommits = counter('attache_compiler_endpoint_fast_path_total');
     const mappingFastPathCommits = counter('attache_compiler_mapping_fast_path_total');
     progress(
@@ -298,6 +332,10 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       endpointChangeExclDebounceMs: dist(minus(endpointMs)),
       mappingChangeRedisBytes: dist(mappingBytes),
       endpointChangeRedisBytes: dist(endpointBytes),
+      samples: { mappingMs: mappingMs.map(round1), endpointMs: endpointMs.map(round1) },
+      firstMappingAfterReadyMs: round1(firstMappingMs),
+      statusSettleMs: Math.round(statusSettleMs),
+      redisCommandStats,
       fastPathCommits,
       mappingFastPathCommits,
       burst: {
@@ -337,4 +375,8 @@ export function progress(line: string): void {
 
 export function defaultLogFile(): string {
   return path.join(os.tmpdir(), `attache-bench-compile-${process.pid}.log`);
+}
+
+function round1(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

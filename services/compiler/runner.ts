@@ -151,6 +151,7 @@ export class CompilerRunner implements Runner {
   private loop?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private firstPendingAt = 0;
+  private timerLateMs = 0;
   private compiling?: Promise<void>;
   private dirty = false;
   private commits = 0;
@@ -395,13 +396,14 @@ export class CompilerRunner implements Runner {
     }
     if (this.timer) clearTimeout(this.timer);
     const remaining = Math.max(0, this.opts.maxDelayMs - (now - this.firstPendingAt));
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.compiling = this.runCompile();
-      },
-      Math.min(this.opts.debounceMs, remaining),
-    );
+    const delay = Math.min(this.opts.debounceMs, remaining);
+    const due = performance.now() + delay;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // How late the debounce timer fired: the event loop was busy elsewhere (GC, status writes).
+      this.timerLateMs = performance.now() - due;
+      this.compiling = this.runCompile();
+    }, delay);
   }
 
   private async runCompile(): Promise<void> {
@@ -463,6 +465,8 @@ export class CompilerRunner implements Runner {
     }
     const endTimer = this.metrics.duration.startTimer({ group });
     const compileStart = performance.now();
+    // Where this commit's time went, in the commit's log line (what a p99 outlier is made of).
+    const phases = { compileMs: 0, snapshotMs: 0, storeMs: 0 };
     let result: CompileResult;
     let snapshot: BuiltSnapshot;
     if (previous?.seq === seq) {
@@ -500,8 +504,12 @@ export class CompilerRunner implements Runner {
         return;
       }
       this.reportDiagnostics(group, previous?.result.diagnostics ?? [], result.diagnostics);
+      const snapshotStart = performance.now();
       snapshot = buildSnapshot(group, seq, result, previous);
-      this.built.set(group, { seq, result, snapshot, compileMs: performance.now() - compileStart });
+      const builtAt = performance.now();
+      this.built.set(group, { seq, result, snapshot, compileMs: builtAt - compileStart });
+      phases.compileMs = snapshotStart - compileStart;
+      phases.snapshotMs = builtAt - snapshotStart;
     }
     if (!leader) {
       // Committed once this replica leads: on election, or by the next renewal if the lease only
@@ -521,6 +529,7 @@ export class CompilerRunner implements Runner {
     const epoch = this.leadership.epoch(group);
     try {
       const base = this.lastCommit.get(group);
+      const storeStart = performance.now();
       committed = await this.opts.store.commit({
         epoch,
         manifest: snapshot.manifest,
@@ -537,6 +546,7 @@ export class CompilerRunner implements Runner {
           warnings: result.diagnostics.length - errors,
         },
       });
+      phases.storeMs = performance.now() - storeStart;
     } catch (err) {
       this.metrics.compiles.inc({ group, outcome: 'store_error' });
       this.opts.log.error(
@@ -576,6 +586,10 @@ export class CompilerRunner implements Runner {
         version: seq,
         resources: result.resources.length,
         diagnostics: result.diagnostics.length,
+        compileMs: round3(phases.compileMs),
+        snapshotMs: round3(phases.snapshotMs),
+        storeMs: round3(phases.storeMs),
+        timerLateMs: round3(this.timerLateMs),
       },
       'snapshot committed',
     );
@@ -690,4 +704,8 @@ class CommitBase {
       },
     };
   }
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -144,6 +144,9 @@ export class JetStreamEventLog implements EventLog {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         timeout: requestTimeoutMs,
+        // Every publish would build Error objects with stacks for async traces (~40 µs each);
+        // failures are reported by their message.
+        noAsyncTraces: true,
       });
     } catch (err) {
       throw new DependencyError(
