@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventEnvelope, SourceObject } from '../../shared/events/envelope.ts';
 import { JetStreamEventLog } from '../../shared/events/jetstream-event-log.ts';
-import { silentLogger } from '../../shared/runtime/logger.ts';
+import { createLogger, silentLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
 import { encodeManifest, manifestHashes } from '../../shared/snapshot/manifest.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
@@ -156,6 +156,48 @@ describe('compiler runner endpoint fast path', () => {
         for (const h of manifestHashes(rebuilt.manifest))
           assert.deepEqual(blobs.get(h), rebuilt.blobs.get(h), `blob ${h} of ${version}`);
       }
+    } finally {
+      await runner.close();
+      await store.close();
+      await events.close();
+    }
+  });
+
+  test('runner gc — a due gc waits until no change arrives for a while, and then runs', async () => {
+    const log = process.env.DEBUG_GC ? createLogger('t') : silentLogger();
+    const events = await JetStreamEventLog.connect({ url: nats.url, log });
+    const store = await RedisSnapshotStore.connect({ url: redis.url, log, prefix: 'gcidle:' });
+    const runner = new CompilerRunner({
+      events,
+      store,
+      groups: ['default'],
+      log,
+      registry: createRegistry('compiler'),
+      debounceMs: 5,
+      maxDelayMs: 50,
+      retention: 1,
+      gcEvery: 2,
+      onFatal: (err) => assert.fail(String(err)),
+    });
+    try {
+      await events.publish(envelope(service(0)));
+      await events.publish(envelope(mapping(0)));
+      await runner.start();
+      const commit = async (timeout: number) => {
+        const ack = await events.publish(envelope(mapping(0, timeout)));
+        await eventually(async () => assert.ok(((await store.head('default')) ?? 0) >= ack.seq), {
+          timeoutMs: 10_000,
+        });
+        await runner.idle();
+      };
+      // The first commit and this one: gc is due, but changes keep coming within 500 ms.
+      await commit(1001);
+      await commit(1002);
+      assert.ok((await store.versions('default')).length >= 3, 'no gc while changes keep coming');
+      // Quiet: the due gc runs and keeps only the head.
+      await eventually(async () => assert.equal((await store.versions('default')).length, 1), {
+        timeoutMs: 5_000,
+      });
     } finally {
       await runner.close();
       await store.close();

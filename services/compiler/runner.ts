@@ -65,6 +65,8 @@ type FastPathChanges = EndpointChanges & {
 
 /** Re-following the event log after a failure: 100 ms doubling to 5 s, jittered. */
 const FOLLOW_RETRY: Backoff = { initialMs: 100, maxMs: 5_000, factor: 2 };
+/** How long the compiler must see no change before a due snapshot gc runs (armGc). */
+const GC_IDLE_MS = 500;
 
 export interface CompilerRunnerOptions {
   events: EventLog;
@@ -155,6 +157,9 @@ export class CompilerRunner implements Runner {
   private compiling?: Promise<void>;
   private dirty = false;
   private commits = 0;
+  /** Groups whose gc is due, with the commit count when it became due (armGc). */
+  private readonly gcDue = new Map<string, number>();
+  private gcTimer?: ReturnType<typeof setTimeout>;
   private readonly barrier: SyncBarrier;
   private barrierTimer?: NodeJS.Timeout;
   private readonly checkpointer?: Checkpointer;
@@ -315,6 +320,8 @@ export class CompilerRunner implements Runner {
     this.abort.abort();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.gcTimer = undefined;
     clearTimeout(this.barrierTimer);
     await this.loop?.catch(() => {});
     await this.compiling?.catch(() => {});
@@ -388,6 +395,10 @@ export class CompilerRunner implements Runner {
   }
 
   private schedule(): void {
+    if (this.gcTimer) {
+      clearTimeout(this.gcTimer);
+      this.gcTimer = undefined;
+    }
     const now = Date.now();
     if (!this.timer && !this.dirty) this.firstPendingAt = now;
     if (this.compiling) {
@@ -414,7 +425,7 @@ export class CompilerRunner implements Runner {
       if (this.dirty) {
         this.dirty = false;
         this.schedule();
-      }
+      } else this.armGc();
     }
   }
 
@@ -595,11 +606,35 @@ export class CompilerRunner implements Runner {
     );
     this.opts.onCommit?.({ group, version: seq, records, diagnostics: result.diagnostics });
     this.commits++;
-    if (this.commits % (this.opts.gcEvery ?? 20) === 0) {
-      this.opts.store.gc(group, this.opts.retention).catch((err: unknown) => {
-        this.opts.log.warn({ group, err: errorMessage(err) }, 'snapshot gc failed');
-      });
-    }
+    const every = this.opts.gcEvery ?? 20;
+    if (this.commits % every === 0 && !this.gcDue.has(group)) this.gcDue.set(group, this.commits);
+    // A steady stream of changes never leaves the compiler idle: gc then runs at most `every`
+    // commits late.
+    for (const [g, since] of this.gcDue) if (this.commits - since >= every) this.runGc(g);
+  }
+
+  /**
+   * A due gc waits for GC_IDLE_MS without changes: its Redis reads and marking would otherwise
+   * compete with the next commit (seen as 40 ms debounce-timer delays and 100 ms commits right
+   * after a gc started).
+   */
+  private armGc(): void {
+    if (this.gcTimer) clearTimeout(this.gcTimer);
+    this.gcTimer = undefined;
+    if (this.gcDue.size === 0 || this.abort.signal.aborted) return;
+    this.gcTimer = setTimeout(() => {
+      this.gcTimer = undefined;
+      for (const g of [...this.gcDue.keys()]) this.runGc(g);
+    }, GC_IDLE_MS);
+    this.gcTimer.unref?.();
+  }
+
+  private runGc(group: string): void {
+    this.gcDue.delete(group);
+    if (!this.leadership.isLeader()) return;
+    this.opts.store.gc(group, this.opts.retention).catch((err: unknown) => {
+      this.opts.log.warn({ group, err: errorMessage(err) }, 'snapshot gc failed');
+    });
   }
 
   private compilerOf(group: string): IncrementalCompiler {
