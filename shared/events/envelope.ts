@@ -4,7 +4,7 @@
  * every message decodes on its own, forever, whichever producer wrote it.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { Packr } from 'msgpackr';
+import { packr } from './msgpack.ts';
 
 /** Envelope schema version; bump on incompatible changes and keep decoding old ones. */
 export const ENVELOPE_VERSION = 1;
@@ -72,8 +72,6 @@ export interface EventEnvelope {
   reason?: string;
 }
 
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
-
 /**
  * Objects whose msgpack encoding is larger than this travel deflated, in `objectZ` instead of
  * `object`: large annotations and ConfigMap-like payloads compress several times over, which keeps
@@ -88,13 +86,13 @@ const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 /** Encodes an envelope for the wire. */
 export function encodeEvent(event: EventEnvelope): Uint8Array {
   if (event.object) {
-    const object = packr.pack(event.object);
+    const object = packr().pack(event.object);
     if (object.length > COMPRESS_OVER_BYTES) {
       const { object: _, ...rest } = event;
-      return packr.pack({ ...rest, objectZ: deflateRawSync(object) });
+      return packr().pack({ ...rest, objectZ: deflateRawSync(object) });
     }
   }
-  return packr.pack(event);
+  return packr().pack(event);
 }
 
 const OPS: ReadonlySet<string> = new Set<EventOp>(['upsert', 'delete', 'resync', 'reject']);
@@ -105,7 +103,7 @@ const OPS: ReadonlySet<string> = new Set<EventOp>(['upsert', 'delete', 'resync',
  * so a hostile or corrupt message fails here rather than deep inside a reader.
  */
 export function decodeEvent(bytes: Uint8Array): EventEnvelope {
-  const value: unknown = packr.unpack(bytes);
+  const value: unknown = packr().unpack(bytes);
   if (!isMap(value)) throw new Error('event is not a map');
   const e = value as Partial<EventEnvelope> & { objectZ?: unknown };
   if (e.v !== ENVELOPE_VERSION) throw new Error(`unsupported event envelope version ${String(e.v)}`);
@@ -130,7 +128,7 @@ export function decodeEvent(bytes: Uint8Array): EventEnvelope {
     if (!(objectZ instanceof Uint8Array)) throw new Error('event objectZ must be bytes');
     event = {
       ...rest,
-      object: packr.unpack(inflateRawSync(objectZ, { maxOutputLength: MAX_INFLATED_BYTES })),
+      object: packr().unpack(inflateRawSync(objectZ, { maxOutputLength: MAX_INFLATED_BYTES })),
     } as EventEnvelope;
   }
   if (event.object !== undefined) {

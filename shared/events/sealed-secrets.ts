@@ -14,7 +14,6 @@
  *   - reading a sealed Secret whose key id is not configured, or that does not authenticate;
  *   - reading a plaintext Secret without a key ring in `refuse` mode.
  */
-import { Packr } from 'msgpackr';
 import type { Logger } from '../runtime/logger.ts';
 import { type KeyRing, SealError } from '../runtime/secret-keys.ts';
 import type { EventEnvelope, SourceObject } from './envelope.ts';
@@ -27,6 +26,7 @@ import type {
   PublishAck,
   ReadOptions,
 } from './event-log.ts';
+import { packr } from './msgpack.ts';
 
 /** Field of a sealed Secret object holding the sealed payload. */
 export const SEALED_FIELD = 'attache.io/sealed';
@@ -36,8 +36,6 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** `refuse`: production — never carry plaintext Secret material; `allow`: `attache dev`. */
 export type PlaintextPolicy = 'refuse' | 'allow';
-
-const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
 
 interface SealedPayload {
   data?: unknown;
@@ -84,7 +82,7 @@ export function sealEvent(e: EventEnvelope, keys: KeyRing): EventEnvelope {
   if (e.object.stringData !== undefined) payload.stringData = e.object.stringData;
   const lastApplied = annotations(e.object)[LAST_APPLIED];
   if (lastApplied !== undefined) payload.lastApplied = lastApplied;
-  const sealed = keys.seal(packr.pack(payload), contextOf(e));
+  const sealed = keys.seal(packr().pack(payload), contextOf(e));
   return { ...e, object: { ...stripped(e.object), [SEALED_FIELD]: sealed } };
 }
 
@@ -96,7 +94,7 @@ export function openEvent(e: EventEnvelope, keys: KeyRing | undefined): EventEnv
   if (!(sealed instanceof Uint8Array)) throw new SealError(`${SEALED_FIELD} is not sealed bytes`);
   if (!keys)
     throw new SealError('this process has no secret keys (--secret-keys-file / ATTACHE_SECRET_KEYS)');
-  const payload = packr.unpack(keys.open(sealed, contextOf(e))) as SealedPayload;
+  const payload = packr().unpack(keys.open(sealed, contextOf(e))) as SealedPayload;
   const base = stripped(e.object);
   const out: SourceObject = { ...base };
   if (payload.data !== undefined) out.data = payload.data;

@@ -5,8 +5,9 @@
  * become metadata and every other key the spec; `ambassador/vN` means `getambassador.io/vN`; the
  * namespace and labels default to the parent's. The objects are then parsed like any other.
  */
-import { parseAllDocuments } from 'yaml';
+import type { parseAllDocuments } from 'yaml';
 import type { SourceObject } from '../../../shared/events/envelope.ts';
+import { yamlLib } from '../../../shared/runtime/yaml-lib.ts';
 import type { Diagnostic } from '../contracts.ts';
 import { isPlainObject, own } from './fields.ts';
 import type { SourceRef } from './types.ts';
@@ -34,7 +35,7 @@ export function annotationObjects(
   const out: SourceObject[] = [];
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(text);
+    docs = yamlLib().parseAllDocuments(text);
   } catch {
     error(
       `${parent.kind} ${parent.namespace}/${parent.name}: annotation ${CONFIG_ANNOTATION} is not valid YAML; ignored`,

@@ -4,9 +4,10 @@
  * exactly as the `yaml` library would, else by `yaml` itself; every error message and line comes
  * from `yaml`. A document that is not valid YAML, or not a well-formed object, becomes an error.
  */
-import { LineCounter, parseAllDocuments } from 'yaml';
+import type { parseAllDocuments } from 'yaml';
 import type { SourceObject } from '../../../shared/events/envelope.ts';
 import { errorMessage } from '../../../shared/runtime/errors.ts';
+import { yamlLib } from '../../../shared/runtime/yaml-lib.ts';
 import { firstContentLine, loadFast } from './fast-yaml.ts';
 import { normalizeObject } from './normalize-object.ts';
 
@@ -40,11 +41,12 @@ export function parseRange(text: string, whole = false): ParsedRange {
 
 function parseWithYaml(text: string): ParsedRange {
   const out: ParsedRange = { count: 0, documents: [], errors: [] };
-  const lines = new LineCounter();
+  const yaml = yamlLib();
+  const lines = new yaml.LineCounter();
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
     // Merge keys (`<<`) as Kubernetes' YAML decoder accepts them; duplicate keys are an error.
-    docs = parseAllDocuments(text, {
+    docs = yaml.parseAllDocuments(text, {
       lineCounter: lines,
       prettyErrors: false,
       merge: true,
