@@ -67,6 +67,9 @@ export function buildProvenance(
     return id;
   };
   const known = (refs: Iterable<SourceRef | string>): string[] => {
+    // Every Set handed in here (the per-resource maps below) holds only ids this function
+    // returned, so each is known already: sorting is all that is left.
+    if (refs instanceof Set) return ([...refs] as string[]).sort();
     // One object behind most routes: no set, no sort.
     if (Array.isArray(refs) && refs.length === 1) {
       const id = idOf(refs[0] as SourceRef | string);
