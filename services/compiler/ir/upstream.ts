@@ -121,6 +121,40 @@ export function planCluster(
   };
 }
 
+/**
+ * Every Mapping field {@link planCluster} reads except `source` (of which only the namespace
+ * counts), as text: Mappings with equal text get the same cluster id and plan, so the plan can be
+ * reused. Undefined for a Mapping that originates TLS (its context lookup may report a
+ * diagnostic naming the Mapping): those are planned one by one. Each value is JSON (which escapes
+ * control characters, so the NUL separators are unambiguous), an optional field only when set,
+ * after its position.
+ */
+export function clusterInputsKey(m: MappingSpec, marker: string | undefined): string | undefined {
+  if (m.tls !== undefined) return undefined;
+  let key = `${JSON.stringify(m.service)}\u0000${JSON.stringify(m.source.namespace)}\u0000${JSON.stringify(m.target)}\u0000${m.grpc}`;
+  const optional = [
+    marker,
+    m.hostRewrite,
+    m.loadBalancer,
+    m.circuitBreakers,
+    m.connectTimeoutMs,
+    m.clusterIdleTimeoutMs,
+    m.clusterMaxConnectionLifetimeMs,
+    m.keepalive,
+    m.healthChecks,
+    m.statsName,
+    m.resolver,
+    m.dnsType,
+    m.enableIpv4,
+    m.enableIpv6,
+  ];
+  for (let i = 0; i < optional.length; i++) {
+    const v = optional[i];
+    if (v !== undefined) key += `\u0000${i}:${JSON.stringify(v)}`;
+  }
+  return key;
+}
+
 /** `er-<policy>[-hdr-<h>|-cookie-<name>|-srcip]`: Emissary names endpoint-routed load balancers. */
 function lbMarker(lb: LoadBalancer): string {
   const fields = ['er', lb.policy];
