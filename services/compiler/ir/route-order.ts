@@ -84,8 +84,17 @@ export function compareTuples(a: OrderTuple, b: OrderTuple): number {
   return a.length - b.length;
 }
 
+/** Python's len(): code points, as the string iterator counts them (a lone surrogate is one). */
 function codePoints(s: string): number {
-  let n = 0;
-  for (const _ of s) n++;
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdbff) continue;
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) {
+      n--;
+      i++;
+    }
+  }
   return n;
 }
