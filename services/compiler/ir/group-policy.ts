@@ -14,15 +14,30 @@ export function flattenGroupPolicy(
   module: AmbassadorModule,
   rateLimitDomain: string | undefined,
 ): GroupPolicy {
-  const last = <K extends keyof MappingSpec>(key: K): MappingSpec[K] | undefined => {
-    let value: MappingSpec[K] | undefined;
-    for (const m of mappings) if (m[key] !== undefined) value = m[key];
-    return value;
-  };
+  // The last member's value of each flattened field: one pass with a plain property read per
+  // field (a keyed read per field and member was a visible cost at 10,000 groups).
+  let loadBalancer: MappingSpec['loadBalancer'];
+  let removeRequestHeaders: MappingSpec['removeRequestHeaders'];
+  let removeResponseHeaders: MappingSpec['removeResponseHeaders'];
+  let labels: MappingSpec['labels'];
+  let allowUpgrade: MappingSpec['allowUpgrade'];
+  let cors: MappingSpec['cors'];
+  let retryPolicy: MappingSpec['retryPolicy'];
+  let regexRewrite: MappingSpec['regexRewrite'];
+  let priority: MappingSpec['priority'];
   const defaults = module.mappingDefaults;
   const requestAdd = new Map<string, HeaderToAdd>();
   const responseAdd = new Map<string, HeaderToAdd>();
   for (const m of mappings) {
+    if (m.loadBalancer !== undefined) loadBalancer = m.loadBalancer;
+    if (m.removeRequestHeaders !== undefined) removeRequestHeaders = m.removeRequestHeaders;
+    if (m.removeResponseHeaders !== undefined) removeResponseHeaders = m.removeResponseHeaders;
+    if (m.labels !== undefined) labels = m.labels;
+    if (m.allowUpgrade !== undefined) allowUpgrade = m.allowUpgrade;
+    if (m.cors !== undefined) cors = m.cors;
+    if (m.retryPolicy !== undefined) retryPolicy = m.retryPolicy;
+    if (m.regexRewrite !== undefined) regexRewrite = m.regexRewrite;
+    if (m.priority !== undefined) priority = m.priority;
     for (const h of m.addRequestHeaders ?? defaults.addRequestHeaders ?? []) requestAdd.set(h.name, h);
     if (m.addLinkerdHeaders ?? module.addLinkerdHeaders) {
       requestAdd.set('l5d-dst-override', {
@@ -33,24 +48,22 @@ export function flattenGroupPolicy(
     }
     for (const h of m.addResponseHeaders ?? defaults.addResponseHeaders ?? []) responseAdd.set(h.name, h);
   }
-  const lb = last('loadBalancer') ?? module.loadBalancer;
+  const lb = loadBalancer ?? module.loadBalancer;
   const policy: GroupPolicy = {
     requestHeadersToAdd: [...requestAdd.values()],
     responseHeadersToAdd: [...responseAdd.values()],
-    requestHeadersToRemove: last('removeRequestHeaders') ?? defaults.removeRequestHeaders ?? [],
-    responseHeadersToRemove: last('removeResponseHeaders') ?? defaults.removeResponseHeaders ?? [],
-    rateLimits: rateLimitDomain === undefined ? [] : rateLimits(last('labels'), module, rateLimitDomain),
-    upgrades: last('allowUpgrade') ?? [],
+    requestHeadersToRemove: removeRequestHeaders ?? defaults.removeRequestHeaders ?? [],
+    responseHeadersToRemove: removeResponseHeaders ?? defaults.removeResponseHeaders ?? [],
+    rateLimits: rateLimitDomain === undefined ? [] : rateLimits(labels, module, rateLimitDomain),
+    upgrades: allowUpgrade ?? [],
     regexMaxSize: module.regexMaxSize,
   };
-  const cors = last('cors') ?? module.cors;
-  if (cors) policy.cors = cors;
-  const retry = last('retryPolicy') ?? module.retryPolicy;
+  const effectiveCors = cors ?? module.cors;
+  if (effectiveCors) policy.cors = effectiveCors;
+  const retry = retryPolicy ?? module.retryPolicy;
   if (retry) policy.retryPolicy = retry;
   if (lb?.hash && (lb.policy === 'ring_hash' || lb.policy === 'maglev')) policy.hash = lb.hash;
-  const regexRewrite = last('regexRewrite');
   if (regexRewrite) policy.regexRewrite = regexRewrite;
-  const priority = last('priority');
   if (priority) policy.priority = priority;
   return policy;
 }
