@@ -65,7 +65,7 @@ type FastPathChanges = EndpointChanges & {
 
 /** Re-following the event log after a failure: 100 ms doubling to 5 s, jittered. */
 const FOLLOW_RETRY: Backoff = { initialMs: 100, maxMs: 5_000, factor: 2 };
-/** How long the compiler must see no change before a due snapshot gc runs (armGc). */
+/** How long the compiler must see no change before a due snapshot gc runs, unless configured (armGc). */
 const GC_IDLE_MS = 500;
 
 export interface CompilerRunnerOptions {
@@ -80,6 +80,8 @@ export interface CompilerRunnerOptions {
   /** Versions kept per group; older ones are garbage-collected every `gcEvery` commits. */
   retention: number;
   gcEvery?: number;
+  /** How long the compiler must see no change before a due gc runs; default 500 ms (armGc). */
+  gcIdleMs?: number;
   /** Called with a fatal error (fenced without a lease); the service then shuts down. */
   onFatal: (err: unknown) => void;
   /** Leader lease shared by the compiler replicas; absent = this runner is the only committer. */
@@ -614,7 +616,7 @@ export class CompilerRunner implements Runner {
   }
 
   /**
-   * A due gc waits for GC_IDLE_MS without changes: its Redis reads and marking would otherwise
+   * A due gc waits for `gcIdleMs` (GC_IDLE_MS) without changes: its Redis reads and marking would otherwise
    * compete with the next commit (seen as 40 ms debounce-timer delays and 100 ms commits right
    * after a gc started).
    */
@@ -625,7 +627,7 @@ export class CompilerRunner implements Runner {
     this.gcTimer = setTimeout(() => {
       this.gcTimer = undefined;
       for (const g of [...this.gcDue.keys()]) this.runGc(g);
-    }, GC_IDLE_MS);
+    }, this.opts.gcIdleMs ?? GC_IDLE_MS);
     this.gcTimer.unref?.();
   }
 
