@@ -67,9 +67,6 @@ export function buildProvenance(
     return id;
   };
   const known = (refs: Iterable<SourceRef | string>): string[] => {
-    // Every Set handed in here (the per-resource maps below) holds only ids this function
-    // returned, so each is known already: sorting is all that is left.
-    if (refs instanceof Set) return ([...refs] as string[]).sort();
     // One object behind most routes: no set, no sort.
     if (Array.isArray(refs) && refs.length === 1) {
       const id = idOf(refs[0] as SourceRef | string);
@@ -247,7 +244,9 @@ export function buildProvenance(
     else if (r.typeUrl === SECRET_TYPE) ids = secretSources.get(r.name) ?? [];
     const perType = byType[r.typeUrl] ?? {};
     byType[r.typeUrl] = perType;
-    perType[r.name] = known(ids);
+    // The per-resource sets were filled through known(), so their ids are known already: sorting
+    // is all that is left. The listeners' lists are refs still to resolve.
+    perType[r.name] = ids instanceof Set ? [...(ids as Set<string>)].sort() : known(ids);
   }
   out.resources = byType;
   const used = new Set<string>();

@@ -85,14 +85,15 @@ const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 /** Encodes an envelope for the wire. */
 export function encodeEvent(event: EventEnvelope): Uint8Array {
+  const codec = packr();
   if (event.object) {
-    const object = packr().pack(event.object);
+    const object = codec.pack(event.object);
     if (object.length > COMPRESS_OVER_BYTES) {
       const { object: _, ...rest } = event;
-      return packr().pack({ ...rest, objectZ: deflateRawSync(object) });
+      return codec.pack({ ...rest, objectZ: deflateRawSync(object) });
     }
   }
-  return packr().pack(event);
+  return codec.pack(event);
 }
 
 const OPS: ReadonlySet<string> = new Set<EventOp>(['upsert', 'delete', 'resync', 'reject']);
