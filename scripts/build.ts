@@ -11,6 +11,7 @@
  * esbuild comes with tsx (a runtime dependency, pinned by the lockfile), so the build adds no
  * package of its own.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,3 +39,34 @@ await build({
 });
 fs.mkdirSync(path.join(outdir, 'gen'), { recursive: true });
 fs.copyFileSync(path.join(root, 'proto/gen', DESCRIPTOR_FILE), path.join(outdir, 'gen', DESCRIPTOR_FILE));
+
+// `attache translate` as a V8 startup snapshot (services/cli/translate-snapshot.ts): one CommonJS
+// script with its npm packages bundled (Node 20 snapshots take a single script that requires only
+// built-ins), then `node --build-snapshot`. `import.meta.url` is the script's own URL, so the
+// lazily required packages (yaml, re2-wasm) resolve from node_modules as dist/'s chunks do. The
+// stamp says which Node built the blob, and where: bin/attache.js uses it only under that Node, in place.
+const snapshotScript = path.join(outdir, 'translate-snapshot.cjs');
+await build({
+  absWorkingDir: root,
+  entryPoints: ['services/cli/translate-snapshot.ts'],
+  outfile: snapshotScript,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  logLevel: 'warning',
+});
+// Its stderr holds Node's notice that snapshots of `node:module` users are experimental; shown on failure.
+execFileSync(
+  process.execPath,
+  ['--snapshot-blob', path.join(outdir, 'translate.blob'), '--build-snapshot', snapshotScript],
+  { cwd: outdir, stdio: ['ignore', 'inherit', 'pipe'] },
+);
+// Keep in step with bin/attache.js, which compares its own against this. The directory is in it
+// because the snapshot holds paths resolved at build time (node_modules for yaml and re2-wasm).
+fs.writeFileSync(
+  path.join(outdir, 'translate.blob.stamp'),
+  `${process.version} ${process.versions.v8} ${process.platform} ${process.arch} ${outdir}\n`,
+);

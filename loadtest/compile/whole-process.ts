@@ -24,7 +24,8 @@ export const EMISSARY_RUN =
     .filter((d): d is string => !!d)
     .map((d) => path.join(d, 'run.sh'))
     .find((f) => fs.existsSync(f)) ?? path.resolve(ROOT, '../shared/emissary-reference/run.sh');
-const BIN = path.join(ROOT, 'bin/attache.js');
+/** This tree's `bin/attache.js`, or ATTACHE_BENCH_BIN: another build's (a copy of main's, for before/after runs). */
+const BIN = process.env.ATTACHE_BENCH_BIN ?? path.join(ROOT, 'bin/attache.js');
 
 export interface ProcessRun {
   wallMs: number;

@@ -5,7 +5,7 @@
  * output as the sources, and the bundle must not need tsx.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -77,5 +77,58 @@ describe('compiled build', () => {
         fs.readFileSync(path.join(outB, f), 'utf8'),
         f,
       );
+  });
+
+  test('compiled build — translate from the startup snapshot matches the sources', () => {
+    // What bin/attache.js runs for `attache translate` when the stamp is its own Node's and dist/.
+    const blob = path.join(DIST, 'translate.blob');
+    assert.equal(
+      fs.readFileSync(`${blob}.stamp`, 'utf8'),
+      `${process.version} ${process.versions.v8} ${process.platform} ${process.arch} ${DIST}\n`,
+    );
+    // YAML that only the `yaml` library reads (anchors and aliases; an alias across documents is
+    // its error) and regex Mappings (RE2 checks by re2-wasm): both packages are loaded on first
+    // use, from node_modules.
+    const odd = path.join(SCRATCH, 'odd');
+    fs.mkdirSync(odd, { recursive: true });
+    const mapping = (name: string, spec: string) =>
+      `apiVersion: getambassador.io/v3alpha1\nkind: Mapping\nmetadata: { name: ${name}, namespace: default }\nspec:${spec}\n`;
+    fs.writeFileSync(
+      path.join(odd, 'a.yaml'),
+      `${mapping('a', ' &spec\n  hostname: "*"\n  prefix: "/api/(v[0-9]+)/.*"\n  prefix_regex: true\n  service: svc:80')}---\n` +
+        `${mapping('b', ' *spec')}---\n${mapping('c', '\n  hostname: "*"\n  prefix: "/b/(x"\n  prefix_regex: true\n  service: svc:80')}`,
+    );
+    const cases: [string, string[]][] = [
+      ['quickstart', ['--config', 'examples/quickstart']],
+      ['multi-cluster', ['--config', 'testdata/compiler/multi-cluster/in', '--cluster', 'test']],
+      ['anchors-and-regexes', ['--config', odd]],
+    ];
+    for (const [name, args] of cases) {
+      const outA = path.join(SCRATCH, `snapshot-${name}`);
+      const outB = path.join(SCRATCH, `source-${name}`);
+      const printed = run(['--snapshot-blob', blob, 'translate', ...args, '--out', outA]);
+      const expected = run(['bin/attache.js', 'translate', ...args, '--out', outB], {
+        ATTACHE_FROM_SOURCE: '1',
+      });
+      assert.equal(printed.replace(outA, 'OUT'), expected.replace(outB, 'OUT'), name);
+      const files = fs.readdirSync(outB).sort();
+      assert.deepEqual(fs.readdirSync(outA).sort(), files);
+      for (const f of files)
+        assert.equal(
+          fs.readFileSync(path.join(outA, f), 'utf8'),
+          fs.readFileSync(path.join(outB, f), 'utf8'),
+          `${name} ${f}`,
+        );
+    }
+    // A bad command line: the same message and exit code as the sources.
+    const bad = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+      spawnSync(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const a = bad(['--snapshot-blob', blob, 'translate', '--out', path.join(SCRATCH, 'x')]);
+    const b = bad(['bin/attache.js', 'translate', '--out', path.join(SCRATCH, 'x')], {
+      ATTACHE_FROM_SOURCE: '1',
+    });
+    assert.equal(a.status, 2);
+    assert.equal(a.status, b.status);
+    assert.equal(a.stderr, b.stderr);
   });
 });
