@@ -8,6 +8,7 @@
  */
 import { silentLogger } from '../../shared/runtime/logger.ts';
 import { RedisSnapshotStore } from '../../shared/snapshot/redis-snapshot-store.ts';
+import { loadResources } from '../../shared/snapshot/resource-chunks.ts';
 import type { SnapshotLogEntry } from '../../shared/snapshot/snapshot-store.ts';
 import { shortName, type TypeUrl } from '../../shared/xds/type-urls.ts';
 import { type ArmedProbe, armProbe, type Probe } from './version-book.ts';
@@ -138,7 +139,7 @@ export class CommitWatch {
   private async satisfies(group: string, version: number, probe: ArmedProbe): Promise<boolean> {
     const m = await this.store.getManifest(group, version);
     const entries = m?.types[probe.typeUrl as TypeUrl]?.resources ?? [];
-    const blobs = await this.store.getBlobs(entries.map((e) => e.hash));
+    const blobs = await loadResources(entries, (hashes) => this.store.getBlobs(hashes));
     let present = false;
     for (const bytes of blobs.values()) {
       const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -43,6 +43,15 @@ export interface CompileOptions {
   secretNamespaces?: Readonly<Record<string, readonly string[]>>;
 }
 
+/** One chunk of a resource stored in chunks (shared/snapshot/resource-chunks.ts). */
+export interface ResourceChunk {
+  /** sha256 of the chunk's bytes: its blob key. */
+  hash: string;
+  /** Where the chunk lies in the resource's bytes: [start, end). */
+  start: number;
+  end: number;
+}
+
 /** One encoded Envoy resource of the output. */
 export interface CompiledResource {
   typeUrl: TypeUrl;
@@ -50,8 +59,13 @@ export interface CompiledResource {
   name: string;
   /** Canonical protobuf encoding. */
   bytes: Uint8Array;
-  /** resourceHash(typeUrl, bytes): the resource's identity in the snapshot store. */
+  /**
+   * The resource's identity in the snapshot store: resourceHash(typeUrl, bytes), or for a large
+   * route configuration stored in chunks the hash over its chunks (route-chunks.ts).
+   */
   hash: string;
+  /** Set when the resource is stored in chunks: where they lie in `bytes`, in order. */
+  chunks?: readonly ResourceChunk[];
   /** Served only when asked for by name (API listeners for proxyless gRPC clients). */
   onDemand?: true;
   /** The plain object that was encoded (proto field names), for JSON dumps. */

@@ -13,7 +13,8 @@ import { messageType } from '../../proto/root.ts';
 import { InvalidOutputError } from '../../shared/runtime/errors.ts';
 import { encodeMessage, resourceHash } from '../../shared/xds/encoding.ts';
 import { messageNameOf, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
-import type { CompiledResource } from './contracts.ts';
+import type { CompiledResource, ResourceChunk } from './contracts.ts';
+import { identifyResource } from './route-chunks.ts';
 import type { EnvoyResource } from './translate/common.ts';
 
 export function encodeResources(
@@ -39,6 +40,7 @@ export function encodeResources(
       hash: encoded.hash,
       message: r.message,
     };
+    if (encoded.chunks) compiled.chunks = encoded.chunks;
     if (r.onDemand) compiled.onDemand = true;
     return compiled;
   });
@@ -48,13 +50,15 @@ export function encodeResources(
 interface Encoded {
   bytes: Uint8Array;
   hash: string;
+  /** Chunks of a large route configuration (route-chunks.ts). */
+  chunks?: readonly ResourceChunk[];
   /** Keys of the sub-message encodings it was assembled from: kept while it is. */
   parts?: string[];
 }
 
 function fresh(r: EnvoyResource): Encoded {
   const bytes = encodeMessage(messageNameOf(r.typeUrl), r.message);
-  return { bytes, hash: resourceHash(r.typeUrl, bytes) };
+  return { bytes, ...identifyResource(r.typeUrl, bytes) };
 }
 
 const ROUTE_CONFIGURATION = 'envoy.config.route.v3.RouteConfiguration';
@@ -156,11 +160,11 @@ export class EncodeCache {
       return out;
     });
     if (used.some((u) => (typeof u === 'number' ? Number.isNaN(u) : u.includes('NaN'))))
-      return { bytes, hash: resourceHash(r.typeUrl, bytes) };
+      return { bytes, ...identifyResource(r.typeUrl, bytes) };
     const key = `${r.typeUrl}\0${used.join(',')}`;
     const hit = this.lookup(key) as Encoded | undefined;
     if (hit) return hit;
-    const encoded: Encoded = { bytes, hash: resourceHash(r.typeUrl, bytes), parts };
+    const encoded: Encoded = { bytes, ...identifyResource(r.typeUrl, bytes), parts };
     this.current.set(key, encoded);
     return encoded;
   }

@@ -14,11 +14,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SourceObject } from '../../shared/events/envelope.ts';
 import { canonicalJson } from '../../shared/snapshot/manifest.ts';
+import { chunkedResourceHash } from '../../shared/snapshot/resource-chunks.ts';
+import { sha256Hex } from '../../shared/xds/encoding.ts';
 import { compile } from './compile.ts';
 import type { CompileOptions, CompileResult, SourceRecord } from './contracts.ts';
 import { recompileEndpoints } from './endpoint-fast-path.ts';
 import { listCases, loadCase, loadCaseOptions } from './golden-cases.ts';
 import { IncrementalCompiler } from './incremental.ts';
+import { CHUNKED_FROM } from './route-chunks.ts';
 import { prng } from './test-prng.ts';
 
 type Random = () => number;
@@ -246,6 +249,7 @@ function fingerprint(result: CompileResult): unknown {
       r.hash,
       Buffer.from(r.bytes).toString('base64'),
       r.onDemand ?? false,
+      r.chunks?.map((c) => `${c.start}-${c.end}:${c.hash}`) ?? null,
     ]),
     diagnostics: canonicalJson(result.diagnostics),
     provenance: canonicalJson(result.provenance),
@@ -450,4 +454,59 @@ test('incremental compile — after the endpoint fast path, a Mapping change is 
   const got = incremental.compile(after, opts);
   assert.equal(incremental.fastPath, 1, 'the Mapping change was compiled in full');
   assert.deepEqual(fingerprint(got), fingerprint(compile(after, opts)));
+});
+
+test('incremental compile — large route configurations are stored in chunks, and a Mapping change re-hashes only the chunks around its route, equal to a full compile', () => {
+  const opts = { group: 'default' };
+  const world = new World();
+  const r = prng(0xc4c);
+  // Long prefixes and hostnames make route configurations of a few hundred KiB.
+  const big = (i: number, extra: Record<string, unknown> = {}): SourceObject => ({
+    apiVersion: 'getambassador.io/v3alpha1',
+    kind: 'Mapping',
+    metadata: { name: `m-${i}`, namespace: 'default' },
+    spec: {
+      prefix: `/m-${i}/${'segment/'.repeat(20)}`,
+      service: pick(r, ['svc-1', 'svc-2.ns']),
+      hostname: i % 3 === 0 ? 'a.example.com' : '*',
+      ...extra,
+    },
+  });
+  for (let i = 0; i < 600; i++) world.put('east', big(i));
+  const incremental = new IncrementalCompiler('default');
+  let previous = incremental.compile(world.sorted(), opts);
+  const chunked = previous.resources.filter((x) => x.chunks);
+  assert.ok(chunked.length > 0, 'no route configuration was stored in chunks');
+  for (const x of chunked) {
+    assert.ok(x.bytes.length >= CHUNKED_FROM);
+    const chunks = x.chunks ?? [];
+    assert.equal(chunks[0]?.start, 0);
+    assert.equal(chunks.at(-1)?.end, x.bytes.length);
+    for (let i = 1; i < chunks.length; i++) assert.equal(chunks[i]?.start, chunks[i - 1]?.end);
+    assert.equal(
+      x.hash,
+      chunkedResourceHash(
+        x.typeUrl,
+        chunks.map((c) => c.hash),
+      ),
+    );
+    for (const c of chunks) assert.equal(c.hash, sha256Hex(x.bytes.subarray(c.start, c.end)));
+  }
+  for (let step = 0; step < 40; step++) {
+    const i = Math.floor(r() * 600);
+    world.put('east', big(i, pick(r, [{ timeout_ms: 1000 + step }, { rewrite: `/v${step}/` }, {}])));
+    const records = world.sorted();
+    const got = incremental.compile(records, opts);
+    assert.deepEqual(fingerprint(got), fingerprint(compile(records, opts)), `step ${step}`);
+    // Locality: a route changed in place changes the chunk it is in and its virtual host's first.
+    for (const x of got.resources) {
+      if (!x.chunks) continue;
+      const before = previous.resources.find((p) => p.name === x.name && p.typeUrl === x.typeUrl);
+      const had = new Set(before?.chunks?.map((c) => c.hash));
+      const fresh = x.chunks.filter((c) => !had.has(c.hash));
+      assert.ok(fresh.length <= 8, `step ${step}: ${fresh.length} of ${x.chunks.length} chunks changed`);
+    }
+    previous = got;
+  }
+  assert.ok(incremental.fastPath >= 20, `only ${incremental.fastPath} compiles took the Mapping fast path`);
 });

@@ -11,7 +11,7 @@
  * - Translate: the same translators run on those groups alone, and their routes replace the old
  *   ones where translate recorded them (translate/listener.ts RouteLayout).
  * - Encode: only the new routes are encoded, and spliced into the bytes of the previous route
- *   configurations (encode.ts spliceRoutes), which are hashed again; validation decodes only the new routes
+ *   configurations (encode.ts spliceRoutes), whose changed chunks are hashed again (route-chunks.ts); validation decodes only the new routes
  *   (validate-output.ts validateRouteSplice); the size limits check what can have grown.
  * - Provenance: routes are attributed by path, header names and cluster, all unchanged, so only
  *   the changed objects' entries (their sequence and resourceVersion) are replaced.
@@ -26,7 +26,6 @@
 import type { VirtualHost } from '../../proto/gen/envoy/config/route/v3/VirtualHost.ts';
 import { ENDPOINT_KINDS } from '../../shared/events/envelope.ts';
 import { noteObjectsChanged, objectId, type Provenance } from '../../shared/snapshot/provenance.ts';
-import { resourceHash } from '../../shared/xds/encoding.ts';
 import { ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import type { CompiledResource, CompileResult, Diagnostic, SourceRecord } from './contracts.ts';
 import { compareDiagnostics } from './diagnostic-order.ts';
@@ -37,6 +36,7 @@ import { hostSelectorLabels } from './ir/host-selection.ts';
 import { groupKey } from './ir/route-order.ts';
 import type { IR, RouteGroup, UpstreamCluster } from './ir/types.ts';
 import { provenanceObject } from './provenance.ts';
+import { identifyResource, type ResourceIdentity } from './route-chunks.ts';
 import { RESOURCE_LIMIT, RESPONSE_LIMIT, ROUTE_LIMIT } from './size-limits.ts';
 import type { ParseCache } from './sources/parse-sources.ts';
 import type { ParsedSources } from './sources/parsed-sources.ts';
@@ -280,12 +280,13 @@ export class MappingFastPath {
         splices.push({ virtualHost: s.virtualHost, start: s.start, routes });
       }
       let bytes = spliceRoutes(c.before.bytes, splices);
-      let hash: string;
-      if (bytes) hash = resourceHash(c.before.typeUrl, bytes);
+      let id: ResourceIdentity;
+      // Chunks the splice left alone keep their hashes (compared, not hashed again).
+      if (bytes) id = identifyResource(c.before.typeUrl, bytes, c.before);
       else {
         try {
           this.encode.rotate();
-          ({ bytes, hash } = this.encode.resource(t));
+          ({ bytes, ...id } = this.encode.resource(t));
         } catch {
           return null;
         }
@@ -294,7 +295,8 @@ export class MappingFastPath {
         typeUrl: c.before.typeUrl,
         name: c.before.name,
         bytes,
-        hash,
+        hash: id.hash,
+        ...(id.chunks ? { chunks: id.chunks } : {}),
         message: t.message,
         ...(c.before.onDemand ? { onDemand: true as const } : {}),
       };

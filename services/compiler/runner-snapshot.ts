@@ -1,13 +1,14 @@
 /**
  * Turns a compile result into what the snapshot store commits: the manifest (resources by type,
  * content-derived type versions, the diagnostics blob hash and the provenance piece hashes) and
- * the blobs it references. The diagnostics blob and the provenance pieces are canonical JSON of
+ * the blobs it references (a large route configuration's chunks rather than its whole bytes). The diagnostics blob and the provenance pieces are canonical JSON of
  * pure compile output, so replay rebuilds them byte for byte.
  */
 import {
   canonicalJson,
   MANIFEST_SCHEMA,
   type Manifest,
+  type ManifestEntry,
   typeManifest,
 } from '../../shared/snapshot/manifest.ts';
 import { encodeProvenancePieces, type ProvenancePieces } from '../../shared/snapshot/provenance.ts';
@@ -53,16 +54,22 @@ export function buildSnapshot(
   previous?: { result: CompileResult; snapshot: BuiltSnapshot },
 ): BuiltSnapshot {
   const blobs = new Map<string, Uint8Array>();
-  const byType = new Map<TypeUrl, { name: string; hash: string; onDemand?: true }[]>();
+  const byType = new Map<TypeUrl, ManifestEntry[]>();
   for (const t of SERVED_TYPES) byType.set(t, []);
   for (const r of result.resources) {
-    blobs.set(r.hash, r.bytes);
     let list = byType.get(r.typeUrl);
     if (!list) {
       list = [];
       byType.set(r.typeUrl, list);
     }
-    list.push(r.onDemand ? { name: r.name, hash: r.hash, onDemand: true } : { name: r.name, hash: r.hash });
+    const entry: ManifestEntry = { name: r.name, hash: r.hash };
+    if (r.chunks) {
+      // Stored in chunks (shared/snapshot/resource-chunks.ts): views into the resource's bytes.
+      for (const c of r.chunks) blobs.set(c.hash, r.bytes.subarray(c.start, c.end));
+      entry.chunks = r.chunks.map((c) => c.hash);
+    } else blobs.set(r.hash, r.bytes);
+    if (r.onDemand) entry.onDemand = true;
+    list.push(entry);
   }
   const before = previous?.snapshot.manifest;
   let diagnosticsHash = before?.diagnostics;

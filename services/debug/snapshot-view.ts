@@ -7,6 +7,7 @@
 import { isSealed } from '../../shared/runtime/secret-keys.ts';
 import { decodeManifest, encodeManifest, type Manifest } from '../../shared/snapshot/manifest.ts';
 import { loadProvenance, type Provenance } from '../../shared/snapshot/provenance.ts';
+import { loadResources } from '../../shared/snapshot/resource-chunks.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { decodeResource } from '../../shared/xds/encoding.ts';
 import type { TypeUrl } from '../../shared/xds/type-urls.ts';
@@ -61,11 +62,13 @@ export async function viewOfStore(
   const entries = Object.entries(manifest.types).flatMap(([typeUrl, t]) =>
     (t?.resources ?? []).map((e) => ({ typeUrl: typeUrl as TypeUrl, name: e.name, hash: e.hash })),
   );
-  const [blobs, provenance] = await Promise.all([
-    store.getBlobs([...entries.map((e) => e.hash), manifest.diagnostics]),
+  const listed = Object.values(manifest.types).flatMap((t) => t?.resources ?? []);
+  const [blobs, diagnostics, provenance] = await Promise.all([
+    loadResources(listed, (hashes) => store.getBlobs(hashes)),
+    store.getBlobs([manifest.diagnostics]),
     loadProvenance(manifest, (hashes) => store.getBlobs(hashes)),
   ]);
-  const diagnosticsBlob = blobs.get(manifest.diagnostics);
+  const diagnosticsBlob = diagnostics.get(manifest.diagnostics);
   return {
     group,
     version,

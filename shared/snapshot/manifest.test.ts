@@ -5,7 +5,7 @@ import { canonicalJson, encodeManifest, MANIFEST_SCHEMA, type Manifest, typeMani
 
 const NAMES = ['a', 'k8s/ns/svc/80', 'é"\\\n', 'z\u2028', '', 'api:x.example.com'];
 
-test('encodeManifest — byte for byte the canonical JSON, including reused type manifests and odd names', () => {
+test('encodeManifest — byte for byte the canonical JSON, including reused type manifests, chunk lists and odd names', () => {
   const r = prng(3);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
   let previous: Manifest | undefined;
@@ -21,6 +21,7 @@ test('encodeManifest — byte for byte the canonical JSON, including reused type
       const entries = Array.from({ length: Math.floor(r() * 5) }, (_, k) => ({
         name: `${pick(NAMES)}${k}`,
         hash: `${Math.floor(r() * 1e9)}`,
+        ...(r() < 0.2 ? { chunks: Array.from({ length: Math.floor(r() * 3) }, (_, c) => `c${c}"`) } : {}),
         ...(r() < 0.2 ? { onDemand: true as const } : {}),
       }));
       types[t as keyof Manifest['types']] = typeManifest(entries);

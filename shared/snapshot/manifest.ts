@@ -13,8 +13,17 @@ export const MANIFEST_SCHEMA = 1;
 export interface ManifestEntry {
   /** xDS resource name. */
   name: string;
-  /** Content hash of the encoded resource ({@link resourceHash}); the resource's store key. */
+  /**
+   * Content hash of the encoded resource ({@link resourceHash}); the resource's store key. For a
+   * resource stored in chunks, the hash over its chunks' hashes (resource-chunks.ts).
+   */
   hash: string;
+  /**
+   * Set when the resource is stored in chunks: the hashes of the blobs whose bytes, concatenated
+   * in this order, are its encoding (shared/snapshot/resource-chunks.ts). Absent: stored whole
+   * under `hash`.
+   */
+  chunks?: string[];
   /**
    * True for resources served only to clients that ask for them by name, never to wildcard
    * subscribers: the API listeners built for proxyless gRPC clients.
@@ -145,16 +154,35 @@ function typeJson(tm: TypeManifest): string | undefined {
   if (keys.length !== 2 || typeof tm.version !== 'string' || !Array.isArray(tm.resources)) return undefined;
   const entries: string[] = [];
   for (const e of tm.resources) {
-    const n = Object.keys(e).length;
-    if (typeof e.hash !== 'string' || typeof e.name !== 'string') return undefined;
-    if (e.onDemand === undefined ? n !== 2 : e.onDemand !== true || n !== 3) return undefined;
-    entries.push(
-      `{"hash":${JSON.stringify(e.hash)},"name":${JSON.stringify(e.name)}${e.onDemand ? ',"onDemand":true' : ''}}`,
-    );
+    const json = entryJson(e);
+    if (json === undefined) return undefined;
+    entries.push(json);
   }
   const json = `{"resources":[${entries.join(',')}],"version":${JSON.stringify(tm.version)}}`;
   typeJsonCache.set(tm, json);
   return json;
+}
+
+/**
+ * One entry's canonical JSON (keys sorted: chunks, hash, name, onDemand), or undefined for a shape
+ * it does not know.
+ */
+export function entryJson(e: ManifestEntry): string | undefined {
+  const J = JSON.stringify;
+  let n = 2;
+  if (typeof e.hash !== 'string' || typeof e.name !== 'string') return undefined;
+  if (e.onDemand !== undefined) {
+    if (e.onDemand !== true) return undefined;
+    n++;
+  }
+  let chunks = '';
+  if (e.chunks !== undefined) {
+    if (!Array.isArray(e.chunks) || e.chunks.some((c) => typeof c !== 'string')) return undefined;
+    chunks = `"chunks":${J(e.chunks)},`;
+    n++;
+  }
+  if (Object.keys(e).length !== n) return undefined;
+  return `{${chunks}"hash":${J(e.hash)},"name":${J(e.name)}${e.onDemand ? ',"onDemand":true' : ''}}`;
 }
 
 export function decodeManifest(bytes: Uint8Array): Manifest {
@@ -163,11 +191,18 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
   return m;
 }
 
-/** Every resource hash a manifest references (including its diagnostics and provenance blobs). */
+/**
+ * Every blob hash a manifest references: its resources' (their chunks' for those stored in
+ * chunks), its diagnostics' and its provenance's.
+ */
 export function manifestHashes(m: Manifest): string[] {
   const out = new Set<string>([m.diagnostics]);
   if (m.provenance) out.add(m.provenance);
   for (const h of m.provenancePieces ?? []) out.add(h);
-  for (const t of Object.values(m.types)) for (const e of t?.resources ?? []) out.add(e.hash);
+  for (const t of Object.values(m.types))
+    for (const e of t?.resources ?? []) {
+      if (e.chunks) for (const c of e.chunks) out.add(c);
+      else out.add(e.hash);
+    }
   return [...out];
 }

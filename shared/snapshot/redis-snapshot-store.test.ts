@@ -10,10 +10,11 @@ import { pino } from 'pino';
 import { startRedis, type TestServer } from '../../test/harness/servers.ts';
 import { DependencyError } from '../runtime/errors.ts';
 import { type Logger, silentLogger } from '../runtime/logger.ts';
-import { CLUSTER_TYPE } from '../xds/type-urls.ts';
-import { encodeManifest, manifestHashes } from './manifest.ts';
+import { CLUSTER_TYPE, ROUTE_TYPE } from '../xds/type-urls.ts';
+import { encodeManifest, manifestHashes, typeManifest } from './manifest.ts';
 import { escapeGroup, RedisKeys, unescapeGroup } from './redis-keys.ts';
 import { RedisSnapshotStore } from './redis-snapshot-store.ts';
+import { chunkedResourceHash, loadResources } from './resource-chunks.ts';
 import { testBlob, testCommit, testSnapshot } from './snapshot-store.contract.ts';
 import type { SnapshotLogEntry } from './snapshot-store.ts';
 
@@ -358,6 +359,43 @@ describe('redis snapshot store faults', () => {
     } finally {
       raw.disconnect();
       await Promise.all([store.close(), reader.close()]);
+    }
+  });
+
+  test('redis snapshot store — a resource of 1 MB stored in chunks: changing one chunk writes kilobytes', async () => {
+    const prefix = `faults-${++n}:`;
+    const store = await RedisSnapshotStore.connect({ url: redis.url, prefix, log: silentLogger() });
+    const raw = new Redis(redis.url);
+    try {
+      const epoch = await store.acquireEpoch('edge');
+      const parts = Array.from({ length: 256 }, (_, i) => `${i}:`.padEnd(4096, 'r'));
+      const snapshot = (version: number) => {
+        const snap = testSnapshot('edge', version, ['a cluster']);
+        const chunks = parts.map(testBlob);
+        for (const c of chunks) snap.blobs.set(c.hash, c.bytes);
+        const hashes = chunks.map((c) => c.hash);
+        snap.manifest.types[ROUTE_TYPE] = typeManifest([
+          { name: 'rc', hash: chunkedResourceHash(ROUTE_TYPE, hashes), chunks: hashes },
+        ]);
+        return snap;
+      };
+      const v1 = snapshot(1);
+      assert.equal((await store.commit({ epoch, ...v1 })).committed, true);
+      parts[100] = 'changed'.padEnd(4096, 'x');
+      const v2 = snapshot(2);
+      const base = { version: 1, hashes: new Set(manifestHashes(v1.manifest)), manifest: v1.manifest };
+      const input = async () => Number(/total_net_input_bytes:(\d+)/.exec(await raw.info('stats'))?.[1]);
+      const before = await input();
+      assert.equal((await store.commit({ epoch, ...v2, base })).committed, true);
+      const written = (await input()) - before;
+      assert.ok(written < 40_000, `a one-chunk change wrote ${written} bytes`);
+      const read = await loadResources(v2.manifest.types[ROUTE_TYPE]?.resources ?? [], (h) =>
+        store.getBlobs(h),
+      );
+      assert.equal(Buffer.from([...read.values()][0] ?? []).toString(), parts.join(''));
+    } finally {
+      raw.disconnect();
+      await store.close();
     }
   });
 

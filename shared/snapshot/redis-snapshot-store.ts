@@ -617,7 +617,10 @@ export class RedisSnapshotStore implements SnapshotStore {
               if (livePieces.has(piece.hash)) continue;
               livePieces.add(piece.hash);
               live.add(piece.hash);
-              for (const e of piece.entries) live.add(e.hash);
+              for (const e of piece.entries) {
+                if (e.chunks) for (const c of e.chunks) live.add(c);
+                else live.add(e.hash);
+              }
             }
           }
         }
@@ -758,8 +761,8 @@ function pipelineResults(results: [Error | null, unknown][] | null): unknown[] {
  * The hashes `m` references that `base` does not, found by comparing them part by part: a type
  * list that is the same object as the base's is skipped without reading its entries. It is
  * `manifestHashes(m)` less `manifestHashes(base)`, except that a hash `base` lists under another
- * type would be listed again (resource hashes include the type URL, so none is); a hash listed
- * too many only costs its existence check.
+ * type or resource would be listed again (resource hashes include the type URL, so none is; a
+ * chunk moved between resources is); a hash listed too many only costs its existence check.
  */
 function newHashes(m: Manifest, base: Manifest): string[] {
   const out: string[] = [];
@@ -774,7 +777,18 @@ function newHashes(m: Manifest, base: Manifest): string[] {
     if (!tm || tm === was) continue;
     const known = new Set<string>();
     for (const e of was?.resources ?? []) known.add(e.hash);
-    for (const e of tm.resources) if (!known.has(e.hash)) out.push(e.hash);
+    let chunksOf: Map<string, string[] | undefined> | undefined;
+    for (const e of tm.resources) {
+      if (known.has(e.hash)) continue;
+      if (!e.chunks) {
+        out.push(e.hash);
+        continue;
+      }
+      // A changed resource stored in chunks: only the chunks its previous version lacks are new.
+      chunksOf ??= new Map((was?.resources ?? []).map((b) => [b.name, b.chunks]));
+      const had = new Set(chunksOf.get(e.name));
+      for (const c of e.chunks) if (!had.has(c)) out.push(c);
+    }
   }
   return out;
 }

@@ -7,8 +7,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { sha256Hex } from '../xds/encoding.ts';
-import { CLUSTER_TYPE, LISTENER_TYPE } from '../xds/type-urls.ts';
-import { MANIFEST_SCHEMA, type Manifest, type ManifestEntry, typeManifest } from './manifest.ts';
+import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from '../xds/type-urls.ts';
+import {
+  MANIFEST_SCHEMA,
+  type Manifest,
+  type ManifestEntry,
+  manifestHashes,
+  typeManifest,
+} from './manifest.ts';
+import { chunkedResourceHash, loadResources } from './resource-chunks.ts';
 import type { CommitRequest, SnapshotLogEntry, SnapshotStore } from './snapshot-store.ts';
 
 export interface OpenedStore {
@@ -309,6 +316,68 @@ export function snapshotStoreContract(name: string, open: () => Promise<OpenedSt
       assert.equal(await store.head('g'), 5);
       assert.equal(await store.gc('g', 3), 0);
       assert.deepEqual(await store.versions('h'), [1]);
+    }),
+  );
+
+  test(
+    `${name} snapshot store — resources stored in chunks: commits check the chunks, readers assemble them, gc keeps only the chunks retained manifests list`,
+    withStore(async (store) => {
+      const epoch = await store.acquireEpoch('g');
+      /** A snapshot whose route configuration `rc` is stored in the chunks `parts`. */
+      const chunked = (version: number, parts: string[]) => {
+        const snap = testSnapshot('g', version, [`cluster at ${version}`]);
+        const chunks = parts.map(testBlob);
+        for (const c of chunks) snap.blobs.set(c.hash, c.bytes);
+        const entry: ManifestEntry = {
+          name: 'rc',
+          hash: chunkedResourceHash(
+            ROUTE_TYPE,
+            chunks.map((c) => c.hash),
+          ),
+          chunks: chunks.map((c) => c.hash),
+        };
+        snap.manifest.types[ROUTE_TYPE] = typeManifest([entry]);
+        return snap;
+      };
+      const v1 = chunked(1, ['head-1', 'routes-a', 'routes-b', 'routes-c']);
+      assert.deepEqual(await store.commit({ epoch, ...v1 }), { committed: true, version: 1 });
+      assert.deepEqual(await store.getManifest('g', 1), v1.manifest, 'the chunk list reads back');
+      const entries = (m: Manifest) => m.types[ROUTE_TYPE]?.resources ?? [];
+      const read = await loadResources(entries(v1.manifest), (h) => store.getBlobs(h));
+      assert.equal(
+        Buffer.from(read.get(entries(v1.manifest)[0]?.hash as string) ?? []).toString(),
+        'head-1routes-aroutes-broutes-c',
+      );
+
+      // A commit on top of v1 that changed two chunks: given only those, it commits.
+      const v2 = chunked(2, ['head-2', 'routes-a', 'routes-B', 'routes-c']);
+      const base = { version: 1, hashes: new Set(manifestHashes(v1.manifest)), manifest: v1.manifest };
+      const only = new Map([...v2.blobs].filter(([h]) => !base.hashes.has(h)));
+      assert.equal(only.size, 4, 'two chunks, a cluster and the diagnostics');
+      assert.deepEqual(await store.commit({ epoch, ...v2, blobs: only, base }), {
+        committed: true,
+        version: 2,
+      });
+      // A chunk neither given nor stored: refused, with or without a base.
+      const v3 = chunked(3, ['head-3', 'routes-a', 'never given', 'routes-c']);
+      v3.blobs.delete(testBlob('never given').hash);
+      await assert.rejects(store.commit({ epoch, ...v3 }));
+      const base2 = { version: 2, hashes: new Set(manifestHashes(v2.manifest)), manifest: v2.manifest };
+      await assert.rejects(store.commit({ epoch, ...v3, base: base2 }));
+      assert.equal(await store.head('g'), 2);
+
+      await store.gc('g', 1);
+      const chunk = async (c: string) => (await store.getBlobs([testBlob(c).hash])).size === 1;
+      assert.equal(await chunk('head-2'), true);
+      assert.equal(await chunk('routes-B'), true);
+      assert.equal(await chunk('routes-a'), true, 'a chunk the retained version shares survives');
+      assert.equal(await chunk('head-1'), false, 'a chunk only a dropped version listed is swept');
+      assert.equal(await chunk('routes-b'), false);
+      const after = await loadResources(entries(v2.manifest), (h) => store.getBlobs(h));
+      assert.equal(
+        Buffer.from(after.get(entries(v2.manifest)[0]?.hash as string) ?? []).toString(),
+        'head-2routes-aroutes-Broutes-c',
+      );
     }),
   );
 

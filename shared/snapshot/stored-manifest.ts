@@ -17,7 +17,7 @@
 import { sha256Hex } from '../xds/encoding.ts';
 import type { TypeUrl } from '../xds/type-urls.ts';
 import type { Manifest, ManifestEntry, TypeManifest } from './manifest.ts';
-import { MANIFEST_SCHEMA } from './manifest.ts';
+import { canonicalJson, entryJson, MANIFEST_SCHEMA } from './manifest.ts';
 
 export const STORED_MANIFEST_SCHEMA = 2;
 /** ~32 entries (~3.5 KB) per piece on average. */
@@ -66,10 +66,8 @@ export function typePieces(tm: TypeManifest, previous?: TypeManifest): ManifestP
 }
 
 function piece(entries: readonly ManifestEntry[]): ManifestPiece {
-  const J = JSON.stringify;
   const parts: string[] = [];
-  for (const e of entries)
-    parts.push(`{"hash":${J(e.hash)},"name":${J(e.name)}${e.onDemand ? ',"onDemand":true' : ''}}`);
+  for (const e of entries) parts.push(entryJson(e) ?? canonicalJson(e));
   const bytes = Buffer.from(`[${parts.join(',')}]`, 'utf8');
   return { hash: sha256Hex(bytes), bytes, entries };
 }
@@ -79,6 +77,7 @@ function sameEntries(a: readonly ManifestEntry[], b: readonly ManifestEntry[]): 
   for (let i = 0; i < a.length; i++) {
     const x = a[i] as ManifestEntry;
     const y = b[i] as ManifestEntry;
+    // The hash covers the chunk list (resource-chunks.ts), so equal hashes mean equal chunks.
     if (x.name !== y.name || x.hash !== y.hash || x.onDemand !== y.onDemand) return false;
   }
   return true;

@@ -25,6 +25,7 @@ import { after, before, test } from 'node:test';
 import { type DevPipeline, startDevPipeline } from '../../services/cli/dev.ts';
 import { silentLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
+import { loadResources } from '../../shared/snapshot/resource-chunks.ts';
 import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE, type TypeUrl } from '../../shared/xds/type-urls.ts';
 import { eventually } from '../harness/eventually.ts';
 import { type EchoBackend, startEchoBackend } from '../harness/grpc-echo.ts';
@@ -369,7 +370,8 @@ test('isolation e2e — size: 700 KB prefixes, a route configuration over 3 MiB 
     const version = await p.store.head(GROUP);
     const manifest = await p.store.getManifest(GROUP, version!);
     const rds = manifest?.types[ROUTE_TYPE]?.resources ?? [];
-    const blobs = await p.store.getBlobs(rds.map((r) => r.hash));
+    const store = p.store;
+    const blobs = await loadResources(rds, (hashes) => store.getBlobs(hashes));
     const sizes = rds.map((r) => [r.name, blobs.get(r.hash)!.length] as const);
     for (const [name, bytes] of sizes) assert.ok(bytes <= 3 * 1024 * 1024, `${name}: ${bytes} bytes`);
     const socket = sizes.filter(([name]) => !name.startsWith('api:'));

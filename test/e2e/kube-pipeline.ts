@@ -14,6 +14,7 @@ import { type DevOptions, startDevPipeline } from '../../services/cli/dev.ts';
 import type { EventLog, LoggedEvent } from '../../shared/events/event-log.ts';
 import { createLogger } from '../../shared/runtime/logger.ts';
 import type { KeyRing } from '../../shared/runtime/secret-keys.ts';
+import { loadResources } from '../../shared/snapshot/resource-chunks.ts';
 import { openSecretBlob } from '../../shared/snapshot/sealed-blobs.ts';
 import type { SnapshotStore } from '../../shared/snapshot/snapshot-store.ts';
 import { decodeResource } from '../../shared/xds/encoding.ts';
@@ -84,7 +85,7 @@ export async function readSnapshot(
   const byType = new Map<string, Map<string, Record<string, unknown>>>();
   for (const [type, entries] of Object.entries(manifest.types)) {
     const list = entries?.resources ?? [];
-    const blobs = await store.getBlobs(list.map((e) => e.hash));
+    const blobs = await loadResources(list, (hashes) => store.getBlobs(hashes));
     const decoded = new Map<string, Record<string, unknown>>();
     for (const e of list) {
       const bytes = blobs.get(e.hash);

@@ -18,6 +18,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type DevOptions, startDevPipeline } from '../../services/cli/dev.ts';
 import { silentLogger } from '../../shared/runtime/logger.ts';
 import { createRegistry } from '../../shared/runtime/metrics.ts';
+import { loadResources } from '../../shared/snapshot/resource-chunks.ts';
 import { decodeResource } from '../../shared/xds/encoding.ts';
 import { CLUSTER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE, type TypeUrl } from '../../shared/xds/type-urls.ts';
 import { eventually } from '../harness/eventually.ts';
@@ -99,7 +100,7 @@ async function committed(typeUrl: TypeUrl, name: string): Promise<Json | undefin
   const manifest = await pipeline.store.getManifest(GROUP, version);
   const entry = manifest?.types[typeUrl]?.resources.find((r) => r.name === name);
   if (!entry) return undefined;
-  const bytes = (await pipeline.store.getBlobs([entry.hash])).get(entry.hash);
+  const bytes = (await loadResources([entry], (hashes) => pipeline.store.getBlobs(hashes))).get(entry.hash);
   return bytes ? decodeResource(typeUrl, bytes) : undefined;
 }
 

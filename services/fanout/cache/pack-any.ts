@@ -13,3 +13,26 @@ export function packAnyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
     .bytes(value)
     .finish();
 }
+
+/**
+ * {@link packAnyBytes} of the concatenation of `parts` (a resource stored in chunks), written
+ * with one copy of each part.
+ */
+export function packAnyParts(typeUrl: string, parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.byteLength;
+  const head = protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .string(typeUrl)
+    .uint32((2 << 3) | 2)
+    .uint32(length)
+    .finish();
+  const out = Buffer.allocUnsafe(head.length + length);
+  out.set(head, 0);
+  let o = head.length;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}

@@ -3,11 +3,26 @@ import { after, describe, test } from 'node:test';
 import { Registry } from 'prom-client';
 import { messageType } from '../../../proto/root.ts';
 import { silentLogger } from '../../../shared/runtime/logger.ts';
+import type { ManifestEntry } from '../../../shared/snapshot/manifest.ts';
 import { MemorySnapshotStore } from '../../../shared/snapshot/memory-snapshot-store.ts';
-import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE } from '../../../shared/xds/type-urls.ts';
-import { apiListener, edsCluster, loadAssignment, socketListener } from '../testing/echo-resources.ts';
-import { TestCommitter } from '../testing/test-snapshots.ts';
+import { encodeMessage } from '../../../shared/xds/encoding.ts';
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  messageNameOf,
+  ROUTE_TYPE,
+} from '../../../shared/xds/type-urls.ts';
+import {
+  apiListener,
+  edsCluster,
+  loadAssignment,
+  routeConfig,
+  socketListener,
+} from '../testing/echo-resources.ts';
+import { buildSnapshot, TestCommitter, type TestResource } from '../testing/test-snapshots.ts';
 import type { GroupSnapshot } from './group-snapshot.ts';
+import { packAnyBytes } from './pack-any.ts';
 import { SnapshotCache } from './snapshot-cache.ts';
 
 /** A memory store that records which blob hashes were asked for (a spy at our own port). */
@@ -161,6 +176,91 @@ describe('snapshot cache', () => {
       await c.commit(2, [edsCluster('a')]);
       await until(() => cache.current('g')?.version === 2, 'g@2');
     }
+  });
+
+  test('snapshot cache — a resource stored in chunks is served byte for byte, and an update fetches only its new chunks', async () => {
+    /** A route configuration of ~12 KB whose route `changed` gets cluster `cluster`. */
+    const big = (changed: number, cluster: string, chunkBytes = 500): TestResource => ({
+      typeUrl: ROUTE_TYPE,
+      name: 'big',
+      chunkBytes,
+      message: {
+        name: 'big',
+        virtual_hosts: [
+          {
+            name: 'all',
+            domains: ['*'],
+            routes: Array.from({ length: 200 }, (_, i) => ({
+              match: { prefix: `/route-${String(i).padStart(4, '0')}/` },
+              route: { cluster: i === changed ? cluster : 'c0' },
+            })),
+          },
+        ],
+      },
+    });
+    const bytesOf = (r: TestResource) => encodeMessage(messageNameOf(r.typeUrl), r.message);
+    const store = new RecordingStore();
+    const c = new TestCommitter(store, 'g');
+    const v1 = await c.commit(1, [big(150, 'c1'), edsCluster('a')]);
+    const entry = v1.types[ROUTE_TYPE]?.resources[0];
+    assert.ok(entry?.chunks && entry.chunks.length > 5, 'stored in chunks');
+    const cache = newCache(store);
+    await cache.start();
+    const held = () => cache.current('g')?.types.get(ROUTE_TYPE)?.resources.get('big');
+    assert.deepEqual(
+      Buffer.from(held()?.any ?? []),
+      Buffer.from(packAnyBytes(ROUTE_TYPE, bytesOf(big(150, 'c1')))),
+    );
+    assert.equal(cache.chunkCount, new Set(entry.chunks).size);
+    // One route's cluster changes (same length): one chunk is new, and only it is fetched.
+    store.fetched.length = 0;
+    const v2 = await c.commit(2, [big(150, 'c2'), edsCluster('a')]);
+    await until(() => cache.current('g')?.version === 2, 'g@2');
+    const next = v2.types[ROUTE_TYPE]?.resources[0]?.chunks ?? [];
+    const fresh = next.filter((h) => !entry.chunks?.includes(h));
+    assert.equal(fresh.length, 1);
+    assert.deepEqual(store.fetched, fresh);
+    assert.deepEqual(
+      Buffer.from(held()?.any ?? []),
+      Buffer.from(packAnyBytes(ROUTE_TYPE, bytesOf(big(150, 'c2')))),
+    );
+    assert.equal(cache.chunkCount, new Set(next).size, 'the replaced chunk was dropped');
+    // Stored whole again, then gone: no chunk is held any more.
+    await c.commit(3, [big(150, 'c2', 0), edsCluster('a')]);
+    await until(() => cache.current('g')?.version === 3, 'g@3');
+    assert.equal(cache.chunkCount, 0);
+    assert.deepEqual(
+      Buffer.from(held()?.any ?? []),
+      Buffer.from(packAnyBytes(ROUTE_TYPE, bytesOf(big(150, 'c2')))),
+    );
+  });
+
+  test('snapshot cache — a resource whose chunks are missing, corrupt or listed under another hash is not installed', async () => {
+    const chunked = (cluster: string): TestResource => ({ ...routeConfig('r', cluster), chunkBytes: 16 });
+    for (const damage of ['missing', 'corrupt'] as const) {
+      const store = new DamagedStore(undefined);
+      const c = new TestCommitter(store, 'g');
+      await c.commit(1, [chunked('a')]);
+      const cache = newCache(store);
+      await cache.start();
+      assert.equal(cache.current('g')?.version, 1);
+      store.damage = damage;
+      await c.commit(2, [chunked('b')]);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(cache.current('g')?.version, 1, `${damage}: the previous snapshot is kept`);
+      store.damage = undefined;
+      await c.commit(3, [chunked('c')]);
+      await until(() => cache.current('g')?.version === 3, 'g@3');
+    }
+    // A chunk list that does not hash to the entry's hash (chunks swapped).
+    const store = new MemorySnapshotStore();
+    const { manifest, blobs } = buildSnapshot('g', 1, [chunked('a')]);
+    const e = manifest.types[ROUTE_TYPE]?.resources[0] as ManifestEntry;
+    e.chunks = [...(e.chunks ?? [])].reverse();
+    await store.commit({ epoch: await store.acquireEpoch('g'), manifest, blobs });
+    const cache = newCache(store);
+    await cache.start();
+    assert.equal(cache.current('g'), undefined);
   });
 
   test('snapshot cache — close stops following the log', async () => {

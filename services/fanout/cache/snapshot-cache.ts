@@ -2,7 +2,10 @@
  * The fan-out's copy of every group's current snapshot. It follows the snapshot store: on start
  * it loads each group's head, then tails the snapshot log; for each newer (group, version) it
  * reads the manifest, fetches only the blobs whose hash it does not hold, packs them into `Any`
- * bytes once, and swaps the group's snapshot atomically before telling its listeners.
+ * bytes once, and swaps the group's snapshot atomically before telling its listeners. A resource
+ * stored in chunks (shared/snapshot/resource-chunks.ts) is assembled from its chunks, of which
+ * only those no held resource has are fetched and hashed: a route configuration of megabytes
+ * whose one route changed costs a few kilobytes of reads and hashing, and one copy.
  *
  * Contract: a group's snapshot never goes backwards (a log entry at or below the current version
  * is ignored without I/O); a snapshot is installed only when every blob it references was fetched
@@ -16,9 +19,10 @@ import { RetryBackoff } from '../../../shared/runtime/retry.ts';
 import type { Runner } from '../../../shared/runtime/runner.ts';
 import type { KeyRing } from '../../../shared/runtime/secret-keys.ts';
 import type { Manifest } from '../../../shared/snapshot/manifest.ts';
+import { chunkedResourceHash } from '../../../shared/snapshot/resource-chunks.ts';
 import { openSecretBlob } from '../../../shared/snapshot/sealed-blobs.ts';
 import type { SnapshotStore } from '../../../shared/snapshot/snapshot-store.ts';
-import { resourceHash } from '../../../shared/xds/encoding.ts';
+import { resourceHash, sha256Hex } from '../../../shared/xds/encoding.ts';
 import { isTypeUrl, SECRET_TYPE, type TypeUrl } from '../../../shared/xds/type-urls.ts';
 import type {
   CachedResource,
@@ -27,7 +31,7 @@ import type {
   SnapshotSource,
   TypeSnapshot,
 } from './group-snapshot.ts';
-import { packAnyBytes } from './pack-any.ts';
+import { packAnyBytes, packAnyParts } from './pack-any.ts';
 
 export interface SnapshotCacheOptions {
   store: SnapshotStore;
@@ -43,12 +47,22 @@ interface HeldBlob {
   any: Uint8Array;
   /** Number of entries in current type snapshots that reference this hash. */
   refs: number;
+  /** The chunk hashes it was assembled from, held while it is (resource-chunks.ts). */
+  chunks?: readonly string[];
+}
+
+/** What {@link SnapshotCache.fetchMissing} fetched: packed resources and the new chunks' bytes. */
+interface Fetched {
+  packed: Map<string, Uint8Array>;
+  chunks: Map<string, Uint8Array>;
 }
 
 export class SnapshotCache implements Runner, SnapshotSource {
   readonly name = 'snapshot-cache';
   private readonly snapshots = new Map<string, GroupSnapshot>();
   private readonly blobs = new Map<string, HeldBlob>();
+  /** Chunks of the held resources stored in chunks, by hash; refs = held resources listing them. */
+  private readonly chunks = new Map<string, { bytes: Uint8Array; refs: number }>();
   private readonly listeners = new Set<SnapshotListener>();
   private readonly log: Logger;
   private readonly versionGauge: Gauge<'group'>;
@@ -175,17 +189,51 @@ export class SnapshotCache implements Runner, SnapshotSource {
     this.install(manifest, previous, fetched);
   }
 
-  /** Fetches and packs the blobs the manifest needs that are not held; null if any is unusable. */
-  private async fetchMissing(manifest: Manifest): Promise<Map<string, Uint8Array> | null> {
+  /**
+   * Fetches and packs the blobs the manifest needs that are not held (for a resource stored in
+   * chunks, the chunks no held resource has); null if any is unusable.
+   */
+  private async fetchMissing(manifest: Manifest): Promise<Fetched | null> {
     const typeOf = new Map<string, TypeUrl>();
+    const chunked = new Map<string, { typeUrl: TypeUrl; chunks: readonly string[] }>();
+    const wanted = new Set<string>();
     for (const [typeUrl, tm] of Object.entries(manifest.types)) {
       if (!isTypeUrl(typeUrl) || !tm) continue;
-      for (const e of tm.resources) if (!this.blobs.has(e.hash)) typeOf.set(e.hash, typeUrl);
+      for (const e of tm.resources) {
+        if (this.blobs.has(e.hash)) continue;
+        if (!e.chunks) {
+          typeOf.set(e.hash, typeUrl);
+          continue;
+        }
+        chunked.set(e.hash, { typeUrl, chunks: e.chunks });
+        for (const c of e.chunks) if (!this.chunks.has(c)) wanted.add(c);
+      }
     }
     const packed = new Map<string, Uint8Array>();
-    if (typeOf.size === 0) return packed;
-    const got = await this.opts.store.getBlobs([...typeOf.keys()]);
+    const fetched: Fetched = { packed, chunks: new Map() };
+    if (typeOf.size === 0 && chunked.size === 0) return fetched;
+    const got = await this.opts.store.getBlobs([...typeOf.keys(), ...wanted]);
     this.fetchedCounter.inc(got.size);
+    const unusable = (hash: string, reason: string): null => {
+      this.log.error(
+        { group: manifest.group, version: manifest.version, hash, reason },
+        'snapshot references an unusable blob; keeping the previous snapshot',
+      );
+      return null;
+    };
+    for (const c of wanted) {
+      const bytes = got.get(c);
+      if (!bytes) return unusable(c, 'chunk missing');
+      if (sha256Hex(bytes) !== c) return unusable(c, 'chunk hash mismatch');
+      fetched.chunks.set(c, bytes);
+    }
+    for (const [hash, { typeUrl, chunks }] of chunked) {
+      // Sealed secrets are stored whole; a chunk list must hash to the entry's hash.
+      if (typeUrl === SECRET_TYPE) return unusable(hash, 'a secret stored in chunks');
+      if (chunkedResourceHash(typeUrl, chunks) !== hash) return unusable(hash, 'chunk list mismatch');
+      const parts = chunks.map((c) => (this.chunks.get(c)?.bytes ?? fetched.chunks.get(c)) as Uint8Array);
+      packed.set(hash, packAnyParts(typeUrl, parts));
+    }
     for (const [hash, typeUrl] of typeOf) {
       let bytes = got.get(hash);
       let reason = bytes ? 'hash mismatch' : 'missing';
@@ -211,14 +259,12 @@ export class SnapshotCache implements Runner, SnapshotSource {
       }
       packed.set(hash, packAnyBytes(typeUrl, bytes));
     }
-    return packed;
+    return fetched;
   }
 
-  private install(
-    manifest: Manifest,
-    previous: GroupSnapshot | undefined,
-    packed: ReadonlyMap<string, Uint8Array>,
-  ): void {
+  private install(manifest: Manifest, previous: GroupSnapshot | undefined, fetched: Fetched): void {
+    const { packed } = fetched;
+    const chunkLists = new Map<string, readonly string[]>();
     const types = new Map<TypeUrl, TypeSnapshot>();
     const added: TypeSnapshot[] = [];
     for (const [typeUrl, tm] of Object.entries(manifest.types)) {
@@ -239,6 +285,7 @@ export class SnapshotCache implements Runner, SnapshotSource {
         }
         const any = this.blobs.get(e.hash)?.any ?? packed.get(e.hash);
         if (!any) throw new Error(`internal: blob ${e.hash} neither held nor fetched`);
+        if (e.chunks) chunkLists.set(e.hash, e.chunks);
         resources.set(e.name, { name: e.name, hash: e.hash, any, onDemand: e.onDemand === true });
       }
       const snap: TypeSnapshot = { typeUrl, version: tm.version, resources };
@@ -246,7 +293,7 @@ export class SnapshotCache implements Runner, SnapshotSource {
       added.push(snap);
     }
     const next: GroupSnapshot = { group: manifest.group, version: manifest.version, types };
-    for (const t of added) for (const r of t.resources.values()) this.retain(r);
+    for (const t of added) for (const r of t.resources.values()) this.retain(r, chunkLists, fetched.chunks);
     for (const t of previous?.types.values() ?? [])
       if (types.get(t.typeUrl) !== t) for (const r of t.resources.values()) this.release(r.hash);
     this.snapshots.set(manifest.group, next);
@@ -265,16 +312,39 @@ export class SnapshotCache implements Runner, SnapshotSource {
     }
   }
 
-  private retain(r: CachedResource): void {
+  private retain(
+    r: CachedResource,
+    chunkLists: ReadonlyMap<string, readonly string[]>,
+    fetchedChunks: ReadonlyMap<string, Uint8Array>,
+  ): void {
     const held = this.blobs.get(r.hash);
-    if (held) held.refs++;
-    else this.blobs.set(r.hash, { any: r.any, refs: 1 });
+    if (held) {
+      held.refs++;
+      return;
+    }
+    const chunks = chunkLists.get(r.hash);
+    this.blobs.set(r.hash, chunks ? { any: r.any, refs: 1, chunks } : { any: r.any, refs: 1 });
+    for (const c of chunks ?? []) {
+      const chunk = this.chunks.get(c);
+      if (chunk) chunk.refs++;
+      else this.chunks.set(c, { bytes: fetchedChunks.get(c) as Uint8Array, refs: 1 });
+    }
   }
 
   private release(hash: string): void {
     const held = this.blobs.get(hash);
     if (!held) return;
     held.refs--;
-    if (held.refs <= 0) this.blobs.delete(hash);
+    if (held.refs > 0) return;
+    this.blobs.delete(hash);
+    for (const c of held.chunks ?? []) {
+      const chunk = this.chunks.get(c);
+      if (chunk && --chunk.refs <= 0) this.chunks.delete(c);
+    }
+  }
+
+  /** Number of chunks held for resources stored in chunks (for tests). */
+  get chunkCount(): number {
+    return this.chunks.size;
   }
 }

@@ -9,6 +9,7 @@ import {
   type ManifestEntry,
   typeManifest,
 } from '../../../shared/snapshot/manifest.ts';
+import { chunkedResourceHash } from '../../../shared/snapshot/resource-chunks.ts';
 import type { SnapshotStore } from '../../../shared/snapshot/snapshot-store.ts';
 import { encodeMessage, resourceHash, sha256Hex } from '../../../shared/xds/encoding.ts';
 import {
@@ -27,6 +28,11 @@ export interface TestResource {
   /** The resource as a plain object with proto field names. */
   message: object;
   onDemand?: boolean;
+  /**
+   * Store it in chunks of this many bytes (shared/snapshot/resource-chunks.ts; the last one may
+   * be shorter), as the compiler stores large route configurations.
+   */
+  chunkBytes?: number;
 }
 
 const SERVED_TYPES: readonly TypeUrl[] = [
@@ -47,10 +53,27 @@ export function buildSnapshot(
   const entries = new Map<TypeUrl, ManifestEntry[]>(SERVED_TYPES.map((t) => [t, []]));
   for (const r of resources) {
     const bytes = encodeMessage(messageNameOf(r.typeUrl), r.message);
-    const hash = resourceHash(r.typeUrl, bytes);
-    blobs.set(hash, bytes);
+    let hash: string;
+    let chunks: string[] | undefined;
+    if (r.chunkBytes) {
+      chunks = [];
+      for (let o = 0; o < bytes.length; o += r.chunkBytes) {
+        const chunk = bytes.subarray(o, o + r.chunkBytes);
+        chunks.push(sha256Hex(chunk));
+        blobs.set(sha256Hex(chunk), chunk);
+      }
+      hash = chunkedResourceHash(r.typeUrl, chunks);
+    } else {
+      hash = resourceHash(r.typeUrl, bytes);
+      blobs.set(hash, bytes);
+    }
     const list = entries.get(r.typeUrl) ?? [];
-    list.push({ name: r.name, hash, ...(r.onDemand ? { onDemand: true as const } : {}) });
+    list.push({
+      name: r.name,
+      hash,
+      ...(chunks ? { chunks } : {}),
+      ...(r.onDemand ? { onDemand: true as const } : {}),
+    });
     entries.set(r.typeUrl, list);
   }
   const diagnostics = Buffer.from('[]');
