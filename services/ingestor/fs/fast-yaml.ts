@@ -12,57 +12,23 @@
  * - a range holds one document at most (it starts at a `---` marker, or is a file's text before
  *   its first marker, which holds a document only when it has content).
  *
- * Any error from js-yaml sends the range to `yaml`, whose message and line are reported.
+ * Any error from js-yaml sends the range to `yaml`, whose message and line are reported. Before
+ * js-yaml, the simple reader (simple-yaml.ts) tries the range: it reads the plain shape most
+ * manifests have, cheaper, and leaves everything else to js-yaml.
  */
 import jsyaml from 'js-yaml';
-
-const scalar = (tag: string, resolve: (s: string) => boolean, construct: (s: string) => unknown) =>
-  new jsyaml.Type(`tag:yaml.org,2002:${tag}`, {
-    kind: 'scalar',
-    resolve: (s: string | null) => s !== null && resolve(s),
-    construct: (s: string | null) => construct(s ?? ''),
-  });
-
-const NULL = /^(?:~|[Nn]ull|NULL)?$/;
-const BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
-const INT = /^[-+]?[0-9]+$/;
-const OCT = /^0o[0-7]+$/;
-const HEX = /^0x[0-9a-fA-F]+$/;
-const INF_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
-const FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$/;
+import { CORE_SCALARS, loadSimple } from './simple-yaml.ts';
 
 /** YAML 1.2 core schema, resolved as the `yaml` library resolves it (no bigints). */
 const CORE = jsyaml.FAILSAFE_SCHEMA.extend({
-  implicit: [
-    scalar(
-      'null',
-      (s) => NULL.test(s),
-      () => null,
-    ),
-    scalar(
-      'bool',
-      (s) => BOOL.test(s),
-      (s) => s[0] === 't' || s[0] === 'T',
-    ),
-    scalar(
-      'int',
-      (s) => INT.test(s) || OCT.test(s) || HEX.test(s),
-      (s) =>
-        OCT.test(s) ? parseInt(s.slice(2), 8) : HEX.test(s) ? parseInt(s.slice(2), 16) : parseInt(s, 10),
-    ),
-    scalar(
-      'float',
-      (s) => INF_NAN.test(s) || FLOAT.test(s),
-      (s) =>
-        INF_NAN.test(s)
-          ? s.slice(-3).toLowerCase() === 'nan'
-            ? Number.NaN
-            : s[0] === '-'
-              ? Number.NEGATIVE_INFINITY
-              : Number.POSITIVE_INFINITY
-          : parseFloat(s),
-    ),
-  ],
+  implicit: CORE_SCALARS.map(
+    (t) =>
+      new jsyaml.Type(`tag:yaml.org,2002:${t.tag}`, {
+        kind: 'scalar',
+        resolve: (s: string | null) => s !== null && t.resolve(s),
+        construct: (s: string | null) => t.construct(s ?? ''),
+      }),
+  ),
 });
 
 /** Constructs the fast loader does not reproduce exactly (see the module comment). */
@@ -73,7 +39,10 @@ const UNSAFE =
 export function loadFast(text: string): { count: number; value?: unknown } | undefined {
   const marker = text.startsWith('---');
   if (!marker && firstContentLine(text) < 0) return { count: 0 };
-  if (UNSAFE.test(text) || spansLines(text)) return undefined;
+  if (UNSAFE.test(text)) return undefined;
+  const simple = loadSimple(text);
+  if (simple) return { count: 1, value: simple.value };
+  if (spansLines(text)) return undefined;
   try {
     return { count: 1, value: jsyaml.load(text, { schema: CORE }) };
   } catch {
