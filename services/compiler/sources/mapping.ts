@@ -282,7 +282,9 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
     else if (!KNOWN_KEYS.has(key) && !QUIET_KEYS.has(key)) warn(key, `unknown field ${key}; ignored`);
   }
 
-  const mapping: Omit<MappingSpec, 'prefix' | 'service'> = {
+  // One object, built once: `prefix` and `service` last, where a copy with them appended put them
+  // (key order is visible to anything that stringifies a Mapping). Undefined only when fatal.
+  const mapping: MappingSpec = {
     source: input.source,
     apiVersion: input.apiVersion,
     pathMatch,
@@ -335,10 +337,12 @@ export function parseMapping(input: MappingInput): { mapping?: MappingSpec; diag
     enableIpv4: opt('enable_ipv4', readBool),
     enableIpv6: opt('enable_ipv6', readBool),
     metadataLabels: stringMap(input.labels),
+    prefix: prefix as string,
+    service: service as string,
   };
   if (fatal || prefix === undefined || service === undefined || (!target && !hostRedirect))
     return { diagnostics };
-  return { diagnostics, mapping: { ...mapping, prefix, service } };
+  return { diagnostics, mapping };
 }
 
 /** Every key this parser reads (others are reported as unknown). */

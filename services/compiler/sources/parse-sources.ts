@@ -112,10 +112,53 @@ export class ParseCache {
     let part = this.parts.get(record);
     if (!part) {
       part = parseRecordPart(record, this.group);
+      part.sources = compactSources(part.sources);
       this.parts.set(record, part);
     }
     return part;
   }
+}
+
+/**
+ * Shared stand-ins for a cached part's empty lists: a record contributes to one or two of the
+ * sources' 13 lists, and 10,000 records' empty lists and label maps were ~10 MB the compiler kept.
+ * Frozen, and the map refuses writes, so a pass that wrongly mutated a part fails loudly instead
+ * of changing every part.
+ */
+const NO_ITEMS: readonly never[] = Object.freeze([]);
+class NoLabels extends Map<string, Record<string, string>> {
+  override set(): this {
+    throw new Error('a cached parse part is read-only');
+  }
+}
+const NO_LABELS: Map<string, Record<string, string>> = new NoLabels();
+
+/**
+ * `sources` as a cached part keeps it: empty lists and an empty label map replaced by the shared
+ * read-only ones, other lists copied to their exact length (a list pushed to once holds room for
+ * 17). The same content; parts are only ever read (appended to a group's sources, or looked up).
+ */
+function compactSources(sources: ParsedSources): ParsedSources {
+  const list = <T>(xs: T[]): T[] => (xs.length === 0 ? (NO_ITEMS as unknown as T[]) : xs.slice());
+  const e = sources.edge;
+  return {
+    mappings: list(sources.mappings),
+    services: list(sources.services),
+    endpoints: list(sources.endpoints),
+    modules: list(sources.modules),
+    edge: {
+      listeners: list(e.listeners),
+      hosts: list(e.hosts),
+      tlsContexts: list(e.tlsContexts),
+      tcpMappings: list(e.tcpMappings),
+      authServices: list(e.authServices),
+      rateLimitServices: list(e.rateLimitServices),
+      resolvers: list(e.resolvers),
+      secrets: list(e.secrets),
+      mappingLabels: e.mappingLabels.size === 0 ? NO_LABELS : e.mappingLabels,
+    },
+    diagnostics: list(sources.diagnostics),
+  };
 }
 
 export function parseSources(
@@ -129,8 +172,10 @@ export function parseSources(
   const ingresses: { record: SourceRecord; source: SourceRef }[] = [];
   const classes = new Map<string, Set<string>>();
   for (const record of pickClusterWinners(records, group, out.diagnostics)) {
-    const part = cache ? cache.partOf(record) : parseRecordPart(record, group);
-    appendPart(out, part.sources);
+    // Without a cache a record's part is parsed straight into the group's sources: appending
+    // its own lists afterwards gives the same lists in the same order, one allocation later.
+    const part = cache ? cache.partOf(record) : parseRecordPart(record, group, out);
+    if (cache) appendPart(out, part.sources);
     if (part.ingress) ingresses.push({ record, source: part.ingress });
     if (part.ingressClass !== undefined)
       classes.set(record.cluster, (classes.get(record.cluster) ?? new Set()).add(part.ingressClass));
@@ -164,9 +209,11 @@ function emptyParsedSources(): ParsedSources {
   };
 }
 
-/** Parses one record for `group` on its own: its objects and problems, in the order they arise. */
-function parseRecordPart(record: SourceRecord, group: string): RecordPart {
-  const out = emptyParsedSources();
+/**
+ * Parses one record for `group`: its objects and problems, in the order they arise, appended to
+ * `out` (by default its own sources).
+ */
+function parseRecordPart(record: SourceRecord, group: string, out = emptyParsedSources()): RecordPart {
   const part: RecordPart = { sources: out };
   const source = sourceRefOf(record);
   if (!source) return part;
