@@ -453,6 +453,26 @@ describe('ingest problems', () => {
     });
     assert.equal(d?.message, 'cannot be ingested (line 7): duplicate Mapping default/echo');
   });
+
+  test('ingest problems — an object built in memory that refers to itself is skipped, and the diagnostic spells the way to the cycle', () => {
+    const inObject = mapping('loop-a', { prefix: '/a/', service: 'a:80' });
+    const labels: Record<string, unknown> = { team: 'x' };
+    labels.self = { again: labels };
+    (inObject.object.spec as Record<string, unknown>).labels = labels;
+    const inArray = mapping('loop-b', { prefix: '/b/', service: 'b:80' });
+    const list: unknown[] = ['websocket'];
+    list.push({ up: [0, list] });
+    (inArray.object.spec as Record<string, unknown>).allow_upgrade = list;
+    for (const [record, path] of [
+      [inObject, 'spec.labels.self.again'],
+      [inArray, 'spec.allow_upgrade[1].up[1]'],
+    ] as const) {
+      const result = compile([...GOOD, record], { group: 'default' });
+      assertGoodUnchanged(baseline(), result);
+      const d = result.diagnostics.find((x) => x.source.name === record.object.metadata.name);
+      assert.equal(d?.message, `object could not be read and is ignored: it refers to itself at ${path}`);
+    }
+  });
 });
 
 function baseline(): CompileResult {

@@ -271,7 +271,7 @@ function pushAll<T>(to: T[], from: readonly T[]): void {
  */
 function cyclePath(value: object): string | undefined {
   const ancestors: object[] = [];
-  const keys: string[] = [];
+  const keys: (string | number)[] = [];
   if (!findCycle(value, ancestors, keys)) return undefined;
   let path = '';
   for (let i = 0; i < keys.length; i++) {
@@ -281,15 +281,27 @@ function cyclePath(value: object): string | undefined {
 }
 
 /** Whether a cycle is below `value`; if so `ancestors` and `keys` hold the way to it. */
-function findCycle(value: object, ancestors: object[], keys: string[]): boolean {
+function findCycle(value: object, ancestors: object[], keys: (string | number)[]): boolean {
   ancestors.push(value);
-  for (const key in value) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
-    keys.push(key);
-    if (ancestors.includes(v)) return true;
-    if (findCycle(v, ancestors, keys)) return true;
-    keys.pop();
+  if (Array.isArray(value)) {
+    // By index: `for…in` over an array spells every index as a string first.
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+      keys.push(i);
+      if (ancestors.includes(v)) return true;
+      if (findCycle(v, ancestors, keys)) return true;
+      keys.pop();
+    }
+  } else {
+    for (const key in value) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) continue;
+      keys.push(key);
+      if (ancestors.includes(v)) return true;
+      if (findCycle(v, ancestors, keys)) return true;
+      keys.pop();
+    }
   }
   ancestors.pop();
   return false;
