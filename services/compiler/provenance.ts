@@ -196,8 +196,9 @@ export function buildProvenance(
   const routeConfigSources = new Map<string, Set<string>>();
   // A route's objects depend only on its path condition, target, header names and the virtual
   // host's domains; the same route appears in the socket listeners' and the API listeners' route
-  // configurations, so each such key is attributed once.
-  const attributed = new Map<string, string[]>();
+  // configurations, so each such key is attributed once: by domains, then by the route object (the
+  // socket listeners share theirs), then by path, target and header names (no key text per route).
+  const attributed = new Map<string, AttributedRoutes>();
   for (const r of resources) {
     if (r.typeUrl !== ROUTE_TYPE) continue;
     const rc = r.message as RouteConfiguration;
@@ -211,13 +212,32 @@ export function buildProvenance(
       const vhName = vh.name ?? '';
       const domains = apiHost !== undefined ? [apiHost] : (vh.domains ?? ['*']);
       const domainsKey = domains.join('\u0001');
+      let memo = attributed.get(domainsKey);
+      if (memo === undefined) {
+        memo = { byRoute: new Map(), byKey: new Map() };
+        attributed.set(domainsKey, memo);
+      }
+      const { byRoute, byKey } = memo;
       perVhost[vhName] = (vh.routes ?? []).map((route) => {
-        const key = routeKey(route);
-        const memo = `${key.path}\u0000${key.target}\u0000${key.headers}\u0000${domainsKey}`;
-        let ids = attributed.get(memo);
+        let ids = byRoute.get(route);
         if (ids === undefined) {
-          ids = known(attributeRoute(routeIndex, key, domains));
-          attributed.set(memo, ids);
+          const key = routeKey(route);
+          let byTarget = byKey.get(key.path);
+          if (byTarget === undefined) {
+            byTarget = new Map();
+            byKey.set(key.path, byTarget);
+          }
+          let byHeaders = byTarget.get(key.target);
+          if (byHeaders === undefined) {
+            byHeaders = new Map();
+            byTarget.set(key.target, byHeaders);
+          }
+          ids = byHeaders.get(key.headers);
+          if (ids === undefined) {
+            ids = known(attributeRoute(routeIndex, key, domains));
+            byHeaders.set(key.headers, ids);
+          }
+          byRoute.set(route, ids);
         }
         for (const id of ids) all.add(id);
         // Each route its own array: readers may patch one route's list.
@@ -339,6 +359,12 @@ function headerNames(names: readonly string[]): string {
   return [...new Set(names.map((n) => n.toLowerCase()).filter((n) => n !== ':authority' && n !== XFP))]
     .sort()
     .join(',');
+}
+
+/** Attributed routes of one virtual host domain list: by route object, and by path → target → header names. */
+interface AttributedRoutes {
+  byRoute: Map<Route, string[]>;
+  byKey: Map<string, Map<string, Map<string, string[]>>>;
 }
 
 /** What attribution reads of an Envoy route. */
