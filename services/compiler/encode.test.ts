@@ -2,11 +2,16 @@
  * spliceRoutes (the Mapping fast path's byte-level route configuration update) gives the bytes a
  * fresh encoding of the changed message gives, over random route configurations and random
  * one-for-one route replacements, including routes whose length prefix grows or shrinks a byte.
+ * encodeResources without a cache (a full compile) assembles route configurations from their
+ * routes' encodings, reusing a route object's bytes across configurations: the bytes and hashes
+ * are those of encoding each configuration whole.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encodeMessage } from '../../shared/xds/encoding.ts';
-import { spliceRoutes } from './encode.ts';
+import { ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
+import { encodeResources, spliceRoutes } from './encode.ts';
+import { identifyResource } from './route-chunks.ts';
 import { prng } from './test-prng.ts';
 
 const ROUTE_CONFIGURATION = 'envoy.config.route.v3.RouteConfiguration';
@@ -115,4 +120,33 @@ test('a splice naming a virtual host or route the bytes lack is refused', () => 
   const ok = spliceRoutes(bytes, [{ virtualHost: 0, start: 0, routes: [route] }]);
   assert.ok(ok);
   assert.notEqual(Buffer.compare(Buffer.from(ok), Buffer.from(bytes)), 0);
+});
+
+test("a full compile's route configurations, assembled from shared route objects, equal encoding each whole", () => {
+  const rand = prng(11);
+  for (let round = 0; round < 200; round++) {
+    const a = randomConfig(rand);
+    // A second configuration sharing some of the first one's route objects (as the socket
+    // listeners' configurations do), in other virtual hosts and orders.
+    const shared = a.virtual_hosts.flatMap((vh) => vh.routes ?? []);
+    const b = randomConfig(rand);
+    b.name = 'listener-8443';
+    for (const vh of b.virtual_hosts) {
+      if (rand() < 0.7) vh.routes = [...(vh.routes ?? []), ...shared.filter(() => rand() < 0.5)].reverse();
+    }
+    const resources = [a, b].map((message) => ({
+      typeUrl: ROUTE_TYPE as typeof ROUTE_TYPE,
+      name: message.name,
+      message,
+    }));
+    const encoded = encodeResources(resources);
+    for (const r of encoded) {
+      const message = r.name === a.name ? a : b;
+      const whole = encodeMessage(ROUTE_CONFIGURATION, message);
+      assert.deepEqual(r.bytes, whole, `round ${round} ${r.name}`); // a Buffer, as a whole encoding is
+      const identity = identifyResource(ROUTE_TYPE, whole);
+      assert.equal(r.hash, identity.hash);
+      assert.deepEqual(r.chunks, identity.chunks);
+    }
+  }
 });

@@ -21,10 +21,16 @@ export function encodeResources(
   resources: readonly EnvoyResource[],
   cache?: EncodeCache,
 ): CompiledResource[] {
+  // Without a cache, route encodings by route object, for this call only.
+  const routes = cache ? undefined : new WeakMap<object, Uint8Array>();
   const out = resources.map((r): CompiledResource => {
     let encoded: Encoded;
     try {
-      encoded = cache ? cache.resource(r) : fresh(r);
+      encoded = cache
+        ? cache.resource(r)
+        : r.typeUrl === ROUTE_TYPE && routes
+          ? freshRouteConfiguration(r, routes)
+          : fresh(r);
     } catch (err) {
       throw new InvalidOutputError(
         `generated ${r.typeUrl} ${r.name} cannot be encoded; nothing is published`,
@@ -247,25 +253,79 @@ export class EncodeCache {
       return encodeMessage(fullName, message);
     }
     const base = this.message(fullName, rest, parts, used);
-    const id = fieldNumber(fullName, field);
-    const encoded = elements.map(element);
-    const tag = varint((id << 3) | 2);
-    let length = base.length;
-    for (const p of encoded) length += tag.length + varintLength(p.length) + p.length;
-    const at = insertionPoint(base, id);
-    const out = new Uint8Array(length);
-    out.set(base.subarray(0, at), 0);
-    let o = at;
-    for (const p of encoded) {
-      out.set(tag, o);
-      o += tag.length;
-      o = writeVarint(out, o, p.length);
-      out.set(p, o);
-      o += p.length;
-    }
-    out.set(base.subarray(at), o);
-    return out;
+    return withRepeated(base, fieldNumber(fullName, field), elements.map(element));
   }
+}
+
+/**
+ * `base` (a message encoded without its repeated message field numbered `id`) with `encoded`, the
+ * field's elements' own encodings, written in as the encoder writes them: each as tag, length and
+ * bytes, before the first higher-numbered field.
+ */
+function withRepeated(base: Uint8Array, id: number, encoded: readonly Uint8Array[]): Uint8Array {
+  const tag = varint((id << 3) | 2);
+  let length = base.length;
+  for (const p of encoded) length += tag.length + varintLength(p.length) + p.length;
+  const at = insertionPoint(base, id);
+  const out = new Uint8Array(length);
+  out.set(base.subarray(0, at), 0);
+  let o = at;
+  for (const p of encoded) {
+    out.set(tag, o);
+    o += tag.length;
+    o = writeVarint(out, o, p.length);
+    out.set(p, o);
+    o += p.length;
+  }
+  out.set(base.subarray(at), o);
+  return out;
+}
+
+/**
+ * A route configuration encoded without an {@link EncodeCache} (a full compile's): assembled from
+ * its virtual hosts' and routes' own encodings as the cache assembles it (the same bytes as
+ * encoding it whole), so a route object met again in this compile is not encoded again: the
+ * socket listeners' configurations share their route objects (translate/virtual-hosts.ts). Shapes
+ * translate never builds (a virtual host or route that is not an object) are encoded whole.
+ */
+function freshRouteConfiguration(r: EnvoyResource, routes: WeakMap<object, Uint8Array>): Encoded {
+  const vhosts = (r.message as { virtual_hosts?: unknown }).virtual_hosts;
+  if (
+    !Array.isArray(vhosts) ||
+    !vhosts.every((vh) => {
+      if (vh === null || typeof vh !== 'object') return false;
+      const list = (vh as { routes?: unknown }).routes;
+      return (
+        list === undefined || (Array.isArray(list) && list.every((x) => x !== null && typeof x === 'object'))
+      );
+    })
+  )
+    return fresh(r);
+  const route = (m: object): Uint8Array => {
+    let bytes = routes.get(m);
+    if (bytes === undefined) {
+      bytes = encodeMessage(ROUTE, m);
+      routes.set(m, bytes);
+    }
+    return bytes;
+  };
+  const { virtual_hosts: _vhosts, ...rest } = r.message as Record<string, unknown>;
+  const bytes = withRepeated(
+    encodeMessage(ROUTE_CONFIGURATION, rest),
+    fieldNumber(ROUTE_CONFIGURATION, 'virtual_hosts'),
+    (vhosts as Record<string, unknown>[]).map(({ routes: list, ...vh }) =>
+      list === undefined
+        ? encodeMessage(VIRTUAL_HOST, vh)
+        : withRepeated(
+            encodeMessage(VIRTUAL_HOST, vh),
+            fieldNumber(VIRTUAL_HOST, 'routes'),
+            (list as object[]).map(route),
+          ),
+    ),
+  );
+  // A Buffer, as a whole encoding is (the encoder's output type), over the assembled bytes.
+  const out = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { bytes: out, ...identifyResource(r.typeUrl, out) };
 }
 
 /** New route encodings {@link EncodeCache.routeBytes} adds before the cache is rotated. */
