@@ -168,13 +168,23 @@ function check(r: CompiledResource, pgvStats: PgvStats | undefined): Checked {
       ],
     };
   }
-  const decoded = type.toObject(message, RESOURCE_JSON_OPTIONS) as Json;
+  // A route configuration's facts are read from the message itself (consistency.ts reads its
+  // fields as they are set in either form): its plain form would be a second tree of every route.
+  const decoded =
+    r.typeUrl === ROUTE_TYPE
+      ? (message as unknown as Json)
+      : (type.toObject(message, RESOURCE_JSON_OPTIONS) as Json);
   const problems: string[] = [];
-  const inner = r.typeUrl === ENDPOINT_TYPE ? decoded.cluster_name : decoded.name;
+  const inner = r.typeUrl === ENDPOINT_TYPE ? decoded.cluster_name : setName(decoded);
   if (inner !== r.name) problems.push(`${r.typeUrl} ${r.name} carries the name ${String(inner)}`);
   const pgv = validateDecoded(type, message as unknown as Json, `${type.name}[name=${r.name}]`, pgvStats);
   problems.push(...pgv.map(formatPgvProblem));
   return { problems, facts: resourceFacts(r.typeUrl, r.name, decoded) };
+}
+
+/** `name` as the plain form has it: absent (undefined) unless set; a message's default '' is not set. */
+function setName(decoded: Json): unknown {
+  return Object.hasOwn(decoded, 'name') && decoded.name !== null ? decoded.name : undefined;
 }
 
 function routeCount(c: Checked): number {

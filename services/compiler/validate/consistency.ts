@@ -137,29 +137,47 @@ function listenerSteps(name: string, listener: Json): ListenerStep[] {
   return steps;
 }
 
+/**
+ * The facts of a route configuration's routes. `rc` is its decoded plain form or the protobufjs
+ * message it was decoded into (validate-output.ts passes the message and skips building the plain
+ * form of megabytes of routes): every field is read through {@link field}, which sees the same
+ * fields in both (the plain form holds exactly the message's own fields that are set).
+ */
 function routeFacts(where: string, rc: Json): RouteFact[] {
   const out: RouteFact[] = [];
-  for (const vh of arr(rc.virtual_hosts).map(obj)) {
-    for (const route of arr(vh.routes).map(obj)) {
-      const at = `${where} virtual host ${str(vh.name)} route ${str(route.name) || str(obj(route.match).prefix)}`;
-      if (route.non_forwarding_action !== undefined) out.push({ at, nonForwarding: true });
-      else if (route.route !== undefined) {
-        const action = obj(route.route);
+  for (const vh of arr(field(rc, 'virtual_hosts')).map(obj)) {
+    for (const route of arr(field(vh, 'routes')).map(obj)) {
+      const at = `${where} virtual host ${str(field(vh, 'name'))} route ${str(field(route, 'name')) || str(field(obj(field(route, 'match')), 'prefix'))}`;
+      if (field(route, 'non_forwarding_action') !== undefined) out.push({ at, nonForwarding: true });
+      else if (field(route, 'route') !== undefined) {
+        const action = obj(field(route, 'route'));
         const clusters: [string, string][] = [];
-        if (action.cluster !== undefined) clusters.push([at, str(action.cluster)]);
-        for (const c of arr(obj(action.weighted_clusters).clusters)) clusters.push([at, str(obj(c).name)]);
-        for (const m of arr(action.request_mirror_policies))
-          clusters.push([`${at} mirror`, str(obj(m).cluster)]);
+        const cluster = field(action, 'cluster');
+        if (cluster !== undefined) clusters.push([at, str(cluster)]);
+        for (const c of arr(field(obj(field(action, 'weighted_clusters')), 'clusters')))
+          clusters.push([at, str(field(obj(c), 'name'))]);
+        for (const m of arr(field(action, 'request_mirror_policies')))
+          clusters.push([`${at} mirror`, str(field(obj(m), 'cluster'))]);
         out.push({ at, clusters });
       } else {
         out.push({
           at,
-          redirectOrDirect: route.redirect !== undefined || route.direct_response !== undefined,
+          redirectOrDirect:
+            field(route, 'redirect') !== undefined || field(route, 'direct_response') !== undefined,
         });
       }
     }
   }
   return out;
+}
+
+/**
+ * A field that is set: an own property that is not null. In a plain object decoded with
+ * `defaults: false` that is any property present; in a protobufjs message unset fields are
+ * defaults on its prototype (null, '' or an empty list), never own properties.
+ */
+function field(o: Json, key: string): unknown {
+  return Object.hasOwn(o, key) && o[key] !== null ? o[key] : undefined;
 }
 
 function refsIn(resource: Json): [kind: 'cluster' | 'secret', name: string][] {
