@@ -58,15 +58,24 @@ await build({
   banner: { js: 'var __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 });
-// Its stderr holds Node's notice that snapshots of `node:module` users are experimental; shown on failure.
-execFileSync(
-  process.execPath,
-  ['--snapshot-blob', path.join(outdir, 'translate.blob'), '--build-snapshot', snapshotScript],
-  { cwd: outdir, stdio: ['ignore', 'inherit', 'pipe'] },
-);
-// Keep in step with bin/attache.js, which compares its own against this. The directory is in it
-// because the snapshot holds paths resolved at build time (node_modules for yaml and re2-wasm).
-fs.writeFileSync(
-  path.join(outdir, 'translate.blob.stamp'),
-  `${process.version} ${process.versions.v8} ${process.platform} ${process.arch} ${outdir}\n`,
-);
+// Its stderr holds Node's notice that snapshots of `node:module` users are experimental; shown on
+// failure. A Node that cannot build it still gets a working build: translate then runs in process.
+try {
+  execFileSync(
+    process.execPath,
+    ['--snapshot-blob', path.join(outdir, 'translate.blob'), '--build-snapshot', snapshotScript],
+    { cwd: outdir, stdio: ['ignore', 'inherit', 'pipe'] },
+  );
+  // Keep in step with bin/attache.js, which compares its own against this. The directory is in it
+  // because the snapshot holds paths resolved at build time (node_modules for yaml and re2-wasm).
+  fs.writeFileSync(
+    path.join(outdir, 'translate.blob.stamp'),
+    `${process.version} ${process.versions.v8} ${process.platform} ${process.arch} ${outdir}\n`,
+  );
+} catch (err) {
+  fs.rmSync(path.join(outdir, 'translate.blob'), { force: true });
+  const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
+  process.stderr.write(
+    `build: no translate snapshot (attache translate will run without it): ${err instanceof Error ? err.message.split('\n')[0] : String(err)}\n${stderr.slice(-2000)}`,
+  );
+}
