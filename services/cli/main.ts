@@ -3,9 +3,9 @@
  * line, then ATTACHE_* environment, then defaults) and runs it.
  */
 
-import { parseFlags } from '../../shared/runtime/config.ts';
-import { ConfigError, errorMessage } from '../../shared/runtime/errors.ts';
+import { ConfigError } from '../../shared/runtime/errors.ts';
 import { findCommand, usage } from './commands.ts';
+import { runCommand } from './run-command.ts';
 
 const argv = process.argv.slice(2);
 if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -17,12 +17,7 @@ if (!found) {
   process.stderr.write(`attache: unknown command '${argv.join(' ')}'\n\n${usage()}`);
   process.exit(2);
 }
-if (found.rest.includes('--help') || found.rest.includes('-h')) {
-  process.stdout.write(usage(found.spec));
-  process.exit(0);
-}
-try {
-  const flags = parseFlags(found.spec.flags, found.rest, process.env, found.spec.positionals?.length ?? 0);
+await runCommand(found, async (flags) => {
   const name = found.spec.path.join(' ');
   switch (name) {
     case 'dev':
@@ -67,11 +62,4 @@ try {
     default:
       throw new ConfigError(`command '${name}' has no implementation`);
   }
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`attache ${found.spec.path.join(' ')}: ${err.message}\n\n${usage(found.spec)}`);
-    process.exit(2);
-  }
-  process.stderr.write(`attache ${found.spec.path.join(' ')}: ${errorMessage(err)}\n`);
-  process.exit(1);
-}
+});

@@ -18,9 +18,8 @@
  */
 import v8 from 'node:v8';
 import { envoyRoot } from '../../proto/root.ts';
-import { parseFlags } from '../../shared/runtime/config.ts';
-import { ConfigError, errorMessage } from '../../shared/runtime/errors.ts';
-import { findCommand, usage } from './commands.ts';
+import { findCommand } from './commands.ts';
+import { runCommand } from './run-command.ts';
 import { runTranslate } from './translate.ts';
 
 interface Reflected {
@@ -49,21 +48,9 @@ async function main(): Promise<void> {
     process.stderr.write(`attache: the translate snapshot cannot run '${argv.join(' ')}'\n`);
     process.exit(2);
   }
-  if (found.rest.includes('--help') || found.rest.includes('-h')) {
-    process.stdout.write(usage(found.spec));
-    process.exit(0);
-  }
-  try {
-    const flags = parseFlags(found.spec.flags, found.rest, process.env, found.spec.positionals?.length ?? 0);
+  await runCommand(found, async (flags) => {
     process.exitCode = await runTranslate(flags);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`attache translate: ${err.message}\n\n${usage(found.spec)}`);
-      process.exit(2);
-    }
-    process.stderr.write(`attache translate: ${errorMessage(err)}\n`);
-    process.exit(1);
-  }
+  });
 }
 
 prepare();

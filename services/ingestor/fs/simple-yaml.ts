@@ -83,7 +83,7 @@ function mayResolve(c: number): boolean {
 }
 
 /** A plain scalar's value under the core schema (js-yaml's implicit resolution with CORE_SCALARS). */
-export function resolvePlain(s: string): unknown {
+function resolvePlain(s: string): unknown {
   if (s !== '' && !mayResolve(s.charCodeAt(0))) return s;
   for (const t of CORE_SCALARS) if (t.resolve(s)) return t.construct(s);
   return s;
