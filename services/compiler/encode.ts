@@ -376,19 +376,16 @@ export function spliceRoutes(
       // The routes up to the last replaced one (the rest are copied without being walked).
       let needed = 0;
       for (const s of mine) needed = Math.max(needed, s.start + s.routes.length);
-      const routes: { start: number; end: number }[] = [];
-      for (const r of fields(body)) {
-        if (r.id === routeField && r.wire === 2 && routes.push(r) >= needed) break;
-      }
+      const routes = fieldSpans(body, routeField, needed);
       const parts: Uint8Array[] = [];
       let at = 0;
       for (const s of [...mine].sort((a, b) => a.start - b.start)) {
-        const first = routes[s.start];
-        const last = routes[s.start + s.routes.length - 1];
-        if (!first || !last || first.start < at) return undefined;
-        parts.push(body.subarray(at, first.start));
+        const first = routes[2 * s.start];
+        const last = routes[2 * (s.start + s.routes.length - 1) + 1];
+        if (first === undefined || last === undefined || first < at) return undefined;
+        parts.push(body.subarray(at, first));
         for (const r of s.routes) parts.push(lengthDelimited(routeField, r));
-        at = last.end;
+        at = last;
       }
       parts.push(body.subarray(at));
       let length = 0;
@@ -408,6 +405,50 @@ export function spliceRoutes(
   for (const c of chunks) {
     out.set(c, o);
     o += c.length;
+  }
+  return out;
+}
+
+/**
+ * Start and end offsets of the first `count` length-delimited fields numbered `id` in `bytes`, as
+ * [start0, end0, start1, end1, …] (fewer if it has fewer). Reads only tags and lengths, allocating
+ * nothing per field: a splice walks up to thousands of routes. Throws on malformed bytes.
+ */
+function fieldSpans(bytes: Uint8Array, id: number, count: number): number[] {
+  const out: number[] = [];
+  const want = (id << 3) | 2;
+  const n = bytes.length;
+  let o = 0;
+  while (o < n && out.length < 2 * count) {
+    const start = o;
+    let tag = 0;
+    let scale = 1;
+    for (;;) {
+      const b = bytes[o++];
+      if (b === undefined) throw new Error('truncated varint in an encoded message');
+      tag += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 128;
+    }
+    const wire = tag & 7;
+    if (wire === 0) {
+      while ((bytes[o++] ?? 0) >= 0x80);
+    } else if (wire === 1) o += 8;
+    else if (wire === 5) o += 4;
+    else if (wire === 2) {
+      let len = 0;
+      scale = 1;
+      for (;;) {
+        const b = bytes[o++];
+        if (b === undefined) throw new Error('truncated varint in an encoded message');
+        len += (b & 0x7f) * scale;
+        if (b < 0x80) break;
+        scale *= 128;
+      }
+      o += len;
+    } else throw new Error(`unexpected wire type ${wire} in an encoded message`);
+    if (o > n) throw new Error('truncated field in an encoded message');
+    if (tag === want) out.push(start, o);
   }
   return out;
 }
