@@ -5,7 +5,8 @@
  * changes one Mapping (its timeout) `runs` times and times each compile, checking the last one's
  * output against a full compile of the same records. Prints one JSON line:
  * { loadMs, compileMs: [...], incrementalMs: [...], fullPeakRssBytes (before the incremental part),
- * peakRssBytes (at the end), resources, bytesByType }.
+ * liveHeapBytes (the heap after a full collection at that point), peakRssBytes (at the end),
+ * resources, bytesByType }.
  *
  *   node --import tsx loadtest/compile/in-process.ts DIR RUNS WARMUP   (the bench runs it bundled)
  */
@@ -34,6 +35,15 @@ for (let i = 0; i < Number(warmupArg) + Number(runsArg); i++) {
 }
 // The process's peak so far is that of loading and full compiles alone (issue 10's "compiler RSS").
 const fullPeakRssBytes = peakRss();
+// What that process holds: its heap after a full collection, with the records and the last result
+// still referenced (as a compiler holds its world state and latest output). The peak above is
+// mostly garbage V8 had not collected yet: it lets the old generation grow to a few times what
+// survived its last full collection before collecting again. (The child runs with --expose-gc,
+// used here only, after the peak was read.)
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+gc?.();
+const liveHeapBytes = gc && last ? process.memoryUsage().heapUsed : null;
 // One Mapping changed, through the incremental compiler the runner uses (warmed by one compile).
 const incremental = new IncrementalCompiler('default');
 incremental.compile(records, { group: 'default' });
@@ -69,6 +79,7 @@ process.stdout.write(
     compileMs,
     incrementalMs,
     fullPeakRssBytes,
+    liveHeapBytes,
     peakRssBytes: peakRss(),
     resources: last?.resources.length ?? 0,
     diagnostics: last?.diagnostics.length ?? 0,
