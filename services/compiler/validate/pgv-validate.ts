@@ -126,12 +126,36 @@ function walkMessage(type: protobuf.Type, msg: Msg, path: Path, w: Walk): void {
   );
   for (const f of plan.visited) {
     if (f.inOneof && !has(msg, f.name)) continue;
-    const fpath: Path = { parent: path, field: f.name };
     const value = msg[f.name];
+    if (f.mapKeyType === undefined && !f.repeated && (f.shape === 'scalar' || f.shape === 'enum')) {
+      // A singular scalar: its path is spelled only if it has a problem (most fields have none).
+      const problems = scalarProblems(f, value, f.rules, w);
+      if (problems !== undefined) report(w, { parent: path, field: f.name }, problems);
+      continue;
+    }
+    const fpath: Path = { parent: path, field: f.name };
     if (f.mapKeyType !== undefined) walkMap(f, (value ?? {}) as Msg, fpath, w);
     else if (f.repeated) walkRepeated(f, Array.isArray(value) ? value : [], fpath, w);
     else checkValue(f, value, f.rules, fpath, w);
   }
+}
+
+function report(w: Walk, path: Path, messages: readonly string[]): void {
+  for (const message of messages) w.problems.push({ path: render(path), message });
+}
+
+/** The problems of a scalar or enum value (`f.shape` one of those), undefined when it has none. */
+function scalarProblems(
+  f: FieldPlan,
+  value: unknown,
+  rules: FieldRules | undefined,
+  w: Walk,
+): string[] | undefined {
+  let problems: string[] | undefined;
+  if (f.shape === 'scalar') {
+    if (rules) problems = scalarRules(rules, value, w);
+  } else if (rules?.enum) problems = checkEnum(rules.enum, value, f.resolvedEnum);
+  return problems !== undefined && problems.length > 0 ? problems : undefined;
 }
 
 function walkRepeated(f: FieldPlan, items: unknown[], path: Path, w: Walk): void {
@@ -203,35 +227,29 @@ function scalarKey(v: unknown): string {
 
 /** Checks one value (a singular field, a list item or a map value) against `rules`, then recurses. */
 function checkValue(f: FieldPlan, value: unknown, rules: FieldRules | undefined, path: Path, w: Walk): void {
-  const push = (messages: string[]) => {
-    for (const message of messages) w.problems.push({ path: render(path), message });
-  };
-  if (f.shape === 'scalar') {
-    if (rules) push(scalarRules(rules, value, w));
-    return;
-  }
-  if (f.shape === 'enum') {
-    if (rules?.enum) push(checkEnum(rules.enum, value, f.resolvedEnum));
+  if (f.shape === 'scalar' || f.shape === 'enum') {
+    const problems = scalarProblems(f, value, rules, w);
+    if (problems !== undefined) report(w, path, problems);
     return;
   }
   if (value === null || value === undefined) {
-    const required = ['message', 'duration', 'timestamp', 'any'].some((k) => rules?.[k]?.required === true);
+    const required = REQUIRED_FAMILIES.some((k) => rules?.[k]?.required === true);
     if (required) w.problems.push({ path: render(path), message: 'is required' });
     return;
   }
   const msg = value as Msg;
   switch (f.shape) {
     case 'duration':
-      if (rules?.duration) push(checkDuration(rules.duration, msg, w.skip));
+      if (rules?.duration) report(w, path, checkDuration(rules.duration, msg, w.skip));
       return;
     case 'timestamp':
-      if (rules?.timestamp) push(checkDuration(rules.timestamp, msg, w.skip));
+      if (rules?.timestamp) report(w, path, checkDuration(rules.timestamp, msg, w.skip));
       return;
     case 'wrapper':
-      if (rules) push(scalarRules(rules, msg.value, w));
+      if (rules) report(w, path, scalarRules(rules, msg.value, w));
       return;
     case 'any':
-      if (rules?.any) push(checkAnyType(rules.any, String(msg.type_url ?? '')));
+      if (rules?.any) report(w, path, checkAnyType(rules.any, String(msg.type_url ?? '')));
       if (rules?.message?.skip !== true) walkAny(msg, path, w);
       return;
     default:
@@ -239,6 +257,9 @@ function checkValue(f: FieldPlan, value: unknown, rules: FieldRules | undefined,
         walkMessage(f.resolvedType, msg, path, w);
   }
 }
+
+/** Rule families whose `required` makes an unset message field a problem. */
+const REQUIRED_FAMILIES = ['message', 'duration', 'timestamp', 'any'] as const;
 
 /** Each rules object's families, listed once (a walk checks the same rules on every route). */
 const families = new WeakMap<FieldRules, [string, FieldRules[string]][]>();
