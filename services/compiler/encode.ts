@@ -11,6 +11,7 @@
 
 import { messageType } from '../../proto/root.ts';
 import { InvalidOutputError } from '../../shared/runtime/errors.ts';
+import { joinChunks } from '../../shared/snapshot/resource-chunks.ts';
 import { encodeMessage, resourceHash } from '../../shared/xds/encoding.ts';
 import { messageNameOf, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import type { CompiledResource, ResourceChunk } from './contracts.ts';
@@ -398,15 +399,7 @@ export function spliceRoutes(
   }
   if (seen !== byHost.size) return undefined;
   chunks.push(before.subarray(copied));
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = Buffer.allocUnsafe(length);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return joinChunks(chunks);
 }
 
 /**
