@@ -13,48 +13,21 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { prng } from '../../compiler/test-prng.ts';
 import { normalizeObject } from './normalize-object.ts';
 import { type FileParse, type ParsedFile, parseFileBytes, parseYamlFile } from './parse-file.ts';
-
-type Random = () => number;
-const pick = <T>(r: Random, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+import { CORE_SCALAR_TEXTS, pick, type Random } from './yaml-test-random.ts';
 
 const SCALARS = [
-  '1',
-  '-0',
-  '+12',
-  '0o17',
-  '0x1F',
-  '0b11',
-  '1_000',
-  '012',
-  '1.50',
-  '.5',
-  '1e3',
-  '-.inf',
-  '.NaN',
-  'true',
-  'False',
-  'yes',
+  ...CORE_SCALAR_TEXTS,
   'no',
-  'on',
-  '~',
-  'null',
   'NULL',
-  '',
-  '2001-12-14',
   '"quoted \\u00e9 \\t"',
-  "'single ''q'''",
-  'plain text',
   'a: b',
   '"#not a comment"',
-  'x # comment',
   '"multi\n  line"',
   '|\n    block\n    text',
   '|\n    ---\n    a marker-like line inside a block scalar\n    ...',
   '"quoted\n  --- indented dashes"',
   '>-\n    ... folded\n    --- text',
   '>-\n    folded\n    text',
-  '[1, "two", {three: 3}]',
-  '{a: 1, b: [x, y]}',
 ];
 
 function value(r: Random): string {
