@@ -17,6 +17,7 @@ import { messageNameOf, ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import type { CompiledResource, ResourceChunk } from './contracts.ts';
 import { identifyResource } from './route-chunks.ts';
 import type { EnvoyResource } from './translate/common.ts';
+import { fieldEnd, scan, varintAt } from './wire-scan.ts';
 
 export function encodeResources(
   resources: readonly EnvoyResource[],
@@ -414,32 +415,10 @@ function fieldSpans(bytes: Uint8Array, id: number, count: number): number[] {
   let o = 0;
   while (o < n && out.length < 2 * count) {
     const start = o;
-    let tag = 0;
-    let scale = 1;
-    for (;;) {
-      const b = bytes[o++];
-      if (b === undefined) throw new Error('truncated varint in an encoded message');
-      tag += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 128;
-    }
-    const wire = tag & 7;
-    if (wire === 0) {
-      while ((bytes[o++] ?? 0) >= 0x80);
-    } else if (wire === 1) o += 8;
-    else if (wire === 5) o += 4;
-    else if (wire === 2) {
-      let len = 0;
-      scale = 1;
-      for (;;) {
-        const b = bytes[o++];
-        if (b === undefined) throw new Error('truncated varint in an encoded message');
-        len += (b & 0x7f) * scale;
-        if (b < 0x80) break;
-        scale *= 128;
-      }
-      o += len;
-    } else throw new Error(`unexpected wire type ${wire} in an encoded message`);
+    const tag = varintAt(bytes, o);
+    if (tag < 0) throw new Error('truncated varint in an encoded message');
+    o = fieldEnd(bytes, scan.next, tag & 7);
+    if (o < 0) throw new Error(`unreadable field (wire type ${tag & 7}) in an encoded message`);
     if (o > n) throw new Error('truncated field in an encoded message');
     if (tag === want) out.push(start, o);
   }

@@ -15,6 +15,7 @@ import { chunkedResourceHash } from '../../shared/snapshot/resource-chunks.ts';
 import { resourceHash } from '../../shared/xds/encoding.ts';
 import { ROUTE_TYPE } from '../../shared/xds/type-urls.ts';
 import type { ResourceChunk } from './contracts.ts';
+import { fieldEnd, scan, varintAt } from './wire-scan.ts';
 
 /** Route configurations from this size on are stored in chunks. */
 export const CHUNKED_FROM = 64 * 1024;
@@ -154,8 +155,8 @@ function routeCuts(bytes: Uint8Array, from = 0, stopAt?: (cut: number) => boolea
     const fieldStart = o;
     const tag = varintAt(bytes, o);
     if (tag < 0) return undefined;
-    o = next;
-    const end = skip(bytes, o, tag & 7);
+    o = scan.next;
+    const end = fieldEnd(bytes, o, tag & 7);
     if (end < 0 || end > n) return undefined;
     // Resuming at `from`: fields before it are skipped; `from` is a cut, so it starts a field.
     if (end <= from) {
@@ -168,12 +169,12 @@ function routeCuts(bytes: Uint8Array, from = 0, stopAt?: (cut: number) => boolea
         chunkStart = fieldStart;
         if (stopAt?.(fieldStart)) return cuts;
       }
-      o = Math.max(bodyStart, from);
+      o = Math.max(scan.body, from);
       while (o < end) {
         const routeStart = o;
         const t = varintAt(bytes, o);
         if (t < 0) return undefined;
-        const routeEnd = skip(bytes, next, t & 7);
+        const routeEnd = fieldEnd(bytes, scan.next, t & 7);
         if (routeEnd < 0 || routeEnd > end) return undefined;
         if (t === ((ROUTES_FIELD << 3) | 2)) {
           const size = routeStart - chunkStart;
@@ -203,37 +204,4 @@ function fingerprint(bytes: Uint8Array, start: number, end: number): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
-}
-
-/** Where the last {@link varintAt} ended, and where the last {@link skip}ped field's body began. */
-let next = 0;
-let bodyStart = 0;
-
-/** The varint at `o` (then `next` is past it), or -1 if truncated or too long. */
-function varintAt(bytes: Uint8Array, o: number): number {
-  let value = 0;
-  let scale = 1;
-  for (let i = o; i < bytes.length && i < o + 8; i++) {
-    const b = bytes[i] as number;
-    value += (b & 0x7f) * scale;
-    if (b < 0x80) {
-      next = i + 1;
-      return value;
-    }
-    scale *= 128;
-  }
-  return -1;
-}
-
-/** The end of a field of wire type `wire` whose body starts at `o` (then `bodyStart` is set), or -1. */
-function skip(bytes: Uint8Array, o: number, wire: number): number {
-  bodyStart = o;
-  if (wire === 0) return varintAt(bytes, o) < 0 ? -1 : next;
-  if (wire === 1) return o + 8;
-  if (wire === 5) return o + 4;
-  if (wire !== 2) return -1;
-  const len = varintAt(bytes, o);
-  if (len < 0) return -1;
-  bodyStart = next;
-  return next + len;
 }
