@@ -4,6 +4,7 @@
  * decoded and re-encoded: what the compiler hashed is exactly what goes on the wire.
  */
 import protobuf from 'protobufjs';
+import { joinChunks } from '../../../shared/snapshot/resource-chunks.ts';
 
 export function packAnyBytes(typeUrl: string, value: Uint8Array): Uint8Array {
   return protobuf.Writer.create()
@@ -27,12 +28,5 @@ export function packAnyParts(typeUrl: string, parts: readonly Uint8Array[]): Uin
     .uint32((2 << 3) | 2)
     .uint32(length)
     .finish();
-  const out = Buffer.allocUnsafe(head.length + length);
-  out.set(head, 0);
-  let o = head.length;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
-  }
-  return out;
+  return joinChunks([head, ...parts]);
 }
