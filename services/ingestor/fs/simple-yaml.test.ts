@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { prng } from '../../compiler/test-prng.ts';
 import { loadFast } from './fast-yaml.ts';
+import { parseYamlFile } from './parse-file.ts';
 import { loadSimple } from './simple-yaml.ts';
 import { CORE_SCALAR_TEXTS, pick, type Random } from './yaml-test-random.ts';
 
@@ -159,4 +160,16 @@ test('simple YAML reader — reads the bench and example manifests', () => {
     assert.ok(got, `not read:\n${d}`);
     assert.deepEqual(got.value, reference(d)?.value);
   }
+});
+
+test('simple YAML reader — a flow collection nested past the stack is left to the other readers, which report it on its line', () => {
+  const n = 200_000;
+  const text = `apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: ${'['.repeat(n)}${']'.repeat(n)}\n`;
+  assert.equal(loadSimple(text), undefined);
+  const parsed = parseYamlFile('deep.yaml', text);
+  assert.deepEqual(parsed.documents, []);
+  assert.equal(parsed.errors.length, 1);
+  assert.equal(parsed.errors[0]?.file, 'deep.yaml');
+  assert.equal(parsed.errors[0]?.line, 4);
+  assert.match(parsed.errors[0]?.message ?? '', /^invalid YAML: /);
 });

@@ -153,7 +153,9 @@ export function loadSimple(text: string): { value: Record<string, unknown> } | u
     if (r.at !== lines.length) return undefined;
     return { value };
   } catch (err) {
-    if (err instanceof NotSimple) return undefined;
+    // A flow collection nested deeper than the stack allows (hostile input) is not simple either:
+    // the readers after it turn it into a diagnostic with its line, as they did before this one.
+    if (err instanceof NotSimple || err instanceof RangeError) return undefined;
     throw err;
   }
 }
