@@ -17,6 +17,7 @@ import type { CompileOptions, Diagnostic, SourceRecord } from '../compiler/contr
 import { endpointPolicyFromFlags } from '../compiler/endpoint-policy-flags.ts';
 import { secretNamespacesFromFlags } from '../compiler/secret-namespace-flags.ts';
 import { toTranslateFiles } from '../compiler/translate-output.ts';
+import { keepingDecoded } from '../compiler/validate-output.ts';
 import { loadDirectory } from '../ingestor/fs/load-directory.ts';
 
 /** A directory of YAML and the source cluster its objects belong to. */
@@ -79,9 +80,10 @@ export async function translateDirectories(
       });
     }
   }
-  const result = compileResources(records, compileOptions);
+  // The files are rendered from the plain forms output validation decoded, not decoded again.
+  const { result, decoded } = keepingDecoded(() => compileResources(records, compileOptions));
   const merged = { ...result, diagnostics: [...loadDiagnostics, ...result.diagnostics] };
-  return { files: toTranslateFiles(merged), diagnostics: merged.diagnostics };
+  return { files: toTranslateFiles(merged, decoded), diagnostics: merged.diagnostics };
 }
 
 export async function runTranslate(flags: Record<string, FlagValue>): Promise<number> {

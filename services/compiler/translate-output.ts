@@ -31,14 +31,21 @@ const FILES: readonly [Exclude<TranslateFileName, 'status.json'>, TypeUrl][] = [
   ['secrets.json', SECRET_TYPE],
 ];
 
+/**
+ * `decoded` holds resources' plain forms already decoded from their bytes (validation's, see
+ * validate-output.ts `keepingDecoded`); the others are decoded here.
+ */
 export function toTranslateFiles(
   result: Pick<CompileResult, 'resources' | 'diagnostics'>,
+  decoded?: ReadonlyMap<Uint8Array, Record<string, unknown>>,
 ): Record<TranslateFileName, string> {
   const out = {} as Record<TranslateFileName, string>;
   for (const [file, typeUrl] of FILES) {
     const docs = result.resources
       .filter((r) => r.typeUrl === typeUrl)
-      .map((r) => typeFirst({ '@type': typeUrl, ...decodeResource(typeUrl, r.bytes) }))
+      .map((r) =>
+        typeFirst({ '@type': typeUrl, ...(decoded?.get(r.bytes) ?? decodeResource(typeUrl, r.bytes)) }),
+      )
       .map((doc) => (typeUrl === SECRET_TYPE ? redact(doc) : doc));
     out[file] = render(docs);
   }

@@ -79,6 +79,29 @@ export function validateOutput(resources: readonly CompiledResource[], pgvStats?
   return problems;
 }
 
+/**
+ * The plain forms (protobuf-JSON objects, as `decodeResource` gives them) that validation decodes,
+ * by the bytes they were decoded from, while {@link keepingDecoded} runs. Undefined otherwise:
+ * the compiler service drops each decoded form after its check.
+ */
+let decodedSink: Map<Uint8Array, Json> | undefined;
+
+/**
+ * Runs `run` (a compile) and also returns the plain form of every resource validation decoded in
+ * it, by its bytes: `attache translate` renders its files from them instead of decoding every
+ * resource a second time. A resource whose result was already known is not decoded, and is absent.
+ */
+export function keepingDecoded<T>(run: () => T): { result: T; decoded: ReadonlyMap<Uint8Array, Json> } {
+  const outer = decodedSink;
+  const decoded = new Map<Uint8Array, Json>();
+  decodedSink = decoded;
+  try {
+    return { result: run(), decoded };
+  } finally {
+    decodedSink = outer;
+  }
+}
+
 /** Routes replaced in one virtual host of a route configuration: `routes` from index `start`. */
 export interface RouteSplice {
   /** Index of the virtual host in the route configuration. */
@@ -174,6 +197,10 @@ function check(r: CompiledResource, pgvStats: PgvStats | undefined): Checked {
     r.typeUrl === ROUTE_TYPE
       ? (message as unknown as Json)
       : (type.toObject(message, RESOURCE_JSON_OPTIONS) as Json);
+  decodedSink?.set(
+    r.bytes,
+    decoded === (message as unknown) ? (type.toObject(message, RESOURCE_JSON_OPTIONS) as Json) : decoded,
+  );
   const problems: string[] = [];
   const inner = r.typeUrl === ENDPOINT_TYPE ? decoded.cluster_name : setName(decoded);
   if (inner !== r.name) problems.push(`${r.typeUrl} ${r.name} carries the name ${String(inner)}`);
