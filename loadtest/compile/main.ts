@@ -296,6 +296,16 @@ function summary(r: typeof result, file: string): string {
       `  endpoint fast path: ${t.fastPathCommits} of the endpoint changes; Mapping fast path: ${t.mappingFastPathCommits} of the Mapping changes`,
       `  burst of ${t.burst.changes}: ${t.burst.versionsCommitted} versions, last commit ${t.burst.lastEventToLastCommitMs} ms after the last event (max delay 500 ms)`,
     );
+    const g = t.seriesGc;
+    if (g)
+      lines.push(
+        `  compiler GC over the ${g.commits} commits of the series: ${g.scavenges} scavenges, ${g.markCompacts} mark-compacts, pauses ${g.pauseMs} ms + marking steps ${g.markingStepsMs} ms (longest ${g.longestMs} ms), ~${g.allocatedMb} MB allocated; per commit ${g.perCommit.scavenges} scavenges, ${g.perCommit.markCompacts} mark-compacts, ${g.perCommit.pauseMs} + ${g.perCommit.markingStepsMs} ms, ~${g.perCommit.allocatedMb} MB`,
+      );
+    const cp = t.seriesCommitPhases;
+    if (cp)
+      lines.push(
+        `  the compiler's split of those commits (p50 / p99 ms): compile ${cp.compileMs?.p50} / ${cp.compileMs?.p99}, snapshot ${cp.snapshotMs?.p50} / ${cp.snapshotMs?.p99}, store ${cp.storeMs?.p50} / ${cp.storeMs?.p99}, debounce timer late ${cp.timerLateMs?.p50} / ${cp.timerLateMs?.p99}`,
+      );
     const f = t.fileChanges as FileChangeResult & { skipped?: string };
     lines.push(
       f.skipped

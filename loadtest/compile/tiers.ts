@@ -22,6 +22,7 @@ import { AttacheChild } from '../fleet/attache-child.ts';
 import { type Dist, dist } from '../fleet/stats.ts';
 import { type CheckpointStartup, measureCheckpointStartup } from './checkpoint-startup.ts';
 import { type FileChangeResult, measureFileChanges } from './file-changes.ts';
+import { type GcWindow, gcLines, gcWindow } from './gc-trace.ts';
 import { type BenchShape, endpointSliceYaml, endpointsOf, mappingYaml } from './generate.ts';
 
 export interface TierOptions {
@@ -59,6 +60,17 @@ export interface TierResult {
   endpointChangeRedisBytes: Dist | null;
   /** Every timed change in order (ms from publish to commit, debounce included): where outliers fall. */
   samples: { mappingMs: number[]; endpointMs: number[] };
+  /**
+   * The compiler's garbage collection over the single-change series (its `--trace-gc` lines), in
+   * all and per commit (a Mapping and an endpoint change each commit once): what the p99 meets.
+   */
+  seriesGc: (GcWindow & { commits: number; perCommit: GcWindow }) | null;
+  /**
+   * The compiler's own split of each commit in that series (its "snapshot committed" lines, ms):
+   * compile (fast path or incremental), building the snapshot, the store call, and how late the
+   * debounce timer fired.
+   */
+  seriesCommitPhases: Record<'compileMs' | 'snapshotMs' | 'storeMs' | 'timerLateMs', Dist | null> | null;
   /**
    * One Mapping change timed right after ready, while the first commit's status writes run (the
    * series above starts once they have settled, statusSettleMs later).
@@ -152,6 +164,9 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
   const nats = await startNats();
   const redis = await startRedis();
   let compiler: AttacheChild | undefined;
+  let result: TierResult;
+  /** The single-change series: the first compiler's pid, its spawn and the series' bounds. */
+  const series = { pid: 0, spawnedAt: 0, from: 0, to: 0, fromWall: 0, toWall: 0 };
   // Interrupted (Ctrl-C, timeout): take the servers and the compiler down with the benchmark.
   const onSignal = () => {
     compiler?.killNow();
@@ -190,7 +205,10 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       'compiler',
       ['compile', ...compileArgs, '--admin-port', String(adminPort)],
       opts.logFile,
+      ['--trace-gc'],
     );
+    series.pid = compiler.pid;
+    series.spawnedAt = t0;
     await compiler.waitReady(adminPort, opts.timeoutMs);
     const startupMs = performance.now() - t0;
     progress(`tiers: compiler ready in ${Math.round(startupMs)} ms`);
@@ -237,6 +255,8 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     const endpointMs: number[] = [];
     const mappingBytes: number[] = [];
     const endpointBytes: number[] = [];
+    series.from = performance.now();
+    series.fromWall = Date.now();
     for (let k = 1; k <= opts.changes; k++) {
       const i = (k * 7919) % shape.mappings;
       const beforeMapping = await netIn();
@@ -252,6 +272,8 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       );
       endpointBytes.push((await netIn()) - beforeEndpoint);
     }
+    series.to = performance.now();
+    series.toWall = Date.now();
 
     // How many of those commits the endpoint fast path built (the compiler's own counter).
     const metricsText = await metricsOf();
@@ -322,7 +344,7 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
             },
           })
         : { skipped: 'disabled with --checkpoint-events 0' };
-    return {
+    result = {
       events: documents.length,
       startupMs,
       debounceMs: opts.debounceMs,
@@ -333,6 +355,8 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
       mappingChangeRedisBytes: dist(mappingBytes),
       endpointChangeRedisBytes: dist(endpointBytes),
       samples: { mappingMs: mappingMs.map(round1), endpointMs: endpointMs.map(round1) },
+      seriesGc: null,
+      seriesCommitPhases: null,
       firstMappingAfterReadyMs: round1(firstMappingMs),
       statusSettleMs: Math.round(statusSettleMs),
       redisCommandStats,
@@ -358,6 +382,56 @@ export async function measureTiers(dir: string, shape: BenchShape, opts: TierOpt
     await redis.stop();
     await nats.stop();
   }
+  // The first compiler has exited (here or in the checkpoint phase): its log is complete.
+  const log = safeRead(opts.logFile);
+  const gc = gcWindow(gcLines(log, series.pid), series.from - series.spawnedAt, series.to - series.spawnedAt);
+  const commits = 2 * opts.changes;
+  const per = (v: number) => Math.round((v / Math.max(1, commits)) * 100) / 100;
+  result.seriesGc = {
+    ...gc,
+    commits,
+    perCommit: {
+      scavenges: per(gc.scavenges),
+      markCompacts: per(gc.markCompacts),
+      pauseMs: per(gc.pauseMs),
+      markingStepsMs: per(gc.markingStepsMs),
+      longestMs: gc.longestMs,
+      allocatedMb: per(gc.allocatedMb),
+    },
+  };
+  result.seriesCommitPhases = commitPhases(log, series.pid, series.fromWall, series.toWall);
+  return result;
+}
+
+/** The compiler's "snapshot committed" lines of `pid` logged within [from, to] (epoch ms). */
+function commitPhases(
+  log: string,
+  pid: number,
+  from: number,
+  to: number,
+): NonNullable<TierResult['seriesCommitPhases']> {
+  const cols = { compileMs: [], snapshotMs: [], storeMs: [], timerLateMs: [] } as Record<
+    'compileMs' | 'snapshotMs' | 'storeMs' | 'timerLateMs',
+    number[]
+  >;
+  for (const l of log.split('\n')) {
+    if (!l.includes('"snapshot committed"')) continue;
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (line.pid !== pid || typeof line.time !== 'number' || line.time < from || line.time > to) continue;
+    for (const k of Object.keys(cols) as (keyof typeof cols)[])
+      if (typeof line[k] === 'number') cols[k].push(line[k] as number);
+  }
+  return {
+    compileMs: dist(cols.compileMs),
+    snapshotMs: dist(cols.snapshotMs),
+    storeMs: dist(cols.storeMs),
+    timerLateMs: dist(cols.timerLateMs),
+  };
 }
 
 function safeRead(file: string): string {

@@ -26,9 +26,11 @@ export class AttacheChild {
     readonly label: string,
     readonly args: readonly string[],
     readonly logFile: string,
+    /** Node options for this process (e.g. `--trace-gc`, whose lines go to the log file). */
+    nodeArgs: readonly string[] = [],
   ) {
     const fd = fs.openSync(logFile, 'a');
-    this.child = spawn(process.execPath, [...cpuProfileArgs(), BIN, ...args], {
+    this.child = spawn(process.execPath, [...cpuProfileArgs(), ...nodeArgs, BIN, ...args], {
       env: {
         ...process.env,
         ATTACHE_LOG_LEVEL: process.env.ATTACHE_LOG_LEVEL ?? 'info',
