@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { prng } from '../../services/compiler/test-prng.ts';
-import { canonicalJson, encodeManifest, MANIFEST_SCHEMA, type Manifest, typeManifest } from './manifest.ts';
+import {
+  canonicalJson,
+  encodeManifest,
+  MANIFEST_SCHEMA,
+  type Manifest,
+  type ManifestEntry,
+  typeManifest,
+  typeVersion,
+} from './manifest.ts';
 
 const NAMES = ['a', 'k8s/ns/svc/80', 'é"\\\n', 'z\u2028', '', 'api:x.example.com'];
 
@@ -42,4 +51,26 @@ test('encodeManifest — byte for byte the canonical JSON, including reused type
   }
   const odd = { ...(previous as Manifest), extra: { b: 1, a: [2] } } as unknown as Manifest;
   assert.equal(Buffer.from(encodeManifest(odd)).toString('utf8'), canonicalJson(odd), 'unknown keys');
+});
+
+test('typeVersion — the sha256 of the joined `name hash` lines, for odd names, long lists and names longer than its buffer', () => {
+  const r = prng(5);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
+  const odd = [...NAMES, '\ud800', 'x\udc00y', '😀', 'ü'.repeat(40_000)];
+  const joined = (entries: readonly ManifestEntry[]) =>
+    createHash('sha256')
+      .update(entries.map((e) => `${e.name} ${e.hash}${e.onDemand ? ' d' : ''}`).join('\n'))
+      .digest('hex')
+      .slice(0, 16);
+  for (let i = 0; i < 60; i++) {
+    const entries: ManifestEntry[] = Array.from(
+      { length: i === 0 ? 0 : Math.floor(r() * (i % 10 === 0 ? 5000 : 50)) },
+      (_, k) => ({
+        name: `${pick(odd)}${k}`,
+        hash: `${Math.floor(r() * 1e12).toString(16)}`,
+        ...(r() < 0.2 ? { onDemand: true as const } : {}),
+      }),
+    );
+    assert.equal(typeVersion(entries), joined(entries), `list ${i}`);
+  }
 });

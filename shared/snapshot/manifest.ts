@@ -4,7 +4,8 @@
  * list. Everything in it is a pure function of the folded events, so replaying the same log
  * gives a byte-identical manifest; nothing here comes from a clock, a counter or a process.
  */
-import { canonicalize, sha256Hex } from '../xds/encoding.ts';
+import { createHash } from 'node:crypto';
+import { canonicalize } from '../xds/encoding.ts';
 import type { TypeUrl } from '../xds/type-urls.ts';
 
 export const MANIFEST_SCHEMA = 1;
@@ -68,11 +69,36 @@ export interface Manifest {
   provenancePieces?: string[];
 }
 
-/** The version of a list of entries: sha256 of `name hash` lines, shortened. */
+/**
+ * The version of a list of entries: sha256 of `name hash` lines (` d` after an on-demand entry's
+ * hash), joined by newlines, shortened. The lines are written into a reused buffer and hashed from
+ * there, not joined into one string: at 2,000 ClusterLoadAssignments that string was ~0.2 MB, a
+ * large object allocated on every endpoint commit.
+ */
 export function typeVersion(entries: readonly ManifestEntry[]): string {
-  const body = entries.map((e) => `${e.name} ${e.hash}${e.onDemand ? ' d' : ''}`).join('\n');
-  return sha256Hex(body).slice(0, 16);
+  const hash = createHash('sha256');
+  let buf = versionScratch;
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as ManifestEntry;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; 4 for the newline, the space and ' d'.
+    const most = 3 * (e.name.length + e.hash.length) + 4;
+    if (at + most > buf.length) {
+      hash.update(buf.subarray(0, at));
+      at = 0;
+      if (most > buf.length) buf = Buffer.allocUnsafe(most);
+    }
+    if (i > 0) buf[at++] = 0x0a;
+    at += buf.write(e.name, at, 'utf8');
+    buf[at++] = 0x20;
+    at += buf.write(e.hash, at, 'utf8');
+    if (e.onDemand) at += buf.write(' d', at, 'latin1');
+  }
+  hash.update(buf.subarray(0, at));
+  return hash.digest('hex').slice(0, 16);
 }
+
+const versionScratch = Buffer.allocUnsafe(64 * 1024);
 
 /** Builds a {@link TypeManifest}: sorts entries, rejects duplicate names, computes the version. */
 export function typeManifest(entries: readonly ManifestEntry[]): TypeManifest {
