@@ -10,6 +10,7 @@ import {
   type Manifest,
   type ManifestEntry,
   typeManifest,
+  typeVersion,
 } from '../../shared/snapshot/manifest.ts';
 import { encodeProvenancePieces, type ProvenancePieces } from '../../shared/snapshot/provenance.ts';
 import { sha256Hex } from '../../shared/xds/encoding.ts';
@@ -56,34 +57,11 @@ export function buildSnapshot(
   result: CompileResult,
   previous?: { result: CompileResult; snapshot: BuiltSnapshot },
 ): BuiltSnapshot {
-  // Resources that are the very objects of the previous result (the fast paths keep them, in
-  // place) keep their blobs and, when their whole type is unchanged, its manifest: only the
-  // others are indexed and listed again.
-  const prior = previous?.result.resources;
-  const aligned = prior !== undefined && prior.length === result.resources.length;
   const fresh = new Map<string, Uint8Array>();
-  const changedTypes = new Set<TypeUrl>();
-  result.resources.forEach((r, i) => {
-    if (aligned && prior[i] === r) return;
-    addResourceBlobs(fresh, r);
-    changedTypes.add(r.typeUrl);
-  });
   const before = previous?.snapshot.manifest;
-  const byType = new Map<TypeUrl, ManifestEntry[]>();
-  for (const t of SERVED_TYPES) byType.set(t, []);
-  for (const r of result.resources) {
-    let list = byType.get(r.typeUrl);
-    if (!list) {
-      list = [];
-      byType.set(r.typeUrl, list);
-    }
-    // An unchanged type's entries are not built: its previous manifest is reused below.
-    if (aligned && before?.types[r.typeUrl] && !changedTypes.has(r.typeUrl)) continue;
-    const entry: ManifestEntry = { name: r.name, hash: r.hash };
-    if (r.chunks) entry.chunks = r.chunks.map((c) => c.hash);
-    if (r.onDemand) entry.onDemand = true;
-    list.push(entry);
-  }
+  const types =
+    (previous && before && patchTypes(previous.result.resources, result.resources, before, fresh)) ??
+    buildTypes(result, previous, fresh);
   let diagnosticsHash = before?.diagnostics;
   const diagnosticsBytes =
     result.diagnostics === previous?.result.diagnostics && diagnosticsHash !== undefined
@@ -100,12 +78,6 @@ export function buildSnapshot(
       ? previous.snapshot.provenance
       : encodeProvenancePieces(result.provenance, previous?.snapshot.provenance);
   for (const [h, bytes] of provenance.blobs) fresh.set(h, bytes);
-  const types: Manifest['types'] = {};
-  for (const [t, entries] of [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const old = before?.types[t];
-    if (old && aligned && !changedTypes.has(t)) types[t] = old;
-    else types[t] = old && sameEntries(old.resources, entries) ? old : typeManifest(entries);
-  }
   return {
     manifest: {
       schema: MANIFEST_SCHEMA,
@@ -118,6 +90,107 @@ export function buildSnapshot(
     blobs: new SnapshotBlobs(result.resources, fresh),
     provenance,
   };
+}
+
+/**
+ * The type lists when `resources` are `prior` with some replaced by resources of the same type
+ * and name (what both fast paths produce: one Mapping's route configurations, one Service's
+ * ClusterLoadAssignments): each changed type's previous entry list, copied, with the replaced
+ * entries put at their positions, and its version hashed again; every other type's manifest as
+ * it was. Only the replaced resources' blobs are added to `fresh`. Undefined when the lists do not
+ * line up so (a resource added, removed or renamed): the caller builds every list.
+ *
+ * Compile output is sorted by type and name, as each type's entries are, so a resource's entry is
+ * at its position less its type's first position; each replaced entry is checked to be there.
+ */
+function patchTypes(
+  prior: CompileResult['resources'],
+  resources: CompileResult['resources'],
+  before: Manifest,
+  fresh: Map<string, Uint8Array>,
+): Manifest['types'] | undefined {
+  if (prior === resources) return before.types;
+  if (prior.length !== resources.length) return undefined;
+  let patched: Map<TypeUrl, ManifestEntry[]> | undefined;
+  let typeUrl: TypeUrl | undefined;
+  let first = 0;
+  for (let i = 0; i < resources.length; i++) {
+    const r = resources[i] as CompileResult['resources'][number];
+    if (r.typeUrl !== typeUrl) {
+      typeUrl = r.typeUrl;
+      first = i;
+    }
+    const was = prior[i] as CompileResult['resources'][number];
+    if (was === r) continue;
+    if (was.typeUrl !== r.typeUrl || was.name !== r.name) return undefined;
+    if (was.hash === r.hash && was.onDemand === r.onDemand) continue;
+    let entries = patched?.get(r.typeUrl);
+    if (!entries) {
+      const old = before.types[r.typeUrl];
+      if (!old) return undefined;
+      entries = old.resources.slice();
+      patched ??= new Map();
+      patched.set(r.typeUrl, entries);
+    }
+    if (entries[i - first]?.name !== r.name) return undefined;
+    entries[i - first] = manifestEntry(r);
+    addResourceBlobs(fresh, r);
+  }
+  if (!patched) return before.types;
+  const types: Manifest['types'] = {};
+  for (const t of Object.keys(before.types) as TypeUrl[]) {
+    const entries = patched.get(t);
+    types[t] = entries ? { version: typeVersion(entries), resources: entries } : before.types[t];
+  }
+  return types;
+}
+
+/**
+ * Every type list of `result`: each type's entries listed from its resources, except that a type
+ * whose resources are all the previous result's very objects keeps its previous manifest. The
+ * blobs of resources that are not the previous result's objects are added to `fresh`.
+ */
+function buildTypes(
+  result: CompileResult,
+  previous: { result: CompileResult; snapshot: BuiltSnapshot } | undefined,
+  fresh: Map<string, Uint8Array>,
+): Manifest['types'] {
+  const prior = previous?.result.resources;
+  const aligned = prior !== undefined && prior.length === result.resources.length;
+  const changedTypes = new Set<TypeUrl>();
+  for (let i = 0; i < result.resources.length; i++) {
+    const r = result.resources[i] as CompileResult['resources'][number];
+    if (aligned && prior[i] === r) continue;
+    addResourceBlobs(fresh, r);
+    changedTypes.add(r.typeUrl);
+  }
+  const before = previous?.snapshot.manifest;
+  const byType = new Map<TypeUrl, ManifestEntry[]>();
+  for (const t of SERVED_TYPES) byType.set(t, []);
+  for (const r of result.resources) {
+    let list = byType.get(r.typeUrl);
+    if (!list) {
+      list = [];
+      byType.set(r.typeUrl, list);
+    }
+    // An unchanged type's entries are not built: its previous manifest is reused below.
+    if (aligned && before?.types[r.typeUrl] && !changedTypes.has(r.typeUrl)) continue;
+    list.push(manifestEntry(r));
+  }
+  const types: Manifest['types'] = {};
+  for (const [t, entries] of [...byType.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const old = before?.types[t];
+    if (old && aligned && !changedTypes.has(t)) types[t] = old;
+    else types[t] = old && sameEntries(old.resources, entries) ? old : typeManifest(entries);
+  }
+  return types;
+}
+
+function manifestEntry(r: CompileResult['resources'][number]): ManifestEntry {
+  const entry: ManifestEntry = { name: r.name, hash: r.hash };
+  if (r.chunks) entry.chunks = r.chunks.map((c) => c.hash);
+  if (r.onDemand) entry.onDemand = true;
+  return entry;
 }
 
 /** A resource's blobs: its bytes under its hash, or its chunks (resource-chunks.ts) under theirs. */

@@ -764,7 +764,7 @@ function pipelineResults(results: [Error | null, unknown][] | null): unknown[] {
  * type or resource would be listed again (resource hashes include the type URL, so none is; a
  * chunk moved between resources is); a hash listed too many only costs its existence check.
  */
-function newHashes(m: Manifest, base: Manifest): string[] {
+export function newHashes(m: Manifest, base: Manifest): string[] {
   const out: string[] = [];
   const baseOthers = new Set<string>([base.diagnostics]);
   if (base.provenance) baseOthers.add(base.provenance);
@@ -775,6 +775,7 @@ function newHashes(m: Manifest, base: Manifest): string[] {
   for (const [t, tm] of Object.entries(m.types)) {
     const was = base.types[t as keyof Manifest['types']];
     if (!tm || tm === was) continue;
+    if (was && newHashesInPlace(tm.resources, was.resources, out)) continue;
     const known = new Set<string>();
     for (const e of was?.resources ?? []) known.add(e.hash);
     let chunksOf: Map<string, string[] | undefined> | undefined;
@@ -791,6 +792,35 @@ function newHashes(m: Manifest, base: Manifest): string[] {
     }
   }
   return out;
+}
+
+/**
+ * When `entries` has `was`'s names position by position (a commit that replaced a few resources),
+ * pushes the hashes of the replaced entries that `was` lacks at their position and returns true,
+ * without a set of every hash: unchanged entries are the very same objects and are skipped.
+ * Else pushes nothing and returns false.
+ */
+function newHashesInPlace(
+  entries: readonly ManifestEntry[],
+  was: readonly ManifestEntry[],
+  out: string[],
+): boolean {
+  if (entries.length !== was.length) return false;
+  const found: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i] as ManifestEntry;
+    const w = was[i] as ManifestEntry;
+    if (e === w) continue;
+    if (e.name !== w.name) return false;
+    if (e.hash === w.hash) continue;
+    if (!e.chunks) found.push(e.hash);
+    else {
+      const had = new Set(w.chunks);
+      for (const c of e.chunks) if (!had.has(c)) found.push(c);
+    }
+  }
+  for (const h of found) out.push(h);
+  return true;
 }
 
 /** What a stored manifest references: blob hashes, and its pieces with the entries they list. */

@@ -42,16 +42,57 @@ const piecesOf = new WeakMap<TypeManifest, ManifestPiece[]>();
 /**
  * The pieces of one type's entries. Cached by type manifest (builds reuse unchanged ones); for a
  * changed one, a piece whose entries are those of a piece of `previous` (same names and hashes)
- * reuses its bytes and hash.
+ * reuses its bytes and hash. When the entries have the names of `previous`'s, position by position
+ * (a build that replaced a few resources), the runs are `previous`'s pieces' and a run whose
+ * entries are the very same objects is reused without being read again: only the pieces of
+ * replaced entries are built.
  */
 export function typePieces(tm: TypeManifest, previous?: TypeManifest): ManifestPiece[] {
   const cached = piecesOf.get(tm);
   if (cached) return cached;
   const old = previous ? piecesOf.get(previous) : undefined;
+  const out =
+    (old && previous && sameRuns(tm.resources, previous.resources, old)) ?? split(tm.resources, old);
+  piecesOf.set(tm, out);
+  return out;
+}
+
+/**
+ * `old` (the pieces of `was`) with the pieces whose entries changed built again, when `entries`
+ * has `was`'s names at every position (then every run ends where it ended); else undefined.
+ */
+function sameRuns(
+  entries: readonly ManifestEntry[],
+  was: readonly ManifestEntry[],
+  old: readonly ManifestPiece[],
+): ManifestPiece[] | undefined {
+  if (entries.length !== was.length) return undefined;
+  const out: ManifestPiece[] = [];
+  let start = 0;
+  for (const p of old) {
+    const end = start + p.entries.length;
+    let same = true;
+    for (let i = start; i < end; i++) {
+      const e = entries[i] as ManifestEntry;
+      const w = was[i] as ManifestEntry;
+      if (e === w) continue;
+      if (e.name !== w.name) return undefined;
+      if (e.hash !== w.hash || e.onDemand !== w.onDemand) same = false;
+    }
+    out.push(same ? p : piece(entries.slice(start, end)));
+    start = end;
+  }
+  return start === entries.length ? out : undefined;
+}
+
+/** Cuts `entries` into runs ({@link isBoundary}); a run equal to a piece of `old` reuses it. */
+function split(
+  entries: readonly ManifestEntry[],
+  old: readonly ManifestPiece[] | undefined,
+): ManifestPiece[] {
   const byFirst = new Map<string, ManifestPiece>();
   for (const p of old ?? []) byFirst.set((p.entries[0] as ManifestEntry).name, p);
   const out: ManifestPiece[] = [];
-  const entries = tm.resources;
   let start = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i] as ManifestEntry;
@@ -61,7 +102,6 @@ export function typePieces(tm: TypeManifest, previous?: TypeManifest): ManifestP
     out.push(reuse && sameEntries(reuse.entries, run) ? reuse : piece(run));
     start = i + 1;
   }
-  piecesOf.set(tm, out);
   return out;
 }
 
@@ -108,7 +148,7 @@ export function splitManifest(
     if (tm === undefined) continue;
     const ps = typePieces(tm, previous?.types[t]);
     for (const p of ps) pieces.push(p);
-    types.push(`${J(t)}:{"pieces":${J(ps.map((p) => p.hash))},"version":${J(tm.version)}}`);
+    types.push(storedTypeJson(t, tm, ps));
   }
   const json =
     `{"diagnostics":${J(m.diagnostics)},"group":${J(m.group)}` +
@@ -116,6 +156,18 @@ export function splitManifest(
     (m.provenancePieces !== undefined ? `,"provenancePieces":${J(m.provenancePieces)}` : '') +
     `,"schema":${STORED_MANIFEST_SCHEMA},"types":{${types.join(',')}},"version":${J(m.version)}}`;
   return { bytes: Buffer.from(json, 'utf8'), pieces };
+}
+
+const storedTypeJsonOf = new WeakMap<TypeManifest, { t: TypeUrl; json: string }>();
+
+/** `"<type>":{"pieces":[…],"version":…}`, cached by type manifest (unchanged types are reused). */
+function storedTypeJson(t: TypeUrl, tm: TypeManifest, ps: readonly ManifestPiece[]): string {
+  const cached = storedTypeJsonOf.get(tm);
+  if (cached?.t === t) return cached.json;
+  const J = JSON.stringify;
+  const json = `${J(t)}:{"pieces":${J(ps.map((p) => p.hash))},"version":${J(tm.version)}}`;
+  storedTypeJsonOf.set(tm, { t, json });
+  return json;
 }
 
 /** A manifest read from the store: whole (schema 1) or stored in pieces (schema 2). */
