@@ -107,54 +107,78 @@ export function recompileEndpoints(
   opts: CompileOptions,
 ): CompileResult | null {
   if (previous.sizeRejected || touchesDiagnostics(previous.diagnostics, changes.objects)) return null;
-  // The changed Services' ClusterLoadAssignments, `k8s/<namespace>/<service>/<port>`: the id is
-  // cut out of the name in place (splitting every name cost more than the rest of the path).
-  const claNames = new Map<string, string[]>();
-  for (const r of previous.resources) {
-    if (r.typeUrl !== ENDPOINT_TYPE || !r.name.startsWith('k8s/')) continue;
-    const end = r.name.indexOf('/', r.name.indexOf('/', 4) + 1);
-    const id = end === -1 ? r.name.slice(4) : r.name.slice(4, end);
-    if (!changes.services.has(id)) continue;
-    const names = claNames.get(id);
-    if (names) names.push(r.name);
-    else claNames.set(id, [r.name]);
-  }
-  const replaced = new Map<string, CompiledResource>();
+  // The changed Services' ClusterLoadAssignments, `k8s/<namespace>/<service>/<port>`, by their
+  // positions in the output (sorted by type and name): found by binary search, not by reading
+  // every resource's name.
+  const claAt = new Map<string, number[]>();
   for (const id of changes.services) {
-    const names = claNames.get(id);
-    if (!names) continue;
+    const at = claPositions(previous.resources, id);
+    if (at.length > 0) claAt.set(id, at);
+  }
+  const replaced = new Map<number, CompiledResource>();
+  for (const id of changes.services) {
+    const at = claAt.get(id);
+    if (!at) continue;
     const parsed = parseServiceObjects(objectsOf(id));
     if (!parsed || parsed.services.length === 0) return null;
     const index = indexKube(parsed.services, parsed.endpoints);
     const [namespace = '', name = ''] = id.split('/');
-    for (const claName of names) {
+    for (const i of at) {
+      const claName = (previous.resources[i] as CompiledResource).name;
       const port = Number(claName.slice(claName.lastIndexOf('/') + 1));
       const target = { kind: 'kubernetes', namespace, name, port, portExplicit: true, tls: false } as const;
       const set = prioritize(resolveEndpoints(target, index).set, opts);
       const [encoded] = encodeResources([translateEndpoints(set)]);
-      if (encoded) replaced.set(claName, encoded);
+      if (encoded && encoded.hash !== (previous.resources[i] as CompiledResource).hash)
+        replaced.set(i, encoded);
     }
   }
-  const fresh: CompiledResource[] = [];
-  for (const r of previous.resources) {
-    const n = r.typeUrl === ENDPOINT_TYPE ? replaced.get(r.name) : undefined;
-    if (n && n.hash !== r.hash) fresh.push(n);
-  }
-  if (fresh.length === 0) return previous;
+  if (replaced.size === 0) return previous;
+  const fresh = [...replaced].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
   const problems = validateOutput(fresh);
   if (problems.length > 0) {
     throw new InvalidOutputError(
       `group ${opts.group}: generated endpoints are inconsistent (${problems.slice(0, 5).join('; ')}); nothing is published`,
     );
   }
-  const byName = new Map(fresh.map((r) => [r.name, r]));
-  const resources = previous.resources.map((r) =>
-    r.typeUrl === ENDPOINT_TYPE ? (byName.get(r.name) ?? r) : r,
-  );
+  const resources = previous.resources.slice();
+  for (const [i, r] of replaced) resources[i] = r;
   // Over a size limit, a full compile rejects objects (size-limits.ts): let it. The previous
   // build rejected nothing and only endpoints changed, so the endpoint limits are all to check.
   if (!endpointsWithinLimits(resources)) return null;
   return { ...previous, resources };
+}
+
+/**
+ * Positions of the ClusterLoadAssignments of Service `id` (`namespace/service`) in `resources`,
+ * sorted by type URL then name (encode.ts): those named `k8s/<id>/…`, which sort together, and
+ * one named `k8s/<id>` exactly, if any.
+ */
+function claPositions(resources: readonly CompiledResource[], id: string): number[] {
+  const exact = `k8s/${id}`;
+  const prefix = `${exact}/`;
+  const out: number[] = [];
+  const e = lowerBound(resources, exact);
+  if (resources[e]?.typeUrl === ENDPOINT_TYPE && resources[e]?.name === exact) out.push(e);
+  for (let i = lowerBound(resources, prefix); i < resources.length; i++) {
+    const r = resources[i] as CompiledResource;
+    if (r.typeUrl !== ENDPOINT_TYPE || !r.name.startsWith(prefix)) break;
+    out.push(i);
+  }
+  return out;
+}
+
+/** The first position whose (type URL, name) is not below (ENDPOINT_TYPE, `name`). */
+function lowerBound(resources: readonly CompiledResource[], name: string): number {
+  let lo = 0;
+  let hi = resources.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const r = resources[mid] as CompiledResource;
+    if (r.typeUrl < ENDPOINT_TYPE || (r.typeUrl === ENDPOINT_TYPE && r.name < name)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Whether any diagnostic of the previous output is about one of the changed objects. */
