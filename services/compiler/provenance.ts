@@ -51,17 +51,27 @@ export function buildProvenance(
     const seen = objects.get(id);
     if (!seen || originOrder(o) < originOrder(seen)) objects.set(id, o);
   }
-  const byOrigin = new Map<string, string>();
-  for (const [id, o] of objects)
-    if (o.file !== undefined) byOrigin.set(`${o.cluster}\u0000${o.file}#${o.document}`, id);
-  // A SourceRef's id, by the ref itself: the IR shares one ref among every route of a Mapping,
-  // so each is spelled once per compile instead of once per route it is behind.
-  const refIds = new Map<SourceRef, string>();
-  const idOf = (s: SourceRef | string): string => {
-    if (typeof s === 'string') return s;
+  // Objects by file position, for Mappings derived from another object (below): built on first
+  // use, since most outputs have none.
+  let byOrigin: Map<string, string> | undefined;
+  const originOf = (key: string): string | undefined => {
+    if (byOrigin === undefined) {
+      byOrigin = new Map();
+      for (const [id, o] of objects)
+        if (o.file !== undefined) byOrigin.set(`${o.cluster}\u0000${o.file}#${o.document}`, id);
+    }
+    return byOrigin.get(key);
+  };
+  // A SourceRef's id when it names a known object (null when not), by the ref itself: the IR
+  // shares one ref among every route of a Mapping, so each is spelled and looked up once per
+  // compile instead of once per route it is behind.
+  const refIds = new Map<SourceRef, string | null>();
+  const knownId = (s: SourceRef | string): string | null => {
+    if (typeof s === 'string') return objects.has(s) ? s : null;
     let id = refIds.get(s);
     if (id === undefined) {
-      id = objectId(s);
+      const spelled = objectId(s);
+      id = objects.has(spelled) ? spelled : null;
       refIds.set(s, id);
     }
     return id;
@@ -69,13 +79,13 @@ export function buildProvenance(
   const known = (refs: Iterable<SourceRef | string>): string[] => {
     // One object behind most routes: no set, no sort.
     if (Array.isArray(refs) && refs.length === 1) {
-      const id = idOf(refs[0] as SourceRef | string);
-      if (objects.has(id)) return [id];
+      const id = knownId(refs[0] as SourceRef | string);
+      if (id !== null) return [id];
     }
     const ids = new Set<string>();
     for (const s of refs) {
-      const id = idOf(s);
-      if (objects.has(id)) ids.add(id);
+      const id = knownId(s);
+      if (id !== null) ids.add(id);
       else if (typeof s !== 'string') {
         const derived = derivedFrom(s);
         if (derived) ids.add(derived);
@@ -88,7 +98,7 @@ export function buildProvenance(
   // whose name prefixes the derived name).
   const derivedFrom = (s: SourceRef): string | undefined => {
     if (s.file !== undefined) {
-      const id = byOrigin.get(`${s.cluster}\u0000${s.file}#${s.document ?? 0}`);
+      const id = originOf(`${s.cluster}\u0000${s.file}#${s.document ?? 0}`);
       if (id) return id;
     }
     let best: string | undefined;
@@ -106,11 +116,16 @@ export function buildProvenance(
 
   // Objects behind each upstream cluster and each EDS service name.
   const clusterSources = new Map<string, Set<string>>();
-  const add = (m: Map<string, Set<string>>, key: string, refs: Iterable<SourceRef | string>) => {
-    const s = m.get(key) ?? new Set<string>();
-    m.set(key, s);
-    for (const id of known(refs)) s.add(id);
+  const addKnown = (m: Map<string, Set<string>>, key: string, ids: readonly string[]) => {
+    let s = m.get(key);
+    if (s === undefined) {
+      s = new Set<string>();
+      m.set(key, s);
+    }
+    for (const id of ids) s.add(id);
   };
+  const add = (m: Map<string, Set<string>>, key: string, refs: Iterable<SourceRef | string>) =>
+    addKnown(m, key, known(refs));
   // Services and endpoint objects by `namespace/service`, in `objects` order: built once, since
   // scanning every object (and every record, for a slice's label) per cluster is cubic at scale.
   const sliceLabels = new Map<string, string | undefined>();
@@ -147,8 +162,9 @@ export function buildProvenance(
   for (const c of ir.clusters) {
     const ids: (SourceRef | string)[] = [...c.sources];
     if (c.target.kind === 'kubernetes') ids.push(...serviceObjects(c.target.namespace, c.target.name));
-    add(clusterSources, c.name, ids);
-    add(edsSources, c.edsServiceName, ids);
+    const k = known(ids);
+    addKnown(clusterSources, c.name, k);
+    addKnown(edsSources, c.edsServiceName, k);
   }
   for (const l of edge.listeners)
     for (const chain of l.tcpChains)
@@ -218,31 +234,38 @@ export function buildProvenance(
         attributed.set(domainsKey, memo);
       }
       const { byRoute, byKey } = memo;
-      perVhost[vhName] = (vh.routes ?? []).map((route) => {
+      const routes = vh.routes ?? [];
+      const lists: string[][] = new Array(routes.length);
+      for (let i = 0; i < routes.length; i++) {
+        const route = routes[i] as Route;
         let ids = byRoute.get(route);
         if (ids === undefined) {
-          const key = routeKey(route);
-          let byTarget = byKey.get(key.path);
+          const m = route.match ?? {};
+          const path = m.prefix ?? m.path ?? m.safe_regex?.regex ?? m.path_separated_prefix ?? '';
+          const target = route.route?.cluster ?? (route.redirect || route.direct_response ? 'redirect' : '');
+          const headers = headerNames(m.headers);
+          let byTarget = byKey.get(path);
           if (byTarget === undefined) {
             byTarget = new Map();
-            byKey.set(key.path, byTarget);
+            byKey.set(path, byTarget);
           }
-          let byHeaders = byTarget.get(key.target);
+          let byHeaders = byTarget.get(target);
           if (byHeaders === undefined) {
             byHeaders = new Map();
-            byTarget.set(key.target, byHeaders);
+            byTarget.set(target, byHeaders);
           }
-          ids = byHeaders.get(key.headers);
+          ids = byHeaders.get(headers);
           if (ids === undefined) {
-            ids = known(attributeRoute(routeIndex, key, domains));
-            byHeaders.set(key.headers, ids);
+            ids = known(attributeRoute(routeIndex, path, target, headers, domains));
+            byHeaders.set(headers, ids);
           }
           byRoute.set(route, ids);
         }
         for (const id of ids) all.add(id);
         // Each route its own array: readers may patch one route's list.
-        return ids.slice();
-      });
+        lists[i] = ids.slice();
+      }
+      perVhost[vhName] = lists;
       const host = vhostHost.get(vhName);
       vhostIds[vhName] = known(host ? [host] : []);
       for (const id of vhostIds[vhName] ?? []) all.add(id);
@@ -253,6 +276,7 @@ export function buildProvenance(
   }
 
   const byType: Record<string, Record<string, string[]>> = {};
+  const used = new Set<string>();
   for (const r of resources) {
     let ids: Iterable<SourceRef | string> = [];
     if (r.typeUrl === LISTENER_TYPE) {
@@ -266,12 +290,11 @@ export function buildProvenance(
     byType[r.typeUrl] = perType;
     // The per-resource sets were filled through known(), so their ids are known already: sorting
     // is all that is left. The listeners' lists are refs still to resolve.
-    perType[r.name] = ids instanceof Set ? [...(ids as Set<string>)].sort() : known(ids);
+    const list = ids instanceof Set ? [...(ids as Set<string>)].sort() : known(ids);
+    perType[r.name] = list;
+    for (const id of list) used.add(id);
   }
   out.resources = byType;
-  const used = new Set<string>();
-  for (const t of Object.values(byType))
-    for (const ids of Object.values(t)) for (const id of ids) used.add(id);
   for (const id of [...used].sort()) out.objects[id] = objects.get(id) as ProvenanceObject;
   return out;
 }
@@ -322,43 +345,47 @@ interface IndexedRoute {
 }
 
 /**
- * IR routes by (path condition, cluster or `redirect`), and the same lists by path condition alone
- * (in the order their keys were first made), for routes whose action a Host replaced.
+ * IR routes by path condition, then by cluster or `redirect` (targets in the order they were first
+ * seen under the path, for routes whose action a Host replaced: looked up by path alone). Nested
+ * rather than by a joined key: no key string is built and hashed per route attributed.
  */
-interface RouteIndex {
-  byKey: Map<string, IndexedRoute[]>;
-  byPath: Map<string, IndexedRoute[][]>;
-}
+type RouteIndex = Map<string, Map<string, IndexedRoute[]>>;
 
 function indexRoutes(groups: readonly RouteGroup[]): RouteIndex {
-  const byKey = new Map<string, IndexedRoute[]>();
-  const byPath = new Map<string, IndexedRoute[][]>();
+  const index: RouteIndex = new Map();
   const put = (path: string, target: string, v: IndexedRoute) => {
-    const key = `${path}\u0000${target}`;
-    const list = byKey.get(key);
-    if (list) {
-      list.push(v);
-      return;
+    let byTarget = index.get(path);
+    if (byTarget === undefined) {
+      byTarget = new Map();
+      index.set(path, byTarget);
     }
-    const created = [v];
-    byKey.set(key, created);
-    const lists = byPath.get(path);
-    if (lists) lists.push(created);
-    else byPath.set(path, [created]);
+    const list = byTarget.get(target);
+    if (list) list.push(v);
+    else byTarget.set(target, [v]);
   };
   for (const g of groups) {
-    const headers = headerNames(g.headers.map((h) => h.name));
+    const headers = headerNames(g.headers);
     for (const r of g.routes) put(g.prefix, r.cluster, { group: g, headers, sources: [r.source] });
     if (g.redirect) put(g.prefix, 'redirect', { group: g, headers, sources: [g.redirect.source] });
   }
-  return { byKey, byPath };
+  return index;
 }
 
-function headerNames(names: readonly string[]): string {
-  if (names.length === 0) return '';
-  return [...new Set(names.map((n) => n.toLowerCase()).filter((n) => n !== ':authority' && n !== XFP))]
-    .sort()
-    .join(',');
+/**
+ * The header names a route's match conditions on, lowercased, without `:authority` and
+ * `x-forwarded-proto` (which Hosts and listeners add), distinct, sorted and joined by commas.
+ * Nothing is allocated for the common lists of none or only those two.
+ */
+function headerNames(headers: readonly { name?: string }[] | undefined): string {
+  let names: string[] | undefined;
+  for (const h of headers ?? []) {
+    const n = (h.name ?? '').toLowerCase();
+    if (n === ':authority' || n === XFP) continue;
+    names ??= [];
+    names.push(n);
+  }
+  if (names === undefined) return '';
+  return names.length === 1 ? (names[0] as string) : [...new Set(names)].sort().join(',');
 }
 
 /** Attributed routes of one virtual host domain list: by route object, and by path → target → header names. */
@@ -367,32 +394,27 @@ interface AttributedRoutes {
   byKey: Map<string, Map<string, Map<string, string[]>>>;
 }
 
-/** What attribution reads of an Envoy route. */
-interface RouteKey {
-  path: string;
-  target: string;
-  headers: string;
-}
-
-function routeKey(route: Route): RouteKey {
-  const m = route.match ?? {};
-  const matchHeaders = m.headers ?? [];
-  return {
-    path: m.prefix ?? m.path ?? m.safe_regex?.regex ?? m.path_separated_prefix ?? '',
-    target: route.route?.cluster ?? (route.redirect || route.direct_response ? 'redirect' : ''),
-    headers: matchHeaders.length === 0 ? '' : headerNames(matchHeaders.map((h) => h.name ?? '')),
-  };
-}
-
-function attributeRoute(index: RouteIndex, key: RouteKey, domains: readonly string[]): SourceRef[] {
-  const { path, target, headers } = key;
-  let candidates = index.byKey.get(`${path}\u0000${target}`) ?? [];
-  if (candidates.length === 0 && target === 'redirect') {
+/**
+ * The IR routes behind an Envoy route with this path condition, target (cluster or `redirect`) and
+ * header names, in a virtual host with these domains.
+ */
+function attributeRoute(
+  index: RouteIndex,
+  path: string,
+  target: string,
+  headers: string,
+  domains: readonly string[],
+): SourceRef[] {
+  const byTarget = index.get(path);
+  let candidates = byTarget?.get(target) ?? [];
+  if (candidates.length === 0 && target === 'redirect' && byTarget !== undefined) {
     // A Host's insecure action (redirect to HTTPS, reject) replaces the route's action: look the
     // route up by its path condition among every cluster (by path: scanning every key here was
     // quadratic, 10,000 routes × 10,000 keys on a cleartext listener that redirects).
-    candidates = index.byPath.get(path)?.flat() ?? [];
+    candidates = [...byTarget.values()].flat();
   }
+  // One candidate is named whether or not it narrows (most routes have exactly one).
+  if (candidates.length === 1) return (candidates[0] as IndexedRoute).sources;
   const narrowed = candidates.filter(
     (c) =>
       c.headers === headers &&
