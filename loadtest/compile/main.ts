@@ -194,6 +194,7 @@ if (child.status !== 0) throw new Error(`in-process compile failed:\n${child.std
 const inProc = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
   loadMs: number;
   compileMs: number[];
+  compileCpuMs: number[];
   incrementalMs: number[];
   fullPeakRssBytes: number;
   liveHeapBytes: number | null;
@@ -205,6 +206,7 @@ const inProc = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
 const inProcess = {
   runs: inProc.compileMs.length,
   compileMs: dist(inProc.compileMs),
+  compileCpuMs: dist(inProc.compileCpuMs),
   /** One Mapping changed, incremental compile (incremental.ts), R runs. */
   incrementalCompileMs: dist(inProc.incrementalMs),
   loadYamlMs: Math.round(inProc.loadMs),
@@ -281,7 +283,7 @@ function summary(r: typeof result, file: string): string {
           : `  Emissary ${e.wallMs} ms wall / ${e.cpuMs} ms CPU → attaché ${x.speedupWall}× faster (wall), ${x.speedupCpu}× (CPU)`,
       ];
     }),
-    `in process: full compile p50 ${r.inProcess.compileMs?.p50} ms (min ${r.inProcess.compileMs?.min}, ${r.inProcess.runs} warm runs), peak RSS ${r.inProcess.fullCompilePeakRssMiB} MiB (live heap after a full collection ${r.inProcess.fullCompileLiveHeapMiB} MiB); one Mapping changed (incremental) p50 ${r.inProcess.incrementalCompileMs?.p50} ms, peak RSS with the incremental compiler ${r.inProcess.peakRssMiB} MiB; ${r.inProcess.resources} resources, ${r.inProcess.snapshotBytes} bytes`,
+    `in process: full compile p50 ${r.inProcess.compileMs?.p50} ms (min ${r.inProcess.compileMs?.min}, ${r.inProcess.runs} warm runs; CPU p50 ${r.inProcess.compileCpuMs?.p50} ms, min ${r.inProcess.compileCpuMs?.min}), peak RSS ${r.inProcess.fullCompilePeakRssMiB} MiB (live heap after a full collection ${r.inProcess.fullCompileLiveHeapMiB} MiB); one Mapping changed (incremental) p50 ${r.inProcess.incrementalCompileMs?.p50} ms, peak RSS with the incremental compiler ${r.inProcess.peakRssMiB} MiB; ${r.inProcess.resources} resources, ${r.inProcess.snapshotBytes} bytes`,
   ];
   const t = r.tiers as TierResult & { skipped?: string };
   if (t.skipped) lines.push(`tiers: skipped (${t.skipped})`);
