@@ -83,12 +83,15 @@ export class WorldState {
       const keys = [...this.objects.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       this.sorted = { keys, records: keys.map((k) => this.objects.get(k)!) };
     } else if (this.replaced.size > 0) {
-      // A fresh array: callers may still hold the previous one.
+      // A fresh array (callers may still hold the previous one), with the replaced records put at
+      // their keys' positions, found by binary search: a copy, not a walk over every key.
       const { keys } = this.sorted;
-      this.sorted = {
-        keys,
-        records: keys.map((k, i) => (this.replaced.has(k) ? this.objects.get(k)! : this.sorted!.records[i]!)),
-      };
+      const records = this.sorted.records.slice();
+      for (const k of this.replaced) {
+        const i = positionOf(keys, k);
+        if (i >= 0) records[i] = this.objects.get(k)!;
+      }
+      this.sorted = { keys, records };
     }
     this.replaced.clear();
     return this.sorted.records;
@@ -155,6 +158,20 @@ export class WorldState {
     keys?.delete(key);
     if (keys?.size === 0) this.byService.delete(id);
   }
+}
+
+/** Position of `key` in sorted `keys`, or -1. */
+function positionOf(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keys[mid] as string;
+    if (k === key) return mid;
+    if (k < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 function serviceIdOf(r: SourceRecord): string | undefined {
