@@ -153,9 +153,24 @@ export function splitManifest(
   const json =
     `{"diagnostics":${J(m.diagnostics)},"group":${J(m.group)}` +
     (m.provenance !== undefined ? `,"provenance":${J(m.provenance)}` : '') +
-    (m.provenancePieces !== undefined ? `,"provenancePieces":${J(m.provenancePieces)}` : '') +
+    (m.provenancePieces !== undefined ? `,"provenancePieces":${hashListJson(m.provenancePieces)}` : '') +
     `,"schema":${STORED_MANIFEST_SCHEMA},"types":{${types.join(',')}},"version":${J(m.version)}}`;
   return { bytes: Buffer.from(json, 'utf8'), pieces };
+}
+
+const hashListJsonOf = new WeakMap<readonly string[], string>();
+
+/**
+ * A manifest's `provenancePieces` as JSON, cached by list: a commit that left the provenance alone
+ * (the endpoint fast path) reuses the list, ~300 hashes at 10,000 Mappings.
+ */
+function hashListJson(hashes: readonly string[]): string {
+  let json = hashListJsonOf.get(hashes);
+  if (json === undefined) {
+    json = JSON.stringify(hashes);
+    hashListJsonOf.set(hashes, json);
+  }
+  return json;
 }
 
 const storedTypeJsonOf = new WeakMap<TypeManifest, { t: TypeUrl; json: string }>();
