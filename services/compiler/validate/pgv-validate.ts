@@ -110,12 +110,18 @@ function has(msg: Msg, field: string): boolean {
   return Object.hasOwn(msg, field) && msg[field] !== null && msg[field] !== undefined;
 }
 
+/** Whether any of `fields` is set (a loop: a closure over `msg` would be made per message). */
+function hasAny(msg: Msg, fields: readonly string[]): boolean {
+  for (const f of fields) if (has(msg, f)) return true;
+  return false;
+}
+
 function walkMessage(type: protobuf.Type, msg: Msg, path: Path, w: Walk): void {
   const plan = planFor(type);
   if (plan.disabled) return;
   w.stats.messages++;
   for (const oneof of plan.requiredOneofs) {
-    if (!oneof.members.some((m) => has(msg, m)))
+    if (!hasAny(msg, oneof.members))
       w.problems.push({
         path: render(path),
         message: `one of ${oneof.members.join(', ')} must be set (oneof ${oneof.name})`,
@@ -233,8 +239,8 @@ function checkValue(f: FieldPlan, value: unknown, rules: FieldRules | undefined,
     return;
   }
   if (value === null || value === undefined) {
-    const required = REQUIRED_FAMILIES.some((k) => rules?.[k]?.required === true);
-    if (required) w.problems.push({ path: render(path), message: 'is required' });
+    if (rules !== undefined && isRequired(rules))
+      w.problems.push({ path: render(path), message: 'is required' });
     return;
   }
   const msg = value as Msg;
@@ -261,6 +267,11 @@ function checkValue(f: FieldPlan, value: unknown, rules: FieldRules | undefined,
 /** Rule families whose `required` makes an unset message field a problem. */
 const REQUIRED_FAMILIES = ['message', 'duration', 'timestamp', 'any'] as const;
 
+function isRequired(rules: FieldRules): boolean {
+  for (const k of REQUIRED_FAMILIES) if (rules[k]?.required === true) return true;
+  return false;
+}
+
 /** Each rules object's families, listed once (a walk checks the same rules on every route). */
 const families = new WeakMap<FieldRules, [string, FieldRules[string]][]>();
 
@@ -273,11 +284,16 @@ function scalarRules(rules: FieldRules, value: unknown, w: Walk): string[] {
   }
   for (const [family, r] of entries) {
     if (family === 'message' || !r || typeof r !== 'object') continue;
-    if (NUMERIC_FAMILIES.has(family)) out.push(...checkNumber(family, r, value));
-    else if (family === 'string') out.push(...checkString(r, value, w.skip));
-    else if (family === 'bytes') out.push(...checkBytes(r, value, w.skip));
-    else if (family === 'bool') out.push(...checkBool(r, value));
-    else w.skip(`${family} on a scalar`);
+    let found: string[];
+    if (NUMERIC_FAMILIES.has(family)) found = checkNumber(family, r, value);
+    else if (family === 'string') found = checkString(r, value, w.skip);
+    else if (family === 'bytes') found = checkBytes(r, value, w.skip);
+    else if (family === 'bool') found = checkBool(r, value);
+    else {
+      w.skip(`${family} on a scalar`);
+      continue;
+    }
+    if (found.length > 0) out.push(...found);
   }
   return out;
 }
