@@ -52,6 +52,7 @@ import {
 } from './endpoint-fast-path.ts';
 import { IncrementalCompiler } from './incremental.ts';
 import { Checkpointer, type CheckpointPolicy } from './runner-checkpoint.ts';
+import { IdleScavenger } from './runner-idle-gc.ts';
 import { Leadership } from './runner-leadership.ts';
 import { type BuiltSnapshot, buildSnapshot } from './runner-snapshot.ts';
 import { WorldState } from './runner-world.ts';
@@ -67,6 +68,8 @@ type FastPathChanges = EndpointChanges & {
 const FOLLOW_RETRY: Backoff = { initialMs: 100, maxMs: 5_000, factor: 2 };
 /** How long the compiler must see no change before a due snapshot gc runs, unless configured (armGc). */
 const GC_IDLE_MS = 500;
+/** Shortest debounce window a young-generation collection is moved into (runner-idle-gc.ts). */
+const SCAVENGE_IN_DEBOUNCE_MS = 20;
 
 export interface CompilerRunnerOptions {
   events: EventLog;
@@ -165,10 +168,13 @@ export class CompilerRunner implements Runner {
   private readonly barrier: SyncBarrier;
   private barrierTimer?: NodeJS.Timeout;
   private readonly checkpointer?: Checkpointer;
+  /** Collects the young generation in a debounce window, off the commit's path (runner-idle-gc.ts). */
+  private readonly scavenger?: IdleScavenger;
   private readonly metrics;
 
   constructor(private readonly opts: CompilerRunnerOptions) {
     this.barrier = new SyncBarrier(opts.syncMaxWaitMs ?? 30_000);
+    if (opts.debounceMs >= SCAVENGE_IN_DEBOUNCE_MS) this.scavenger = new IdleScavenger();
     if (opts.checkpoints) {
       this.checkpointer = new Checkpointer({
         ...opts.checkpoints,
@@ -239,6 +245,11 @@ export class CompilerRunner implements Runner {
         collect() {
           this.set(leadership.isLeader() ? 1 : 0);
         },
+      }),
+      debounceScavenges: new Counter({
+        name: 'attache_compiler_debounce_scavenges_total',
+        help: 'young-generation collections run in a debounce window, before V8 would have run them in a commit',
+        registers: [r],
       }),
       held: new Counter({
         name: 'attache_compiler_sync_holds_total',
@@ -402,7 +413,12 @@ export class CompilerRunner implements Runner {
       this.gcTimer = undefined;
     }
     const now = Date.now();
-    if (!this.timer && !this.dirty) this.firstPendingAt = now;
+    if (!this.timer && !this.dirty) {
+      this.firstPendingAt = now;
+      // The first change of a burst: the debounce window ahead is idle time.
+      if (!this.compiling && this.started && this.scavenger?.collectIfFull())
+        this.metrics.debounceScavenges.inc();
+    }
     if (this.compiling) {
       this.dirty = true;
       return;
