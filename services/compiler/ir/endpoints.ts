@@ -95,12 +95,16 @@ export function resolveEndpoints(target: ServiceTarget, index: KubeIndex): Resol
     for (const subset of chosen.flatMap((o) => o.subsets)) {
       const port = pickEndpointPort(subset, servicePort, target.port);
       if (!port) continue;
+      // A subset's addresses mostly share a zone: the locality is looked up again only when it changes.
+      let loc: LocalityEndpoints | undefined;
       for (const a of subset.addresses) {
-        const key = `${cluster}\0${a.zone}`;
-        let loc = byLocality.get(key);
-        if (!loc) {
-          loc = { region: cluster, zone: a.zone, priority: 0, addresses: [] };
-          byLocality.set(key, loc);
+        if (loc === undefined || loc.zone !== a.zone) {
+          const key = `${cluster}\0${a.zone}`;
+          loc = byLocality.get(key);
+          if (!loc) {
+            loc = { region: cluster, zone: a.zone, priority: 0, addresses: [] };
+            byLocality.set(key, loc);
+          }
         }
         loc.addresses.push({ ip: a.ip, port: port.port });
       }
@@ -142,16 +146,27 @@ function pickEndpointPort(
  */
 function finishLocalities(localities: LocalityEndpoints[]): LocalityEndpoints[] {
   localities.sort((a, b) => cmp(a.region, b.region) || cmp(a.zone, b.zone));
+  // An address is kept once per region (source cluster). Sorted, a locality's repeats are
+  // adjacent; across zones of one region (adjacent after the sort) they are found by key, which
+  // is spelled only when a region has more than one zone.
   const seen = new Set<string>();
   const out: LocalityEndpoints[] = [];
-  for (const loc of localities) {
+  for (let i = 0; i < localities.length; i++) {
+    const loc = localities[i] as LocalityEndpoints;
+    const sharesRegion = localities[i - 1]?.region === loc.region || localities[i + 1]?.region === loc.region;
     const addresses = [...loc.addresses].sort((a, b) => cmp(a.ip, b.ip) || a.port - b.port);
-    const kept = addresses.filter((a) => {
-      const key = `${loc.region}|${a.ip}|${a.port}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
+    const kept: typeof addresses = [];
+    let last: (typeof addresses)[number] | undefined;
+    for (const a of addresses) {
+      if (last !== undefined && last.ip === a.ip && last.port === a.port) continue;
+      last = a;
+      if (sharesRegion) {
+        const key = `${loc.region}|${a.ip}|${a.port}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+      }
+      kept.push(a);
+    }
     if (kept.length > 0) out.push({ ...loc, addresses: kept });
   }
   return out;
