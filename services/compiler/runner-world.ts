@@ -9,6 +9,7 @@
  * commit after an endpoint change does not re-sort every key.
  */
 import { type EventEnvelope, objectKey } from '../../shared/events/envelope.ts';
+import { sortedIndexOf } from '../../shared/runtime/sorted.ts';
 import { type CheckpointState, eventIdentity } from './checkpoint.ts';
 import type { SourceRecord } from './contracts.ts';
 import { endpointServiceId } from './endpoint-fast-path.ts';
@@ -88,7 +89,7 @@ export class WorldState {
       const { keys } = this.sorted;
       const records = this.sorted.records.slice();
       for (const k of this.replaced) {
-        const i = positionOf(keys, k);
+        const i = sortedIndexOf(keys, k);
         if (i >= 0) records[i] = this.objects.get(k)!;
       }
       this.sorted = { keys, records };
@@ -158,20 +159,6 @@ export class WorldState {
     keys?.delete(key);
     if (keys?.size === 0) this.byService.delete(id);
   }
-}
-
-/** Position of `key` in sorted `keys`, or -1. */
-function positionOf(keys: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const k = keys[mid] as string;
-    if (k === key) return mid;
-    if (k < key) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 function serviceIdOf(r: SourceRecord): string | undefined {

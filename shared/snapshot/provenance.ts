@@ -6,6 +6,8 @@
  * both); the fan-out reads it to name the objects behind a NACK, and the debugging tools to
  * explain routes.
  */
+
+import { sortedIndexOf } from '../runtime/sorted.ts';
 import { sha256Hex } from '../xds/encoding.ts';
 import type { TypeUrl } from '../xds/type-urls.ts';
 import { canonicalJson, type Manifest } from './manifest.ts';
@@ -197,7 +199,7 @@ function patchSection(
   let total = last.total;
   const touched = new Set<number>();
   for (const key of keys) {
-    const i = indexOf(last.names, key);
+    const i = sortedIndexOf(last.names, key);
     const value = map[key];
     if (i < 0 || value === undefined) return undefined;
     const unit = values[i] === value ? (units[i] as Buffer) : unitBytes(key, value);
@@ -232,20 +234,6 @@ function piece(
   parts.push(Buffer.from('}'.repeat(path.length + 1), 'utf8'));
   const bytes = Buffer.concat(parts);
   return { hash: sha256Hex(bytes), bytes };
-}
-
-/** Position of `key` in sorted `names`, or -1. */
-function indexOf(names: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = names.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const n = names[mid] as string;
-    if (n === key) return mid;
-    if (n < key) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 /** Whether a bucket holds the same entries (names and value objects) as the last split's. */

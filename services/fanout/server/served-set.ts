@@ -9,6 +9,7 @@
  * version. It depends on content only, so every fan-out node computes the same value and a
  * client that reconnects elsewhere presenting it needs no re-push.
  */
+import { sortedIndexOf } from '../../../shared/runtime/sorted.ts';
 import { typeVersion } from '../../../shared/snapshot/manifest.ts';
 import { type TypeUrl, VIRTUAL_HOST_TYPE } from '../../../shared/xds/type-urls.ts';
 import type { CachedResource, TypeSnapshot } from '../cache/group-snapshot.ts';
@@ -69,10 +70,10 @@ function sortedUnique(names: readonly string[]): boolean {
  */
 export function covers(sub: Subscription, name: string, onDemand: boolean, namespaced = false): boolean {
   if (sub.wildcard && !onDemand) return true;
-  if (binaryHas(sub.names, name)) return true;
+  if (sortedIndexOf(sub.names, name) >= 0) return true;
   if (!namespaced) return false;
   const slash = name.lastIndexOf('/');
-  return slash >= 0 && binaryHas(sub.names, name.slice(0, slash));
+  return slash >= 0 && sortedIndexOf(sub.names, name.slice(0, slash)) >= 0;
 }
 
 /** Types whose subscriptions name namespaces (VHDS): see {@link covers}. */
@@ -216,19 +217,6 @@ function servedResources(type: TypeSnapshot, sub: Subscription): CachedResource[
     if (r) out.push(r);
   }
   return out;
-}
-
-function binaryHas(sorted: readonly string[], name: string): boolean {
-  let lo = 0;
-  let hi = sorted.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = sorted[mid] as string;
-    if (v === name) return true;
-    if (v < name) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
 
 /** What moving a client from one served set to another takes away and brings. */
